@@ -1,0 +1,83 @@
+"""An in-process token transfer service: at most one transfer per idempotency key."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from adapters.fakes.faults import Fault, FaultPlan, raise_after_effect, raise_before_effect
+from application.errors import PermanentDownstreamError
+from application.ports import Transfer, TransferRequest, TransferState
+
+SERVICE = "transfer_service"
+
+
+@dataclasses.dataclass(slots=True)
+class StoredTransfer:
+    key: str
+    request: TransferRequest
+    transfer: Transfer
+
+
+class FakeTokenTransferService:
+    """Records every transfer it makes; a second send under a key returns the first transfer
+    and counts as a duplicate refused. ``confirm_immediately=False`` answers ``submitted``
+    until :meth:`confirm_all`."""
+
+    def __init__(
+        self, faults: FaultPlan | None = None, *, confirm_immediately: bool = True
+    ) -> None:
+        self.faults = faults or FaultPlan()
+        self.confirm_immediately = confirm_immediately
+        self.transfers: dict[str, StoredTransfer] = {}
+        self.send_calls = 0
+        self.lookups = 0
+        #: Lookups by key that found a transfer already made (a re-send avoided).
+        self.lookup_hits = 0
+        self.duplicates_refused = 0
+
+    async def send(self, request: TransferRequest, *, idempotency_key: str) -> Transfer:
+        self.send_calls += 1
+        fault = self.faults.next("send")
+        if fault is Fault.PERMANENT:
+            raise PermanentDownstreamError(SERVICE, "422 slippage_exceeded (injected)")
+        raise_before_effect(SERVICE, fault)
+        stored = self.transfers.get(idempotency_key)
+        if stored is not None:
+            self.duplicates_refused += 1
+        else:
+            number = len(self.transfers) + 1
+            status = (
+                TransferState.CONFIRMED if self.confirm_immediately else TransferState.SUBMITTED
+            )
+            stored = StoredTransfer(
+                key=idempotency_key,
+                request=request,
+                transfer=Transfer(
+                    id=f"tr_{number:06d}",
+                    status=status,
+                    tx_signature=f"sig_{number:06d}" if status is TransferState.CONFIRMED else None,
+                    amount_out=request.amount,
+                    failure_reason=None,
+                ),
+            )
+            self.transfers[idempotency_key] = stored
+        raise_after_effect(SERVICE, fault)
+        return stored.transfer
+
+    async def find_by_key(self, idempotency_key: str) -> Transfer | None:
+        self.lookups += 1
+        raise_before_effect(SERVICE, self.faults.next("find_by_key"))
+        stored = self.transfers.get(idempotency_key)
+        if stored is None:
+            return None
+        self.lookup_hits += 1
+        return stored.transfer
+
+    def confirm_all(self) -> None:
+        for stored in self.transfers.values():
+            if stored.transfer.status is TransferState.SUBMITTED:
+                stored.transfer = dataclasses.replace(
+                    stored.transfer,
+                    status=TransferState.CONFIRMED,
+                    tx_signature=f"sig_{stored.transfer.id}",
+                )

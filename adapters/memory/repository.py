@@ -1,0 +1,101 @@
+"""An in-memory ``OrderRepository`` with the Mongo one's guarantees: unique reference id and
+payment id, compare-and-set on version, and copies in and out (no shared mutable state)."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from datetime import datetime
+
+from application.errors import DuplicateOrder, StaleOrder
+from domain import FAIL_STATUSES, Order, OrderStatus
+
+_STUCK = frozenset(
+    {
+        OrderStatus.COMPLETED_PAY,
+        OrderStatus.CREATING_WALLET,
+        OrderStatus.SENDING_TOKEN_TO_SMARTWALLET,
+    }
+)
+
+
+class InMemoryOrderRepository:
+    """Orders in a dict, for tests, the simulator and the dev stack."""
+
+    def __init__(self) -> None:
+        self._orders: dict[str, Order] = {}
+        self._by_reference: dict[str, str] = {}
+        self._by_payment: dict[str, str] = {}
+        # Each method reads and writes without awaiting in between, so the event loop alone makes
+        # it atomic; the lock keeps it so if that ever changes.
+        self._lock = asyncio.Lock()
+
+    async def add(self, order: Order) -> None:
+        async with self._lock:
+            if order.id in self._orders:
+                raise DuplicateOrder("id", order.id)
+            if order.reference_id in self._by_reference:
+                raise DuplicateOrder("reference_id", order.reference_id)
+            if order.payment.id in self._by_payment:
+                raise DuplicateOrder("payment.id", order.payment.id)
+            self._orders[order.id] = copy.deepcopy(order)
+            self._by_reference[order.reference_id] = order.id
+            self._by_payment[order.payment.id] = order.id
+
+    async def get(self, order_id: str) -> Order | None:
+        order = self._orders.get(order_id)
+        return copy.deepcopy(order) if order is not None else None
+
+    async def get_by_reference_id(self, reference_id: str) -> Order | None:
+        order_id = self._by_reference.get(reference_id)
+        return await self.get(order_id) if order_id is not None else None
+
+    async def get_by_payment_id(self, payment_id: str) -> Order | None:
+        order_id = self._by_payment.get(payment_id)
+        return await self.get(order_id) if order_id is not None else None
+
+    async def save(self, order: Order, *, expected_version: int) -> None:
+        async with self._lock:
+            stored = self._orders.get(order.id)
+            if stored is None or stored.version != expected_version:
+                raise StaleOrder(order.id, expected_version)
+            if stored.reference_id != order.reference_id or stored.payment.id != order.payment.id:
+                raise ValueError(f"order {order.id}: reference id and payment id never change")
+            saved = copy.deepcopy(order)
+            saved.version = expected_version + 1
+            self._orders[order.id] = saved
+            order.version = expected_version + 1
+
+    def _select(self, keep: object, limit: int) -> list[Order]:
+        assert callable(keep)
+        found = [o for o in self._orders.values() if keep(o)]
+        found.sort(key=lambda o: o.updated_at)
+        return [copy.deepcopy(o) for o in found[:limit]]
+
+    async def due_for_retry(self, now: datetime, limit: int) -> list[Order]:
+        return self._select(
+            lambda o: (
+                o.status in FAIL_STATUSES
+                and not o.parked
+                and (o.next_attempt_at is None or o.next_attempt_at <= now)
+            ),
+            limit,
+        )
+
+    async def pending_payments(self, updated_before: datetime, limit: int) -> list[Order]:
+        return self._select(
+            lambda o: o.status is OrderStatus.PENDING and o.updated_at <= updated_before, limit
+        )
+
+    async def stuck(self, updated_before: datetime, limit: int) -> list[Order]:
+        return self._select(
+            lambda o: o.status in _STUCK and not o.parked and o.updated_at <= updated_before,
+            limit,
+        )
+
+    async def ping(self) -> None:
+        return None
+
+    # --- for tests, the simulator and admin views ---
+    def all(self) -> list[Order]:
+        return [copy.deepcopy(o) for o in self._orders.values()]

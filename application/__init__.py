@@ -1,0 +1,1 @@
+"""Use-cases and the ports they own. Depends only on domain."""

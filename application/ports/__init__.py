@@ -1,0 +1,39 @@
+"""The ports the use-cases own; adapters implement them."""
+
+from application.ports.clock import Clock
+from application.ports.payments import (
+    CreatedPayment,
+    PaymentGateway,
+    PaymentRequest,
+    PaymentState,
+    PaymentStatus,
+)
+from application.ports.repository import OrderRepository
+from application.ports.scheduler import JobScheduler
+from application.ports.transfers import (
+    TokenTransferService,
+    Transfer,
+    TransferRequest,
+    TransferState,
+)
+from application.ports.wallets import Wallet, WalletService
+from application.ports.webhook_log import WebhookEvent, WebhookEventLog
+
+__all__ = [
+    "Clock",
+    "CreatedPayment",
+    "JobScheduler",
+    "OrderRepository",
+    "PaymentGateway",
+    "PaymentRequest",
+    "PaymentState",
+    "PaymentStatus",
+    "TokenTransferService",
+    "Transfer",
+    "TransferRequest",
+    "TransferState",
+    "Wallet",
+    "WalletService",
+    "WebhookEvent",
+    "WebhookEventLog",
+]

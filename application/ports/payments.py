@@ -1,0 +1,61 @@
+"""The payment gateway ("onecheckout" contract)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Protocol
+
+
+class PaymentState(StrEnum):
+    PENDING = "pending"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRequest:
+    """The body of ``POST /v1/payments``; equal requests under one key replay."""
+
+    reference_id: str
+    amount: Decimal
+    currency: str
+    description: str
+    order_id: str
+    pool_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedPayment:
+    id: str
+    token: str
+    checkout_url: str
+    status: str
+    amount: Decimal
+    currency: str
+    created_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentStatus:
+    id: str
+    status: PaymentState
+    amount: Decimal
+    currency: str
+    paid_at: datetime | None
+
+
+class PaymentGateway(Protocol):
+    """Creates payments and tells their real status (a webhook body is only a hint)."""
+
+    async def create_payment(
+        self, request: PaymentRequest, *, idempotency_key: str
+    ) -> CreatedPayment:
+        """Create (or replay) the payment; ``IdempotencyKeyReused`` on a different body."""
+
+    async def get_payment(self, payment_id: str) -> PaymentStatus:
+        """The payment's status now; ``PermanentDownstreamError`` if the gateway lacks it."""

