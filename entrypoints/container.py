@@ -1,0 +1,167 @@
+"""The composition root: one dependency-injector container builds every object for the HTTP app,
+the worker and the CLI. Adapter sets are chosen by settings:
+
+- storage: ``MONGODB_URI`` set → Mongo repository and webhook log, else in-memory;
+- downstreams: each URL set → that port's httpx client, else its in-process fake;
+- queue: ``REDIS_URL`` set → SAQ on Redis, else an in-process scheduler.
+
+Clients are async-generator Resources: opened by ``init_resources()`` on startup, closed by
+``shutdown_resources()`` on shutdown. Once they are open, providers that depend on them return
+awaitables: use :func:`resolve`.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from dependency_injector import containers, providers
+
+from adapters.clock import SystemClock
+from adapters.fakes import FakePaymentGateway, FakeTokenTransferService, FakeWalletService
+from adapters.memory import InMemoryOrderRepository, InMemoryWebhookEventLog, InProcessScheduler
+from application.advance_order import AdvanceOrder
+from application.create_order import CreateOrder
+from application.get_order import GetOrder
+from application.handle_payment_notification import HandlePaymentNotification
+from application.policy import PipelineTimings, RetryPolicy
+from application.retry_order_now import RetryOrderNow
+from application.sweepers import PollPendingPayments, ResumeStuckOrders, RetryFailedOrders
+from entrypoints.settings import Settings
+
+T = TypeVar("T")
+
+
+def _timings(settings: Settings) -> PipelineTimings:
+    return PipelineTimings(
+        payment_recheck=timedelta(seconds=settings.pending_recheck_seconds),
+        payment_expiry_grace=timedelta(seconds=settings.payment_expiry_grace_seconds),
+        stuck_step_lease=timedelta(seconds=settings.stuck_step_lease_seconds),
+    )
+
+
+def _retry_policy(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(
+        base_seconds=settings.retry_backoff_base_seconds,
+        max_seconds=settings.retry_backoff_max_seconds,
+        max_attempts=settings.retry_max_attempts,
+    )
+
+
+# The Mongo, httpx and SAQ branches are added to these selectors as their adapters land
+# (see CHANGELOG); until then every setting selects the in-process branch.
+def _storage_kind(settings: Settings) -> str:
+    return "memory"
+
+
+def _downstream_kind(url: str | None) -> str:
+    return "fake"
+
+
+def _queue_kind(settings: Settings) -> str:
+    return "inprocess"
+
+
+class Container(containers.DeclarativeContainer):
+    """Every object of the service, built once per process."""
+
+    settings = providers.Dependency(instance_of=Settings)
+    clock = providers.Singleton(SystemClock)
+    timings = providers.Singleton(_timings, settings)
+    retry_policy = providers.Singleton(_retry_policy, settings)
+
+    # --- storage ---
+    storage_kind = providers.Callable(_storage_kind, settings)
+    repository = providers.Selector(
+        storage_kind,
+        memory=providers.Singleton(InMemoryOrderRepository),
+    )
+    webhook_log = providers.Selector(
+        storage_kind,
+        memory=providers.Singleton(InMemoryWebhookEventLog),
+    )
+
+    # --- downstream services ---
+    payment_gateway = providers.Selector(
+        providers.Callable(_downstream_kind, settings.provided.payment_gateway_url),
+        fake=providers.Singleton(FakePaymentGateway, clock),
+    )
+    wallet_service = providers.Selector(
+        providers.Callable(_downstream_kind, settings.provided.wallet_api_url),
+        fake=providers.Singleton(FakeWalletService),
+    )
+    transfer_service = providers.Selector(
+        providers.Callable(_downstream_kind, settings.provided.transfer_api_url),
+        fake=providers.Singleton(FakeTokenTransferService),
+    )
+
+    # --- queue ---
+    queue_kind = providers.Callable(_queue_kind, settings)
+    scheduler = providers.Selector(
+        queue_kind,
+        inprocess=providers.Singleton(InProcessScheduler, clock),
+    )
+
+    # --- use-cases ---
+    create_order = providers.Singleton(CreateOrder, repository, payment_gateway, clock)
+    get_order = providers.Singleton(GetOrder, repository)
+    handle_payment_notification = providers.Singleton(
+        HandlePaymentNotification, repository, scheduler
+    )
+    advance_order = providers.Singleton(
+        AdvanceOrder,
+        repository,
+        payment_gateway,
+        wallet_service,
+        transfer_service,
+        scheduler,
+        clock,
+        retry_policy,
+        timings,
+    )
+    retry_failed_orders = providers.Singleton(
+        RetryFailedOrders, repository, scheduler, clock, timings
+    )
+    poll_pending_payments = providers.Singleton(
+        PollPendingPayments, repository, scheduler, clock, timings
+    )
+    resume_stuck_orders = providers.Singleton(
+        ResumeStuckOrders, repository, scheduler, clock, timings
+    )
+    retry_order_now = providers.Singleton(RetryOrderNow, repository, scheduler, clock)
+
+
+async def resolve(provider: Any, expected: type[T]) -> T:
+    """The provider's object, awaited when an async Resource stands behind it."""
+    value = provider()
+    if inspect.isawaitable(value):
+        value = await value
+    if not isinstance(value, expected):
+        raise TypeError(f"container gave {type(value).__name__}, expected {expected.__name__}")
+    return value
+
+
+@asynccontextmanager
+async def running(settings: Settings) -> AsyncIterator[Container]:
+    """A container with its resources open, closed again on exit."""
+    container = Container(settings=settings)
+    initialised = container.init_resources()
+    if inspect.isawaitable(initialised):
+        await initialised
+    scheduler = container.scheduler()
+    if inspect.isawaitable(scheduler):
+        scheduler = await scheduler
+    if isinstance(scheduler, InProcessScheduler):
+        advance = await resolve(container.advance_order, AdvanceOrder)
+        scheduler.bind(advance.execute)
+    try:
+        yield container
+    finally:
+        if isinstance(scheduler, InProcessScheduler):
+            await scheduler.close()
+        shutdown = container.shutdown_resources()
+        if inspect.isawaitable(shutdown):
+            await shutdown
