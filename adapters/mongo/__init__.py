@@ -1,0 +1,62 @@
+"""MongoDB adapters: the order repository and the webhook log, on PyMongo Async or Motor.
+
+What the composition root (``entrypoints/container.py``) needs, all in this package:
+
+``open_client(uri: str, driver: str = "pymongo", **options) -> AsyncIterator[MongoClient]``
+    Async-generator resource: yields a client, closes it on shutdown. ``driver`` is
+    ``Settings.mongodb_driver`` ("pymongo" = ``AsyncMongoClient``, "motor" =
+    ``AsyncIOMotorClient``). No I/O until the first operation, so an unreachable server does not
+    stop startup; ``ping`` / ``ensure_schema`` report it as ``InfrastructureUnavailable``.
+    Wire as ``providers.Resource(open_client, uri=settings.mongodb_uri,
+    driver=settings.mongodb_driver)``. Create it on the event loop that will use it.
+``make_client(uri, driver) -> MongoClient`` / ``await close_client(client)``
+    The same without the generator, for scripts and benchmarks.
+``get_database(client, name: str) -> AsyncDatabase``
+    The database ``Settings.mongodb_db_name``.
+``await ensure_schema(database) -> SchemaReport``
+    Creates/updates the ``orders`` validator (``collMod``, never a drop) and every index;
+    idempotent. ``report.changed`` is False and ``str(report)`` is "up to date" when nothing
+    had to change. Run at startup and by ``orders-service db-init``.
+``MongoOrderRepository(database)``
+    ``application.ports.OrderRepository``; ``ping()`` backs the readiness check.
+``MongoWebhookEventLog(database)``
+    ``application.ports.WebhookEventLog`` on ``webhook_events`` (``_id`` = event id).
+
+Errors: ``DuplicateOrder`` (11000, naming ``id``/``reference_id``/``payment.id``),
+``StaleOrder`` (compare-and-set lost), ``InfrastructureUnavailable`` (network, timeouts: transient),
+``CorruptDocument`` (a stored order that no longer decodes, naming its id) and
+``OrderDocumentRejected`` (the validator refused a write, code 121: a bug, logged with the id).
+The document shape, indexes and validator are described in docs/mongo.md.
+"""
+
+from adapters.mongo.client import (
+    DRIVERS,
+    MongoClient,
+    close_client,
+    get_database,
+    make_client,
+    open_client,
+)
+from adapters.mongo.codec import document_to_order, order_to_document
+from adapters.mongo.errors import OrderDocumentRejected
+from adapters.mongo.repository import MongoOrderRepository
+from adapters.mongo.schema import INDEXES, ORDER_VALIDATOR, SchemaReport, ensure_schema
+from adapters.mongo.webhook_log import MongoWebhookEventLog
+
+__all__ = [
+    "DRIVERS",
+    "INDEXES",
+    "ORDER_VALIDATOR",
+    "MongoClient",
+    "MongoOrderRepository",
+    "MongoWebhookEventLog",
+    "OrderDocumentRejected",
+    "SchemaReport",
+    "close_client",
+    "document_to_order",
+    "ensure_schema",
+    "get_database",
+    "make_client",
+    "open_client",
+    "order_to_document",
+]

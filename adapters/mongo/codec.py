@@ -1,0 +1,233 @@
+"""Order <-> BSON document, field by field.
+
+The field names are the seed's where the seed names them (``reference_id``, ``id_pool``,
+``request``, ``payment`` with ``payment.id`` / ``payment.token``, ``status``, ``created_at``,
+``updated_at``); ``_id`` is the order id. Every amount is a ``Decimal128`` and comes back as the
+exact ``Decimal`` that went in; every time is a UTC-aware ``datetime`` (BSON dates carry
+milliseconds, so times are truncated to the millisecond on the way in; see docs/mongo.md).
+"""
+
+from __future__ import annotations
+
+import decimal
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from bson.decimal128 import Decimal128, create_decimal128_context
+
+from application.errors import CorruptDocument
+from domain import (
+    Order,
+    OrderRequest,
+    OrderStatus,
+    Passkey,
+    Payment,
+    StatusChange,
+    Step,
+    TransferResult,
+)
+from domain.errors import DomainError
+
+Document = dict[str, Any]
+
+#: Bump when the document shape changes in a way a reader must know about.
+SCHEMA_VERSION = 1
+
+_DECIMAL128 = create_decimal128_context()
+
+
+def money_to_bson(value: Decimal) -> Decimal128:
+    """A Decimal as Decimal128, refusing (rather than rounding) one that does not fit exactly."""
+    with decimal.localcontext(_DECIMAL128) as ctx:
+        ctx.traps[decimal.Inexact] = True
+        ctx.traps[decimal.Rounded] = True
+        try:
+            return Decimal128(ctx.create_decimal(value))
+        except decimal.DecimalException:
+            raise ValueError(f"{value} does not fit a Decimal128 exactly") from None
+
+
+def money_from_bson(value: object) -> Decimal:
+    if isinstance(value, Decimal128):
+        return value.to_decimal()
+    # Never float: a number stored by hand as a double is a corrupt document, not an amount.
+    raise TypeError(f"expected a Decimal128 amount, found {type(value).__name__}")
+
+
+def time_to_bson(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value!r}: every time in an order is UTC-aware")
+    return value.astimezone(UTC)
+
+
+def time_from_bson(value: object) -> datetime:
+    if not isinstance(value, datetime):
+        raise TypeError(f"expected a date, found {type(value).__name__}")
+    # A client made without tz_aware=True hands back naive UTC datetimes: normalise them.
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _opt_time_to_bson(value: datetime | None) -> datetime | None:
+    return None if value is None else time_to_bson(value)
+
+
+def _opt_time_from_bson(value: object) -> datetime | None:
+    return None if value is None else time_from_bson(value)
+
+
+def order_to_document(order: Order) -> Document:
+    """The whole order as one document (``save`` replaces it in one conditional write)."""
+    request = order.request
+    payment = order.payment
+    transfer = order.transfer
+    return {
+        "_id": order.id,
+        "schema_version": SCHEMA_VERSION,
+        "reference_id": request.reference_id,
+        "id_pool": request.pool_id,
+        "status": order.status.value,
+        "created_at": time_to_bson(order.created_at),
+        "updated_at": time_to_bson(order.updated_at),
+        "version": order.version,
+        "request": {
+            "reference_id": request.reference_id,
+            "pool_id": request.pool_id,
+            "token_symbol": request.token_symbol,
+            "amount_token": money_to_bson(request.amount_token),
+            "min_amount_token_receive": money_to_bson(request.min_amount_token_receive),
+            "price_tolerance_percent": money_to_bson(request.price_tolerance_percent),
+            "fiat_currency": request.fiat_currency,
+            "price_fiat": money_to_bson(request.price_fiat),
+            "passkey": {
+                "credential_id": request.passkey.credential_id,
+                "public_key": request.passkey.public_key,
+            },
+            "smart_wallet_address": request.smart_wallet_address,
+        },
+        "payment": {
+            "id": payment.id,
+            "token": payment.token,
+            "checkout_url": payment.checkout_url,
+            "status": payment.status,
+            "amount": money_to_bson(payment.amount),
+            "currency": payment.currency,
+            "created_at": _opt_time_to_bson(payment.created_at),
+            "expires_at": _opt_time_to_bson(payment.expires_at),
+        },
+        "smart_wallet_address": order.smart_wallet_address,
+        "history": [
+            {"status": c.status.value, "at": time_to_bson(c.at), "reason": c.reason}
+            for c in order.history
+        ],
+        "attempts": {step.value: count for step, count in order.attempts.items()},
+        "last_error": order.last_error,
+        "next_attempt_at": _opt_time_to_bson(order.next_attempt_at),
+        "parked": order.parked,
+        "parked_reason": order.parked_reason,
+        "transfer": None
+        if transfer is None
+        else {
+            "transfer_id": transfer.transfer_id,
+            "status": transfer.status,
+            "tx_signature": transfer.tx_signature,
+            "amount_out": None
+            if transfer.amount_out is None
+            else money_to_bson(transfer.amount_out),
+        },
+    }
+
+
+def _str(doc: Mapping[str, Any], name: str) -> str:
+    value = doc[name]
+    if not isinstance(value, str):
+        raise TypeError(f"{name}: expected a string, found {type(value).__name__}")
+    return value
+
+
+def _opt_str(doc: Mapping[str, Any], name: str) -> str | None:
+    value = doc.get(name)
+    return None if value is None else _str(doc, name)
+
+
+def _decode(doc: Mapping[str, Any]) -> Order:
+    req = doc["request"]
+    passkey = req["passkey"]
+    request = OrderRequest(
+        reference_id=_str(req, "reference_id"),
+        pool_id=_str(req, "pool_id"),
+        token_symbol=_str(req, "token_symbol"),
+        amount_token=money_from_bson(req["amount_token"]),
+        min_amount_token_receive=money_from_bson(req["min_amount_token_receive"]),
+        price_tolerance_percent=money_from_bson(req["price_tolerance_percent"]),
+        fiat_currency=_str(req, "fiat_currency"),
+        price_fiat=money_from_bson(req["price_fiat"]),
+        passkey=Passkey(
+            credential_id=_str(passkey, "credential_id"),
+            public_key=_str(passkey, "public_key"),
+        ),
+        smart_wallet_address=_opt_str(req, "smart_wallet_address"),
+    )
+    if doc["reference_id"] != request.reference_id or doc["id_pool"] != request.pool_id:
+        raise ValueError("reference_id / id_pool disagree with the stored request")
+    pay = doc["payment"]
+    payment = Payment(
+        id=_str(pay, "id"),
+        token=_str(pay, "token"),
+        checkout_url=_str(pay, "checkout_url"),
+        status=_str(pay, "status"),
+        amount=money_from_bson(pay["amount"]),
+        currency=_str(pay, "currency"),
+        created_at=_opt_time_from_bson(pay.get("created_at")),
+        expires_at=_opt_time_from_bson(pay.get("expires_at")),
+    )
+    raw_transfer = doc.get("transfer")
+    transfer = None
+    if raw_transfer is not None:
+        amount_out = raw_transfer.get("amount_out")
+        transfer = TransferResult(
+            transfer_id=_str(raw_transfer, "transfer_id"),
+            status=_str(raw_transfer, "status"),
+            tx_signature=_opt_str(raw_transfer, "tx_signature"),
+            amount_out=None if amount_out is None else money_from_bson(amount_out),
+        )
+    version = doc["version"]
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise TypeError(f"version: expected an integer, found {type(version).__name__}")
+    parked = doc.get("parked", False)
+    if not isinstance(parked, bool):
+        raise TypeError(f"parked: expected a boolean, found {type(parked).__name__}")
+    return Order(
+        id=_str(doc, "_id"),
+        request=request,
+        payment=payment,
+        status=OrderStatus(doc["status"]),
+        created_at=time_from_bson(doc["created_at"]),
+        updated_at=time_from_bson(doc["updated_at"]),
+        smart_wallet_address=_opt_str(doc, "smart_wallet_address"),
+        version=version,
+        history=[
+            StatusChange(
+                status=OrderStatus(line["status"]),
+                at=time_from_bson(line["at"]),
+                reason=_str(line, "reason"),
+            )
+            for line in doc.get("history", [])
+        ],
+        attempts={Step(step): int(count) for step, count in doc.get("attempts", {}).items()},
+        last_error=_opt_str(doc, "last_error"),
+        next_attempt_at=_opt_time_from_bson(doc.get("next_attempt_at")),
+        parked=parked,
+        parked_reason=_opt_str(doc, "parked_reason"),
+        transfer=transfer,
+    )
+
+
+def document_to_order(doc: Mapping[str, Any]) -> Order:
+    """The order a document holds; ``CorruptDocument`` naming the ``_id`` if it does not decode."""
+    try:
+        return _decode(doc)
+    except (KeyError, TypeError, ValueError, AttributeError, DomainError) as exc:
+        reason = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise CorruptDocument(str(doc.get("_id", "<no _id>")), reason) from exc

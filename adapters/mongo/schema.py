@@ -1,0 +1,322 @@
+"""The ``orders`` and ``webhook_events`` collections: validator and indexes, ensured
+idempotently and never destructively.
+
+``ensure_schema(db)`` creates what is missing, updates an older ``orders`` validator in place
+with ``collMod`` and reports what it changed; a second run reports "up to date". It never drops a
+collection or an index: an index whose keys match ours but whose options differ is reported as
+a conflict for a person to resolve.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import CollectionInvalid, OperationFailure
+
+from adapters.mongo.errors import translate_errors
+from domain import OrderStatus
+
+ORDERS = "orders"
+WEBHOOK_EVENTS = "webhook_events"
+
+Keys = tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class IndexSpec:
+    """One index: its keys in order, its name and its options (unique, partial filter)."""
+
+    collection: str
+    keys: Keys
+    name: str
+    unique: bool = False
+    partial_filter: Mapping[str, Any] | None = None
+
+    def options(self) -> dict[str, Any]:
+        opts: dict[str, Any] = {"name": self.name}
+        if self.unique:
+            opts["unique"] = True
+        if self.partial_filter is not None:
+            opts["partialFilterExpression"] = dict(self.partial_filter)
+        return opts
+
+
+_PAYMENT_ID_IS_STRING = {"payment.id": {"$exists": True, "$type": "string"}}
+
+#: The seed's four indexes (keys and options exactly as the seed declares them; the names are
+#: MongoDB's defaults so an index the seed already built is recognised, not built twice), then the
+#: two the worker's sweeps need.
+ORDER_INDEXES: tuple[IndexSpec, ...] = (
+    # CreateOrder's idempotency: one order per reference id.
+    IndexSpec(ORDERS, (("reference_id", ASCENDING),), "reference_id_1", unique=True),
+    # Listing orders by status, newest first (admin views, reports).
+    IndexSpec(
+        ORDERS, (("status", ASCENDING), ("created_at", DESCENDING)), "status_1_created_at_-1"
+    ),
+    # Webhooks find their order by payment id; one order per payment. Partial so orders whose
+    # payment id is not (yet) a string never collide on a shared null.
+    IndexSpec(
+        ORDERS,
+        (("payment.id", ASCENDING),),
+        "payment.id_1",
+        unique=True,
+        partial_filter=_PAYMENT_ID_IS_STRING,
+    ),
+    # Orders of one pool, newest first.
+    IndexSpec(
+        ORDERS, (("id_pool", ASCENDING), ("created_at", DESCENDING)), "id_pool_1_created_at_-1"
+    ),
+    # Worker: PollPendingPayments and ResumeStuckOrders select by status (equality / $in) and
+    # ``updated_at <= cutoff``, oldest first: equality, then range and sort on the same field.
+    IndexSpec(ORDERS, (("status", ASCENDING), ("updated_at", ASCENDING)), "status_1_updated_at_1"),
+    # Worker: RetryFailedOrders selects failed, not parked orders with ``next_attempt_at <= now``.
+    # Partial on ``parked: false`` so parked orders, which pile up in the fail statuses until a
+    # person looks, are not even in the index the sweep scans every few seconds.
+    IndexSpec(
+        ORDERS,
+        (("status", ASCENDING), ("next_attempt_at", ASCENDING)),
+        "retry_due",
+        partial_filter={"parked": False},
+    ),
+)
+
+WEBHOOK_INDEXES: tuple[IndexSpec, ...] = (
+    # Events are keyed by ``_id`` (the gateway's event id, unique by construction); this one
+    # serves ``for_payment``, oldest first.
+    IndexSpec(
+        WEBHOOK_EVENTS,
+        (("payment_id", ASCENDING), ("received_at", ASCENDING)),
+        "payment_id_1_received_at_1",
+    ),
+)
+
+INDEXES = ORDER_INDEXES + WEBHOOK_INDEXES
+
+_MONEY = {"bsonType": "decimal"}
+_STRING = {"bsonType": "string"}
+_OPT_STRING = {"bsonType": ["string", "null"]}
+_OPT_DATE = {"bsonType": ["date", "null"]}
+_INT = {"bsonType": ["int", "long"]}
+
+#: The ``orders`` validator: the statuses of the seed, the fields every order has and their
+#: types. A write that breaks it is a bug in this service (the codec writes what it validates).
+ORDER_VALIDATOR: dict[str, Any] = {
+    "$jsonSchema": {
+        "bsonType": "object",
+        "required": [
+            "_id",
+            "reference_id",
+            "id_pool",
+            "request",
+            "payment",
+            "status",
+            "created_at",
+            "updated_at",
+            "version",
+            "history",
+            "attempts",
+            "parked",
+        ],
+        "properties": {
+            "_id": _STRING,
+            "reference_id": _STRING,
+            "id_pool": _STRING,
+            "status": {"bsonType": "string", "enum": [s.value for s in OrderStatus]},
+            "created_at": {"bsonType": "date"},
+            "updated_at": {"bsonType": "date"},
+            "version": {**_INT, "minimum": 0},
+            "request": {
+                "bsonType": "object",
+                "required": [
+                    "reference_id",
+                    "pool_id",
+                    "token_symbol",
+                    "amount_token",
+                    "min_amount_token_receive",
+                    "price_tolerance_percent",
+                    "fiat_currency",
+                    "price_fiat",
+                    "passkey",
+                ],
+                "properties": {
+                    "reference_id": _STRING,
+                    "pool_id": _STRING,
+                    "token_symbol": _STRING,
+                    "amount_token": _MONEY,
+                    "min_amount_token_receive": _MONEY,
+                    "price_tolerance_percent": _MONEY,
+                    "fiat_currency": _STRING,
+                    "price_fiat": _MONEY,
+                    "passkey": {
+                        "bsonType": "object",
+                        "required": ["credential_id", "public_key"],
+                    },
+                    "smart_wallet_address": _OPT_STRING,
+                },
+            },
+            "payment": {
+                "bsonType": "object",
+                "required": ["id", "token", "status", "amount", "currency"],
+                "properties": {
+                    "id": _STRING,
+                    "token": _STRING,
+                    "status": _STRING,
+                    "amount": _MONEY,
+                    "currency": _STRING,
+                    "created_at": _OPT_DATE,
+                    "expires_at": _OPT_DATE,
+                },
+            },
+            "smart_wallet_address": _OPT_STRING,
+            "history": {"bsonType": "array"},
+            "attempts": {"bsonType": "object"},
+            "last_error": _OPT_STRING,
+            "next_attempt_at": _OPT_DATE,
+            "parked": {"bsonType": "bool"},
+            "parked_reason": _OPT_STRING,
+            "transfer": {"bsonType": ["object", "null"]},
+        },
+    }
+}
+VALIDATION_LEVEL = "strict"
+VALIDATION_ACTION = "error"
+
+
+@dataclass(slots=True)
+class SchemaReport:
+    """What ``ensure_schema`` did. ``changed`` is False on a database already up to date."""
+
+    collections_created: list[str] = field(default_factory=list)
+    validator_updated: bool = False
+    indexes_created: list[str] = field(default_factory=list)
+    #: Indexes with our keys but other options: left alone (never destructive), for a person.
+    conflicts: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.collections_created or self.validator_updated or self.indexes_created)
+
+    def lines(self) -> list[str]:
+        out = [f"created collection {name}" for name in self.collections_created]
+        if self.validator_updated:
+            out.append(f"updated the {ORDERS} validator (collMod)")
+        out += [f"created index {name}" for name in self.indexes_created]
+        out += [f"CONFLICT {text}" for text in self.conflicts]
+        return out or ["up to date"]
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
+
+
+def _plain(value: Any) -> Any:
+    """SON and nested mappings as plain dicts, for comparisons that ignore the server's types."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # servers echo 1 as 1.0 in index keys
+    return value
+
+
+def _keys_of(info: Mapping[str, Any]) -> Keys:
+    return tuple((str(k), int(v)) for k, v in info["key"])
+
+
+async def _collection_options(db: AsyncDatabase[Any], name: str) -> dict[str, Any] | None:
+    reply = await db.command("listCollections", filter={"name": name})
+    batch: Sequence[Mapping[str, Any]] = reply["cursor"]["firstBatch"]
+    return dict(batch[0].get("options", {})) if batch else None
+
+
+async def _ensure_orders_collection(db: AsyncDatabase[Any], report: SchemaReport) -> None:
+    options = await _collection_options(db, ORDERS)
+    if options is None:
+        try:
+            await db.create_collection(
+                ORDERS,
+                validator=ORDER_VALIDATOR,
+                validationLevel=VALIDATION_LEVEL,
+                validationAction=VALIDATION_ACTION,
+            )
+            report.collections_created.append(ORDERS)
+            return
+        except CollectionInvalid:
+            # Another process created it between our look and our create: fall through and
+            # check its validator like any existing collection's.
+            options = await _collection_options(db, ORDERS) or {}
+    up_to_date = (
+        _plain(options.get("validator")) == _plain(ORDER_VALIDATOR)
+        and options.get("validationLevel", "strict") == VALIDATION_LEVEL
+        and options.get("validationAction", "error") == VALIDATION_ACTION
+    )
+    if not up_to_date:
+        # collMod keeps every document and index; only the rule for future writes changes.
+        await db.command(
+            "collMod",
+            ORDERS,
+            validator=ORDER_VALIDATOR,
+            validationLevel=VALIDATION_LEVEL,
+            validationAction=VALIDATION_ACTION,
+        )
+        report.validator_updated = True
+
+
+async def _ensure_plain_collection(db: AsyncDatabase[Any], name: str, report: SchemaReport) -> None:
+    if await _collection_options(db, name) is None:
+        try:
+            await db.create_collection(name)
+            report.collections_created.append(name)
+        except CollectionInvalid:
+            pass  # created concurrently: fine, it has no options to check
+
+
+async def _ensure_index(db: AsyncDatabase[Any], spec: IndexSpec, report: SchemaReport) -> None:
+    collection = db[spec.collection]
+    existing: Mapping[str, Any] = await collection.index_information()
+    want = _plain(spec.options())
+    want.pop("name")
+    for name, info in existing.items():
+        if _keys_of(info) != spec.keys:
+            continue
+        have = {k: _plain(info[k]) for k in ("unique", "partialFilterExpression") if info.get(k)}
+        if have == want:
+            return  # already there (under whatever name)
+        report.conflicts.append(
+            f"{spec.collection}.{name} has keys {list(spec.keys)} with options {have}, "
+            f"expected {want}; drop or rebuild it by hand"
+        )
+        return
+    if spec.name in existing:
+        report.conflicts.append(
+            f"{spec.collection}.{spec.name} exists with other keys "
+            f"{list(_keys_of(existing[spec.name]))}, expected {list(spec.keys)}"
+        )
+        return
+    try:
+        await collection.create_index(list(spec.keys), **spec.options())
+    except OperationFailure as exc:
+        # 85/86: an index with these keys or this name appeared meanwhile with other options.
+        if exc.code in (85, 86):
+            report.conflicts.append(f"{spec.collection}.{spec.name}: {exc}")
+            return
+        raise
+    report.indexes_created.append(f"{spec.collection}.{spec.name}")
+
+
+async def ensure_schema(db: AsyncDatabase[Any]) -> SchemaReport:
+    """Create or update the validator and the indexes; idempotent, never destructive.
+
+    ``db`` is a PyMongo ``AsyncDatabase`` or a Motor ``AsyncIOMotorDatabase``.
+    """
+    report = SchemaReport()
+    with translate_errors("ensure schema"):
+        await _ensure_orders_collection(db, report)
+        await _ensure_plain_collection(db, WEBHOOK_EVENTS, report)
+        for spec in INDEXES:
+            await _ensure_index(db, spec, report)
+    return report
