@@ -39,3 +39,33 @@ def redis_url() -> Iterator[str]:
         yield server.connection_url
     finally:
         server.stop()
+
+
+def mongo_uri() -> Iterator[str]:
+    """``MONGODB_TEST_URI`` when set (a real mongod), else a SecantusDB server for this session.
+
+    SecantusDB speaks the Mongo wire protocol in-process; ``retryWrites=false`` because it slows
+    down sharply past ~10,000 retryable writes. Tests isolate by database name, not by server.
+    """
+    url = os.environ.get("MONGODB_TEST_URI")
+    if url:
+        yield url
+        return
+    import tempfile  # noqa: PLC0415 - only when no Mongo is given
+
+    try:
+        from secantus import SecantusDBServer  # noqa: PLC0415 - only when no Mongo is given
+    except ImportError:
+        unavailable("Mongo (MONGODB_TEST_URI unset and secantusdb not installed)")
+        return
+    with tempfile.TemporaryDirectory(prefix="secantus-") as storage:
+        server = SecantusDBServer(host="127.0.0.1", port=0, storage_path=storage)
+        try:
+            server.start()
+        except Exception as exc:  # any startup failure means "unavailable"
+            unavailable(f"embedded SecantusDB ({exc})")
+            return
+        try:
+            yield f"{server.uri}?retryWrites=false"
+        finally:
+            server.stop()
