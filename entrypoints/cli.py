@@ -9,7 +9,10 @@ from collections.abc import Sequence
 
 #: Each module defines ``register(subparsers)``, which adds its subcommand and sets ``handler``
 #: (a function taking the parsed args and returning the exit code).
-COMMAND_MODULES = ("entrypoints.commands.simulate",)
+COMMAND_MODULES = (
+    "entrypoints.commands.simulate",
+    "entrypoints.commands.db_init",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
