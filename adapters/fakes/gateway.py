@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -48,6 +49,7 @@ class FakePaymentGateway:
         self, request: PaymentRequest, *, idempotency_key: str
     ) -> CreatedPayment:
         self.create_calls += 1
+        await asyncio.sleep(0)  # a yield point, as real I/O has: lets races interleave
         fault = self.faults.next("create_payment")
         raise_before_effect(SERVICE, fault)
         payment_id = self._by_key.get(idempotency_key)
@@ -78,6 +80,7 @@ class FakePaymentGateway:
 
     async def get_payment(self, payment_id: str) -> PaymentStatus:
         self.status_calls += 1
+        await asyncio.sleep(0)  # a yield point, as real I/O has: lets races interleave
         raise_before_effect(SERVICE, self.faults.next("get_payment"))
         stored = self.payments.get(payment_id)
         if stored is None:
@@ -93,6 +96,8 @@ class FakePaymentGateway:
     # --- the buyer's side, for tests ---
     def complete(self, payment_id: str, *, amount: Decimal | None = None) -> None:
         stored = self.payments[payment_id]
+        if stored.status is PaymentState.PENDING and self._clock.now() > stored.created.expires_at:
+            stored.status = PaymentState.EXPIRED  # too late: an expired checkout takes no money
         if stored.status is PaymentState.PENDING:
             stored.status = PaymentState.COMPLETED
             stored.paid_amount = amount

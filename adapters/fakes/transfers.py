@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 
 from adapters.fakes.faults import Fault, FaultPlan, raise_after_effect, raise_before_effect
@@ -37,6 +38,7 @@ class FakeTokenTransferService:
 
     async def send(self, request: TransferRequest, *, idempotency_key: str) -> Transfer:
         self.send_calls += 1
+        await asyncio.sleep(0)  # a yield point, as real I/O has: lets races interleave
         fault = self.faults.next("send")
         if fault is Fault.PERMANENT:
             raise PermanentDownstreamError(SERVICE, "422 slippage_exceeded (injected)")
@@ -66,6 +68,7 @@ class FakeTokenTransferService:
 
     async def find_by_key(self, idempotency_key: str) -> Transfer | None:
         self.lookups += 1
+        await asyncio.sleep(0)  # a yield point, as real I/O has: lets races interleave
         raise_before_effect(SERVICE, self.faults.next("find_by_key"))
         stored = self.transfers.get(idempotency_key)
         if stored is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 
 from adapters.fakes.faults import FaultPlan, raise_after_effect, raise_before_effect
@@ -27,6 +28,7 @@ class FakeWalletService:
         self, *, credential_id: str, public_key: str, idempotency_key: str
     ) -> Wallet:
         self.calls.append(idempotency_key)
+        await asyncio.sleep(0)  # a yield point, as real I/O has: lets races interleave
         fault = self.faults.next("create_wallet")
         raise_before_effect(SERVICE, fault)
         created = credential_id not in self.wallets

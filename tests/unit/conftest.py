@@ -1,0 +1,37 @@
+"""Unit-test fixtures: a whole pipeline on fakes (no I/O)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from application.policy import RetryPolicy
+from domain import OrderRequest, Passkey
+from entrypoints.simulation import World
+
+
+def make_request(reference_id: str = "ref-1", **overrides: Any) -> OrderRequest:
+    values: dict[str, Any] = {
+        "reference_id": reference_id,
+        "pool_id": "pool-1",
+        "token_symbol": "USDC",
+        "amount_token": Decimal("12.500000"),
+        "min_amount_token_receive": Decimal("12.4"),
+        "price_tolerance_percent": Decimal("1.5"),
+        "fiat_currency": "EUR",
+        "price_fiat": Decimal("13.10"),
+        "passkey": Passkey(f"cred-{reference_id}", f"pk-{reference_id}"),
+        "smart_wallet_address": None,
+    }
+    values.update(overrides)
+    return OrderRequest(**values)
+
+
+@pytest.fixture
+def world() -> World:
+    # Deterministic backoff: half the ceiling plus half the jitter range (rng fixed at 0.5).
+    return World(
+        retry_policy=RetryPolicy(base_seconds=4, max_seconds=60, max_attempts=3, rng=lambda: 0.5)
+    )

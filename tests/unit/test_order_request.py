@@ -1,0 +1,90 @@
+"""The request's invariants: each violation names its field."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from domain import InvalidOrder, OrderRequest, Passkey
+
+
+def fields(**overrides: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "reference_id": "ref-1",
+        "pool_id": "pool-1",
+        "token_symbol": "USDC",
+        "amount_token": Decimal("10"),
+        "min_amount_token_receive": Decimal("9.5"),
+        "price_tolerance_percent": Decimal("1.5"),
+        "fiat_currency": "EUR",
+        "price_fiat": Decimal("10.50"),
+        "passkey": Passkey("cred-1", "pk-1"),
+        "smart_wallet_address": None,
+    }
+    base.update(overrides)
+    return base
+
+
+def test_a_valid_request_builds() -> None:
+    assert OrderRequest(**fields()).amount_token == Decimal("10")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("amount_token", Decimal(0)),
+        ("amount_token", Decimal(-1)),
+        ("amount_token", Decimal("NaN")),
+        ("amount_token", Decimal("Infinity")),
+        ("amount_token", Decimal("1e-19")),
+        ("amount_token", Decimal("1e15")),
+        ("min_amount_token_receive", Decimal(11)),
+        ("min_amount_token_receive", Decimal(0)),
+        ("price_tolerance_percent", Decimal("-0.1")),
+        ("price_tolerance_percent", Decimal("100.0001")),
+        ("price_tolerance_percent", Decimal("1.00001")),
+        ("price_fiat", Decimal("0.00001")),
+        ("price_fiat", Decimal("sNaN")),
+        ("fiat_currency", "eur"),
+        ("fiat_currency", "EURO"),
+        ("fiat_currency", ""),
+        ("reference_id", ""),
+        ("reference_id", "x" * 129),
+        ("reference_id", "has space"),
+        ("pool_id", ""),
+        ("token_symbol", "x" * 33),
+        ("smart_wallet_address", ""),
+    ],
+)
+def test_each_broken_invariant_names_its_field(field: str, value: object) -> None:
+    with pytest.raises(InvalidOrder) as caught:
+        OrderRequest(**fields(**{field: value}))
+    assert caught.value.field == field
+
+
+def test_passkey_fields_are_checked() -> None:
+    with pytest.raises(InvalidOrder) as caught:
+        Passkey("", "pk")
+    assert caught.value.field == "passkey.credential_id"
+
+
+def test_tolerance_bounds_are_inclusive() -> None:
+    OrderRequest(**fields(price_tolerance_percent=Decimal(0)))
+    OrderRequest(**fields(price_tolerance_percent=Decimal(100)))
+
+
+@given(st.decimals(allow_nan=True, allow_infinity=True))
+def test_any_decimal_either_builds_a_valid_amount_or_names_the_field(value: Decimal) -> None:
+    try:
+        request = OrderRequest(
+            **fields(amount_token=value, min_amount_token_receive=Decimal("1e-18"))
+        )
+    except InvalidOrder as exc:
+        assert exc.field in {"amount_token", "min_amount_token_receive"}
+    else:
+        assert request.amount_token.is_finite()
+        assert Decimal(0) < request.amount_token < Decimal("1e15")
