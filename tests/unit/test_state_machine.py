@@ -9,6 +9,7 @@ every step, and once the faults stop every paid order completes.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 from collections.abc import Coroutine
 from decimal import Decimal
@@ -203,7 +204,7 @@ class OrderPipeline(RuleBasedStateMachine):
             history = [change.status for change in order.history]
             assert history[0] is S.PENDING
             assert history[-1] is order.status
-            for a, b in zip(history, history[1:], strict=False):
+            for a, b in itertools.pairwise(history):
                 assert a is b or b in TRANSITIONS[a], (order.id, a, b)
             # The version only ever grows.
             assert order.version >= self.versions.get(order.id, 0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -151,7 +152,7 @@ def test_no_move_outside_the_table_is_ever_accepted(moves: list[str], wallet: bo
             assert order.status in allowed_targets(before, has_wallet=had_wallet), (before, name)
     # The history replays through the table, too.
     statuses = [change.status for change in order.history]
-    for a, b in zip(statuses, statuses[1:], strict=False):
+    for a, b in itertools.pairwise(statuses):
         assert a == b or b in TRANSITIONS[a], (a, b)
 
 
