@@ -11,6 +11,7 @@ from collections.abc import Sequence
 #: (a function taking the parsed args and returning the exit code).
 COMMAND_MODULES = (
     "entrypoints.commands.simulate",
+    "entrypoints.commands.api",
     "entrypoints.commands.state_diagram",
     "entrypoints.commands.db_init",
 )

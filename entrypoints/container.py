@@ -30,6 +30,7 @@ from application.handle_payment_notification import HandlePaymentNotification
 from application.policy import PipelineTimings, RetryPolicy
 from application.retry_order_now import RetryOrderNow
 from application.sweepers import PollPendingPayments, ResumeStuckOrders, RetryFailedOrders
+from entrypoints.api.signature import WebhookVerifier
 from entrypoints.settings import Settings
 
 T = TypeVar("T")
@@ -132,6 +133,14 @@ class Container(containers.DeclarativeContainer):
         ResumeStuckOrders, repository, scheduler, clock, timings
     )
     retry_order_now = providers.Singleton(RetryOrderNow, repository, scheduler, clock)
+
+    # --- the HTTP edge ---
+    webhook_verifier = providers.Singleton(
+        WebhookVerifier,
+        settings.provided.payment_webhook_secrets,
+        settings.provided.webhook_tolerance_seconds,
+        clock,
+    )
 
 
 async def resolve(provider: Any, expected: type[T]) -> T:

@@ -1,0 +1,40 @@
+"""``before_request`` hooks: checks that run before Litestar reads and decodes the body, so a
+wrong content type is a 415 and an unsigned webhook a 401, whatever the body holds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request
+
+from entrypoints.api.dependencies import container_of
+from entrypoints.api.problems import SignatureRejected, UnsupportedMediaType
+from entrypoints.api.signature import SignatureError, WebhookVerifier
+from entrypoints.container import resolve
+
+
+def _is_json(media_type: str) -> bool:
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
+
+
+async def require_json(request: Request[Any, Any, Any]) -> None:
+    """415 unless the body is declared JSON (``application/json``, charset allowed)."""
+    media_type, _ = request.content_type
+    if not _is_json(media_type.lower()):
+        shown = media_type or "none"
+        raise UnsupportedMediaType(f"Content-Type must be application/json, got {shown}")
+
+
+async def require_signed_json(request: Request[Any, Any, Any]) -> None:
+    """The webhook's gate: read the raw body (413 over the limit), check ``X-Signature`` over it
+    (401), then the content type (415). Litestar decodes the body afterwards from the same
+    bytes (``Request.body()`` caches them)."""
+    body = await request.body()
+    verifier = await resolve(container_of(request.app.state).webhook_verifier, WebhookVerifier)
+    try:
+        verifier.verify(request.headers.get("x-signature"), body)
+    except SignatureError as exc:
+        raise SignatureRejected(exc.reason) from None
+    await require_json(request)

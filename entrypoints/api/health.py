@@ -1,0 +1,59 @@
+"""Probes: ``/health`` (the process answers) and ``/ready`` (its store and queue answer)."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from litestar import get
+from litestar.di import NamedDependency
+from litestar.params import SkipValidation
+
+from application.errors import InfrastructureUnavailable
+from application.ports import JobScheduler, OrderRepository
+from entrypoints.api.problems import problem_responses
+from entrypoints.api.schemas import Health, Readiness
+
+
+@get("/health", tags=["probes"], summary="The process is up", responses=problem_responses())
+async def health() -> Health:
+    return Health(status="ok")
+
+
+@get(
+    "/ready",
+    tags=["probes"],
+    summary="The repository and the queue are reachable",
+    description="503 (problem) naming what is unreachable.",
+    responses=problem_responses(503),
+)
+async def ready(
+    # Ports are Protocols, which Litestar cannot isinstance-check: SkipValidation.
+    repository: NamedDependency[SkipValidation[OrderRepository]],
+    scheduler: NamedDependency[SkipValidation[JobScheduler]],
+) -> Readiness:
+    checks = {
+        "repository": await _check(repository.ping),
+        # The JobScheduler port has no ping: a queue-backed scheduler (SAQ) may offer one; the
+        # in-process scheduler needs none.
+        "queue": await _check(getattr(scheduler, "ping", None)),
+    }
+    failed = {name: state for name, state in checks.items() if state != "ok"}
+    if failed:
+        raise InfrastructureUnavailable(
+            " and ".join(failed), "; ".join(f"{k}: {v}" for k, v in failed.items())
+        )
+    return Readiness(status="ready", checks=checks)
+
+
+async def _check(ping: Callable[[], Awaitable[Any] | Any] | None) -> str:
+    if ping is None:
+        return "ok"
+    try:
+        result = ping()
+        if inspect.isawaitable(result):
+            await result
+    except Exception as exc:  # noqa: BLE001 - whatever fails, the probe's answer is "not ready"
+        return str(exc) or type(exc).__name__
+    return "ok"

@@ -1,0 +1,240 @@
+"""The one place that turns errors into answers: RFC 9457 ``application/problem+json``.
+
+Every error leaves the API in the same shape: ``type``, ``title`` (the HTTP reason phrase, as RFC
+9457 asks of ``about:blank``), ``status``, ``detail``, a machine-readable ``code`` and, for
+validation errors, ``errors: [{field, message}]``. Domain and application errors, Litestar's own
+(validation, 404, 405, 413) and our 401/415 all map here; anything else is a bug: logged with its
+traceback and answered with a plain 500 that reveals nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from http import HTTPStatus
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import (
+    ClientException,
+    HTTPException,
+    MethodNotAllowedException,
+    NotAuthorizedException,
+    NotFoundException,
+    SerializationException,
+    ValidationException,
+)
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
+from litestar.openapi.datastructures import ResponseSpec
+
+from application.errors import (
+    Conflict,
+    CorruptDocument,
+    DownstreamError,
+    DownstreamTimeout,
+    IdempotencyConflict,
+    InfrastructureUnavailable,
+    NotFound,
+    PermanentDownstreamError,
+)
+from domain.errors import InvalidOrder, InvalidTransition
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+#: Seconds a client (or the gateway) is asked to wait before retrying a 503.
+RETRY_AFTER_SECONDS = 5
+
+
+class FieldError(msgspec.Struct, frozen=True):
+    """One offending input: a dotted path into the body (``passkey.public_key``) or a parameter
+    name (``reference_id``)."""
+
+    field: str
+    message: str
+
+
+class Problem(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """RFC 9457 problem details."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    code: str
+    errors: list[FieldError] | None = None
+
+
+class UnsupportedMediaType(ClientException):
+    status_code = 415
+
+
+class SignatureRejected(NotAuthorizedException):
+    """The webhook's ``X-Signature`` is missing, forged or too old."""
+
+
+def problem(
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    errors: list[FieldError] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[Problem]:
+    body = Problem(
+        title=HTTPStatus(status).phrase,
+        status=status,
+        detail=detail,
+        code=code,
+        errors=errors,
+    )
+    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def problem_for(exc: Exception) -> Response[Problem]:
+    """The answer to ``exc``: the mapping table of the whole API."""
+    match exc:
+        # --- the domain ---
+        case InvalidOrder():
+            return problem(
+                400,
+                "invalid_order",
+                str(exc),
+                errors=[FieldError(field=exc.field, message=exc.message)],
+            )
+        case InvalidTransition():
+            return problem(409, "invalid_transition", str(exc))
+        # --- the application ---
+        case NotFound():
+            return problem(404, "not_found", str(exc))
+        case IdempotencyConflict():
+            return problem(409, "idempotency_conflict", str(exc))
+        case Conflict():
+            return problem(409, "conflict", str(exc))
+        case DownstreamTimeout():
+            return problem(
+                504, f"{exc.service}_timeout", f"{exc.service} did not answer in time; retry"
+            )
+        case PermanentDownstreamError():
+            return problem(502, f"{exc.service}_rejected", f"{exc.service} refused: {exc.reason}")
+        case DownstreamError():
+            return problem(
+                502, f"{exc.service}_unavailable", f"{exc.service} is unavailable; retry"
+            )
+        case InfrastructureUnavailable():
+            log.warning("answering 503: %s", exc)
+            return problem(
+                503,
+                f"{exc.component}_unavailable",
+                f"{exc.component} is unavailable; retry later",
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
+        case CorruptDocument():
+            log.error("a stored order does not decode: %s", exc)
+            return problem(500, "internal_error", "the service failed; it has been logged")
+        # --- Litestar's own ---
+        case ValidationException():
+            errors = field_errors(exc)
+            where = ", ".join(e.field for e in errors)
+            return problem(
+                400,
+                "validation_error",
+                f"invalid input: {where}" if where else "invalid input",
+                errors=errors or None,
+            )
+        case SignatureRejected():
+            return problem(401, "invalid_signature", str(exc.detail))
+        case UnsupportedMediaType():
+            return problem(415, "unsupported_media_type", str(exc.detail))
+        case RequestEntityTooLarge():
+            return problem(413, "body_too_large", "the body is larger than 64 KiB")
+        case ClientException() if isinstance(exc.__cause__, SerializationException):
+            return problem(
+                400,
+                "malformed_json",
+                f"the body is not valid JSON: {exc.detail}",
+                errors=[FieldError(field="body", message=str(exc.detail))],
+            )
+        case NotFoundException():
+            return problem(404, "not_found", "no such resource")
+        case MethodNotAllowedException():
+            return problem(405, "method_not_allowed", "method not allowed", headers=exc.headers)
+        case HTTPException() if exc.status_code < 500:
+            # ClientException for malformed JSON, 401, 429, ...: the detail is Litestar's message.
+            return problem(exc.status_code, _code(exc.status_code), str(exc.detail))
+        case HTTPException():
+            log.warning("answering %s: %s", exc.status_code, exc.detail)
+            return problem(exc.status_code, _code(exc.status_code), str(exc.detail))
+        case _:
+            log.error("unhandled error answering 500", exc_info=exc)
+            return problem(500, "internal_error", "the service failed; it has been logged")
+
+
+def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
+    """Litestar's exception handler for every exception (registered for ``Exception``)."""
+    return problem_for(exc)
+
+
+def _code(status: int) -> str:
+    return HTTPStatus(status).phrase.lower().replace(" ", "_").replace("-", "_")
+
+
+# msgspec names a missing or unknown field in the message, not in the path.
+_NAMED_FIELD = re.compile(r"(?:missing required field|unknown field) `([^`]+)`")
+# Litestar names a missing parameter only in the detail.
+_MISSING_PARAMETER = re.compile(r"Missing required \w+ parameter '([^']+)'")
+
+
+def field_errors(exc: ValidationException) -> list[FieldError]:
+    """The fields a Litestar validation error is about, as dotted paths into the body."""
+    found: list[FieldError] = []
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    for item in extra:
+        if not isinstance(item, dict):
+            continue
+        message = str(item.get("message", "")) or str(exc.detail)
+        key = str(item.get("key") or "")
+        if key == "data":  # Litestar's name for the whole body
+            key = ""
+        named = _NAMED_FIELD.search(message)
+        if named:
+            key = f"{key}.{named.group(1)}" if key else named.group(1)
+        found.append(FieldError(field=key or "body", message=message))
+    if not found and (missing := _MISSING_PARAMETER.search(str(exc.detail))):
+        found.append(FieldError(field=missing.group(1), message="is required"))
+    return found
+
+
+# --- OpenAPI ------------------------------------------------------------------------------
+
+_DESCRIPTIONS = {
+    400: "Invalid input: malformed JSON, wrong types, missing or unknown fields, or a value the "
+    "order rules refuse. `errors` names each offending field.",
+    401: "The webhook's `X-Signature` is missing, forged or too old.",
+    404: "No such order (or, for the webhook, no order for that payment).",
+    405: "Method not allowed.",
+    409: "The request conflicts with what is stored (e.g. a `reference_id` reused with a "
+    "different body).",
+    413: "The body is larger than 64 KiB.",
+    415: "The body is not `application/json`.",
+    500: "A bug; it is logged.",
+    502: "A downstream service (the payment gateway) failed or refused; nothing was stored. "
+    "Retry with the same body.",
+    503: "Our store or queue is unavailable; retry after `Retry-After` seconds.",
+    504: "A downstream service (the payment gateway) timed out; nothing was stored. Retry with "
+    "the same body.",
+}
+
+
+def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
+    """OpenAPI entries for the problem answers an endpoint can give (500 always)."""
+    return {
+        status: ResponseSpec(
+            data_container=Problem,
+            media_type=PROBLEM_JSON,
+            description=_DESCRIPTIONS[status],
+            generate_examples=False,
+        )
+        for status in sorted({*statuses, 500})
+    }

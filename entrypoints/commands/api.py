@@ -1,0 +1,48 @@
+"""``orders-service api``: serve the HTTP API with uvicorn (one process; run several behind a
+load balancer to scale)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from entrypoints.settings import Settings, SettingsError
+
+
+def _port(value: str) -> int:
+    port = int(value)
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be within 0..65535, got {value}")
+    return port
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "api", help="serve the HTTP API (Litestar on uvicorn)", description=__doc__
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=_port, default=8000, help="port to bind (default 8000)")
+    parser.set_defaults(handler=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"orders-service api: {exc}", file=sys.stderr)
+        return 2
+    # Imported here so that `orders-service --help` does not build the app.
+    import uvicorn  # noqa: PLC0415
+
+    from entrypoints.api.app import create_app  # noqa: PLC0415
+
+    uvicorn.run(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        log_level=settings.log_level,
+        # No proxy is assumed: do not trust X-Forwarded-* from arbitrary clients.
+        proxy_headers=False,
+        server_header=False,
+    )
+    return 0
