@@ -14,6 +14,7 @@ COMMAND_MODULES = (
     "entrypoints.commands.api",
     "entrypoints.commands.state_diagram",
     "entrypoints.commands.db_init",
+    "entrypoints.commands.sandbox",
 )
 
 

@@ -1,0 +1,75 @@
+"""httpx adapters of the three outside services (contracts: shared/external-apis.md).
+
+Wiring (for ``entrypoints/container.py``): one client per base URL, as a Resource, one breaker
+factory for the process, one adapter per port::
+
+    from adapters.http import (
+        HttpPaymentGateway, HttpTokenTransferService, HttpWalletService,
+        RetryPolicy, build_breakers, open_client,
+    )
+
+    gateway_client = providers.Resource(
+        open_client,                      # async generator: build_client(...), aclose() at shutdown
+        settings.provided.payment_gateway_url,
+        settings.provided.payment_gateway_api_key,
+        connect_timeout=settings.provided.http_connect_timeout_seconds,
+        read_timeout=settings.provided.http_read_timeout_seconds,
+        max_connections=settings.provided.http_max_connections,
+    )
+    retry = providers.Singleton(RetryPolicy, attempts=settings.provided.http_max_attempts)
+    breakers = providers.Singleton(build_breakers)   # threshold=5, reset_after_seconds=30.0
+    gateway = providers.Singleton(
+        HttpPaymentGateway, gateway_client, retry=retry, breakers=breakers
+    )
+    # likewise HttpWalletService(wallet_client, ...) and HttpTokenTransferService(...)
+
+Signatures:
+
+- ``build_client(base_url, api_key, *, connect_timeout, read_timeout, max_connections,
+  pool_timeout=None) -> httpx.AsyncClient``: ``Authorization: Bearer <api_key>``, keep-alive pool
+  of ``max_connections``; ``pool_timeout`` defaults to ``connect_timeout``.
+- ``open_client(...)``: the same arguments, as an async generator for ``providers.Resource``.
+- ``RetryPolicy(attempts=3, wait_initial=0.2, wait_max=2.0, wait_jitter=0.2,
+  max_retry_after=5.0)``: in-process retries with exponential backoff and jitter (stamina).
+- ``build_breakers(*, threshold=5, reset_after_seconds=30.0) -> AsyncCircuitBreakerFactory``
+  (purgatory); each adapter has its own circuit in it, named after its service.
+- ``HttpPaymentGateway(client, *, retry=None, breakers=None)``, same for ``HttpWalletService``
+  and ``HttpTokenTransferService``: ``None`` means the defaults above (a breaker of its own).
+
+Errors: permanent answers raise ``PermanentDownstreamError`` (``IdempotencyKeyReused`` for 409
+``idempotency_key_reused``) with the vendor's reason, at once. Transient failures are retried;
+when attempts run out the last one is raised: ``DownstreamTimeout`` for a timeout, else a
+``TransientDownstreamError`` (subclasses here: ``RateLimited``, ``DownstreamInProgress``,
+``MalformedAnswer``, ``CircuitOpen``, ``PoolExhausted``). Every attempt is logged on the
+``adapters.http`` logger: service, method, path, status, duration, idempotency key, attempt.
+"""
+
+from adapters.http.payments import HttpPaymentGateway
+from adapters.http.transfers import HttpTokenTransferService
+from adapters.http.transport import (
+    CircuitOpen,
+    DownstreamInProgress,
+    MalformedAnswer,
+    PoolExhausted,
+    RateLimited,
+    RetryPolicy,
+    build_breakers,
+    build_client,
+    open_client,
+)
+from adapters.http.wallets import HttpWalletService
+
+__all__ = [
+    "CircuitOpen",
+    "DownstreamInProgress",
+    "HttpPaymentGateway",
+    "HttpTokenTransferService",
+    "HttpWalletService",
+    "MalformedAnswer",
+    "PoolExhausted",
+    "RateLimited",
+    "RetryPolicy",
+    "build_breakers",
+    "build_client",
+    "open_client",
+]

@@ -1,0 +1,59 @@
+"""The payment gateway port over HTTP (the "onecheckout" contract)."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import httpx
+from purgatory import AsyncCircuitBreakerFactory
+
+from adapters.http import wire
+from adapters.http.transport import DownstreamCaller, RetryPolicy, build_breakers
+from application.ports import CreatedPayment, PaymentRequest, PaymentStatus
+
+SERVICE = "payment_gateway"
+
+
+class HttpPaymentGateway:
+    """``PaymentGateway`` over ``POST /v1/payments`` and ``GET /v1/payments/{id}``.
+
+    The idempotency key goes in ``Idempotency-Key`` on every attempt; a 409
+    ``idempotency_key_reused`` is ``IdempotencyKeyReused``, an unknown payment (404) a
+    ``PermanentDownstreamError``.
+    """
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        *,
+        retry: RetryPolicy | None = None,
+        breakers: AsyncCircuitBreakerFactory | None = None,
+    ) -> None:
+        self._calls = DownstreamCaller(
+            client,
+            service=SERVICE,
+            retry=retry or RetryPolicy(),
+            breakers=breakers or build_breakers(),
+        )
+
+    async def create_payment(
+        self, request: PaymentRequest, *, idempotency_key: str
+    ) -> CreatedPayment:
+        return await self._calls.call(
+            "POST",
+            "/v1/payments",
+            _created,
+            body=wire.encoder.encode(wire.CreatePaymentBody.of(request)),
+            idempotency_key=idempotency_key,
+        )
+
+    async def get_payment(self, payment_id: str) -> PaymentStatus:
+        return await self._calls.call("GET", f"/v1/payments/{quote(payment_id, safe='')}", _status)
+
+
+def _created(status: int, content: bytes) -> CreatedPayment:
+    return wire.created_payment_decoder.decode(content).to_port()
+
+
+def _status(status: int, content: bytes) -> PaymentStatus:
+    return wire.payment_status_decoder.decode(content).to_port()

@@ -1,0 +1,401 @@
+"""What every outbound call shares: the pooled client, the retry policy, the circuit breaker,
+the mapping of HTTP answers onto the application's downstream errors, and the call log.
+
+The contract (shared/external-apis.md): timeouts, 5xx, 429 and 409 ``in_progress`` are transient;
+every other 4xx is permanent for that call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import math
+import time
+from collections.abc import AsyncIterator, Callable, Collection
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TypeVar
+
+import httpx
+import msgspec
+import stamina
+from purgatory import AsyncCircuitBreakerFactory
+from purgatory.domain.model import OpenedState
+
+from application.errors import (
+    DownstreamTimeout,
+    IdempotencyKeyReused,
+    PermanentDownstreamError,
+    TransientDownstreamError,
+)
+
+log = logging.getLogger("adapters.http")
+
+T = TypeVar("T")
+
+#: How much of an unexpected body goes into the log and the error's reason.
+BODY_LOG_LIMIT = 500
+
+
+# --- errors: subclasses of the application's, so callers need not know them ---
+
+
+class DownstreamInProgress(TransientDownstreamError):
+    """409 ``in_progress``: the downstream is still working on this key; ask again shortly."""
+
+
+class RateLimited(TransientDownstreamError):
+    """429: the downstream asks us to wait ``retry_after`` seconds (None: it did not say)."""
+
+    def __init__(self, service: str, reason: str, retry_after: float | None) -> None:
+        super().__init__(service, reason)
+        self.retry_after = retry_after
+
+
+class MalformedAnswer(TransientDownstreamError):
+    """A 2xx whose body does not match the contract. Not retried on the spot: a vendor that
+    changed its format will not change it back within a second; the worker's backoff decides."""
+
+
+class CircuitOpen(TransientDownstreamError):
+    """The breaker of this downstream is open: the call was not made."""
+
+
+class PoolExhausted(TransientDownstreamError):
+    """No connection of our own pool freed up in time. Our limit, not the downstream's fault:
+    it does not count against the downstream's breaker."""
+
+
+# --- settings objects ---
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """In-process retries of one call (the worker's own, slower backoff sits behind these).
+
+    Backoff before retry *n* is ``min(wait_max, wait_initial * 2**(n-1) + uniform(0, wait_jitter))``
+    seconds (stamina's formula). A 429's ``Retry-After`` is waited instead when it is at most
+    ``max_retry_after``; a longer one ends the call at once as transient.
+    """
+
+    attempts: int = 3
+    wait_initial: float = 0.2
+    wait_max: float = 2.0
+    wait_jitter: float = 0.2
+    max_retry_after: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1:
+            raise ValueError("attempts must be at least 1")
+        if min(self.wait_initial, self.wait_max, self.wait_jitter, self.max_retry_after) < 0:
+            raise ValueError("waits must not be negative")
+
+
+def build_client(
+    base_url: str,
+    api_key: str,
+    *,
+    connect_timeout: float,
+    read_timeout: float,
+    max_connections: int,
+    pool_timeout: float | None = None,
+) -> httpx.AsyncClient:
+    """One pooled client per downstream base URL, sending ``Authorization: Bearer <api_key>``.
+
+    ``max_connections`` bounds the connections open at once (all may stay alive between calls);
+    a call waiting longer than ``pool_timeout`` (default: ``connect_timeout``) for a free
+    connection fails as transient. Writes share the read timeout. Redirects are not followed:
+    the contract has none, so a 3xx is an unexpected answer.
+    """
+    timeout = httpx.Timeout(
+        connect=connect_timeout,
+        read=read_timeout,
+        write=read_timeout,
+        pool=connect_timeout if pool_timeout is None else pool_timeout,
+    )
+    limits = httpx.Limits(
+        max_connections=max_connections,
+        max_keepalive_connections=max_connections,
+        keepalive_expiry=30.0,
+    )
+    return httpx.AsyncClient(
+        base_url=base_url,
+        headers={
+            "Authorization": f"Bearer {api_key}",
+            "Accept": "application/json",
+            "User-Agent": "orders-service",
+        },
+        timeout=timeout,
+        limits=limits,
+        follow_redirects=False,
+    )
+
+
+async def open_client(
+    base_url: str,
+    api_key: str,
+    *,
+    connect_timeout: float,
+    read_timeout: float,
+    max_connections: int,
+    pool_timeout: float | None = None,
+) -> AsyncIterator[httpx.AsyncClient]:
+    """:func:`build_client` as an async-generator Resource: closed when the container shuts down."""
+    client = build_client(
+        base_url,
+        api_key,
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        max_connections=max_connections,
+        pool_timeout=pool_timeout,
+    )
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+def build_breakers(
+    *, threshold: int = 5, reset_after_seconds: float = 30.0
+) -> AsyncCircuitBreakerFactory:
+    """In-process circuit breakers: after ``threshold`` failed attempts in a row a downstream's
+    circuit opens and calls fail fast for ``reset_after_seconds``; then one trial call decides.
+
+    One factory may serve every adapter: each downstream has its own circuit, by service name.
+    """
+    if threshold < 1 or reset_after_seconds <= 0:
+        raise ValueError("threshold must be at least 1 and reset_after_seconds positive")
+    return AsyncCircuitBreakerFactory(default_threshold=threshold, default_ttl=reset_after_seconds)
+
+
+# --- the call ---
+
+#: Answers that prove the downstream is up: they must not open its circuit.
+_NOT_BREAKER_FAILURES: list[type[BaseException]] = [
+    PermanentDownstreamError,
+    DownstreamInProgress,
+    PoolExhausted,
+    asyncio.CancelledError,
+]
+
+
+class ErrorBody(msgspec.Struct):
+    """The contract's error answer ``{"error": "<reason>"}``."""
+
+    error: str
+
+
+_error_decoder = msgspec.json.Decoder(ErrorBody)
+
+
+def truncated(content: bytes, limit: int = BODY_LOG_LIMIT) -> str:
+    text = content[:limit].decode("utf-8", errors="replace")
+    return text + "…" if len(content) > limit else text
+
+
+def vendor_reason(content: bytes) -> str:
+    """The ``error`` of a contract error body, else the start of the body as text."""
+    try:
+        return _error_decoder.decode(content).error
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return truncated(content, 200) or "no body"
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        current = datetime.now(UTC).timestamp() if now is None else now
+        seconds = when.timestamp() - current
+    if not math.isfinite(seconds):
+        return None
+    return max(seconds, 0.0)
+
+
+#: Reads one answer of an allowed status into the port's type; raises ValueError,
+#: msgspec.DecodeError or msgspec.ValidationError when the body is not the contract's.
+Parser = Callable[[int, bytes], T]
+
+
+class DownstreamCaller:
+    """Makes one contract call: retries what is transient (stamina), fails fast while the
+    downstream's circuit is open (purgatory), maps answers to the application's errors and
+    logs every attempt. Never logs headers: they carry the API key."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        *,
+        service: str,
+        retry: RetryPolicy,
+        breakers: AsyncCircuitBreakerFactory,
+    ) -> None:
+        self._client = client
+        self.service = service
+        self._retry = retry
+        self._breakers = breakers
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        parse: Parser[T],
+        *,
+        body: bytes | None = None,
+        idempotency_key: str | None = None,
+        accept: Collection[int] = (),
+    ) -> T:
+        """Send until an answer is final; ``parse`` reads 2xx answers and those in ``accept``."""
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        if idempotency_key is not None:
+            # The same key on every attempt: that is what makes the retry safe.
+            headers["Idempotency-Key"] = idempotency_key
+        retry = self._retry
+        async for attempt in stamina.retry_context(
+            on=self._retry_backoff,
+            attempts=retry.attempts,
+            timeout=None,
+            wait_initial=retry.wait_initial,
+            wait_max=retry.wait_max,
+            wait_jitter=retry.wait_jitter,
+        ):
+            with attempt:
+                return await self._attempt(
+                    method, path, parse, body, headers, idempotency_key, accept, attempt.num
+                )
+        raise AssertionError("unreachable: stamina re-raises the last error")  # pragma: no cover
+
+    def _retry_backoff(self, exc: Exception) -> bool | float:
+        """stamina's hook: False stops, True backs off exponentially, a float waits that long."""
+        if isinstance(exc, CircuitOpen | MalformedAnswer | PoolExhausted):
+            return False
+        if isinstance(exc, RateLimited) and exc.retry_after is not None:
+            return exc.retry_after if exc.retry_after <= self._retry.max_retry_after else False
+        return isinstance(exc, TransientDownstreamError)
+
+    async def _attempt(
+        self,
+        method: str,
+        path: str,
+        parse: Parser[T],
+        body: bytes | None,
+        headers: dict[str, str],
+        idempotency_key: str | None,
+        accept: Collection[int],
+        number: int,
+    ) -> T:
+        started = time.perf_counter()
+        status: int | str = "-"
+        try:
+            breaker = await self._breakers.get_breaker(
+                self.service, exclude=list(_NOT_BREAKER_FAILURES)
+            )
+            async with breaker:
+                try:
+                    response = await self._client.request(
+                        method, path, content=body, headers=headers
+                    )
+                except httpx.PoolTimeout as exc:
+                    status = "pool_timeout"
+                    raise PoolExhausted(
+                        self.service, f"{method} {path}: no free connection in time"
+                    ) from exc
+                except httpx.TimeoutException as exc:
+                    status = "timeout"
+                    raise DownstreamTimeout(
+                        self.service, f"{method} {path}: {type(exc).__name__} (attempt {number})"
+                    ) from exc
+                except httpx.TransportError as exc:
+                    status = "transport_error"
+                    raise TransientDownstreamError(
+                        self.service,
+                        f"{method} {path}: {type(exc).__name__}: {exc} (attempt {number})",
+                    ) from exc
+                status = response.status_code
+                return self._interpret(method, path, response, parse, accept, number)
+        except OpenedState as exc:
+            status = "circuit_open"
+            raise CircuitOpen(self.service, f"circuit open, {method} {path} not sent") from exc
+        finally:
+            duration_ms = (time.perf_counter() - started) * 1000
+            level = logging.INFO if isinstance(status, int) and status < 400 else logging.WARNING
+            log.log(
+                level,
+                "%s %s %s -> %s in %.1f ms (idempotency key %s, attempt %d)",
+                self.service,
+                method,
+                path,
+                status,
+                duration_ms,
+                idempotency_key or "-",
+                number,
+                extra={
+                    "service": self.service,
+                    "method": method,
+                    "path": path,
+                    "status": status,
+                    "duration_ms": round(duration_ms, 1),
+                    "idempotency_key": idempotency_key,
+                    "attempt": number,
+                },
+            )
+
+    def _interpret(
+        self,
+        method: str,
+        path: str,
+        response: httpx.Response,
+        parse: Parser[T],
+        accept: Collection[int],
+        number: int,
+    ) -> T:
+        status = response.status_code
+        content = response.content
+        where = f"{method} {path}"
+        if 200 <= status < 300 or status in accept:
+            try:
+                return parse(status, content)
+            except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as exc:
+                log.warning(
+                    "%s %s answered %d with a body outside the contract (%s): %s",
+                    self.service,
+                    where,
+                    status,
+                    exc,
+                    truncated(content),
+                )
+                raise MalformedAnswer(
+                    self.service, f"{where}: {status} answer outside the contract: {exc}"
+                ) from exc
+        reason = vendor_reason(content)
+        if status == 429:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            raise RateLimited(
+                self.service, f"{where}: 429 {reason} (attempt {number})", retry_after
+            )
+        if status >= 500:
+            raise TransientDownstreamError(
+                self.service, f"{where}: {status} {reason} (attempt {number})"
+            )
+        if status == 409 and reason == "in_progress":
+            raise DownstreamInProgress(self.service, f"{where}: 409 in_progress (attempt {number})")
+        if status == 409 and reason == "idempotency_key_reused":
+            raise IdempotencyKeyReused(self.service, f"{where}: 409 idempotency_key_reused")
+        if 400 <= status < 500:
+            raise PermanentDownstreamError(self.service, f"{where}: {status} {reason}")
+        # 1xx/3xx: nothing in the contract answers so.
+        log.warning(
+            "%s %s answered an unexpected %d: %s", self.service, where, status, truncated(content)
+        )
+        raise MalformedAnswer(self.service, f"{where}: unexpected status {status}")

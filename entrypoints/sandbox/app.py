@@ -1,0 +1,508 @@
+"""The sandbox as a Litestar app: the three contracts under ``/v1``, exactly as
+shared/external-apis.md states them, plus ``/sandbox/*`` controls and the checkout page.
+
+Bodies are read and written with msgspec by hand, so that every answer, errors included, has
+the contract's shape (``{"error": "<reason>"}``) rather than the framework's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, cast
+
+import msgspec
+from litestar import Litestar, Request, Response, Router, get, post, put
+from litestar.datastructures import State
+from litestar.enums import MediaType
+from litestar.response import Redirect
+
+from application.errors import IdempotencyKeyReused, PermanentDownstreamError
+from application.ports import PaymentRequest, PaymentState, Transfer, TransferRequest
+from entrypoints.sandbox.config import AFTER_EFFECT, FaultKind, SandboxConfig, SandboxKnobs
+from entrypoints.sandbox.pages import checkout_page, index_page
+from entrypoints.sandbox.state import Sandbox
+
+AnyRequest = Request[Any, Any, Any]
+
+_encoder = msgspec.json.Encoder()
+
+
+# --- the contract's bodies, written from the contract (independently of adapters/http) ---
+
+
+class PaymentMetadataIn(msgspec.Struct):
+    order_id: str
+    pool_id: str
+
+
+class PaymentIn(msgspec.Struct):
+    reference_id: str
+    amount: str
+    currency: str
+    description: str
+    metadata: PaymentMetadataIn
+
+
+class PaymentOut(msgspec.Struct):
+    id: str
+    token: str
+    checkout_url: str
+    status: str
+    amount: str
+    currency: str
+    created_at: datetime
+    expires_at: datetime
+
+
+class PaymentStatusOut(msgspec.Struct):
+    id: str
+    status: str
+    amount: str
+    currency: str
+    paid_at: datetime | None
+
+
+class WalletIn(msgspec.Struct):
+    passkey_credential_id: str
+    passkey_public_key: str
+
+
+class WalletOut(msgspec.Struct):
+    address: str
+    created: bool
+
+
+class TransferIn(msgspec.Struct):
+    destination: str
+    pool_id: str
+    token_symbol: str
+    amount: str
+    min_amount_out: str
+    slippage_percent: str
+
+
+class TransferOut(msgspec.Struct):
+    id: str
+    status: str
+    tx_signature: str | None
+    amount_out: str | None
+    failure_reason: str | None
+
+    @classmethod
+    def of(cls, transfer: Transfer) -> TransferOut:
+        return cls(
+            id=transfer.id,
+            status=transfer.status.value,
+            tx_signature=transfer.tx_signature,
+            amount_out=None if transfer.amount_out is None else f"{transfer.amount_out:f}",
+            failure_reason=transfer.failure_reason,
+        )
+
+
+_payment_in = msgspec.json.Decoder(PaymentIn)
+_wallet_in = msgspec.json.Decoder(WalletIn)
+_transfer_in = msgspec.json.Decoder(TransferIn)
+_knobs_in = msgspec.json.Decoder(SandboxKnobs)
+
+
+class BadBody(ValueError):
+    """The request body is not the contract's."""
+
+
+def _decode(decoder: msgspec.json.Decoder[Any], content: bytes) -> Any:
+    try:
+        return decoder.decode(content)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise BadBody(str(exc)) from exc
+
+
+def _amount(text: str, field: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise BadBody(f"{field} must be a decimal string, got {text!r}") from None
+    if not value.is_finite() or value <= 0:
+        raise BadBody(f"{field} must be a positive decimal, got {text!r}")
+    return value
+
+
+def _json(status: int, payload: object, headers: dict[str, str] | None = None) -> Response[bytes]:
+    return Response(
+        content=_encoder.encode(payload),
+        status_code=status,
+        media_type=MediaType.JSON,
+        headers=headers,
+    )
+
+
+def _error(status: int, reason: str, **extra: str) -> Response[bytes]:
+    return _json(status, {"error": reason, **extra})
+
+
+def _sandbox(request: AnyRequest) -> Sandbox:
+    return cast(Sandbox, request.app.state.sandbox)
+
+
+def _idempotency_key(request: AnyRequest) -> str:
+    key = request.headers.get("idempotency-key", "").strip()
+    if not key:
+        raise BadBody("the Idempotency-Key header is required")
+    return key
+
+
+def _base_url(request: AnyRequest) -> str:
+    sandbox = _sandbox(request)
+    return (sandbox.config.public_url or str(request.base_url)).rstrip("/")
+
+
+# --- faults ---
+
+
+async def _fault_answer(sandbox: Sandbox, fault: FaultKind) -> Response[bytes]:
+    if fault in ("timeout", "effect_then_timeout"):
+        # Hang past the client's read timeout; a client that waits anyway gets a 504.
+        await asyncio.sleep(sandbox.knobs.timeout_seconds)
+        return _error(504, "timeout")
+    if fault == "rate_limit":
+        seconds = str(sandbox.knobs.retry_after_seconds)
+        return _json(429, {"error": "rate_limited"}, headers={"Retry-After": seconds})
+    if fault == "malformed":
+        return _json(200, {"unexpected": "this body is not the contract's"})
+    status, reason = {
+        "error": (503, "unavailable"),
+        "in_progress": (409, "in_progress"),
+        "bad_request": (400, "bad_request"),
+        "slippage": (422, "slippage_exceeded"),
+        "effect_then_fail": (500, "internal_error"),
+    }[fault]
+    return _error(status, reason)
+
+
+async def _after_effect(request: AnyRequest, answer: Response[bytes]) -> Response[bytes]:
+    """The answer, unless a fault that strikes after the effect was drawn for this call."""
+    fault: FaultKind | None = request.state.get("fault")
+    if fault in AFTER_EFFECT:
+        assert fault is not None
+        return await _fault_answer(_sandbox(request), fault)
+    return answer
+
+
+def _authorized(config: SandboxConfig, endpoint: str, header: str) -> bool:
+    expected = {
+        "create_payment": config.payment_api_key,
+        "get_payment": config.payment_api_key,
+        "create_wallet": config.wallet_api_key,
+        "send_transfer": config.transfer_api_key,
+        "get_transfer": config.transfer_api_key,
+    }[endpoint]
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return False
+    # An empty key setting accepts any bearer token (local development).
+    return not expected or hmac.compare_digest(token.strip().encode(), expected.encode())
+
+
+async def _contract_gate(request: AnyRequest) -> Response[bytes] | None:
+    """Before every contract call: count it, check the key, wait the latency, draw a fault."""
+    sandbox = _sandbox(request)
+    endpoint: str = request.route_handler.opt["endpoint"]
+    sandbox.calls[endpoint] += 1
+    if not _authorized(sandbox.config, endpoint, request.headers.get("authorization", "")):
+        return _error(401, "unauthorized")
+    await sandbox.wait_latency()
+    fault = sandbox.draw_fault(cast(Any, endpoint))
+    request.state.fault = fault
+    if fault is None or fault in AFTER_EFFECT:
+        return None
+    return await _fault_answer(sandbox, fault)
+
+
+# --- 1. payment gateway ---
+
+
+@post("/payments", opt={"endpoint": "create_payment"})
+async def create_payment(request: AnyRequest) -> Response[bytes]:
+    sandbox = _sandbox(request)
+    try:
+        key = _idempotency_key(request)
+        body: PaymentIn = _decode(_payment_in, await request.body())
+        amount = _amount(body.amount, "amount")
+        if not (len(body.currency) == 3 and body.currency.isalpha() and body.currency.isupper()):
+            raise BadBody(f"currency must be an ISO 4217 code, got {body.currency!r}")
+    except BadBody as exc:
+        return _error(400, "invalid_request", detail=str(exc))
+    payment_request = PaymentRequest(
+        reference_id=body.reference_id,
+        amount=amount,
+        currency=body.currency,
+        description=body.description,
+        order_id=body.metadata.order_id,
+        pool_id=body.metadata.pool_id,
+    )
+    try:
+        created = await sandbox.gateway.create_payment(payment_request, idempotency_key=key)
+    except IdempotencyKeyReused:
+        sandbox.payment_conflicts += 1
+        return _error(409, "idempotency_key_reused")
+    # No await since the fake stored the payment: this check and the add are one step.
+    replay = created.id in sandbox.answered_payments
+    sandbox.answered_payments.add(created.id)
+    answer = PaymentOut(
+        id=created.id,
+        token=created.token,
+        checkout_url=f"{_base_url(request)}/checkout/{created.id}",
+        status=created.status,
+        amount=f"{created.amount:f}",
+        currency=created.currency,
+        created_at=created.created_at,
+        expires_at=created.expires_at,
+    )
+    return await _after_effect(request, _json(200 if replay else 201, answer))
+
+
+@get("/payments/{payment_id:str}", opt={"endpoint": "get_payment"})
+async def get_payment(request: AnyRequest, payment_id: str) -> Response[bytes]:
+    sandbox = _sandbox(request)
+    try:
+        status = await sandbox.gateway.get_payment(payment_id)
+    except PermanentDownstreamError:
+        return _error(404, "not_found")
+    answer = PaymentStatusOut(
+        id=status.id,
+        status=status.status.value,
+        amount=f"{status.amount:f}",
+        currency=status.currency,
+        paid_at=status.paid_at,
+    )
+    return await _after_effect(request, _json(200, answer))
+
+
+# --- 2. wallet service ---
+
+
+@post("/wallets", opt={"endpoint": "create_wallet"})
+async def create_wallet(request: AnyRequest) -> Response[bytes]:
+    sandbox = _sandbox(request)
+    try:
+        key = _idempotency_key(request)
+        body: WalletIn = _decode(_wallet_in, await request.body())
+        if not body.passkey_credential_id or not body.passkey_public_key:
+            raise BadBody("passkey_credential_id and passkey_public_key must not be empty")
+    except BadBody as exc:
+        return _error(400, "invalid_request", detail=str(exc))
+    wallet = await sandbox.wallets.create_wallet(
+        credential_id=body.passkey_credential_id,
+        public_key=body.passkey_public_key,
+        idempotency_key=key,
+    )
+    if not wallet.created:
+        sandbox.wallets_existing += 1
+    answer = WalletOut(address=wallet.address, created=wallet.created)
+    return await _after_effect(request, _json(201 if wallet.created else 200, answer))
+
+
+# --- 3. token transfer service ---
+
+
+@post("/transfers", opt={"endpoint": "send_transfer"})
+async def send_transfer(request: AnyRequest) -> Response[bytes]:
+    sandbox = _sandbox(request)
+    try:
+        key = _idempotency_key(request)
+        body: TransferIn = _decode(_transfer_in, await request.body())
+        transfer_request = TransferRequest(
+            destination=body.destination,
+            pool_id=body.pool_id,
+            token_symbol=body.token_symbol,
+            amount=_amount(body.amount, "amount"),
+            min_amount_out=_amount(body.min_amount_out, "min_amount_out"),
+            slippage_percent=_amount(body.slippage_percent, "slippage_percent"),
+        )
+    except BadBody as exc:
+        return _error(400, "invalid_request", detail=str(exc))
+    transfer = await sandbox.transfers.send(transfer_request, idempotency_key=key)
+    replay = transfer.id in sandbox.answered_transfers
+    sandbox.answered_transfers.add(transfer.id)
+    return await _after_effect(request, _json(200 if replay else 201, TransferOut.of(transfer)))
+
+
+@get("/transfers/by-key/{idempotency_key:str}", opt={"endpoint": "get_transfer"})
+async def get_transfer_by_key(request: AnyRequest, idempotency_key: str) -> Response[bytes]:
+    transfer = await _sandbox(request).transfers.find_by_key(idempotency_key)
+    if transfer is None:
+        return _error(404, "not_found")
+    return await _after_effect(request, _json(200, TransferOut.of(transfer)))
+
+
+contract = Router(
+    path="/v1",
+    route_handlers=[create_payment, get_payment, create_wallet, send_transfer, get_transfer_by_key],
+    before_request=_contract_gate,
+)
+
+
+# --- controls: knobs, counters, the buyer's side ---
+
+
+@get("/sandbox/config")
+async def read_config(request: AnyRequest) -> Response[bytes]:
+    return _json(200, _sandbox(request).knobs)
+
+
+@put("/sandbox/config")
+async def replace_config(request: AnyRequest) -> Response[bytes]:
+    sandbox = _sandbox(request)
+    try:
+        knobs: SandboxKnobs = _decode(_knobs_in, await request.body())
+    except BadBody as exc:
+        return _error(400, "invalid_config", detail=str(exc))
+    sandbox.replace_knobs(knobs)
+    return _json(200, knobs)
+
+
+@get("/sandbox/stats")
+async def read_stats(request: AnyRequest) -> Response[bytes]:
+    return _json(200, _sandbox(request).stats())
+
+
+@post("/sandbox/reset")
+async def reset(request: AnyRequest) -> Response[bytes]:
+    await _sandbox(request).reset()
+    return _json(200, {"reset": True})
+
+
+@get("/sandbox/transfers")
+async def list_transfers(request: AnyRequest) -> Response[bytes]:
+    transfers = _sandbox(request).transfers.transfers
+    return _json(
+        200,
+        [
+            {
+                "key": stored.key,
+                "id": stored.transfer.id,
+                "status": stored.transfer.status.value,
+                "destination": stored.request.destination,
+                "pool_id": stored.request.pool_id,
+                "token_symbol": stored.request.token_symbol,
+                "amount": f"{stored.request.amount:f}",
+            }
+            for stored in transfers.values()
+        ],
+    )
+
+
+@post("/sandbox/transfers/confirm")
+async def confirm_transfers(request: AnyRequest) -> Response[bytes]:
+    """Confirm every ``submitted`` transfer (with the ``confirm_transfers: false`` knob)."""
+    _sandbox(request).transfers.confirm_all()
+    return _json(200, {"confirmed": True})
+
+
+def _payment_view(sandbox: Sandbox, payment_id: str, base_url: str) -> dict[str, object]:
+    stored = sandbox.gateway.payments[payment_id]
+    return {
+        "id": payment_id,
+        "reference_id": stored.request.reference_id,
+        "order_id": stored.request.order_id,
+        "pool_id": stored.request.pool_id,
+        "status": stored.status.value,
+        "amount": f"{stored.created.amount:f}",
+        "currency": stored.created.currency,
+        "paid_amount": None if stored.paid_amount is None else f"{stored.paid_amount:f}",
+        "paid_at": stored.paid_at,
+        "checkout_url": f"{base_url}/checkout/{payment_id}",
+        "webhooks": [
+            {
+                "event_id": d.event_id,
+                "status": d.status,
+                "attempts": d.attempts,
+                "answers": d.history,
+            }
+            for d in sandbox.deliveries.get(payment_id, [])
+        ],
+    }
+
+
+@get("/sandbox/payments/{payment_id:str}")
+async def read_payment(request: AnyRequest, payment_id: str) -> Response[bytes]:
+    sandbox = _sandbox(request)
+    if payment_id not in sandbox.gateway.payments:
+        return _error(404, "not_found")
+    return _json(200, _payment_view(sandbox, payment_id, _base_url(request)))
+
+
+@post("/sandbox/payments/{payment_id:str}/{action:str}")
+async def settle_payment(
+    request: AnyRequest, payment_id: str, action: str, amount: str | None = None
+) -> Response[bytes] | Redirect:
+    """``complete`` (``?amount=`` pays another amount), ``fail`` or ``expire`` a pending payment
+    and send its webhook; ``webhook`` sends the current status again (a duplicate delivery)."""
+    sandbox = _sandbox(request)
+    from_form = request.headers.get("content-type", "").startswith(
+        "application/x-www-form-urlencoded"
+    )
+    if payment_id not in sandbox.gateway.payments:
+        return _error(404, "not_found")
+    if action not in ("complete", "fail", "expire", "webhook"):
+        return _error(404, "unknown_action", detail="complete, fail, expire or webhook")
+    stored = sandbox.gateway.payments[payment_id]
+    if action == "webhook":
+        sandbox.notify(payment_id)
+    elif stored.status is not PaymentState.PENDING:
+        if not from_form:
+            return _error(409, "not_pending", payment_status=stored.status.value)
+    else:
+        try:
+            paid = None if amount is None else _amount(amount, "amount")
+        except BadBody as exc:
+            return _error(400, "invalid_request", detail=str(exc))
+        sandbox.settle(payment_id, action, paid)
+    if from_form:
+        return Redirect(f"/checkout/{payment_id}", status_code=303)
+    return _json(200, _payment_view(sandbox, payment_id, _base_url(request)))
+
+
+@get("/checkout/{payment_id:str}", media_type=MediaType.HTML)
+async def checkout(request: AnyRequest, payment_id: str) -> Response[str]:
+    sandbox = _sandbox(request)
+    stored = sandbox.gateway.payments.get(payment_id)
+    if stored is None:
+        return Response("<h1>No such payment</h1>", status_code=404, media_type=MediaType.HTML)
+    return Response(
+        checkout_page(stored, sandbox.deliveries.get(payment_id, [])), media_type=MediaType.HTML
+    )
+
+
+@get("/", media_type=MediaType.HTML)
+async def index(request: AnyRequest) -> Response[str]:
+    payments = list(_sandbox(request).gateway.payments.values())
+    return Response(index_page(payments), media_type=MediaType.HTML)
+
+
+def create_sandbox_app(config: SandboxConfig | None = None) -> Litestar:
+    """A fresh sandbox (its own memory) serving the three contracts and its controls."""
+    sandbox = Sandbox(config or SandboxConfig())
+    return Litestar(
+        route_handlers=[
+            contract,
+            read_config,
+            replace_config,
+            read_stats,
+            reset,
+            list_transfers,
+            confirm_transfers,
+            read_payment,
+            settle_payment,
+            checkout,
+            index,
+        ],
+        state=State({"sandbox": sandbox}),
+        on_startup=[sandbox.webhooks.start],
+        on_shutdown=[sandbox.webhooks.stop],
+        openapi_config=None,
+        # Logging belongs to whoever runs the app (the CLI, a test): none configured here.
+        logging_config=None,
+    )

@@ -1,0 +1,146 @@
+"""The sandbox's memory: the in-process fakes hold the contracts' idempotency rules; this adds
+what only the HTTP side has: knobs, fault draws, counters and webhook deliveries."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import secrets
+from collections import Counter
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import msgspec
+
+from adapters.clock import SystemClock
+from adapters.fakes import FakePaymentGateway, FakeTokenTransferService, FakeWalletService
+from application.ports import PaymentState
+from entrypoints.sandbox.config import Endpoint, FaultKind, SandboxConfig, SandboxKnobs
+from entrypoints.sandbox.webhooks import Delivery, WebhookSender
+
+
+class WebhookEventBody(msgspec.Struct):
+    id: str
+    type: str
+    created_at: datetime
+    data: dict[str, str]
+
+
+_event_encoder = msgspec.json.Encoder()
+
+
+class Sandbox:
+    """All three downstreams of the contract, in memory, with knobs and counters."""
+
+    def __init__(self, config: SandboxConfig) -> None:
+        self.config = config
+        self.webhooks = WebhookSender(config.webhook_url, config.webhook_secret)
+        self._clear()
+
+    def _clear(self) -> None:
+        self.knobs: SandboxKnobs = self.config.knobs.copy()
+        self.rng = random.Random(self.config.seed)  # noqa: S311 - a simulation, not security
+        self.clock = SystemClock()
+        self.gateway = FakePaymentGateway(self.clock)
+        self.wallets = FakeWalletService()
+        self.transfers = FakeTokenTransferService()
+        #: Ids already answered once: a later answer with the same id is a replay (200, not 201).
+        self.answered_payments: set[str] = set()
+        self.answered_transfers: set[str] = set()
+        self.payment_conflicts = 0
+        self.wallets_existing = 0
+        self.calls: Counter[str] = Counter()
+        self.faults: Counter[str] = Counter()
+        self.deliveries: dict[str, list[Delivery]] = {}
+        self.webhooks.reset_counters()
+        self.replace_knobs(self.knobs)
+
+    async def reset(self) -> None:
+        """Forget everything; the knobs go back to those given at start."""
+        await self.webhooks.cancel_all()
+        self._clear()
+
+    def replace_knobs(self, knobs: SandboxKnobs) -> None:
+        self.knobs = knobs
+        self.transfers.confirm_immediately = knobs.confirm_transfers
+
+    # --- faults ---
+
+    def draw_fault(self, endpoint: Endpoint) -> FaultKind | None:
+        """The scripted fault for this call if any, else a random one at the configured rates."""
+        faults = self.knobs.faults_of(endpoint)
+        if faults is None:
+            return None
+        fault: FaultKind | None = None
+        if faults.script:
+            fault = faults.script.pop(0)
+        else:
+            draw = self.rng.random()
+            for kind, rate in faults.weighted():
+                if draw < rate:
+                    fault = kind
+                    break
+                draw -= rate
+        if fault is not None:
+            self.faults[fault] += 1
+        return fault
+
+    async def wait_latency(self) -> None:
+        knobs = self.knobs
+        delay_ms = knobs.latency_ms + self.rng.uniform(0, knobs.latency_jitter_ms)
+        if delay_ms > 0:
+            await asyncio.sleep(delay_ms / 1000)
+
+    # --- the buyer's side ---
+
+    def settle(self, payment_id: str, action: str, amount: Decimal | None) -> PaymentState:
+        """Complete, fail or expire a pending payment, then send its webhook."""
+        stored = self.gateway.payments[payment_id]
+        if action == "complete":
+            self.gateway.complete(payment_id, amount=amount)
+        elif action == "fail":
+            self.gateway.fail(payment_id)
+        else:
+            self.gateway.expire(payment_id)
+        self.notify(payment_id)
+        return stored.status
+
+    def notify(self, payment_id: str) -> Delivery:
+        """Send a ``payment.updated`` event with the payment's status now."""
+        stored = self.gateway.payments[payment_id]
+        event = WebhookEventBody(
+            id=f"evt_{secrets.token_hex(8)}",
+            type="payment.updated",
+            created_at=datetime.now(UTC),
+            data={"payment_id": payment_id, "status": stored.status.value},
+        )
+        delivery = Delivery(event_id=event.id, status="sending")
+        self.deliveries.setdefault(payment_id, []).append(delivery)
+        self.webhooks.send(
+            delivery,
+            _event_encoder.encode(event),
+            max_attempts=self.knobs.webhook_max_attempts,
+            backoff_seconds=self.knobs.webhook_backoff_seconds,
+        )
+        return delivery
+
+    # --- views ---
+
+    def stats(self) -> dict[str, object]:
+        webhooks = self.webhooks.counters
+        return {
+            "payments": len(self.gateway.payments),
+            "payment_replays": self.gateway.replays,
+            "payment_conflicts": self.payment_conflicts,
+            "wallets": len(self.wallets.wallets),
+            "wallets_existing": self.wallets_existing,
+            "transfers": len(self.transfers.transfers),
+            "duplicates_refused": self.transfers.duplicates_refused,
+            "calls": {name: self.calls[name] for name in sorted(self.calls)},
+            "faults": {name: self.faults[name] for name in sorted(self.faults)},
+            "webhooks": {
+                "attempts": webhooks.attempts,
+                "delivered": webhooks.delivered,
+                "failed": webhooks.failed,
+            },
+        }
