@@ -14,6 +14,8 @@ COMMAND_MODULES = (
     "entrypoints.commands.api",
     "entrypoints.commands.state_diagram",
     "entrypoints.commands.db_init",
+    "entrypoints.commands.worker",
+    "entrypoints.commands.retry",
     "entrypoints.commands.sandbox",
 )
 

@@ -13,7 +13,7 @@ awaitables: use :func:`resolve`.
 from __future__ import annotations
 
 import inspect
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -23,6 +23,7 @@ from dependency_injector import containers, providers
 from adapters.clock import SystemClock
 from adapters.fakes import FakePaymentGateway, FakeTokenTransferService, FakeWalletService
 from adapters.memory import InMemoryOrderRepository, InMemoryWebhookEventLog, InProcessScheduler
+from adapters.saq import DEFAULT_QUEUE_NAME, SaqJobScheduler, open_queue
 from application.advance_order import AdvanceOrder
 from application.create_order import CreateOrder
 from application.get_order import GetOrder
@@ -63,7 +64,7 @@ def _downstream_kind(url: str | None) -> str:
 
 
 def _queue_kind(settings: Settings) -> str:
-    return "inprocess"
+    return "saq" if settings.redis_url else "inprocess"
 
 
 class Container(containers.DeclarativeContainer):
@@ -101,9 +102,14 @@ class Container(containers.DeclarativeContainer):
 
     # --- queue ---
     queue_kind = providers.Callable(_queue_kind, settings)
+    #: Overridden by tests (and by anything sharing a Redis) to keep queues apart.
+    saq_queue_name = providers.Object(DEFAULT_QUEUE_NAME)
+    # Yields None without REDIS_URL, so init_resources() opens nothing then.
+    saq_queue = providers.Resource(open_queue, settings.provided.redis_url, saq_queue_name)
     scheduler = providers.Selector(
         queue_kind,
         inprocess=providers.Singleton(InProcessScheduler, clock),
+        saq=providers.Singleton(SaqJobScheduler, saq_queue, clock),
     )
 
     # --- use-cases ---
@@ -154,9 +160,14 @@ async def resolve(provider: Any, expected: type[T]) -> T:
 
 
 @asynccontextmanager
-async def running(settings: Settings) -> AsyncIterator[Container]:
-    """A container with its resources open, closed again on exit."""
+async def running(
+    settings: Settings, *, configure: Callable[[Container], None] | None = None
+) -> AsyncIterator[Container]:
+    """A container with its resources open, closed again on exit. ``configure`` runs before
+    anything is built (tests use it to override providers)."""
     container = Container(settings=settings)
+    if configure is not None:
+        configure(container)
     initialised = container.init_resources()
     if inspect.isawaitable(initialised):
         await initialised

@@ -1,0 +1,51 @@
+"""``orders-service worker``: the SAQ worker on ``REDIS_URL``, until SIGTERM or Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from entrypoints.settings import Settings, SettingsError
+from entrypoints.worker.runner import DEFAULT_GRACE_SECONDS, run_worker
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "worker",
+        help="advance orders from the Redis queue and run the sweepers (needs REDIS_URL)",
+        description=__doc__,
+    )
+    parser.add_argument(
+        "--grace-seconds",
+        type=float,
+        default=DEFAULT_GRACE_SECONDS,
+        help="on SIGTERM, how long jobs in flight get to finish before they are cancelled and "
+        f"put back in the queue (default {DEFAULT_GRACE_SECONDS:.0f})",
+    )
+    parser.set_defaults(handler=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"orders-service worker: {exc}", file=sys.stderr)
+        return 2
+    if settings.redis_url is None:
+        print(
+            "orders-service worker: REDIS_URL is not set. The worker takes its jobs from Redis, "
+            "e.g. REDIS_URL=redis://127.0.0.1:6379 orders-service worker",
+            file=sys.stderr,
+        )
+        return 2
+    if args.grace_seconds < 0:
+        print("orders-service worker: --grace-seconds must not be negative", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    asyncio.run(run_worker(settings, grace_seconds=args.grace_seconds))
+    return 0
