@@ -12,20 +12,25 @@ awaitables: use :func:`resolve`.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any, TypeVar
 
+import httpx
 from dependency_injector import containers, providers
 
+from adapters import http, mongo
 from adapters.clock import SystemClock
 from adapters.fakes import FakePaymentGateway, FakeTokenTransferService, FakeWalletService
 from adapters.memory import InMemoryOrderRepository, InMemoryWebhookEventLog, InProcessScheduler
 from adapters.saq import DEFAULT_QUEUE_NAME, SaqJobScheduler, open_queue
 from application.advance_order import AdvanceOrder
 from application.create_order import CreateOrder
+from application.errors import InfrastructureUnavailable
 from application.get_order import GetOrder
 from application.handle_payment_notification import HandlePaymentNotification
 from application.policy import PipelineTimings, RetryPolicy
@@ -35,6 +40,7 @@ from entrypoints.api.signature import WebhookVerifier
 from entrypoints.settings import Settings
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 def _timings(settings: Settings) -> PipelineTimings:
@@ -53,14 +59,42 @@ def _retry_policy(settings: Settings) -> RetryPolicy:
     )
 
 
-# The Mongo, httpx and SAQ branches are added to these selectors as their adapters land
-# (see CHANGELOG); until then every setting selects the in-process branch.
 def _storage_kind(settings: Settings) -> str:
-    return "memory"
+    return "mongo" if settings.mongodb_uri else "memory"
 
 
 def _downstream_kind(url: str | None) -> str:
-    return "fake"
+    return "http" if url else "fake"
+
+
+async def _mongo_client(settings: Settings) -> AsyncIterator[mongo.MongoClient | None]:
+    """The Mongo client, or None without ``MONGODB_URI`` (then nothing is opened)."""
+    if not settings.mongodb_uri:
+        yield None
+        return
+    async for client in mongo.open_client(settings.mongodb_uri, settings.mongodb_driver):
+        yield client
+
+
+def _mongo_database(client: mongo.MongoClient, settings: Settings) -> Any:
+    return mongo.get_database(client, settings.mongodb_db_name)
+
+
+async def _http_client(
+    base_url: str | None, api_key: str, settings: Settings
+) -> AsyncIterator[httpx.AsyncClient | None]:
+    """One pooled client per downstream base URL, or None when that URL is unset (the fake)."""
+    if not base_url:
+        yield None
+        return
+    async for client in http.open_client(
+        base_url,
+        api_key,
+        connect_timeout=settings.http_connect_timeout_seconds,
+        read_timeout=settings.http_read_timeout_seconds,
+        max_connections=settings.http_max_connections,
+    ):
+        yield client
 
 
 def _queue_kind(settings: Settings) -> str:
@@ -77,27 +111,57 @@ class Container(containers.DeclarativeContainer):
 
     # --- storage ---
     storage_kind = providers.Callable(_storage_kind, settings)
+    mongo_client = providers.Resource(_mongo_client, settings)
+    mongo_database = providers.Singleton(_mongo_database, mongo_client, settings)
     repository = providers.Selector(
         storage_kind,
         memory=providers.Singleton(InMemoryOrderRepository),
+        mongo=providers.Singleton(mongo.MongoOrderRepository, mongo_database),
     )
     webhook_log = providers.Selector(
         storage_kind,
         memory=providers.Singleton(InMemoryWebhookEventLog),
+        mongo=providers.Singleton(mongo.MongoWebhookEventLog, mongo_database),
     )
 
     # --- downstream services ---
+    http_retry = providers.Singleton(http.RetryPolicy, attempts=settings.provided.http_max_attempts)
+    http_breakers = providers.Singleton(http.build_breakers)
+    gateway_client = providers.Resource(
+        _http_client,
+        settings.provided.payment_gateway_url,
+        settings.provided.payment_gateway_api_key,
+        settings,
+    )
+    wallet_client = providers.Resource(
+        _http_client, settings.provided.wallet_api_url, settings.provided.wallet_api_key, settings
+    )
+    transfer_client = providers.Resource(
+        _http_client,
+        settings.provided.transfer_api_url,
+        settings.provided.transfer_api_key,
+        settings,
+    )
     payment_gateway = providers.Selector(
         providers.Callable(_downstream_kind, settings.provided.payment_gateway_url),
         fake=providers.Singleton(FakePaymentGateway, clock),
+        http=providers.Singleton(
+            http.HttpPaymentGateway, gateway_client, retry=http_retry, breakers=http_breakers
+        ),
     )
     wallet_service = providers.Selector(
         providers.Callable(_downstream_kind, settings.provided.wallet_api_url),
         fake=providers.Singleton(FakeWalletService),
+        http=providers.Singleton(
+            http.HttpWalletService, wallet_client, retry=http_retry, breakers=http_breakers
+        ),
     )
     transfer_service = providers.Selector(
         providers.Callable(_downstream_kind, settings.provided.transfer_api_url),
         fake=providers.Singleton(FakeTokenTransferService),
+        http=providers.Singleton(
+            http.HttpTokenTransferService, transfer_client, retry=http_retry, breakers=http_breakers
+        ),
     )
 
     # --- queue ---
@@ -149,6 +213,20 @@ class Container(containers.DeclarativeContainer):
     )
 
 
+async def _ensure_schema_until_done(database: Any, *, every_seconds: float = 5.0) -> None:
+    """Ensure the validator and indexes at startup; while Mongo is unreachable, say so and try
+    again (``/ready`` reports the outage meanwhile) instead of crash-looping."""
+    while True:
+        try:
+            report = await mongo.ensure_schema(database)
+        except InfrastructureUnavailable as exc:
+            log.error("MongoDB unreachable, schema not ensured yet (retrying): %s", exc)
+            await asyncio.sleep(every_seconds)
+            continue
+        log.info("MongoDB schema: %s", report)
+        return
+
+
 async def resolve(provider: Any, expected: type[T]) -> T:
     """The provider's object, awaited when an async Resource stands behind it."""
     value = provider()
@@ -177,9 +255,16 @@ async def running(
     if isinstance(scheduler, InProcessScheduler):
         advance = await resolve(container.advance_order, AdvanceOrder)
         scheduler.bind(advance.execute)
+    schema_task = None
+    if settings.mongodb_uri:
+        database = await resolve(container.mongo_database, object)
+        schema_task = asyncio.create_task(_ensure_schema_until_done(database))
     try:
         yield container
     finally:
+        if schema_task is not None:
+            schema_task.cancel()
+            await asyncio.gather(schema_task, return_exceptions=True)
         if isinstance(scheduler, InProcessScheduler):
             await scheduler.close()
         shutdown = container.shutdown_resources()
