@@ -17,6 +17,7 @@ import msgspec
 from litestar import Litestar, Request, Response, Router, get, post, put
 from litestar.datastructures import State
 from litestar.enums import MediaType
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
 from application.errors import IdempotencyKeyReused, PermanentDownstreamError
@@ -264,7 +265,7 @@ async def create_payment(request: AnyRequest) -> Response[bytes]:
 
 
 @get("/payments/{payment_id:str}", opt={"endpoint": "get_payment"})
-async def get_payment(request: AnyRequest, payment_id: str) -> Response[bytes]:
+async def get_payment(request: AnyRequest, payment_id: FromPath[str]) -> Response[bytes]:
     sandbox = _sandbox(request)
     try:
         status = await sandbox.gateway.get_payment(payment_id)
@@ -330,7 +331,9 @@ async def send_transfer(request: AnyRequest) -> Response[bytes]:
 
 
 @get("/transfers/by-key/{idempotency_key:str}", opt={"endpoint": "get_transfer"})
-async def get_transfer_by_key(request: AnyRequest, idempotency_key: str) -> Response[bytes]:
+async def get_transfer_by_key(
+    request: AnyRequest, idempotency_key: FromPath[str]
+) -> Response[bytes]:
     transfer = await _sandbox(request).transfers.find_by_key(idempotency_key)
     if transfer is None:
         return _error(404, "not_found")
@@ -427,7 +430,7 @@ def _payment_view(sandbox: Sandbox, payment_id: str, base_url: str) -> dict[str,
 
 
 @get("/sandbox/payments/{payment_id:str}")
-async def read_payment(request: AnyRequest, payment_id: str) -> Response[bytes]:
+async def read_payment(request: AnyRequest, payment_id: FromPath[str]) -> Response[bytes]:
     sandbox = _sandbox(request)
     if payment_id not in sandbox.gateway.payments:
         return _error(404, "not_found")
@@ -436,7 +439,10 @@ async def read_payment(request: AnyRequest, payment_id: str) -> Response[bytes]:
 
 @post("/sandbox/payments/{payment_id:str}/{action:str}")
 async def settle_payment(
-    request: AnyRequest, payment_id: str, action: str, amount: str | None = None
+    request: AnyRequest,
+    payment_id: FromPath[str],
+    action: FromPath[str],
+    amount: FromQuery[str | None] = None,
 ) -> Response[bytes] | Redirect:
     """``complete`` (``?amount=`` pays another amount), ``fail`` or ``expire`` a pending payment
     and send its webhook; ``webhook`` sends the current status again (a duplicate delivery)."""
@@ -466,7 +472,7 @@ async def settle_payment(
 
 
 @get("/checkout/{payment_id:str}", media_type=MediaType.HTML)
-async def checkout(request: AnyRequest, payment_id: str) -> Response[str]:
+async def checkout(request: AnyRequest, payment_id: FromPath[str]) -> Response[str]:
     sandbox = _sandbox(request)
     stored = sandbox.gateway.payments.get(payment_id)
     if stored is None:

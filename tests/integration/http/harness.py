@@ -1,0 +1,135 @@
+"""The sandbox (and other small servers) on loopback for the HTTP tests, and a control client.
+
+Servers run with uvicorn in a background thread (``serve_in_thread``); adapters talk to them over
+real sockets. Each test resets the sandbox and scripts its faults through ``/sandbox/*``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import msgspec
+
+from adapters.http import (
+    HttpPaymentGateway,
+    HttpTokenTransferService,
+    HttpWalletService,
+    RetryPolicy,
+    build_breakers,
+    build_client,
+)
+from entrypoints.sandbox import (
+    EndpointFaults,
+    FaultKind,
+    SandboxConfig,
+    SandboxKnobs,
+    create_sandbox_app,
+    serve_in_thread,
+)
+
+API_KEY = "sandbox-test-key"
+WEBHOOK_SECRET = "whsec_test_0123456789"
+
+#: Backoff small enough that retries cost nothing measurable in tests.
+FAST_RETRY = RetryPolicy(
+    attempts=3, wait_initial=0.001, wait_max=0.005, wait_jitter=0.001, max_retry_after=2.0
+)
+#: The client gives up reading after this; a "timeout" fault hangs longer than it.
+READ_TIMEOUT = 0.25
+HANG_SECONDS = 0.6
+
+
+@contextmanager
+def running_sandbox(
+    *, webhook_url: str | None = None, knobs: SandboxKnobs | None = None
+) -> Iterator[str]:
+    config = SandboxConfig(
+        payment_api_key=API_KEY,
+        wallet_api_key=API_KEY,
+        transfer_api_key=API_KEY,
+        webhook_url=webhook_url,
+        webhook_secret=WEBHOOK_SECRET,
+        seed=7,
+        knobs=knobs or SandboxKnobs(timeout_seconds=HANG_SECONDS),
+    )
+    with serve_in_thread(create_sandbox_app(config)) as url:
+        yield url
+
+
+class SandboxControl:
+    """The test's side door into the sandbox: reset, knobs, scripted faults, counters."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.client = httpx.AsyncClient(base_url=url, timeout=5.0)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    async def reset(self) -> None:
+        (await self.client.post("/sandbox/reset")).raise_for_status()
+
+    async def configure(self, knobs: SandboxKnobs) -> None:
+        answer = await self.client.put("/sandbox/config", content=msgspec.json.encode(knobs))
+        answer.raise_for_status()
+
+    async def script(self, endpoint: str, *faults: FaultKind, **knobs: Any) -> None:
+        """The next calls of ``endpoint`` fail with ``faults``, one each (nothing else changes
+        but the knobs given)."""
+        current = msgspec.convert((await self.client.get("/sandbox/config")).json(), SandboxKnobs)
+        scripted = current.faults.get(endpoint) or EndpointFaults()
+        scripted.script.extend(faults)
+        current.faults[endpoint] = scripted
+        for name, value in knobs.items():
+            setattr(current, name, value)
+        await self.configure(current)
+
+    async def stats(self) -> dict[str, Any]:
+        answer = await self.client.get("/sandbox/stats")
+        answer.raise_for_status()
+        stats: dict[str, Any] = answer.json()
+        return stats
+
+    async def calls(self, endpoint: str) -> int:
+        return int((await self.stats())["calls"].get(endpoint, 0))
+
+    async def settle(self, payment_id: str, action: str) -> None:
+        (await self.client.post(f"/sandbox/payments/{payment_id}/{action}")).raise_for_status()
+
+    async def transfers(self) -> list[dict[str, Any]]:
+        listed: list[dict[str, Any]] = (await self.client.get("/sandbox/transfers")).json()
+        return listed
+
+
+class Adapters:
+    """The three httpx adapters on one client (the sandbox serves all three contracts)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        api_key: str = API_KEY,
+        retry: RetryPolicy = FAST_RETRY,
+        breaker_threshold: int = 50,
+        breaker_reset_seconds: float = 30.0,
+        read_timeout: float = READ_TIMEOUT,
+    ) -> None:
+        self.client = build_client(
+            url,
+            api_key,
+            connect_timeout=1.0,
+            read_timeout=read_timeout,
+            max_connections=20,
+        )
+        breakers = build_breakers(
+            threshold=breaker_threshold, reset_after_seconds=breaker_reset_seconds
+        )
+        self.gateway = HttpPaymentGateway(self.client, retry=retry, breakers=breakers)
+        self.wallets = HttpWalletService(self.client, retry=retry, breakers=breakers)
+        self.transfers = HttpTokenTransferService(self.client, retry=retry, breakers=breakers)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
