@@ -5,7 +5,6 @@ from adapters.saq.scheduler import (
     ADVANCE_ORDER_JOB,
     PAYLOAD_VERSION,
     AdvanceJobOptions,
-    FollowUp,
     SaqJobScheduler,
     job_key,
 )
@@ -15,7 +14,6 @@ __all__ = [
     "DEFAULT_QUEUE_NAME",
     "PAYLOAD_VERSION",
     "AdvanceJobOptions",
-    "FollowUp",
     "SaqJobScheduler",
     "close_queue",
     "job_key",

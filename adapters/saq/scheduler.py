@@ -2,18 +2,17 @@
 
 SAQ drops an enqueue whose key is already queued, scheduled *or active*. One key per order
 (``advance:<order id>``) keeps an order out of two jobs at once, but plain SAQ would then lose
-two kinds of request (see docs/adr/0005-saq-job-dedup.md):
+requests (see docs/adr/0005-saq-job-dedup.md):
 
-- a run that asks for its own order to be advanced later (a payment re-check in 30 s, a retry
-  after backoff): its own key is active, so the enqueue would be dropped. Inside a job the
-  request is kept on a :class:`FollowUp` instead and enqueued once SAQ has finished the job
-  (the worker's ``after_process`` hook calls :meth:`SaqJobScheduler.after_advance`);
-- a request for an earlier time than the job already waiting (a webhook while a re-check waits
-  30 s): the waiting job is moved earlier, or, if it is running right now, it is marked to run
-  once more as soon as it ends.
+- while the order's job runs: the job asking for its own re-check in 30 s or its retry after
+  backoff, or a webhook landing mid-run. Such a request is kept in Redis next to the job, and
+  enqueued as soon as SAQ has finished the job (the worker's ``after_process`` hook calls
+  :meth:`SaqJobScheduler.after_advance`);
+- for an earlier time than the job already waiting (a webhook while a re-check waits 30 s): the
+  waiting job is moved earlier.
 
-The sweeper crons remain the guarantee: anything lost here (a worker killed between a job's end
-and its follow-up) is found again by their queries.
+The sweeper crons remain the guarantee: a request lost here (a worker killed between a job's end
+and its hook) is found again by their queries.
 """
 
 from __future__ import annotations
@@ -21,9 +20,6 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -47,9 +43,10 @@ _AGAIN_TTL_SECONDS = 600
 _ENQUEUE_ATTEMPTS = 3
 
 # Called when SAQ dropped an enqueue because the key is taken. KEYS: the queue's incomplete zset,
-# its active list, our "again" mark. ARGV: the job id, the wanted time (epoch s, >= 1), mark TTL.
-# Returns 0 when the key is free again (enqueue once more), 1 nothing to do, 2 moved earlier,
-# 3 marked to run again after the active job.
+# its active list, the order's "again" mark. ARGV: the job id, the wanted time (epoch seconds,
+# >= 1), the mark's TTL. Returns 0 when the key is free again (enqueue once more), 1 nothing to
+# do (a job is ready to run), 2 moved the waiting job earlier, 3 marked the running job to be
+# followed by another run (the earliest wanted time is kept).
 _NUDGE = """
 local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if not score then return 0 end
@@ -93,21 +90,6 @@ class AdvanceJobOptions:
     ttl_seconds: int = 300
 
 
-@dataclass(slots=True)
-class FollowUp:
-    """What the advance job of ``order_id`` asked for its own order while it ran."""
-
-    order_id: str
-    #: Epoch seconds of the earliest run asked for (0: as soon as possible), or None.
-    at: float | None = None
-
-    def ask(self, at: float) -> None:
-        self.at = at if self.at is None else min(self.at, at)
-
-
-_CURRENT: ContextVar[FollowUp | None] = ContextVar("saq_advance_follow_up", default=None)
-
-
 class SaqJobScheduler:
     """``JobScheduler`` on a SAQ queue in Redis; ``InfrastructureUnavailable("queue", ...)`` when
     Redis cannot be reached."""
@@ -128,36 +110,18 @@ class SaqJobScheduler:
         return self._queue
 
     async def schedule_advance(self, order_id: str, *, at: datetime | None = None) -> None:
-        scheduled = self._epoch(at)
-        current = _CURRENT.get()
-        if current is not None and current.order_id == order_id:
-            # Our own job is active: SAQ would drop this. Enqueue it once the job has ended.
-            current.ask(scheduled)
-            return
-        await self._enqueue(order_id, scheduled)
+        await self._enqueue(order_id, self._epoch(at))
 
-    @contextmanager
-    def advancing(self, order_id: str) -> Iterator[FollowUp]:
-        """Wrap a run of the advance job of ``order_id``: what it schedules for its own order
-        is collected on the returned :class:`FollowUp` instead of being enqueued."""
-        follow_up = FollowUp(order_id)
-        token = _CURRENT.set(follow_up)
+    async def after_advance(self, order_id: str) -> None:
+        """Once SAQ has finished (or requeued) the order's job: enqueue the earliest run asked
+        for while it was active. A queue that is down is only logged here: the sweepers find
+        the order."""
         try:
-            yield follow_up
-        finally:
-            _CURRENT.reset(token)
-
-    async def after_advance(self, follow_up: FollowUp) -> None:
-        """Once SAQ has finished the job: enqueue the earliest of its follow-up and of any run
-        others asked for while it was active. A queue that is down is only logged here: the
-        sweepers find the order."""
-        try:
-            again = await self._queue.redis.getdel(self._again_key(follow_up.order_id))
-            wanted = [t for t in (follow_up.at, float(again) if again else None) if t is not None]
-            if wanted:
-                await self._enqueue(follow_up.order_id, min(wanted))
+            wanted = await self._queue.redis.getdel(self._again_key(order_id))
+            if wanted is not None:
+                await self._enqueue(order_id, float(wanted))
         except (InfrastructureUnavailable, RedisError, OSError) as exc:
-            log.warning("follow-up of order %s not enqueued: %s", follow_up.order_id, exc)
+            log.warning("follow-up of order %s not enqueued: %s", order_id, exc)
 
     # --- internals ---
     def _epoch(self, at: datetime | None) -> float:

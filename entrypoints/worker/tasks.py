@@ -12,7 +12,7 @@ from redis.exceptions import RedisError
 from saq.job import Job
 from saq.types import Context
 
-from adapters.saq import PAYLOAD_VERSION, FollowUp, SaqJobScheduler
+from adapters.saq import ADVANCE_ORDER_JOB, PAYLOAD_VERSION, SaqJobScheduler
 from application.advance_order import AdvanceOrder
 from application.errors import OrderNotFound
 from application.sweepers import PollPendingPayments, ResumeStuckOrders, RetryFailedOrders
@@ -39,7 +39,6 @@ class WorkerContext(Context, total=False):
     """SAQ's context plus ours."""
 
     services: Services
-    follow_up: FollowUp
 
 
 class UnsupportedPayload(Exception):
@@ -52,16 +51,13 @@ async def advance_order(ctx: WorkerContext, *, order_id: str, v: int = 1) -> str
         raise UnsupportedPayload(
             f"advance_order payload v{v}; this worker reads v{PAYLOAD_VERSION}"
         )
-    services = ctx["services"]
-    with services.scheduler.advancing(order_id) as follow_up:
-        ctx["follow_up"] = follow_up
-        async with _heartbeat(ctx.get("job")):
-            try:
-                outcome = await services.advance_order.execute(order_id)
-            except OrderNotFound:
-                # Nothing to retry: a job for an order this store does not hold.
-                log.warning("advance_order: no order %s", order_id)
-                return "not_found"
+    async with _heartbeat(ctx.get("job")):
+        try:
+            outcome = await ctx["services"].advance_order.execute(order_id)
+        except OrderNotFound:
+            # Nothing to retry: a job for an order this store does not hold.
+            log.warning("advance_order: no order %s", order_id)
+            return "not_found"
     return outcome.order.status.value
 
 
@@ -81,12 +77,14 @@ async def resume_stuck_orders(ctx: WorkerContext) -> int:
 
 
 async def after_process(ctx: WorkerContext) -> None:
-    """Runs after SAQ has finished (or requeued) a job: its key is free, so the follow-up the
-    advance job asked for can be enqueued now."""
-    follow_up = ctx.get("follow_up")
+    """Runs after SAQ has finished (or requeued) a job: the order's key is free again, so a run
+    asked for while the job was active (its own re-check or retry, a webhook) is enqueued now."""
+    job = ctx.get("job")
     services = ctx.get("services")
-    if follow_up is not None and services is not None:
-        await services.scheduler.after_advance(follow_up)
+    if job is not None and services is not None and job.function == ADVANCE_ORDER_JOB:
+        order_id = (job.kwargs or {}).get("order_id")
+        if isinstance(order_id, str):
+            await services.scheduler.after_advance(order_id)
 
 
 @asynccontextmanager
