@@ -7,6 +7,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, TypeAlias, cast
+from urllib.parse import parse_qs, urlsplit
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
@@ -34,21 +35,27 @@ def make_client(
     server_selection_timeout_ms: int = 5_000,
     connect_timeout_ms: int = 5_000,
     timeout_ms: int | None = 10_000,
+    **driver_options: Any,
 ) -> MongoClient:
     """A client for ``uri`` (no I/O yet: the driver connects on first use).
 
-    Times are read back UTC-aware (``tz_aware=True``). ``timeout_ms`` bounds every operation
+    Options written in ``uri`` win over these defaults. Times are read back UTC-aware
+    (``tz_aware=True``). ``timeout_ms`` bounds every operation
     (client-side operation timeout); an operation past it raises, and the adapters report it as
-    ``InfrastructureUnavailable``.
+    ``InfrastructureUnavailable``. ``driver_options`` go to the driver's client as they are.
     """
-    options: dict[str, Any] = {
-        "tz_aware": True,
+    defaults: dict[str, Any] = {
         "appname": app_name,
         "serverSelectionTimeoutMS": server_selection_timeout_ms,
         "connectTimeoutMS": connect_timeout_ms,
     }
     if timeout_ms is not None:
-        options["timeoutMS"] = timeout_ms
+        defaults["timeoutMS"] = timeout_ms
+    # Keyword options would override the URI's; an option the operator wrote in MONGODB_URI wins.
+    in_uri = {key.lower() for key in parse_qs(urlsplit(uri).query)}
+    options = {k: v for k, v in defaults.items() if k.lower() not in in_uri}
+    options.update(driver_options)
+    options["tz_aware"] = True
     if driver == "pymongo":
         return AsyncMongoClient(uri, **options)
     if driver == "motor":

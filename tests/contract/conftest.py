@@ -6,39 +6,25 @@ ensured, and a client made inside the test's event loop.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from pymongo.asynchronous.database import AsyncDatabase
 
 from adapters.memory import InMemoryOrderRepository, InMemoryWebhookEventLog
 from adapters.mongo import (
     MongoOrderRepository,
     MongoWebhookEventLog,
-    close_client,
-    ensure_schema,
-    get_database,
-    make_client,
 )
-from adapters.mongo.client import MongoClient
 from application.ports import OrderRepository, WebhookEventLog
+from tests.contract.mongo import fresh_database
 
 MONGO = pytest.mark.mongo
 
 
-async def _fresh_database(
-    request: pytest.FixtureRequest, driver: str
-) -> AsyncIterator[AsyncDatabase[dict[str, object]]]:
+def mongo_uri(request: pytest.FixtureRequest) -> str:
+    # Only the Mongo parameters ask for the server, so in-memory runs never start one.
     uri: str = request.getfixturevalue("mongo_uri")
-    client: MongoClient = make_client(uri, driver, server_selection_timeout_ms=3_000)
-    database = get_database(client, f"contract_{uuid.uuid4().hex[:16]}")
-    try:
-        await ensure_schema(database)
-        yield database
-    finally:
-        await client.drop_database(database.name)
-        await close_client(client)
+    return uri
 
 
 @pytest.fixture(
@@ -52,7 +38,7 @@ async def repository(request: pytest.FixtureRequest) -> AsyncIterator[OrderRepos
     if request.param == "memory":
         yield InMemoryOrderRepository()
         return
-    async for database in _fresh_database(request, request.param):
+    async for database in fresh_database(mongo_uri(request), request.param, prefix="contract"):
         yield MongoOrderRepository(database)
 
 
@@ -61,5 +47,5 @@ async def webhook_log(request: pytest.FixtureRequest) -> AsyncIterator[WebhookEv
     if request.param == "memory":
         yield InMemoryWebhookEventLog()
         return
-    async for database in _fresh_database(request, request.param):
+    async for database in fresh_database(mongo_uri(request), request.param, prefix="contract"):
         yield MongoWebhookEventLog(database)

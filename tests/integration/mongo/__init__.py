@@ -1,0 +1,1 @@
+"""Mongo-only behaviour: schema ensuring, faults, the pipeline state machine on Mongo."""
