@@ -182,28 +182,33 @@ def _code(status: int) -> str:
 
 # msgspec names a missing or unknown field in the message, not in the path.
 _NAMED_FIELD = re.compile(r"(?:missing required field|unknown field) `([^`]+)`")
+# msgspec's own message ends with the path; Litestar decodes the body under the name ``data``.
+_BODY_PATH = re.compile(r"^(?P<message>.*) - at `\$\.data(?P<path>[^`]*)`$", re.DOTALL)
 # Litestar names a missing parameter only in the detail.
 _MISSING_PARAMETER = re.compile(r"Missing required \w+ parameter '([^']+)'")
 
 
 def field_errors(exc: ValidationException) -> list[FieldError]:
-    """The fields a Litestar validation error is about, as dotted paths into the body."""
+    """The fields a Litestar validation error is about: dotted paths into the body
+    (``passkey.public_key``) or parameter names (``reference_id``)."""
+    cause = exc.__cause__
+    if isinstance(cause, msgspec.ValidationError) and (at := _BODY_PATH.match(str(cause))):
+        # The body: msgspec's path is exact, where Litestar's key loses the nesting.
+        return [_named(at["path"].lstrip("."), at["message"])]
     found: list[FieldError] = []
-    extra = exc.extra if isinstance(exc.extra, list) else []
-    for item in extra:
-        if not isinstance(item, dict):
-            continue
-        message = str(item.get("message", "")) or str(exc.detail)
-        key = str(item.get("key") or "")
-        if key == "data":  # Litestar's name for the whole body
-            key = ""
-        named = _NAMED_FIELD.search(message)
-        if named:
-            key = f"{key}.{named.group(1)}" if key else named.group(1)
-        found.append(FieldError(field=key or "body", message=message))
+    for item in exc.extra if isinstance(exc.extra, list) else []:
+        if isinstance(item, dict):
+            message = str(item.get("message", "")) or str(exc.detail)
+            found.append(_named(str(item.get("key") or ""), message))
     if not found and (missing := _MISSING_PARAMETER.search(str(exc.detail))):
         found.append(FieldError(field=missing.group(1), message="is required"))
     return found
+
+
+def _named(path: str, message: str) -> FieldError:
+    if named := _NAMED_FIELD.search(message):
+        path = f"{path}.{named.group(1)}" if path else named.group(1)
+    return FieldError(field=path or "body", message=message)
 
 
 # --- OpenAPI ------------------------------------------------------------------------------

@@ -1,0 +1,106 @@
+"""Probes, the OpenAPI document and its docs page, and the answers for routes that do not exist."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from dependency_injector import providers
+
+from adapters.memory import InMemoryOrderRepository
+from application.errors import InfrastructureUnavailable
+from entrypoints.container import Container
+from tests.integration.api.conftest import PROBLEM, Api, StartApi
+
+
+class UnreachableRepository(InMemoryOrderRepository):
+    """A repository whose store does not answer."""
+
+    async def ping(self) -> None:
+        raise InfrastructureUnavailable("repository", "connection refused")
+
+
+@pytest.fixture
+async def store_down(start_api: StartApi) -> AsyncIterator[Api]:
+    def configure(container: Container) -> None:
+        container.repository.override(providers.Singleton(UnreachableRepository))
+
+    async with start_api(configure) as running:
+        yield running
+
+
+async def test_health_answers_while_the_process_is_up(api: Api) -> None:
+    response = await api.client.get("/health")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_ready_when_the_repository_and_the_queue_answer(api: Api) -> None:
+    response = await api.client.get("/ready")
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "ready",
+        "checks": {"repository": "ok", "queue": "ok"},
+    }
+
+
+async def test_not_ready_is_a_503_naming_the_repository(store_down: Api) -> None:
+    response = await store_down.client.get("/ready")
+
+    assert response.status_code == 503
+    assert response.headers["content-type"] == PROBLEM
+    assert "repository" in response.json()["detail"]
+    # The process itself is fine.
+    assert (await store_down.client.get("/health")).status_code == 200
+
+
+async def test_an_unknown_route_is_a_404_problem(api: Api) -> None:
+    response = await api.client.get("/api/nothing-here")
+
+    assert response.status_code == 404
+    assert response.headers["content-type"] == PROBLEM
+
+
+async def test_a_wrong_method_is_a_405_problem_with_allow(api: Api) -> None:
+    response = await api.client.delete("/api/orders")
+
+    assert response.status_code == 405
+    assert response.headers["content-type"] == PROBLEM
+    assert "POST" in response.headers["allow"]
+
+
+async def test_the_openapi_document_lists_every_endpoint_and_its_problems(api: Api) -> None:
+    response = await api.client.get("/schema/openapi.json")
+
+    assert response.status_code == 200
+    paths = response.json()["paths"]
+    operations = {(path, method) for path, item in paths.items() for method in item}
+    assert operations == {
+        ("/api/orders", "post"),
+        ("/api/orders", "get"),
+        ("/api/orders/{order_id}", "get"),
+        ("/api/webhooks/payments", "post"),
+        ("/health", "get"),
+        ("/ready", "get"),
+    }
+    create = paths["/api/orders"]["post"]
+    assert set(create["responses"]) >= {"201", "400", "409", "413", "415", "502", "503", "504"}
+    assert "Idempotent-Replayed" in create["responses"]["201"]["headers"]
+    webhook = paths["/api/webhooks/payments"]["post"]
+    assert set(webhook["responses"]) >= {"200", "202", "400", "401", "404", "413", "415", "503"}
+    for path, item in paths.items():
+        for method, operation in item.items():
+            for status, answer in operation["responses"].items():
+                if int(status) >= 400:
+                    assert list(answer["content"]) == [PROBLEM], (path, method, status)
+
+
+@pytest.mark.parametrize("page", ["/schema", "/schema/swagger", "/schema/scalar"])
+async def test_the_interactive_docs_pages_are_served(api: Api, page: str) -> None:
+    response = await api.client.get(page)
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert "<title>orders-service</title>" in response.text
