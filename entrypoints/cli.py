@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "entrypoints.commands.worker",
     "entrypoints.commands.retry",
     "entrypoints.commands.sandbox",
+    "entrypoints.commands.dev",
 )
 
 
