@@ -443,9 +443,11 @@ async def settle_payment(
     payment_id: FromPath[str],
     action: FromPath[str],
     amount: FromQuery[str | None] = None,
+    webhook: FromQuery[bool] = True,
 ) -> Response[bytes] | Redirect:
     """``complete`` (``?amount=`` pays another amount), ``fail`` or ``expire`` a pending payment
-    and send its webhook; ``webhook`` sends the current status again (a duplicate delivery)."""
+    and send its webhook (``?webhook=false``: none, as if it were lost; only a re-check of the
+    payment finds out); ``webhook`` sends the current status again (a duplicate delivery)."""
     sandbox = _sandbox(request)
     from_form = request.headers.get("content-type", "").startswith(
         "application/x-www-form-urlencoded"
@@ -465,7 +467,7 @@ async def settle_payment(
             paid = None if amount is None else _amount(amount, "amount")
         except BadBody as exc:
             return _error(400, "invalid_request", detail=str(exc))
-        sandbox.settle(payment_id, action, paid)
+        sandbox.settle(payment_id, action, paid, notify=webhook)
     if from_form:
         return Redirect(f"/checkout/{payment_id}", status_code=303)
     return _json(200, _payment_view(sandbox, payment_id, _base_url(request)))

@@ -93,8 +93,11 @@ class Sandbox:
 
     # --- the buyer's side ---
 
-    def settle(self, payment_id: str, action: str, amount: Decimal | None) -> PaymentState:
-        """Complete, fail or expire a pending payment, then send its webhook."""
+    def settle(
+        self, payment_id: str, action: str, amount: Decimal | None, *, notify: bool = True
+    ) -> PaymentState:
+        """Complete, fail or expire a pending payment, then send its webhook (unless not
+        ``notify``: a webhook that never arrives)."""
         stored = self.gateway.payments[payment_id]
         if action == "complete":
             self.gateway.complete(payment_id, amount=amount)
@@ -102,7 +105,8 @@ class Sandbox:
             self.gateway.fail(payment_id)
         else:
             self.gateway.expire(payment_id)
-        self.notify(payment_id)
+        if notify:
+            self.notify(payment_id)
         return stored.status
 
     def notify(self, payment_id: str) -> Delivery:
