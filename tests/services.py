@@ -62,7 +62,7 @@ def mongo_uri() -> Iterator[str]:
         server = SecantusDBServer(host="127.0.0.1", port=0, storage_path=storage)
         try:
             server.start()
-        except Exception as exc:  # any startup failure means "unavailable"
+        except Exception as exc:  # noqa: BLE001 - any startup failure means "unavailable"
             unavailable(f"embedded SecantusDB ({exc})")
             return
         try:
