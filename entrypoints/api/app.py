@@ -8,11 +8,16 @@ from contextlib import asynccontextmanager
 from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
 
+from entrypoints.api.admin import admin_router
 from entrypoints.api.dependencies import DEPENDENCIES
 from entrypoints.api.health import health, ready
+from entrypoints.api.metrics import metrics
+from entrypoints.api.observability import ObservabilityMiddleware
 from entrypoints.api.orders import OrdersController
 from entrypoints.api.problems import handle_exception
+from entrypoints.api.rate_limit import rate_limit_config
 from entrypoints.api.webhooks import receive_payment_event
 from entrypoints.container import Container, running
 from entrypoints.settings import Settings
@@ -40,7 +45,19 @@ def create_app(
                 del app.state.container
 
     return Litestar(
-        route_handlers=[OrdersController, receive_payment_event, health, ready],
+        route_handlers=[
+            OrdersController,
+            receive_payment_event,
+            health,
+            ready,
+            admin_router,
+            metrics,
+        ],
+        # Outermost first: the request id and metrics see every answer, 429s included.
+        middleware=[
+            ObservabilityMiddleware,
+            rate_limit_config(settings.rate_limit_per_minute).middleware,
+        ],
         dependencies=DEPENDENCIES,
         lifespan=[lifespan],
         exception_handlers={Exception: handle_exception},
@@ -53,6 +70,15 @@ def create_app(
                 "smart wallet. Every error is `application/problem+json` (RFC 9457)."
             ),
             path="/schema",
+            components=Components(
+                security_schemes={
+                    "AdminToken": SecurityScheme(
+                        type="http",
+                        scheme="bearer",
+                        description="`ADMIN_TOKEN` of the server; admin endpoints only.",
+                    )
+                }
+            ),
             render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin()],
         ),
     )

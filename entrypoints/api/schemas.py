@@ -194,8 +194,8 @@ def _decimal(value: Decimal) -> str:
 
 
 class PaymentEventData(msgspec.Struct, frozen=True):
-    payment_id: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
-    status: str
+    payment_id: Annotated[str, msgspec.Meta(min_length=1, max_length=256, examples=["pay_000001"])]
+    status: Annotated[str, msgspec.Meta(examples=["completed"])]
 
 
 class PaymentWebhookBody(msgspec.Struct, frozen=True):
@@ -203,9 +203,9 @@ class PaymentWebhookBody(msgspec.Struct, frozen=True):
     it redelivers every non-2xx answer forever. The body is a hint only; the order is advanced
     from the gateway's ``GET /v1/payments/{id}``."""
 
-    id: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
-    type: str
-    created_at: str
+    id: Annotated[str, msgspec.Meta(min_length=1, max_length=256, examples=["evt_000001"])]
+    type: Annotated[str, msgspec.Meta(examples=["payment.updated"])]
+    created_at: Annotated[str, msgspec.Meta(examples=["2026-01-01T00:00:00Z"])]
     data: PaymentEventData
 
 

@@ -1,0 +1,120 @@
+"""Per request: a request id (the caller's ``X-Request-ID`` or a new one, echoed back), bound to
+every log line of the request with the order id / reference id when the path or query names
+them; one log line per answer; the HTTP and webhook metrics."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from typing import Any
+from urllib.parse import unquote_plus
+
+import structlog
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from structlog.contextvars import bind_contextvars, clear_contextvars
+
+from adapters.instrumented.metrics import HTTP_LATENCY, HTTP_REQUESTS, WEBHOOKS
+from entrypoints.logging import bind_order
+
+log = structlog.stdlib.get_logger("orders_service.http")
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$")
+WEBHOOK_ROUTE = "/api/webhooks/payments"
+#: Webhook answers other than 2xx, as the ``outcome`` label of ``orders_webhooks_total``.
+_WEBHOOK_FAILURES = {
+    400: "bad_request",
+    401: "bad_signature",
+    404: "unknown_payment",
+    413: "bad_request",
+    415: "bad_request",
+    503: "unavailable",
+}
+_MAX_WEBHOOK_ANSWER = 4096
+
+
+def request_id_of(scope: Scope) -> str:
+    """The caller's ``X-Request-ID`` when it is a sane token, else a fresh one."""
+    for name, value in scope.get("headers", []):
+        if name == b"x-request-id":
+            candidate = value.decode("latin-1").strip()
+            if _REQUEST_ID.match(candidate):
+                return candidate
+            break
+    return uuid.uuid4().hex
+
+
+def _webhook_outcome(status: int, body: bytes) -> str:
+    if 200 <= status < 300:
+        try:
+            outcome = json.loads(body).get("outcome")
+        except (ValueError, AttributeError):
+            outcome = None
+        return str(outcome) if outcome else "accepted"
+    return _WEBHOOK_FAILURES.get(status, "error")
+
+
+class ObservabilityMiddleware:
+    """ASGI middleware of every route: request id, context, request log line, metrics."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = request_id_of(scope)
+        route = str(scope.get("path_template") or "unmatched")
+        method = str(scope.get("method", "GET"))
+        clear_contextvars()
+        bind_contextvars(request_id=request_id)
+        params: dict[str, Any] = dict(scope.get("path_params") or {})
+        bind_order(order_id=params.get("order_id"), reference_id=_query_value(scope))
+        status = 500
+        webhook_body = bytearray()
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                headers = list(message.get("headers", []))
+                headers.append((REQUEST_ID_HEADER.lower().encode(), request_id.encode()))
+                message["headers"] = headers
+            elif (
+                message["type"] == "http.response.body"
+                and route == WEBHOOK_ROUTE
+                and len(webhook_body) < _MAX_WEBHOOK_ANSWER
+            ):
+                webhook_body.extend(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            elapsed = time.perf_counter() - started
+            HTTP_REQUESTS.labels(method, route, str(status)).inc()
+            HTTP_LATENCY.labels(method, route).observe(elapsed)
+            if route == WEBHOOK_ROUTE:
+                WEBHOOKS.labels(_webhook_outcome(status, bytes(webhook_body))).inc()
+            log.info(
+                "request",
+                method=method,
+                path=scope.get("path", route),
+                route=route,
+                status=status,
+                duration_ms=round(elapsed * 1000, 2),
+            )
+
+
+def _query_value(scope: Scope, name: bytes = b"reference_id") -> str | None:
+    query: bytes = scope.get("query_string", b"")
+    for part in query.split(b"&"):
+        key, _, value = part.partition(b"=")
+        if key == name and value:
+            return unquote_plus(value.decode("latin-1"))[:128]
+    return None
