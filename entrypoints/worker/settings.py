@@ -18,6 +18,7 @@ from adapters.saq import ADVANCE_ORDER_JOB, DEFAULT_QUEUE_NAME, SaqJobScheduler,
 from application.advance_order import AdvanceOrder
 from application.sweepers import PollPendingPayments, ResumeStuckOrders, RetryFailedOrders
 from entrypoints.container import Container, resolve, running
+from entrypoints.logging import bind_job_context
 from entrypoints.settings import Settings, SettingsError
 from entrypoints.worker import tasks
 from entrypoints.worker.tasks import Services, WorkerContext
@@ -46,11 +47,12 @@ def cron_every(seconds: float) -> str:
 
 @dataclass(frozen=True, slots=True)
 class CronIntervals:
-    """How often each sweeper cron runs, in seconds."""
+    """How often each sweeper cron runs, in seconds; None leaves it out (tests and benchmarks
+    that must see only the path they measure)."""
 
-    pending_payments: float = 30.0
-    due_retries: float = 5.0
-    stuck_orders: float = 60.0
+    pending_payments: float | None = 30.0
+    due_retries: float | None = 5.0
+    stuck_orders: float | None = 60.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CronIntervals:
@@ -114,12 +116,18 @@ def worker_settings(
         "functions": [(ADVANCE_ORDER_JOB, tasks.advance_order)],
         "concurrency": settings.worker_concurrency,
         "cron_jobs": [
-            _sweep(tasks.recheck_pending_payments, crons.pending_payments),
-            _sweep(tasks.retry_due_orders, crons.due_retries),
-            _sweep(tasks.resume_stuck_orders, crons.stuck_orders),
+            _sweep(function, seconds)
+            for function, seconds in (
+                (tasks.recheck_pending_payments, crons.pending_payments),
+                (tasks.retry_due_orders, crons.due_retries),
+                (tasks.resume_stuck_orders, crons.stuck_orders),
+            )
+            if seconds is not None
         ],
         "startup": startup,
         "shutdown": shutdown,
+        # The job key and order id on every log line of the job (entrypoints/logging.py).
+        "before_process": bind_job_context,
         "after_process": tasks.after_process,
         "timers": TIMERS,
         "dequeue_timeout": DEQUEUE_TIMEOUT_SECONDS,

@@ -29,7 +29,7 @@ from entrypoints.worker import CronIntervals, GracefulWorker, worker_settings
 pytestmark = pytest.mark.redis
 
 #: Sweeps that never fire during a test: only the path under test can advance an order.
-NO_SWEEPS = CronIntervals(pending_payments=3600, due_retries=3600, stuck_orders=3600)
+NO_SWEEPS = CronIntervals(pending_payments=None, due_retries=None, stuck_orders=None)
 FAST_SWEEPS = CronIntervals(pending_payments=1, due_retries=1, stuck_orders=1)
 
 
