@@ -49,9 +49,31 @@ def money_to_bson(value: Decimal) -> Decimal128:
             raise ValueError(f"{value} does not fit a Decimal128 exactly") from None
 
 
+_EXPONENT_BIAS = 6176
+_MAX_COEFFICIENT = 10**34 - 1
+_SPECIAL = 0x3 << 61  # combination bits "11": NaN, infinity or the large-coefficient form
+
+
+def _decimal128_to_decimal(value: Decimal128) -> Decimal:
+    """Exactly ``value.to_decimal()``, about four times faster for the usual finite values
+    (decoding every amount of every order read shows in the benchmark)."""
+    raw = value.bid
+    high = int.from_bytes(raw[8:], "little")
+    if high & _SPECIAL == _SPECIAL:
+        return value.to_decimal()
+    low = int.from_bytes(raw[:8], "little")
+    coefficient = ((high & 0x1FFFFFFFFFFFF) << 64) | low
+    if coefficient > _MAX_COEFFICIENT:  # non-canonical: leave it to the driver's rules
+        return value.to_decimal()
+    exponent = ((high >> 49) & 0x3FFF) - _EXPONENT_BIAS
+    sign = "-" if high >> 63 else ""
+    # From a string the Decimal constructor is exact: no context precision applies.
+    return Decimal(f"{sign}{coefficient}E{exponent}")
+
+
 def money_from_bson(value: object) -> Decimal:
     if isinstance(value, Decimal128):
-        return value.to_decimal()
+        return _decimal128_to_decimal(value)
     # Never float: a number stored by hand as a double is a corrupt document, not an amount.
     raise TypeError(f"expected a Decimal128 amount, found {type(value).__name__}")
 

@@ -1,0 +1,84 @@
+"""The document codec on its own (no server): exact money, UTC times, clear refusals."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+from bson.decimal128 import Decimal128
+from hypothesis import given
+from hypothesis import strategies as st
+
+from adapters.mongo.codec import (
+    document_to_order,
+    money_from_bson,
+    money_to_bson,
+    order_to_document,
+    time_from_bson,
+)
+from application.errors import CorruptDocument
+from tests.contract.orders import new_order
+
+finite_decimal128 = st.builds(
+    lambda sign, coefficient, exponent: Decimal(f"{sign}{coefficient}E{exponent}"),
+    st.sampled_from(["", "-"]),
+    st.integers(min_value=0, max_value=10**34 - 1),
+    st.integers(min_value=-6176, max_value=6111 - 33),
+)
+
+
+@given(finite_decimal128)
+def test_money_decodes_exactly_as_the_driver_does(value: Decimal) -> None:
+    stored = money_to_bson(value)
+
+    decoded = money_from_bson(stored)
+
+    assert decoded.as_tuple() == stored.to_decimal().as_tuple() == value.as_tuple()
+
+
+@pytest.mark.parametrize("special", ["NaN", "Infinity", "-Infinity"])
+def test_special_values_fall_back_to_the_driver(special: str) -> None:
+    assert str(money_from_bson(Decimal128(special))) == str(Decimal(special))
+
+
+def test_money_that_does_not_fit_a_decimal128_is_refused_not_rounded() -> None:
+    with pytest.raises(ValueError, match="exactly"):
+        money_to_bson(Decimal("1." + "1" * 40))
+
+
+def test_a_float_is_never_read_as_money() -> None:
+    with pytest.raises(TypeError, match="Decimal128"):
+        money_from_bson(12.5)
+
+
+def test_naive_times_from_a_client_without_tz_aware_are_read_as_utc() -> None:
+    naive = datetime(2026, 3, 1, 12, 0)
+    assert time_from_bson(naive) == naive.replace(tzinfo=UTC)
+    plus_two = datetime(2026, 3, 1, 14, 0, tzinfo=timezone(timedelta(hours=2)))
+    assert time_from_bson(plus_two).tzinfo is not None
+    assert time_from_bson(plus_two) == naive.replace(tzinfo=UTC)
+
+
+def test_the_document_uses_the_seed_field_names() -> None:
+    document = order_to_document(new_order(1))
+
+    assert document["_id"] == new_order(1).id
+    assert document["reference_id"] == "ref-1"
+    assert document["id_pool"] == "pool-1"
+    assert document["payment"]["id"] == "pay-1"
+    assert document["payment"]["token"] == "tok-1"
+    assert document["request"]["reference_id"] == "ref-1"
+    assert isinstance(document["request"]["amount_token"], Decimal128)
+    assert {"status", "created_at", "updated_at", "version", "history", "attempts"} <= set(document)
+
+
+def test_a_document_missing_a_field_is_corrupt_and_named() -> None:
+    document = order_to_document(new_order(1))
+    del document["payment"]
+
+    with pytest.raises(CorruptDocument) as raised:
+        document_to_order(document)
+
+    assert raised.value.document_id == document["_id"]
+    assert "payment" in raised.value.reason
