@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from application.policy import PipelineTimings
 from application.ports import Clock, JobScheduler, OrderRepository
+from domain import Order
 
 
-class RetryFailedOrders:
-    """Schedule every failed step whose backoff has run out (and that is not parked)."""
+class _Sweep:
+    """Find orders (``_find``), schedule each; ``execute`` returns how many were scheduled."""
 
     def __init__(
         self,
@@ -22,57 +23,35 @@ class RetryFailedOrders:
         self._clock = clock
         self._timings = timings
 
+    async def _find(self) -> list[Order]:
+        raise NotImplementedError
+
     async def execute(self) -> int:
-        due = await self._repository.due_for_retry(self._clock.now(), self._timings.batch_size)
-        for order in due:
+        found = await self._find()
+        for order in found:
             await self._scheduler.schedule_advance(order.id)
-        return len(due)
+        return len(found)
 
 
-class PollPendingPayments:
+class RetryFailedOrders(_Sweep):
+    """Schedule every failed step whose backoff has run out (and that is not parked)."""
+
+    async def _find(self) -> list[Order]:
+        return await self._repository.due_for_retry(self._clock.now(), self._timings.batch_size)
+
+
+class PollPendingPayments(_Sweep):
     """Re-check every order still waiting for its payment (webhooks get lost); ``AdvanceOrder``
     asks the gateway and expires the payment to ``failed_pay`` past its expiry."""
 
-    def __init__(
-        self,
-        repository: OrderRepository,
-        scheduler: JobScheduler,
-        clock: Clock,
-        timings: PipelineTimings,
-    ) -> None:
-        self._repository = repository
-        self._scheduler = scheduler
-        self._clock = clock
-        self._timings = timings
-
-    async def execute(self) -> int:
-        pending = await self._repository.pending_payments(
-            self._clock.now(), self._timings.batch_size
-        )
-        for order in pending:
-            await self._scheduler.schedule_advance(order.id)
-        return len(pending)
+    async def _find(self) -> list[Order]:
+        return await self._repository.pending_payments(self._clock.now(), self._timings.batch_size)
 
 
-class ResumeStuckOrders:
+class ResumeStuckOrders(_Sweep):
     """Resume orders a crashed runner left mid-step, longer ago than the lease; the step is
     called again with the same idempotency key, so nothing happens twice."""
 
-    def __init__(
-        self,
-        repository: OrderRepository,
-        scheduler: JobScheduler,
-        clock: Clock,
-        timings: PipelineTimings,
-    ) -> None:
-        self._repository = repository
-        self._scheduler = scheduler
-        self._clock = clock
-        self._timings = timings
-
-    async def execute(self) -> int:
+    async def _find(self) -> list[Order]:
         cutoff = self._clock.now() - self._timings.stuck_step_lease
-        stuck = await self._repository.stuck(cutoff, self._timings.batch_size)
-        for order in stuck:
-            await self._scheduler.schedule_advance(order.id)
-        return len(stuck)
+        return await self._repository.stuck(cutoff, self._timings.batch_size)
