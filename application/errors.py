@@ -24,6 +24,15 @@ class PaymentNotFound(NotFound):
         self.payment_id = payment_id
 
 
+class InvalidQuery(ApplicationError):
+    """A search parameter is malformed or contradicts another (a 400 naming it)."""
+
+    def __init__(self, parameter: str, message: str) -> None:
+        super().__init__(f"{parameter}: {message}")
+        self.parameter = parameter
+        self.message = message
+
+
 class Conflict(ApplicationError):
     """The request conflicts with what is stored."""
 

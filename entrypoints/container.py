@@ -26,15 +26,26 @@ from dependency_injector import containers, providers
 from adapters import http, mongo
 from adapters.clock import SystemClock
 from adapters.fakes import FakePaymentGateway, FakeTokenTransferService, FakeWalletService
+from adapters.instrumented import (
+    InstrumentedOrderRepository,
+    InstrumentedPaymentGateway,
+    InstrumentedTokenTransferService,
+    InstrumentedWalletService,
+)
 from adapters.memory import InMemoryOrderRepository, InMemoryWebhookEventLog, InProcessScheduler
+from adapters.memory.queries import InMemoryOrderQueries
+from adapters.mongo.queries import MongoOrderQueries
 from adapters.saq import DEFAULT_QUEUE_NAME, SaqJobScheduler, open_queue
 from application.advance_order import AdvanceOrder
 from application.create_order import CreateOrder
 from application.errors import InfrastructureUnavailable
 from application.get_order import GetOrder
 from application.handle_payment_notification import HandlePaymentNotification
+from application.order_history import GetOrderHistory
+from application.order_stats import OrderStats
 from application.policy import PipelineTimings, RetryPolicy
 from application.retry_order_now import RetryOrderNow
+from application.search_orders import SearchOrders
 from application.sweepers import PollPendingPayments, ResumeStuckOrders, RetryFailedOrders
 from entrypoints.api.signature import WebhookVerifier
 from entrypoints.settings import Settings
@@ -164,6 +175,14 @@ class Container(containers.DeclarativeContainer):
         ),
     )
 
+    # --- metrics: the use-cases get each port wrapped once (adapters/instrumented) ---
+    observed_repository = providers.Singleton(InstrumentedOrderRepository, repository)
+    observed_payment_gateway = providers.Singleton(InstrumentedPaymentGateway, payment_gateway)
+    observed_wallet_service = providers.Singleton(InstrumentedWalletService, wallet_service)
+    observed_transfer_service = providers.Singleton(
+        InstrumentedTokenTransferService, transfer_service
+    )
+
     # --- queue ---
     queue_kind = providers.Callable(_queue_kind, settings)
     #: Overridden by tests (and by anything sharing a Redis) to keep queues apart.
@@ -177,32 +196,44 @@ class Container(containers.DeclarativeContainer):
     )
 
     # --- use-cases ---
-    create_order = providers.Singleton(CreateOrder, repository, payment_gateway, clock)
-    get_order = providers.Singleton(GetOrder, repository)
+    create_order = providers.Singleton(
+        CreateOrder, observed_repository, observed_payment_gateway, clock
+    )
+    get_order = providers.Singleton(GetOrder, observed_repository)
     handle_payment_notification = providers.Singleton(
-        HandlePaymentNotification, repository, scheduler
+        HandlePaymentNotification, observed_repository, scheduler
     )
     advance_order = providers.Singleton(
         AdvanceOrder,
-        repository,
-        payment_gateway,
-        wallet_service,
-        transfer_service,
+        observed_repository,
+        observed_payment_gateway,
+        observed_wallet_service,
+        observed_transfer_service,
         scheduler,
         clock,
         retry_policy,
         timings,
     )
     retry_failed_orders = providers.Singleton(
-        RetryFailedOrders, repository, scheduler, clock, timings
+        RetryFailedOrders, observed_repository, scheduler, clock, timings
     )
     poll_pending_payments = providers.Singleton(
-        PollPendingPayments, repository, scheduler, clock, timings
+        PollPendingPayments, observed_repository, scheduler, clock, timings
     )
     resume_stuck_orders = providers.Singleton(
-        ResumeStuckOrders, repository, scheduler, clock, timings
+        ResumeStuckOrders, observed_repository, scheduler, clock, timings
     )
-    retry_order_now = providers.Singleton(RetryOrderNow, repository, scheduler, clock)
+    retry_order_now = providers.Singleton(RetryOrderNow, observed_repository, scheduler, clock)
+
+    # --- the operator's read side ---
+    order_queries = providers.Selector(
+        storage_kind,
+        memory=providers.Singleton(InMemoryOrderQueries, repository),
+        mongo=providers.Singleton(MongoOrderQueries, mongo_database),
+    )
+    search_orders = providers.Singleton(SearchOrders, order_queries)
+    order_stats = providers.Singleton(OrderStats, order_queries)
+    get_order_history = providers.Singleton(GetOrderHistory, repository, webhook_log)
 
     # --- the HTTP edge ---
     webhook_verifier = providers.Singleton(

@@ -82,6 +82,39 @@ ORDER_INDEXES: tuple[IndexSpec, ...] = (
         "retry_due",
         partial_filter={"parked": False},
     ),
+    # Admin search (adapters/mongo/queries.py): one index per single filter, each ending in the
+    # sort key and ``_id``, so a page is read in index order (no in-memory sort) and the cursor's
+    # tie-break on ``_id`` is served too. Read backwards for ascending sorts.
+    IndexSpec(ORDERS, (("created_at", DESCENDING), ("_id", DESCENDING)), "admin_created"),
+    IndexSpec(
+        ORDERS,
+        (("status", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)),
+        "admin_status_created",
+    ),
+    IndexSpec(
+        ORDERS,
+        (("id_pool", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)),
+        "admin_pool_created",
+    ),
+    IndexSpec(
+        ORDERS,
+        (("request.token_symbol", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)),
+        "admin_token_created",
+    ),
+    IndexSpec(
+        ORDERS,
+        (("request.fiat_currency", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)),
+        "admin_currency_created",
+    ),
+    # Amount range and the price sort.
+    IndexSpec(ORDERS, (("request.price_fiat", DESCENDING), ("_id", DESCENDING)), "admin_price"),
+    # Parked orders only: few, so a partial index holds just them (and counts them for /metrics).
+    IndexSpec(
+        ORDERS,
+        (("parked", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)),
+        "admin_parked_created",
+        partial_filter={"parked": True},
+    ),
 )
 
 WEBHOOK_INDEXES: tuple[IndexSpec, ...] = (

@@ -384,7 +384,7 @@ async def search_orders(
     "/orders/{order_id:str}/history",
     summary="An order's status history and its webhook events",
     description=_AUTH,
-    responses=problem_responses(401, 404, 503),
+    responses=problem_responses(400, 401, 404, 503),
 )
 async def order_history(
     order_id: FromPath[OrderId], history: NamedDependency[GetOrderHistory]
@@ -418,7 +418,7 @@ async def order_history(
         "(nearest rank) time from completed_pay to completed, parked orders, and the oldest "
         "order of each non-terminal status."
     ),
-    responses=problem_responses(401, 503),
+    responses=problem_responses(400, 401, 503),
 )
 async def order_stats(
     stats: NamedDependency[OrderStats],
@@ -436,7 +436,7 @@ async def order_stats(
         f"{_AUTH} Un-parks a failed order (fresh attempt budget) and schedules it at once; an "
         "order in another non-terminal status is only nudged. A finished order: 409."
     ),
-    responses=problem_responses(401, 404, 409, 503),
+    responses=problem_responses(400, 401, 404, 409, 503),
 )
 async def retry_order(
     order_id: FromPath[OrderId], retry: NamedDependency[RetryOrderNow]

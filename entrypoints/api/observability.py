@@ -5,13 +5,13 @@ them; one log line per answer; the HTTP and webhook metrics."""
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 import uuid
 from typing import Any
 from urllib.parse import unquote_plus
 
-import structlog
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from structlog.contextvars import bind_contextvars, clear_contextvars
@@ -19,7 +19,7 @@ from structlog.contextvars import bind_contextvars, clear_contextvars
 from adapters.instrumented.metrics import HTTP_LATENCY, HTTP_REQUESTS, WEBHOOKS
 from entrypoints.logging import bind_order
 
-log = structlog.stdlib.get_logger("orders_service.http")
+log = logging.getLogger("orders_service.http")
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$")
@@ -103,11 +103,13 @@ class ObservabilityMiddleware:
                 WEBHOOKS.labels(_webhook_outcome(status, bytes(webhook_body))).inc()
             log.info(
                 "request",
-                method=method,
-                path=scope.get("path", route),
-                route=route,
-                status=status,
-                duration_ms=round(elapsed * 1000, 2),
+                extra={
+                    "method": method,
+                    "path": scope.get("path", route),
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 2),
+                },
             )
 
 

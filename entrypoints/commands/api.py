@@ -35,12 +35,17 @@ def _run(args: argparse.Namespace) -> int:
     import uvicorn  # noqa: PLC0415
 
     from entrypoints.api.app import create_app  # noqa: PLC0415
+    from entrypoints.logging import configure_logging  # noqa: PLC0415
 
+    configure_logging(settings)
     uvicorn.run(
         create_app(settings),
         host=args.host,
         port=args.port,
         log_level=settings.log_level,
+        # Logging is structlog's (entrypoints/logging.py); the API logs each request itself.
+        log_config=None,
+        access_log=False,
         # No proxy is assumed: do not trust X-Forwarded-* from arbitrary clients.
         proxy_headers=False,
         server_header=False,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 
+from entrypoints.logging import configure_logging
 from entrypoints.settings import Settings, SettingsError
 from entrypoints.worker.runner import DEFAULT_GRACE_SECONDS, run_worker
 
@@ -43,9 +43,6 @@ def _run(args: argparse.Namespace) -> int:
     if args.grace_seconds < 0:
         print("orders-service worker: --grace-seconds must not be negative", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(settings)
     asyncio.run(run_worker(settings, grace_seconds=args.grace_seconds))
     return 0

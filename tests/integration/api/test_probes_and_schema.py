@@ -84,6 +84,11 @@ async def test_the_openapi_document_lists_every_endpoint_and_its_problems(api: A
         ("/api/webhooks/payments", "post"),
         ("/health", "get"),
         ("/ready", "get"),
+        # The operator's (issue 7).
+        ("/api/admin/orders", "get"),
+        ("/api/admin/orders/{order_id}/history", "get"),
+        ("/api/admin/stats", "get"),
+        ("/api/admin/orders/{order_id}/retry", "post"),
     }
     create = paths["/api/orders"]["post"]
     assert set(create["responses"]) >= {"201", "400", "409", "413", "415", "502", "503", "504"}

@@ -1,0 +1,181 @@
+"""One contract, two stores: ``OrderQueries`` in memory and on a Mongo-wire server give the same
+pages and the same figures for the same orders, and both match facts written down from the book's
+specification (not computed by the code under test)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+
+from adapters.memory import InMemoryOrderRepository
+from adapters.memory.queries import InMemoryOrderQueries
+from adapters.mongo import MongoOrderRepository
+from adapters.mongo.queries import MongoOrderQueries
+from application.order_stats import OrderStats
+from application.ports import OrderRepository
+from application.ports.order_queries import (
+    OrderFilters,
+    OrderQueries,
+    OrderSort,
+    SortDirection,
+    SortField,
+)
+from application.search_orders import SearchOrders
+from domain import OrderStatus, order_id_for
+from tests.contract.mongo import fresh_database
+from tests.integration.admin.book import NOW, SPECS, T0, Spec, book, build
+
+S = OrderStatus
+
+
+@pytest.fixture(params=["memory", pytest.param("mongo", marks=pytest.mark.mongo)])
+async def store(
+    request: pytest.FixtureRequest,
+) -> AsyncIterator[tuple[OrderRepository, OrderQueries]]:
+    if request.param == "memory":
+        repository = InMemoryOrderRepository()
+        yield repository, InMemoryOrderQueries(repository)
+        return
+    uri: str = request.getfixturevalue("mongo_uri")
+    async for database in fresh_database(uri, "pymongo", prefix="admin"):
+        yield MongoOrderRepository(database), MongoOrderQueries(database)
+
+
+def _id(spec: Spec) -> str:
+    return order_id_for(f"ref-{spec.n:02d}")
+
+
+def _expected(keep: object, field: SortField, descending: bool) -> list[str]:
+    assert callable(keep)
+    chosen = [s for s in SPECS if keep(s)]
+
+    def key(s: Spec) -> tuple[object, str]:
+        value = s.day if field is SortField.CREATED_AT else Decimal(s.price)
+        return (value, _id(s))
+
+    return [_id(s) for s in sorted(chosen, key=key, reverse=descending)]
+
+
+async def _walk(search: SearchOrders, filters: OrderFilters, sort: OrderSort) -> list[str]:
+    seen: list[str] = []
+    cursor = None
+    for _ in range(20):
+        page = await search.execute(filters, sort, cursor=cursor, limit=3)
+        assert len(page.orders) <= 3
+        seen += [o.id for o in page.orders]
+        cursor = page.next_cursor
+        if cursor is None:
+            return seen
+    raise AssertionError("pagination did not end")
+
+
+DESC = SortDirection.DESC
+ASC = SortDirection.ASC
+CASES = [
+    (OrderFilters(), OrderSort(SortField.CREATED_AT, DESC), lambda s: True),
+    (
+        OrderFilters(statuses=frozenset({S.COMPLETED, S.PENDING})),
+        OrderSort(SortField.CREATED_AT, ASC),
+        lambda s: s.status in {S.COMPLETED, S.PENDING},
+    ),
+    # 10.50, 10.50 and 10.5 are equal amounts: the id breaks the tie, in both stores.
+    (
+        OrderFilters(pool_id="pool-a"),
+        OrderSort(SortField.PRICE_FIAT, DESC),
+        lambda s: s.pool == "pool-a",
+    ),
+    (
+        OrderFilters(token_symbol="SOL", fiat_currency="USD"),
+        OrderSort(SortField.PRICE_FIAT, ASC),
+        lambda s: s.token == "SOL" and s.currency == "USD",
+    ),
+    (
+        OrderFilters(
+            created_from=T0 + timedelta(days=20),
+            created_to=T0 + timedelta(days=50),
+            min_price_fiat=Decimal("5"),
+            max_price_fiat=Decimal("100"),
+        ),
+        OrderSort(SortField.CREATED_AT, DESC),
+        lambda s: 20 <= s.day < 50 and Decimal(5) <= Decimal(s.price) <= Decimal(100),
+    ),
+    (OrderFilters(parked_only=True), OrderSort(SortField.CREATED_AT, DESC), lambda s: s.parked),
+]
+
+
+async def test_search_and_figures_match_the_book(
+    store: tuple[OrderRepository, OrderQueries],
+) -> None:
+    repository, queries = store
+    for order in book():
+        await repository.add(order)
+    search = SearchOrders(queries)
+
+    for filters, sort, keep in CASES:
+        expected = _expected(keep, sort.field, sort.descending)
+        assert expected, "every case selects something"
+        assert await _walk(search, filters, sort) == expected, (filters, sort)
+
+    # Stable under inserts: a page, then a newer order arrives, then the rest.
+    newest = OrderSort(SortField.CREATED_AT, DESC)
+    first = await search.execute(OrderFilters(), newest, limit=5)
+    await repository.add(build(replace(SPECS[0], n=99, day=79)))
+    rest = await _walk_from(search, newest, first.next_cursor)
+    assert [o.id for o in first.orders] + rest == _expected(
+        lambda s: True, SortField.CREATED_AT, True
+    )
+
+    stats = await OrderStats(queries).execute(NOW)
+    # Written down from SPECS, plus order 99: a copy of order 1 (completed in 4 s, EUR, 10.50)
+    # created on day 79 = 2026-03-30.
+    assert stats.total == 17
+    assert stats.counts.of(S.COMPLETED) == 7
+    assert stats.counts.of(S.PENDING) == 2
+    assert stats.counts.of(S.FAILED_PAY) == 2
+    assert stats.parked == 2
+    assert stats.payment_success_rate == Decimal("0.8667")  # 13 paid / 15 decided
+    assert stats.completion_rate == Decimal("0.5385")  # 7 completed / 13 paid
+    # paid -> completed: 4, 6, 10, 2, 30, 8 and 4 s: avg 64/7, p95 (nearest rank 7 of 7) 30.
+    assert stats.paid_to_completed_avg_seconds == Decimal("9.143")
+    assert stats.paid_to_completed_p95_seconds == Decimal("30.000")
+    months = {(m.month, m.currency): m for m in stats.months}
+    assert set(months) == {
+        ("2026-01", "EUR"),
+        ("2026-01", "USD"),
+        ("2026-02", "EUR"),
+        ("2026-02", "USD"),
+        ("2026-03", "EUR"),
+        ("2026-03", "USD"),
+    }
+    january_eur = months[("2026-01", "EUR")]  # orders 1, 2, 4, 6: 1, 2 and 6 paid
+    assert (january_eur.orders, january_eur.paid_orders) == (4, 3)
+    assert january_eur.paid_volume == Decimal("63.00")
+    march_eur = months[("2026-03", "EUR")]  # 13, 14 (failed), 16, 99
+    assert (march_eur.orders, march_eur.paid_orders) == (4, 3)
+    assert march_eur.paid_volume == Decimal("41.00")
+    assert months[("2026-01", "USD")].paid_volume == Decimal("250.0001")
+    assert {s: o.reference_id for s, o in stats.oldest.items()} == {
+        S.PENDING: "ref-04",
+        S.COMPLETED_PAY: "ref-11",
+        S.CREATING_WALLET: "ref-09",
+        S.CREATE_WALLET_FAIL: "ref-06",
+        S.SENDING_TOKEN_TO_SMARTWALLET: "ref-10",
+        S.SEND_TOKEN_TO_SMARTWALLET_FAIL: "ref-07",
+    }
+    assert stats.age_seconds(S.PENDING) == Decimal(
+        (NOW - (T0 + timedelta(days=2))).total_seconds()
+    ).quantize(Decimal("0.001"))
+    assert await queries.parked_count() == 2
+
+
+async def _walk_from(search: SearchOrders, sort: OrderSort, cursor: str | None) -> list[str]:
+    seen: list[str] = []
+    while cursor is not None:
+        page = await search.execute(OrderFilters(), sort, cursor=cursor, limit=5)
+        seen += [o.id for o in page.orders]
+        cursor = page.next_cursor
+    return seen
