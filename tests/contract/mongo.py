@@ -17,8 +17,8 @@ TEST_CLIENT_OPTIONS: dict[str, Any] = {
 }
 
 
-def short_lived_client(uri: str, driver: str) -> MongoClient:
-    return make_client(uri, driver, **TEST_CLIENT_OPTIONS)
+def short_lived_client(uri: str, driver: str, **options: Any) -> MongoClient:
+    return make_client(uri, driver, **{**TEST_CLIENT_OPTIONS, **options})
 
 
 async def fresh_database(

@@ -1,0 +1,204 @@
+"""The Mongo repository against the raw driver on the same server, in one run.
+
+Three operations, each timed through ``MongoOrderRepository`` and then done by hand with the same
+driver on the same collection:
+
+- get-by-reference: ``get_by_reference_id`` vs ``find_one({"reference_id": ...})`` (raw: a dict,
+  no decoding);
+- get-by-payment-id: ``get_by_payment_id`` vs ``find_one({"payment.id": ...})``;
+- save (compare-and-set): ``save(order, expected_version=v)`` vs ``replace_one({_id, version: v},
+  document)`` with a document encoded once beforehand (same bytes on the wire, no codec).
+
+So the ratio is the cost of the codec (Decimal128, dates, the Order) and the error translation.
+Rounds alternate repository and raw so drift hits both; the median of the per-round means is
+reported. The server is ``MONGODB_TEST_URI`` or a SecantusDB daemon started as its own process
+(in-process it would share the GIL with the client and blur the ratio).
+
+    python -m bench.bench_repository [--orders 200] [--ops 100] [--rounds 20] [--driver pymongo]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from adapters.mongo import (
+    MongoOrderRepository,
+    close_client,
+    ensure_schema,
+    get_database,
+    make_client,
+    order_to_document,
+)
+from domain import Order
+from tests.contract.orders import new_order, paid
+
+Op = Callable[[int], Awaitable[object]]
+
+
+@contextmanager
+def mongo_server() -> Iterator[tuple[str, str]]:
+    """(uri, what) of ``MONGODB_TEST_URI`` or of a SecantusDB daemon run for this benchmark."""
+    given = os.environ.get("MONGODB_TEST_URI")
+    if given:
+        yield given, "MONGODB_TEST_URI"
+        return
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    daemon = os.path.join(os.path.dirname(sys.executable), "secantusd-py")
+    process = subprocess.Popen(  # noqa: S603 - our own venv's daemon, fixed arguments
+        [
+            daemon,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--storage-path",
+            ":memory:",
+            "--log-level",
+            "WARNING",
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("secantusd-py did not start") from None
+                time.sleep(0.05)
+        yield f"mongodb://127.0.0.1:{port}/?retryWrites=false", "SecantusDB (secantusd-py)"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@dataclass
+class Row:
+    operation: str
+    repository_us: float
+    raw_us: float
+
+    @property
+    def ratio(self) -> float:
+        return self.repository_us / self.raw_us
+
+
+async def _timed(op: Op, n: int) -> float:
+    started = time.perf_counter()
+    for i in range(n):
+        await op(i)
+    return (time.perf_counter() - started) / n * 1e6
+
+
+async def _compare(name: str, repo_op: Op, raw_op: Op, ops: int, rounds: int) -> Row:
+    await _timed(repo_op, max(ops // 10, 1))  # warm up the pool and the caches
+    await _timed(raw_op, max(ops // 10, 1))
+    repo, raw = [], []
+    for _ in range(rounds):
+        repo.append(await _timed(repo_op, ops))
+        raw.append(await _timed(raw_op, ops))
+    return Row(name, statistics.median(repo), statistics.median(raw))
+
+
+async def run(uri: str, args: argparse.Namespace) -> list[Row]:
+    client = make_client(uri, args.driver)
+    db = get_database(client, f"bench_{uuid.uuid4().hex[:12]}")
+    try:
+        await ensure_schema(db)
+        repository = MongoOrderRepository(db)
+        orders = [paid(new_order(i), 1) for i in range(args.orders)]
+        for order in orders:
+            await repository.add(order)
+        raw = db["orders"]
+        n = args.orders
+
+        async def repo_by_reference(i: int) -> object:
+            return await repository.get_by_reference_id(f"ref-{i % n}")
+
+        async def raw_by_reference(i: int) -> object:
+            return await raw.find_one({"reference_id": f"ref-{i % n}"})
+
+        async def repo_by_payment(i: int) -> object:
+            return await repository.get_by_payment_id(f"pay-{i % n}")
+
+        async def raw_by_payment(i: int) -> object:
+            return await raw.find_one({"payment.id": f"pay-{i % n}"})
+
+        # Save: each op writes one order at its current version. The repository encodes the
+        # Order; raw replaces with a document encoded before timing (only the version moves).
+        documents: list[dict[str, Any]] = [order_to_document(o) for o in orders]
+
+        async def repo_save(i: int) -> object:
+            order: Order = orders[i % n]
+            await repository.save(order, expected_version=order.version)
+            documents[i % n]["version"] = order.version
+            return None
+
+        async def raw_save(i: int) -> object:
+            document = documents[i % n]
+            version = document["version"]
+            document["version"] = version + 1
+            result = await raw.replace_one({"_id": document["_id"], "version": version}, document)
+            assert result.matched_count == 1
+            orders[i % n].version = version + 1
+            return result
+
+        return [
+            await _compare(
+                "get by reference_id", repo_by_reference, raw_by_reference, args.ops, args.rounds
+            ),
+            await _compare(
+                "get by payment.id", repo_by_payment, raw_by_payment, args.ops, args.rounds
+            ),
+            await _compare("save (compare-and-set)", repo_save, raw_save, args.ops, args.rounds),
+        ]
+    finally:
+        await client.drop_database(db.name)
+        await close_client(client)
+
+
+def report(rows: list[Row], args: argparse.Namespace, server: str) -> str:
+    lines = [
+        f"server: {server}; driver: {args.driver}; {args.orders} orders; "
+        f"{args.ops} ops x {args.rounds} rounds per side (median of round means)",
+        "",
+        "| operation | repository (µs/op) | raw driver (µs/op) | ratio |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    lines += [
+        f"| {r.operation} | {r.repository_us:.0f} | {r.raw_us:.0f} | {r.ratio:.2f}x |" for r in rows
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--orders", type=int, default=200)
+    parser.add_argument("--ops", type=int, default=100, help="operations per round and side")
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--driver", choices=("pymongo", "motor"), default="pymongo")
+    args = parser.parse_args(argv)
+    with mongo_server() as (uri, server):
+        rows = asyncio.run(run(uri, args))
+    print(report(rows, args, server))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
