@@ -26,8 +26,10 @@ factory for the process, one adapter per port::
 Signatures:
 
 - ``build_client(base_url, api_key, *, connect_timeout, read_timeout, max_connections,
-  pool_timeout=None) -> httpx.AsyncClient``: ``Authorization: Bearer <api_key>``, keep-alive pool
-  of ``max_connections``; ``pool_timeout`` defaults to ``connect_timeout``.
+  pool_timeout=None, connections_per_shard=8) -> httpx.AsyncClient``: ``Authorization: Bearer
+  <api_key>``, keep-alive connections up to ``max_connections``, held in small pools
+  (``PoolShards``: httpcore's pool slows down quadratically with its size);
+  ``pool_timeout`` defaults to ``connect_timeout``.
 - ``open_client(...)``: the same arguments, as an async generator for ``providers.Resource``.
 - ``RetryPolicy(attempts=3, wait_initial=0.2, wait_max=2.0, wait_jitter=0.2,
   max_retry_after=5.0)``: in-process retries with exponential backoff and jitter (stamina).
@@ -51,6 +53,7 @@ from adapters.http.transport import (
     DownstreamInProgress,
     MalformedAnswer,
     PoolExhausted,
+    PoolShards,
     RateLimited,
     RetryPolicy,
     build_breakers,
@@ -67,6 +70,7 @@ __all__ = [
     "HttpWalletService",
     "MalformedAnswer",
     "PoolExhausted",
+    "PoolShards",
     "RateLimited",
     "RetryPolicy",
     "build_breakers",

@@ -152,3 +152,17 @@ def _run(args: argparse.Namespace) -> int:
         server_header=False,
     )
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m entrypoints.commands.sandbox [flags]``: the sandbox alone, without loading the
+    other commands (benchmarks start it so)."""
+    parser = argparse.ArgumentParser(prog="orders-service")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["sandbox", *(sys.argv[1:] if argv is None else argv)])
+    code: int = args.handler(args)
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
