@@ -155,22 +155,30 @@ class Child:
     def exit_code(self) -> int | None:
         return None if self.process is None else self.process.poll()
 
-    def stop(self, hurry: Callable[[], bool]) -> None:
+    def stop(self, hurry: Callable[[], bool]) -> str:
         """SIGTERM the group, wait its grace (cut short when ``hurry()``), then SIGKILL
-        whatever is left of the group."""
+        whatever is left of the group. Says how it ended."""
         process = self.process
         if process is None:
-            return
+            return "not started"
+        ended = "had exited"
         if process.poll() is None and not hurry():
             _signal_group(process.pid, signal.SIGTERM)
             deadline = time.monotonic() + self.grace_seconds + STOP_SECONDS
             while process.poll() is None and not hurry() and time.monotonic() < deadline:
                 time.sleep(0.05)
+            ended = "stopped"
+        if process.poll() is None:
+            ended = "killed"
         # Also when the leader is gone: nothing it spawned may outlive the stack.
         _signal_group(process.pid, signal.SIGKILL)
         process.wait()
         if self.pump is not None:
             self.pump.join(timeout=2)
+        code = process.returncode
+        # uvicorn shuts down cleanly on SIGTERM, then re-raises it: -15 is its normal end.
+        how = f"on {signal.Signals(-code).name}" if code < 0 else f"with exit code {code}"
+        return f"{ended} ({how})"
 
 
 def _signal_group(pgid: int, signum: int) -> None:
@@ -402,8 +410,8 @@ def _stop_all(children: list[Child], stop: StopRequest, out: Callable[[str], Non
     by_name = {c.name: c for c in children}
     for name in ("api", "worker", "sandbox"):
         child = by_name.get(name)
-        if child is not None:
-            child.stop(lambda: stop.count > 1)
+        if child is not None and child.process is not None:
+            out(f"orders-service dev: {child.name} {child.stop(lambda: stop.count > 1)}")
 
 
 def _run(args: argparse.Namespace) -> int:

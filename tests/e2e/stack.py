@@ -1,0 +1,251 @@
+"""Real processes for the end-to-end tests: ``orders-service sandbox|api|worker`` started as a
+user would, each in its own process group, output to a log file, killed for sure at the end."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import redis
+
+from entrypoints.settings import Settings
+
+LOOPBACK = "127.0.0.1"
+#: How long a process gets to answer its probe.
+START_SECONDS = 60.0
+
+
+def orders_service() -> str:
+    """The console script installed next to this interpreter (what a user runs)."""
+    script = Path(sys.executable).with_name("orders-service")
+    if script.exists():
+        return str(script)
+    found = shutil.which("orders-service")
+    if found is None:
+        raise RuntimeError("the orders-service script is not installed (pip install -e .)")
+    return found
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def kill_group(pid: int, signum: int = signal.SIGKILL) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signum)
+
+
+def wait_until(
+    condition: Callable[[], bool], *, seconds: float, every: float = 0.2, what: str = ""
+) -> None:
+    """Poll ``condition`` until it holds; AssertionError naming ``what`` past the deadline (a
+    bound against hanging, not a measure of speed)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {seconds:.0f} s: {what}")
+        time.sleep(every)
+
+
+@dataclass
+class Process:
+    """One ``orders-service`` subcommand in its own process group."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    log_path: Path
+    popen: subprocess.Popen[bytes] | None = None
+    #: Every process group this ever started, for the finalizer.
+    groups: list[int] = field(default_factory=list)
+
+    def start(self) -> None:
+        with self.log_path.open("ab") as log:
+            log.write(f"\n=== start {' '.join(self.argv)}\n".encode())
+            log.flush()
+            self.popen = subprocess.Popen(  # noqa: S603 - our own script and arguments
+                self.argv,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.groups.append(self.popen.pid)
+
+    def kill(self) -> None:
+        """SIGKILL the whole group: no shutdown code runs, as in a crash."""
+        if self.popen is not None:
+            kill_group(self.popen.pid)
+            self.popen.wait()
+
+    def stop(self, seconds: float = 15.0) -> None:
+        """SIGTERM, then SIGKILL of the group whatever happened."""
+        if self.popen is not None and self.popen.poll() is None:
+            kill_group(self.popen.pid, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.popen.wait(timeout=seconds)
+        self.kill_all()
+
+    def kill_all(self) -> None:
+        for pid in self.groups:
+            kill_group(pid)
+        if self.popen is not None:
+            self.popen.wait()
+
+    def alive(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def tail(self, lines: int = 40) -> str:
+        if not self.log_path.exists():
+            return ""
+        text = self.log_path.read_text(errors="replace").splitlines()
+        return "\n".join(f"{self.name}| {line}" for line in text[-lines:])
+
+
+def isolated_redis(url: str) -> str:
+    """The test's Redis with a database index of its own (the queue name is fixed: ``orders``),
+    cleared of SAQ keys left by an earlier run that was killed."""
+    parts = urlsplit(url)
+    if parts.path.strip("/"):
+        isolated = url
+    else:
+        isolated = urlunsplit(parts._replace(path=f"/{1 + os.getpid() % 15}"))
+    client = redis.Redis.from_url(isolated)
+    try:
+        keys = list(client.scan_iter(match="saq:*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+    return isolated
+
+
+@dataclass
+class Stack:
+    """The sandbox, the API and the worker, wired to each other, with their URLs."""
+
+    sandbox: Process
+    api: Process
+    worker: Process
+    api_url: str
+    sandbox_url: str
+    webhook_secret: str
+
+    @property
+    def processes(self) -> tuple[Process, ...]:
+        return (self.sandbox, self.api, self.worker)
+
+    def logs(self) -> str:
+        return "\n".join(p.tail() for p in self.processes)
+
+    def restart_worker(self) -> None:
+        self.worker.start()
+
+
+def stack_environment(
+    *,
+    redis_url: str,
+    mongodb_uri: str,
+    api_port: int,
+    sandbox_port: int,
+    webhook_secret: str,
+    extra: Mapping[str, str],
+) -> dict[str, str]:
+    # Nothing of the caller's own settings leaks in: only what this stack sets.
+    env = {k: v for k, v in os.environ.items() if k not in Settings.NAMES}
+    sandbox = f"http://{LOOPBACK}:{sandbox_port}"
+    env.update(
+        {
+            "MONGODB_URI": mongodb_uri,
+            "MONGODB_DB_NAME": f"e2e_{uuid.uuid4().hex[:12]}",
+            "REDIS_URL": redis_url,
+            "PAYMENT_GATEWAY_URL": sandbox,
+            "PAYMENT_GATEWAY_API_KEY": "pk_e2e",
+            "PAYMENT_WEBHOOK_SECRETS": webhook_secret,
+            "WALLET_API_URL": sandbox,
+            "WALLET_API_KEY": "wk_e2e",
+            "TRANSFER_API_URL": sandbox,
+            "TRANSFER_API_KEY": "tk_e2e",
+            "SANDBOX_WEBHOOK_URL": f"http://{LOOPBACK}:{api_port}/api/webhooks/payments",
+            "PYTHONUNBUFFERED": "1",
+            **extra,
+        }
+    )
+    return env
+
+
+@contextlib.contextmanager
+def running_stack(
+    *, redis_url: str, mongodb_uri: str, logs: Path, extra_env: Mapping[str, str]
+) -> Iterator[Stack]:
+    """Start the three processes, wait for their probes, and kill every group they ever had on
+    exit, whatever happened (a failed start included)."""
+    api_port, sandbox_port = free_port(), free_port()
+    secret = "whsec_" + secrets.token_hex(16)
+    env = stack_environment(
+        redis_url=redis_url,
+        mongodb_uri=mongodb_uri,
+        api_port=api_port,
+        sandbox_port=sandbox_port,
+        webhook_secret=secret,
+        extra=extra_env,
+    )
+    script = orders_service()
+    on = ["--host", LOOPBACK, "--port"]
+    stack = Stack(
+        sandbox=Process(
+            "sandbox",
+            [script, "sandbox", *on, str(sandbox_port), "--seed", "7"],
+            env,
+            logs / "sandbox.log",
+        ),
+        api=Process("api", [script, "api", *on, str(api_port)], env, logs / "api.log"),
+        worker=Process(
+            "worker", [script, "worker", "--grace-seconds", "5"], env, logs / "worker.log"
+        ),
+        api_url=f"http://{LOOPBACK}:{api_port}",
+        sandbox_url=f"http://{LOOPBACK}:{sandbox_port}",
+        webhook_secret=secret,
+    )
+    try:
+        for process in stack.processes:
+            process.start()
+        _wait_for(f"{stack.sandbox_url}/sandbox/stats", stack)
+        _wait_for(f"{stack.api_url}/ready", stack)
+        yield stack
+    finally:
+        for process in (stack.api, stack.worker, stack.sandbox):
+            process.stop()
+
+
+def _wait_for(url: str, stack: Stack) -> None:
+    def answers() -> bool:
+        for process in stack.processes:
+            if not process.alive():
+                raise AssertionError(f"{process.name} exited while starting:\n{stack.logs()}")
+        try:
+            return httpx.get(url, timeout=2).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    try:
+        wait_until(answers, seconds=START_SECONDS, what=f"{url} answers 200")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{stack.logs()}") from None
