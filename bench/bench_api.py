@@ -1,0 +1,326 @@
+"""The HTTP API under load: create-order and get-order throughput of the real app (in-memory
+repository, zero-latency fake gateway) against a bare Litestar + msgspec endpoint that decodes and
+encodes the same bodies and does nothing else; then the webhook's answer latency (p50/p99).
+
+Each server is its own process with one uvicorn worker; the load generator is this process, a
+small keep-alive HTTP/1.1 client on asyncio (httpx would be the bottleneck on its own), sending a
+bounded number of requests with a bounded number of connections, on loopback only. One run.
+
+    python -m bench.bench_api [--requests 6000] [--concurrency 32] [--webhooks 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import msgspec
+from litestar import Litestar, get, post
+from litestar.params import FromPath, JSONBody
+
+from entrypoints.api.schemas import (
+    CreateOrderBody,
+    OrderView,
+    PasskeyView,
+    PaymentView,
+    StatusChangeView,
+)
+
+SECRET = "bench-webhook-secret"
+
+
+# --- the two servers (run as subprocesses: ``python -m bench.bench_api --serve ours|bare``) ---
+
+
+def _bare_app() -> Litestar:
+    """The floor: decode the order body, encode an order of the same shape. No use-case."""
+    now = datetime.now(UTC)
+
+    def view(body: CreateOrderBody) -> OrderView:
+        return OrderView(
+            id="9a64f7c3-47d9-5896-8f83-59ba8d71e0bd",
+            reference_id=body.reference_id,
+            status="pending",
+            pool_id=body.pool_id,
+            token_symbol=body.token_symbol,
+            amount_token=body.amount_token,
+            min_amount_token_receive=body.min_amount_token_receive,
+            price_tolerance_percent=body.price_tolerance_percent,
+            fiat_currency=body.fiat_currency,
+            price_fiat=body.price_fiat,
+            passkey=PasskeyView(body.passkey.credential_id, body.passkey.public_key),
+            smart_wallet_address=body.smart_wallet_address,
+            payment=PaymentView(
+                id="pay_000001",
+                token="tok_000001",
+                checkout_url="http://127.0.0.1:8010/checkout/pay_000001",
+                status="pending",
+                amount=body.price_fiat,
+                currency=body.fiat_currency,
+                created_at=now,
+                expires_at=now,
+            ),
+            transfer=None,
+            parked=False,
+            last_error=None,
+            created_at=now,
+            updated_at=now,
+            history=[StatusChangeView(status="pending", at=now, reason="order created")],
+        )
+
+    stored = view(msgspec.convert(_order(0), CreateOrderBody))
+
+    @post("/api/orders", status_code=201)
+    async def create(data: JSONBody[CreateOrderBody]) -> OrderView:
+        return view(data)
+
+    @get("/api/orders/{order_id:str}")
+    async def read(order_id: FromPath[str]) -> OrderView:
+        return stored
+
+    return Litestar([create, read])
+
+
+def _serve(kind: str, port: int) -> None:
+    import logging  # noqa: PLC0415
+
+    import uvicorn  # noqa: PLC0415
+
+    if kind == "ours":
+        from entrypoints.api.app import create_app  # noqa: PLC0415
+        from entrypoints.settings import Settings  # noqa: PLC0415
+
+        # The per-IP rate limit stays in the stack (its cost is part of ours) but must not refuse
+        # the load generator, which is one address.
+        settings = Settings(payment_webhook_secrets=(SECRET,), rate_limit_per_minute=10**9)
+        app: object = create_app(settings)
+        # Request lines and background AdvanceOrder runs log at info: keep the run about the
+        # HTTP path, as a production log level would.
+        for name in ("entrypoints", "orders_service", "application", "adapters"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+    else:
+        app = _bare_app()
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)  # type: ignore[arg-type]
+
+
+# --- the load generator ---------------------------------------------------------------------
+
+
+def _order(i: int) -> dict[str, object]:
+    return {
+        "reference_id": f"bench-{i:07d}",
+        "pool_id": "pool-1",
+        "token_symbol": "USDC",
+        "amount_token": "12.500000",
+        "min_amount_token_receive": "12.4",
+        "price_tolerance_percent": "1.5",
+        "fiat_currency": "EUR",
+        "price_fiat": "13.10",
+        "passkey": {"credential_id": f"cred-{i}", "public_key": f"pk-{i}"},
+    }
+
+
+def _raw(method: str, path: str, body: bytes = b"", headers: Sequence[str] = ()) -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", "host: 127.0.0.1", *headers]
+    if body or method == "POST":
+        lines += ["content-type: application/json", f"content-length: {len(body)}"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+@dataclass
+class Run:
+    name: str
+    requests: int
+    seconds: float
+    latencies: list[float]
+    statuses: dict[int, int]
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds
+
+    def percentile(self, p: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000
+
+
+async def _exchange(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, raw: bytes
+) -> tuple[int, bytes]:
+    writer.write(raw)
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    return status, await reader.readexactly(length)
+
+
+async def drive(name: str, port: int, requests: list[bytes], concurrency: int) -> Run:
+    """Send ``requests`` over ``concurrency`` keep-alive connections; time each answer."""
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    queue = iter(requests)
+
+    async def connection() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            for raw in queue:
+                started = time.perf_counter()
+                status, _ = await _exchange(reader, writer, raw)
+                latencies.append(time.perf_counter() - started)
+                statuses[status] = statuses.get(status, 0) + 1
+        finally:
+            writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(connection() for _ in range(concurrency)))
+    return Run(name, len(requests), time.perf_counter() - started, latencies, statuses)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _start(kind: str) -> tuple[subprocess.Popen[bytes], int]:
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "MONGODB_URI"}}
+    process = subprocess.Popen(  # noqa: S603 - this very module
+        [sys.executable, "-m", "bench.bench_api", "--serve", kind, "--port", str(port)], env=env
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return process, port
+        except OSError:
+            time.sleep(0.05)
+    process.kill()
+    raise RuntimeError(f"the {kind} server did not start")
+
+
+async def _created_ids(port: int, count: int, offset: int) -> list[tuple[str, str]]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    found = []
+    for i in range(offset, offset + count):
+        status, body = await _exchange(
+            reader, writer, _raw("POST", "/api/orders", json.dumps(_order(i)).encode())
+        )
+        assert status == 201, body
+        order = json.loads(body)
+        found.append((order["id"], order["payment"]["id"]))
+    writer.close()
+    return found
+
+
+async def bench(args: argparse.Namespace) -> list[Run]:
+    from entrypoints.api.signature import signature_header  # noqa: PLC0415
+
+    runs: list[Run] = []
+    creates = [
+        _raw("POST", "/api/orders", json.dumps(_order(i)).encode()) for i in range(args.requests)
+    ]
+    for kind in ("bare", "ours"):
+        process, port = _start(kind)
+        try:
+            # Warm-up: imports, first allocations, the JIT-less interpreter's caches.
+            warm = [
+                _raw("POST", "/api/orders", json.dumps(_order(10_000_000 + i)).encode())
+                for i in range(300)
+            ]
+            await drive("warm-up", port, warm, args.concurrency)
+            runs.append(await drive(f"create order ({kind})", port, creates, args.concurrency))
+            ids = (
+                [order_id for order_id, _ in await _created_ids(port, 200, 20_000_000)]
+                if kind == "ours"
+                else ["x"]
+            )
+            reads = [_raw("GET", f"/api/orders/{ids[i % len(ids)]}") for i in range(args.requests)]
+            runs.append(await drive(f"get order ({kind})", port, reads, args.concurrency))
+            if kind == "ours":
+                paid = await _created_ids(port, args.webhooks, 30_000_000)
+                events = []
+                for n, (_, payment_id) in enumerate(paid):
+                    body = json.dumps(
+                        {
+                            "id": f"evt-{n:07d}",
+                            "type": "payment.updated",
+                            "created_at": "2026-01-01T00:00:00Z",
+                            "data": {"payment_id": payment_id, "status": "completed"},
+                        }
+                    ).encode()
+                    header = signature_header([SECRET], int(time.time()), body)
+                    events.append(
+                        _raw("POST", "/api/webhooks/payments", body, [f"x-signature: {header}"])
+                    )
+                runs.append(
+                    await drive("payment webhook (ours)", port, events, args.webhook_concurrency)
+                )
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+    return runs
+
+
+def report(runs: list[Run], args: argparse.Namespace) -> str:
+    by_name = {r.name: r for r in runs}
+    lines = [
+        f"One run, {datetime.now(UTC):%Y-%m-%d}, Python {platform.python_version()}, "
+        f"{os.cpu_count()} CPUs; {args.requests} requests per row over {args.concurrency} "
+        f"keep-alive connections (webhooks: {args.webhooks} over {args.webhook_concurrency}); "
+        "one uvicorn worker per server (h11), the load generator in another process.",
+        "",
+        "| scenario | requests/s | p50 ms | p99 ms | answers |",
+        "| --- | ---: | ---: | ---: | --- |",
+    ]
+    for run in runs:
+        answers = ", ".join(f"{s}: {n}" for s, n in sorted(run.statuses.items()))
+        lines.append(
+            f"| {run.name} | {run.rate:,.0f} | {run.percentile(50):.1f} | "
+            f"{run.percentile(99):.1f} | {answers} |"
+        )
+    lines.append("")
+    for op in ("create order", "get order"):
+        ours, bare = by_name[f"{op} (ours)"], by_name[f"{op} (bare)"]
+        lines.append(f"- {op}: ours / bare = **{ours.rate / bare.rate:.2f}x** (target >= 0.75x)")
+    webhook = by_name["payment webhook (ours)"]
+    lines.append(
+        f"- payment webhook answer p99: **{webhook.percentile(99):.1f} ms** (target < 50 ms)"
+    )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.bench_api", description=__doc__)
+    parser.add_argument("--requests", type=int, default=6000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--webhooks", type=int, default=2000)
+    parser.add_argument("--webhook-concurrency", type=int, default=8)
+    parser.add_argument("--serve", choices=("ours", "bare"), help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve:
+        _serve(args.serve, args.port)
+        return 0
+    runs = asyncio.run(bench(args))
+    print(report(runs, args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
