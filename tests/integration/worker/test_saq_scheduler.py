@@ -154,3 +154,13 @@ async def test_an_unreachable_redis_is_infrastructure_unavailable() -> None:
     finally:
         await close_queue(queue)
     assert raised.value.component == "queue"
+
+
+async def test_a_workers_dequeue_from_an_unreachable_redis_comes_back_empty() -> None:
+    # SAQ's worker would swallow the error and ask again at once, in a busy loop.
+    queue = make_saq_queue("redis://127.0.0.1:1", "unreachable")
+    await queue.connect()
+    try:
+        assert await queue.dequeue(timeout=1) is None
+    finally:
+        await close_queue(queue)
