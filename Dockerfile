@@ -1,0 +1,30 @@
+# One image for the API, the worker and the sandbox: the command picks the role
+# (docker-compose.yml runs `api`, `worker` and `sandbox` from it).
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /app
+
+# The dependencies first, in a layer of their own: a change of code does not reinstall them.
+COPY pyproject.toml README.md ./
+RUN mkdir domain application adapters entrypoints \
+    && pip install . \
+    && pip uninstall --yes orders-service
+
+COPY domain ./domain
+COPY application ./application
+COPY adapters ./adapters
+COPY entrypoints ./entrypoints
+RUN pip install --no-deps . \
+    && useradd --create-home --uid 10001 --user-group orders
+
+# Never root at run time.
+USER orders
+
+EXPOSE 8000 8010
+ENTRYPOINT ["orders-service"]
+CMD ["api", "--host", "0.0.0.0", "--port", "8000"]

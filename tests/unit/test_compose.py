@@ -1,0 +1,171 @@
+"""docker-compose.yml and the Dockerfile, checked without a Docker engine (CI has none): the
+services, their healthchecks and start order, the volumes, the commands (parsed by the real
+CLI), and every setting the app reads."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+
+from entrypoints.cli import build_parser
+from entrypoints.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+SERVICES: dict[str, Any] = COMPOSE["services"]
+APP_SERVICES = ("api", "worker", "sandbox")
+
+#: Settings that may be left empty in the compose file, and why.
+MAY_BE_EMPTY = {
+    # Empty keeps the admin endpoints closed to everyone until an operator sets a token.
+    "ADMIN_TOKEN",
+}
+#: ``${NAME:-default}`` / ``${NAME}``: Compose's interpolation.
+INTERPOLATION = re.compile(r"\$\{(?P<name>[A-Z0-9_]+)(?::?-(?P<default>[^}]*))?\}")
+
+
+def resolved(value: object) -> str:
+    """A value as Compose gives it with nothing set in the caller's environment."""
+    return INTERPOLATION.sub(lambda m: m.group("default") or "", str(value))
+
+
+def environment(service: str) -> dict[str, str]:
+    env = SERVICES[service].get("environment", {})
+    assert isinstance(env, dict), f"{service}: environment must be a mapping"
+    return {name: resolved(value) for name, value in env.items()}
+
+
+def http_probe(service: str) -> str:
+    """The URL a ``python -c urllib`` healthcheck opens."""
+    test = " ".join(SERVICES[service]["healthcheck"]["test"])
+    found = re.search(r"https?://[^'\"\s]+", test)
+    assert found, f"{service}: healthcheck opens no URL: {test}"
+    return found.group(0)
+
+
+def test_the_five_services() -> None:
+    assert set(SERVICES) == {"mongo", "redis", "api", "worker", "sandbox"}
+
+
+def test_mongo_is_the_official_image_on_a_persistent_volume() -> None:
+    mongo = SERVICES["mongo"]
+    assert mongo["image"].split(":")[0] == "mongo"
+    volume, target = mongo["volumes"][0].split(":")[:2]
+    assert target == "/data/db"
+    assert volume in COMPOSE["volumes"], "a named volume, declared, so data outlives the container"
+
+
+def test_one_image_for_the_api_the_worker_and_the_sandbox() -> None:
+    builds = {(SERVICES[s].get("build"), SERVICES[s].get("image")) for s in APP_SERVICES}
+    assert builds == {(".", "orders-service:local")}
+
+
+@pytest.mark.parametrize("service", ["mongo", "redis", "api", "worker", "sandbox"])
+def test_every_service_has_a_healthcheck(service: str) -> None:
+    check = SERVICES[service]["healthcheck"]
+    assert check["test"][0] == "CMD"
+    assert check["retries"] >= 3
+
+
+def test_the_http_healthchecks_probe_the_right_paths() -> None:
+    assert urlsplit(http_probe("api")).path in ("/ready", "/health")
+    assert urlsplit(http_probe("sandbox")).path == "/sandbox/stats"
+    # Each probes its own port, the one its command binds.
+    for service in ("api", "sandbox"):
+        command = SERVICES[service]["command"]
+        port = command[command.index("--port") + 1]
+        assert urlsplit(http_probe(service)).port == int(port)
+
+
+def test_start_order_waits_for_healthy_dependencies() -> None:
+    needs = {"api": {"mongo", "redis", "sandbox"}, "worker": {"mongo", "redis", "sandbox"}}
+    for service, dependencies in needs.items():
+        depends_on = SERVICES[service]["depends_on"]
+        assert set(depends_on) >= dependencies
+        for dependency in dependencies:
+            assert depends_on[dependency]["condition"] == "service_healthy"
+
+
+@pytest.mark.parametrize("service", APP_SERVICES)
+def test_commands_parse_with_the_real_cli(service: str) -> None:
+    command = SERVICES[service]["command"]
+    args = build_parser().parse_args(command)
+    assert args.command == service
+    if service != "worker":
+        # Inside a container, loopback would be unreachable from the other services.
+        assert args.host == "0.0.0.0"  # noqa: S104
+
+
+@pytest.mark.parametrize("service", ["api", "worker"])
+def test_every_setting_the_app_reads_is_set(service: str) -> None:
+    env = environment(service)
+    missing = [name for name in Settings.NAMES if name not in env]
+    assert not missing, f"{service}: not set: {missing}"
+    empty = [n for n in Settings.NAMES if not env[n].strip() and n not in MAY_BE_EMPTY]
+    assert not empty, f"{service}: empty: {empty}"
+    unknown = sorted(set(env) - set(Settings.NAMES))
+    assert not unknown, f"{service}: not a setting (a typo?): {unknown}"
+    # And the values are valid together: the service would start with them.
+    settings = Settings.from_env(env)
+    assert settings.mongodb_uri is not None
+    assert settings.redis_url is not None
+
+
+def test_the_services_are_wired_to_each_other() -> None:
+    env = environment("api")
+    assert urlsplit(env["MONGODB_URI"]).hostname == "mongo"
+    assert urlsplit(env["REDIS_URL"]).hostname == "redis"
+    sandbox_command = SERVICES["sandbox"]["command"]
+    sandbox_port = int(sandbox_command[sandbox_command.index("--port") + 1])
+    for name in ("PAYMENT_GATEWAY_URL", "WALLET_API_URL", "TRANSFER_API_URL"):
+        url = urlsplit(env[name])
+        assert (url.hostname, url.port) == ("sandbox", sandbox_port), name
+    api_command = SERVICES["api"]["command"]
+    webhook = urlsplit(environment("sandbox")["SANDBOX_WEBHOOK_URL"])
+    assert (webhook.hostname, webhook.port) == (
+        "api",
+        int(api_command[api_command.index("--port") + 1]),
+    )
+    assert webhook.path == "/api/webhooks/payments"
+    # The sandbox signs with the secret the API verifies, and accepts the keys it is sent.
+    for name in (
+        "PAYMENT_WEBHOOK_SECRETS",
+        "PAYMENT_GATEWAY_API_KEY",
+        "WALLET_API_KEY",
+        "TRANSFER_API_KEY",
+    ):
+        assert environment("sandbox")[name] == env[name] == environment("worker")[name]
+
+
+def test_published_ports_are_on_loopback_only() -> None:
+    for service in APP_SERVICES:
+        for mapping in SERVICES[service].get("ports", []):
+            assert mapping.startswith("127.0.0.1:"), f"{service}: {mapping}"
+
+
+def test_the_worker_gets_its_grace_before_docker_kills_it() -> None:
+    worker = SERVICES["worker"]
+    grace = float(worker["command"][worker["command"].index("--grace-seconds") + 1])
+    assert float(worker["stop_grace_period"].rstrip("s")) > grace
+
+
+def test_the_dockerfile_builds_one_non_root_image_of_the_package() -> None:
+    lines = [
+        line.strip()
+        for line in (ROOT / "Dockerfile").read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    assert lines[0] == "FROM python:3.11-slim"
+    users = [line.split()[1] for line in lines if line.startswith("USER ")]
+    assert users
+    assert users[-1] not in ("root", "0")
+    assert 'ENTRYPOINT ["orders-service"]' in lines
+    # Every package the wheel ships is copied into the image.
+    copied = {line.split()[1] for line in lines if line.startswith("COPY ")}
+    for package in ("domain", "application", "adapters", "entrypoints"):
+        assert package in copied
