@@ -67,13 +67,14 @@ def _key(text: str, sort: OrderSort) -> datetime | Decimal:
             raise InvalidQuery("cursor", "holds a malformed time") from None
         if moment.tzinfo is None:
             raise InvalidQuery("cursor", "holds a time without a timezone")
-        return moment
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError:
+            raise InvalidQuery("cursor", "holds a time out of range") from None
     try:
         amount = Decimal(text)
     except InvalidOperation:
         raise InvalidQuery("cursor", "holds a malformed amount") from None
-    if not amount.is_finite():
-        raise InvalidQuery("cursor", "holds a malformed amount")
     return amount
 
 

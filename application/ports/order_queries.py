@@ -18,12 +18,23 @@ from domain import TERMINAL_STATUSES, Order, OrderStatus
 #: The largest page an operator may ask for.
 MAX_PAGE_SIZE = 200
 DEFAULT_PAGE_SIZE = 50
+#: Amounts a search may name: beyond these no order can match, and the stores' decimal types
+#: (Decimal128: 34 digits) would have to round them.
+MAX_SEARCH_AMOUNT = Decimal("1e15")
+MAX_SEARCH_DECIMALS = 18
 #: Non-terminal statuses, in the table's order: the ones an order can be stuck in.
 OPEN_STATUSES: tuple[OrderStatus, ...] = tuple(s for s in OrderStatus if s not in TERMINAL_STATUSES)
 #: Orders whose payment went through: every status after ``completed_pay``, included.
 PAID_STATUSES = frozenset(
     s for s in OrderStatus if s not in {OrderStatus.PENDING, OrderStatus.FAILED_PAY}
 )
+
+
+def is_searchable_amount(value: Decimal) -> bool:
+    if not value.is_finite() or value < 0 or value >= MAX_SEARCH_AMOUNT:
+        return False
+    exponent = value.as_tuple().exponent
+    return isinstance(exponent, int) and -exponent <= MAX_SEARCH_DECIMALS
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,8 +65,12 @@ class OrderFilters:
             raise InvalidQuery("created_from", "must be before created_to")
         for name in ("min_price_fiat", "max_price_fiat"):
             value = getattr(self, name)
-            if value is not None and (not value.is_finite() or value < 0):
-                raise InvalidQuery(name, "must be a finite, non-negative amount")
+            if value is not None and not is_searchable_amount(value):
+                raise InvalidQuery(
+                    name,
+                    f"must be an amount from 0 to below {MAX_SEARCH_AMOUNT:f} with at most "
+                    f"{MAX_SEARCH_DECIMALS} decimal places",
+                )
         if (
             self.min_price_fiat is not None
             and self.max_price_fiat is not None
@@ -126,6 +141,8 @@ class Position:
         want = datetime if self.sort.field is SortField.CREATED_AT else Decimal
         if not isinstance(self.key, want):
             raise InvalidQuery("cursor", f"does not hold a {self.sort.field.value} value")
+        if isinstance(self.key, Decimal) and not is_searchable_amount(self.key):
+            raise InvalidQuery("cursor", "holds an amount out of range")
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hmac
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -146,7 +146,10 @@ def _time(request: Request[Any, Any, Any], name: str) -> datetime | None:
         raise InvalidQuery(name, "must be an ISO 8601 time, e.g. 2026-03-01T00:00:00Z") from None
     if moment.tzinfo is None:
         raise InvalidQuery(name, "must carry a timezone, e.g. 2026-03-01T00:00:00Z")
-    return moment
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise InvalidQuery(name, "is out of range") from None
 
 
 def _amount(request: Request[Any, Any, Any], name: str) -> Decimal | None:

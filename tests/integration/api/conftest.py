@@ -33,6 +33,8 @@ from entrypoints.settings import Settings
 SECRET = "whsec_current_0123456789"
 OLD_SECRET = "whsec_previous_9876543210"
 PROBLEM = "application/problem+json"
+#: RATE_LIMIT_PER_MINUTE for tests that must never be throttled.
+UNLIMITED = 1_000_000
 
 Configure = Callable[[Container], None]
 
@@ -146,7 +148,8 @@ class Api:
 
 @pytest.fixture
 def settings() -> Settings:
-    return Settings(payment_webhook_secrets=(SECRET, OLD_SECRET))
+    # A limit no test reaches: the rate limit itself is tested in tests/integration/admin.
+    return Settings(payment_webhook_secrets=(SECRET, OLD_SECRET), rate_limit_per_minute=UNLIMITED)
 
 
 @pytest.fixture
@@ -195,7 +198,8 @@ def start_api(settings: Settings, gateway: FakePaymentGateway) -> StartApi:
 def start_api_module() -> StartApi:
     """``start_api`` for a module-scoped server (the bad-input cases share one)."""
     return api_starter(
-        Settings(payment_webhook_secrets=(SECRET, OLD_SECRET)), FakePaymentGateway(SystemClock())
+        Settings(payment_webhook_secrets=(SECRET, OLD_SECRET), rate_limit_per_minute=UNLIMITED),
+        FakePaymentGateway(SystemClock()),
     )
 
 
