@@ -63,7 +63,10 @@ class MongoOrderRepository:
         return await self._find_one({"reference_id": reference_id}, "reference id")
 
     async def get_by_payment_id(self, payment_id: str) -> Order | None:
-        return await self._find_one({"payment.id": payment_id}, "payment id")
+        # The partial index's own filter spelled out, so any planner can prove the index covers
+        # the query (equality alone implies ``$exists``, but not every planner derives ``$type``).
+        query = {"payment.id": {"$eq": payment_id, "$exists": True, "$type": "string"}}
+        return await self._find_one(query, "payment id")
 
     async def save(self, order: Order, *, expected_version: int) -> None:
         document = order_to_document(order)
