@@ -325,7 +325,10 @@ def curl_session(api: str, sandbox: str) -> str:
     )
 
 
-def _banner(env: Mapping[str, str], api: str, sandbox: str, redis: str, mongo: str) -> str:
+def _banner(
+    env: Mapping[str, str], api: str, sandbox: str, redis: str, mongo: str, children: list[Child]
+) -> str:
+    pids = ", ".join(f"{c.name} {c.process.pid}" for c in children if c.process is not None)
     return "\n".join(
         [
             "",
@@ -335,6 +338,7 @@ def _banner(env: Mapping[str, str], api: str, sandbox: str, redis: str, mongo: s
             f"  worker   SAQ on {env['REDIS_URL']} ({redis})",
             f"  store    {env['MONGODB_URI']} db {env['MONGODB_DB_NAME']} ({mongo})",
             f"  admin    ADMIN_TOKEN={env['ADMIN_TOKEN']}",
+            f"  pids     {pids} (each the leader of its process group)",
             "",
             "Try it from another shell: create an order, pay it in the sandbox, see it completed:",
             "",
@@ -380,7 +384,7 @@ def run_stack(api_port: int, sandbox_port: int, environ: Mapping[str, str]) -> i
                 deadline = time.monotonic() + STARTUP_SECONDS
                 _wait_ready(f"{sandbox}/sandbox/stats", children, stop, deadline)
                 _wait_ready(f"{api}/ready", children, stop, deadline)
-                out(_banner(env, api, sandbox, redis_what, mongo_what))
+                out(_banner(env, api, sandbox, redis_what, mongo_what, children))
                 return _serve(children, stop, out)
             finally:
                 _stop_all(children, stop, out)
