@@ -405,27 +405,30 @@ class DownstreamCaller:
             raise CircuitOpen(self.service, f"circuit open, {method} {path} not sent") from exc
         finally:
             duration_ms = (time.perf_counter() - started) * 1000
-            level = logging.INFO if isinstance(status, int) and status < 400 else logging.WARNING
-            log.log(
-                level,
-                "%s %s %s -> %s in %.1f ms (idempotency key %s, attempt %d)",
-                self.service,
-                method,
-                path,
-                status,
-                duration_ms,
-                idempotency_key or "-",
-                number,
-                extra={
-                    "service": self.service,
-                    "method": method,
-                    "path": path,
-                    "status": status,
-                    "duration_ms": round(duration_ms, 1),
-                    "idempotency_key": idempotency_key,
-                    "attempt": number,
-                },
-            )
+            # An answer the caller asked for (a 404 "no such transfer") is no warning.
+            expected = isinstance(status, int) and (status < 400 or status in accept)
+            level = logging.INFO if expected else logging.WARNING
+            if log.isEnabledFor(level):
+                log.log(
+                    level,
+                    "%s %s %s -> %s in %.1f ms (idempotency key %s, attempt %d)",
+                    self.service,
+                    method,
+                    path,
+                    status,
+                    duration_ms,
+                    idempotency_key or "-",
+                    number,
+                    extra={
+                        "service": self.service,
+                        "method": method,
+                        "path": path,
+                        "status": status,
+                        "duration_ms": round(duration_ms, 1),
+                        "idempotency_key": idempotency_key,
+                        "attempt": number,
+                    },
+                )
 
     def _interpret(
         self,

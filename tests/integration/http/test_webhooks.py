@@ -172,3 +172,15 @@ async def test_a_duplicate_webhook_can_be_asked_for(
     again = await control.client.post(f"/sandbox/payments/{payment_id}/fail")
     assert again.status_code == 409
     assert again.json() == {"error": "not_pending", "payment_status": "completed"}
+
+
+async def test_a_payment_can_be_settled_without_its_webhook(
+    setup: tuple[Receiver, SandboxControl],
+) -> None:
+    receiver, control = setup
+    payment_id = await _new_payment(control)
+    answer = await control.client.post(f"/sandbox/payments/{payment_id}/complete?webhook=false")
+    assert answer.json()["status"] == "completed"
+    assert answer.json()["webhooks"] == []
+    await asyncio.sleep(0.1)
+    assert receiver.deliveries == []
