@@ -216,7 +216,8 @@ def _named(path: str, message: str) -> FieldError:
 _DESCRIPTIONS = {
     400: "Invalid input: malformed JSON, wrong types, missing or unknown fields, or a value the "
     "order rules refuse. `errors` names each offending field.",
-    401: "The webhook's `X-Signature` is missing, forged or too old.",
+    401: "The webhook's `X-Signature` is missing, forged or too old; on `/api/admin`, the "
+    "`Authorization: Bearer` admin token is missing or wrong (or no `ADMIN_TOKEN` is set).",
     404: "No such order (or, for the webhook, no order for that payment).",
     405: "Method not allowed.",
     409: "The request conflicts with what is stored (e.g. a `reference_id` reused with a "
