@@ -14,6 +14,7 @@ from application.get_order import GetOrder
 from entrypoints.api.guards import require_json
 from entrypoints.api.problems import problem_responses
 from entrypoints.api.schemas import CreateOrderBody, OrderView
+from entrypoints.logging import bind_order
 
 REPLAYED_HEADER = "Idempotent-Replayed"
 
@@ -49,7 +50,9 @@ class OrdersController(Controller):
     async def create(
         self, data: JSONBody[CreateOrderBody], create_order: NamedDependency[CreateOrder]
     ) -> Response[OrderView]:
+        bind_order(reference_id=data.reference_id)  # on this request's later log lines
         result = await create_order.execute(data.to_order_request())
+        bind_order(order_id=result.order.id)
         headers = {REPLAYED_HEADER: "true"} if result.replayed else None
         return Response(OrderView.of(result.order), status_code=201, headers=headers)
 

@@ -23,6 +23,7 @@ from application.ports import Clock, WebhookEvent, WebhookEventLog
 from entrypoints.api.guards import require_signed_json
 from entrypoints.api.problems import problem_responses
 from entrypoints.api.schemas import PaymentWebhookBody, WebhookAck
+from entrypoints.logging import bind_order
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,7 @@ async def receive_payment_event(
     except Exception:
         await _note_failure(webhook_log, data.id, FAILED)
         raise
+    bind_order(order.id, order.reference_id)  # on this request's later log lines
     await webhook_log.set_outcome(data.id, ACCEPTED)
     return Response(
         WebhookAck(event_id=data.id, outcome=ACCEPTED, order_id=order.id), status_code=202

@@ -174,6 +174,8 @@ async def test_the_request_id_is_echoed_and_on_every_log_line_of_the_request(
     requests = [line for line in lines if line.get("event") == "request"]
     by_id = {line["request_id"]: line for line in requests}
     assert by_id[generated]["route"] == "/api/orders"
+    assert by_id[generated]["order_id"] == order_id
+    assert by_id[generated]["reference_id"] == "logged-1"
     assert by_id["req-abc.123"]["order_id"] == order_id
     assert by_id["req-abc.123"]["status"] == 200
     assert by_id["req-admin"]["status"] == 400
