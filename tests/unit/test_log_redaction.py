@@ -14,7 +14,14 @@ import pytest
 import structlog
 
 from entrypoints.api import admin
-from entrypoints.logging import bind_order, configure_logging, mask, redact, register_secrets
+from entrypoints.logging import (
+    bind_job_context,
+    bind_order,
+    configure_logging,
+    mask,
+    redact,
+    register_secrets,
+)
 from entrypoints.settings import Settings
 
 SECRET_VALUE = "sk_live_4f2b9c0d1e7a6b5c"
@@ -119,3 +126,30 @@ def test_the_admin_token_comparison_is_constant_time() -> None:
     assert "hmac.compare_digest" in calls
     assert not any(isinstance(node, ast.Compare) for node in ast.walk(tree))
     assert "token_matches(" in inspect.getsource(admin.require_admin)
+
+
+class _Job:
+    def __init__(self, key: str, function: str, kwargs: dict[str, str]) -> None:
+        self.key = key
+        self.function = function
+        self.kwargs = kwargs
+
+
+async def test_a_worker_job_puts_its_key_and_order_id_on_its_lines(captured: io.StringIO) -> None:
+    await bind_job_context(
+        {"job": _Job("advance:order-9", "advance_order", {"order_id": "order-9"})}
+    )
+    logging.getLogger("worker").info("advancing")
+    # The next job (a cron without an order) starts from a clean context.
+    await bind_job_context({"job": _Job("cron:retry_due_orders", "retry_due_orders", {})})
+    logging.getLogger("worker").info("sweeping")
+
+    first, second = (json.loads(line) for line in captured.getvalue().splitlines())
+
+    assert (first["job_key"], first["order_id"], first["job"]) == (
+        "advance:order-9",
+        "order-9",
+        "advance_order",
+    )
+    assert second["job_key"] == "cron:retry_due_orders"
+    assert "order_id" not in second
