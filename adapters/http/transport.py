@@ -398,6 +398,13 @@ class DownstreamCaller:
                         self.service,
                         f"{method} {path}: {type(exc).__name__}: {exc} (attempt {number})",
                     ) from exc
+                except httpx.HTTPError as exc:
+                    # An answer httpx could not read (a body that does not match its
+                    # Content-Encoding, say): the downstream's fault, never a crash here.
+                    status = "undecodable"
+                    raise MalformedAnswer(
+                        self.service, f"{method} {path}: {type(exc).__name__}: {exc}"
+                    ) from exc
                 status = response.status_code
                 return self._interpret(method, path, response, parse, accept, number)
         except OpenedState as exc:

@@ -139,6 +139,16 @@ async def test_the_contract_answer_parses(vendor_adapters: tuple[Adapters, Scrip
     assert str(created.amount) == "12.50"
 
 
+async def test_a_body_that_does_not_match_its_encoding_is_malformed(
+    vendor_adapters: tuple[Adapters, Script],
+) -> None:
+    adapters, script = vendor_adapters
+    script.answers.append((201, b"not gzip at all", {"Content-Encoding": "gzip"}))
+    with pytest.raises(MalformedAnswer, match="DecodingError"):
+        await call(adapters, "create_wallet")
+    assert script.seen == 1
+
+
 async def test_a_redirect_is_unexpected(vendor_adapters: tuple[Adapters, Script]) -> None:
     adapters, script = vendor_adapters
     script.answers.append((302, b"", {"Location": "http://elsewhere.invalid/"}))
