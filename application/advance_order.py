@@ -163,6 +163,8 @@ class AdvanceOrder:
             )
             await self._save(order)
             return False
+        order.payment_still_pending(now)
+        await self._save(order)
         await self._schedule(order, now + self._timings.payment_recheck)
         return False
 

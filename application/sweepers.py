@@ -45,7 +45,10 @@ class PollPendingPayments(_Sweep):
     asks the gateway and expires the payment to ``failed_pay`` past its expiry."""
 
     async def _find(self) -> list[Order]:
-        return await self._repository.pending_payments(self._clock.now(), self._timings.batch_size)
+        # Each check stamps the order, so the longest-unchecked come first and a backlog larger
+        # than one batch rotates instead of starving the newest orders.
+        checked_before = self._clock.now() - self._timings.payment_recheck / 2
+        return await self._repository.pending_payments(checked_before, self._timings.batch_size)
 
 
 class ResumeStuckOrders(_Sweep):

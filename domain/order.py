@@ -359,6 +359,13 @@ class Order:
                 expires_at=self.payment.expires_at,
             )
 
+    def payment_still_pending(self, at: datetime) -> None:
+        """The gateway was asked and the payment is still pending: note when (the poller checks
+        the longest-unchecked orders first), without a history line per check."""
+        if self.status is not S.PENDING:
+            raise InvalidTransition(self.id, self.status.value, self.status.value, "not pending")
+        self.updated_at = at
+
     def mark_paid(self, at: datetime) -> None:
         self._move(S.COMPLETED_PAY, at, "gateway reports the payment completed")
 

@@ -33,7 +33,8 @@ class OrderRepository(Protocol):
         """Orders in a fail status, not parked, whose next attempt is due at ``now``."""
 
     async def pending_payments(self, updated_before: datetime, limit: int) -> list[Order]:
-        """Orders still waiting for their payment, untouched since ``updated_before``."""
+        """Orders still waiting for their payment, not checked since ``updated_before``
+        (a check stamps ``updated_at``), least recently checked first."""
 
     async def stuck(self, updated_before: datetime, limit: int) -> list[Order]:
         """Paid orders left mid-pipeline (``completed_pay``, ``creating_wallet``,

@@ -11,6 +11,7 @@ import pytest
 from adapters.fakes import FakeWalletService, Fault, address_for
 from application.advance_order import AdvanceOrder
 from application.errors import NotParked
+from application.policy import PipelineTimings
 from application.ports import OrderRepository, Wallet
 from domain import Order, OrderStatus, Step
 from entrypoints.simulation import World
@@ -286,3 +287,19 @@ async def test_a_submitted_transfer_is_looked_up_until_confirmed(world: World) -
     await world.run_due_jobs()
     assert (await stored(world, order)).status is S.COMPLETED
     assert world.transfers.send_calls == 1
+
+
+async def test_the_pending_poll_rotates_through_a_backlog_larger_than_a_batch() -> None:
+    world = World(timings=PipelineTimings(batch_size=2))
+    ids = []
+    for i in range(3):
+        ids.append((await world.create_order.execute(make_request(f"ref-{i}"))).order.id)
+        world.clock.advance(1)
+    world.clock.advance(30)
+    assert await world.poll_pending.execute() == 2
+    assert set(world.scheduler.jobs) == {ids[0], ids[1]}  # the two least recently checked
+    await world.run_due_jobs()  # both checked: still pending, stamped now
+    world.scheduler.jobs.clear()  # forget their own 30 s re-checks: the poll alone must cover
+    world.clock.advance(10)  # the two were checked 10 s ago: not due again for another 5 s
+    assert await world.poll_pending.execute() == 1
+    assert set(world.scheduler.jobs) == {ids[2]}  # the unchecked one is not starved
