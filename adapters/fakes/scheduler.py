@@ -26,6 +26,10 @@ class RecordingScheduler:
         if current is None or when < current:
             self.jobs[order_id] = when
 
+    async def ping(self) -> None:
+        if self.unavailable:
+            raise InfrastructureUnavailable("queue", "scripted outage")
+
     def pop_due(self) -> list[str]:
         """Take every job due now, earliest first."""
         now = self._clock.now()

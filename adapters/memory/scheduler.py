@@ -41,6 +41,9 @@ class InProcessScheduler:
         delay = 0.0 if at is None else max((at - self._clock.now()).total_seconds(), 0.0)
         self._timers[order_id] = (at, asyncio.create_task(self._run_later(order_id, delay)))
 
+    async def ping(self) -> None:
+        """In-process: reachable while the process runs."""
+
     async def _run_later(self, order_id: str, delay: float) -> None:
         if delay:
             await asyncio.sleep(delay)

@@ -112,6 +112,13 @@ class SaqJobScheduler:
     async def schedule_advance(self, order_id: str, *, at: datetime | None = None) -> None:
         await self._enqueue(order_id, self._epoch(at))
 
+    async def ping(self) -> None:
+        """A Redis round trip; ``InfrastructureUnavailable`` when it fails."""
+        try:
+            await self._queue.redis.ping()  # type: ignore[misc] # redis-py types async as a union
+        except (RedisError, OSError) as exc:
+            raise InfrastructureUnavailable("queue", f"redis: {exc}") from exc
+
     async def after_advance(self, order_id: str) -> None:
         """Once SAQ has finished (or requeued) the order's job: enqueue the earliest run asked
         for while it was active. A queue that is down is only logged here: the sweepers find

@@ -15,3 +15,6 @@ class JobScheduler(Protocol):
 
         ``InfrastructureUnavailable`` if the queue cannot take the job.
         """
+
+    async def ping(self) -> None:
+        """Raise ``InfrastructureUnavailable`` if the queue cannot take jobs now."""

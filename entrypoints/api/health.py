@@ -35,9 +35,7 @@ async def ready(
 ) -> Readiness:
     checks = {
         "repository": await _check(repository.ping),
-        # The JobScheduler port has no ping: a queue-backed scheduler (SAQ) may offer one; the
-        # in-process scheduler needs none.
-        "queue": await _check(getattr(scheduler, "ping", None)),
+        "queue": await _check(scheduler.ping),
     }
     failed = {name: state for name, state in checks.items() if state != "ok"}
     if failed:

@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator
 import pytest
 from dependency_injector import providers
 
+from adapters.clock import SystemClock
+from adapters.fakes import RecordingScheduler
 from adapters.memory import InMemoryOrderRepository
 from application.errors import InfrastructureUnavailable
 from entrypoints.container import Container
@@ -54,6 +56,25 @@ async def test_not_ready_is_a_503_naming_the_repository(store_down: Api) -> None
     assert "repository" in response.json()["detail"]
     # The process itself is fine.
     assert (await store_down.client.get("/health")).status_code == 200
+
+
+@pytest.fixture
+async def queue_down(start_api: StartApi) -> AsyncIterator[Api]:
+    def configure(container: Container) -> None:
+        scheduler = RecordingScheduler(SystemClock())
+        scheduler.unavailable = True
+        container.scheduler.override(providers.Object(scheduler))
+
+    async with start_api(configure) as running:
+        yield running
+
+
+async def test_not_ready_is_a_503_naming_the_queue(queue_down: Api) -> None:
+    response = await queue_down.client.get("/ready")
+
+    assert response.status_code == 503
+    assert "queue" in response.json()["detail"]
+    assert "repository" not in response.json()["detail"]
 
 
 async def test_an_unknown_route_is_a_404_problem(api: Api) -> None:

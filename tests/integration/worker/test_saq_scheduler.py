@@ -156,6 +156,23 @@ async def test_an_unreachable_redis_is_infrastructure_unavailable() -> None:
     assert raised.value.component == "queue"
 
 
+async def test_ping_reports_an_unreachable_redis_and_passes_a_reachable_one(
+    redis_url: str,
+) -> None:
+    down = make_saq_queue("redis://127.0.0.1:1", "unreachable")
+    up = make_saq_queue(redis_url, "ping-check")
+    await down.connect()
+    await up.connect()
+    try:
+        with pytest.raises(InfrastructureUnavailable) as raised:
+            await SaqJobScheduler(down, SystemClock()).ping()
+        await SaqJobScheduler(up, SystemClock()).ping()
+    finally:
+        await close_queue(down)
+        await close_queue(up)
+    assert raised.value.component == "queue"
+
+
 async def test_a_workers_dequeue_from_an_unreachable_redis_comes_back_empty() -> None:
     # SAQ's worker would swallow the error and ask again at once, in a busy loop.
     queue = make_saq_queue("redis://127.0.0.1:1", "unreachable")
