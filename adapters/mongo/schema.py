@@ -23,7 +23,7 @@ from domain import OrderStatus
 ORDERS = "orders"
 WEBHOOK_EVENTS = "webhook_events"
 
-Keys = tuple[tuple[str, int], ...]
+Keys = tuple[tuple[str, int | str], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,7 +257,8 @@ def _plain(value: Any) -> Any:
 
 
 def _keys_of(info: Mapping[str, Any]) -> Keys:
-    return tuple((str(k), int(v)) for k, v in info["key"])
+    # Directions come back as 1 or 1.0; special indexes ("text", "2dsphere") keep their string.
+    return tuple((str(k), v if isinstance(v, str) else int(v)) for k, v in info["key"])
 
 
 async def _collection_options(db: AsyncDatabase[Any], name: str) -> dict[str, Any] | None:

@@ -204,3 +204,12 @@ def test_db_init_names_an_unreachable_server(
     assert _db_init() == 3
     assert "mongodb unavailable" in capsys.readouterr().err
     gc.collect()
+
+
+async def test_indexes_of_other_kinds_are_left_alone(db: Db) -> None:
+    await db.orders.create_index([("location", "2dsphere")], name="seed_geo")
+
+    report = await ensure_schema(db)
+
+    assert not report.conflicts
+    assert "seed_geo" in await db.orders.index_information()
