@@ -62,6 +62,17 @@ def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
     return value
 
 
+def _address(env: Mapping[str, str], name: str) -> str | None:
+    """``host:port`` to listen on, or None when unset."""
+    value = env.get(name, "").strip()
+    if not value:
+        return None
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise SettingsError(name, f"must be host:port, e.g. 127.0.0.1:9101, got {value!r}")
+    return value
+
+
 def _secret(env: Mapping[str, str], name: str) -> str:
     return env.get(name, "").strip()
 
@@ -102,6 +113,8 @@ class Settings:
     rate_limit_per_minute: int = 600
     log_format: str = "console"
     log_level: str = "info"
+    # host:port where the worker serves /metrics (its own process's counters); unset: none.
+    worker_metrics_address: str | None = None
     # The sandbox posts its webhooks here.
     sandbox_webhook_url: str | None = None
 
@@ -147,6 +160,7 @@ class Settings:
             rate_limit_per_minute=_integer(env, "RATE_LIMIT_PER_MINUTE", 600, minimum=1),
             log_format=_choice(env, "LOG_FORMAT", ("console", "json")),
             log_level=_choice(env, "LOG_LEVEL", ("info", "debug", "warning", "error")),
+            worker_metrics_address=_address(env, "WORKER_METRICS_ADDRESS"),
             sandbox_webhook_url=_url(env, "SANDBOX_WEBHOOK_URL", http),
         )
         settings.check_consistency()
@@ -192,5 +206,6 @@ class Settings:
         "RATE_LIMIT_PER_MINUTE",
         "LOG_FORMAT",
         "LOG_LEVEL",
+        "WORKER_METRICS_ADDRESS",
         "SANDBOX_WEBHOOK_URL",
     )

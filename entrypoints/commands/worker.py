@@ -7,6 +7,7 @@ import asyncio
 import sys
 
 from entrypoints.logging import configure_logging
+from entrypoints.metrics_server import serve_metrics
 from entrypoints.settings import Settings, SettingsError
 from entrypoints.worker.runner import DEFAULT_GRACE_SECONDS, run_worker
 
@@ -44,5 +45,12 @@ def _run(args: argparse.Namespace) -> int:
         print("orders-service worker: --grace-seconds must not be negative", file=sys.stderr)
         return 2
     configure_logging(settings)
-    asyncio.run(run_worker(settings, grace_seconds=args.grace_seconds))
+    listener = None
+    if settings.worker_metrics_address:
+        listener = serve_metrics(settings.worker_metrics_address)
+    try:
+        asyncio.run(run_worker(settings, grace_seconds=args.grace_seconds))
+    finally:
+        if listener is not None:
+            listener.stop()
     return 0
