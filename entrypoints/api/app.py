@@ -61,6 +61,9 @@ def create_app(
         dependencies=DEPENDENCIES,
         lifespan=[lifespan],
         exception_handlers={Exception: handle_exception},
+        # Logging is configured once per process by entrypoints/logging.py (structlog); Litestar's
+        # default would replace the root logger's handlers at startup.
+        logging_config=None,
         request_max_body_size=MAX_BODY_BYTES,
         openapi_config=OpenAPIConfig(
             title="orders-service",

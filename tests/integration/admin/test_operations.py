@@ -151,7 +151,9 @@ def json_logs() -> Iterator[io.StringIO]:
 
 
 async def test_the_request_id_is_echoed_and_on_every_log_line_of_the_request(
-    admin_api: Api, json_logs: io.StringIO
+    # Logging configured before the app starts, as the api command does: the app must keep it.
+    json_logs: io.StringIO,
+    admin_api: Api,
 ) -> None:
     created = await admin_api.create(order_body("logged-1"))
     order_id = created.json()["id"]
