@@ -84,8 +84,10 @@ class AdvanceOrder:
         return AdvanceOutcome(order)
 
     async def _run(self, order: Order) -> None:
-        # True only right after this run saved the move into sending_token_to_smartwallet for the
-        # step's first attempt: nobody can have sent under the key yet, so the lookup is skipped.
+        # True only right after this run announced the transfer coming from a status the transfer
+        # was never tried in (completed_pay, creating_wallet): nobody can have sent under the key
+        # yet, so the lookup is skipped. It is decided by where the order came from, never by the
+        # attempt count, which an operator's retry resets.
         fresh_send = False
         for _ in range(_MAX_MOVES):
             if order.is_terminal or order.parked:
@@ -104,12 +106,10 @@ class AdvanceOrder:
                 step = order.next_step()
                 order.start_step(step, self._clock.now())
                 await self._save(order)
-                fresh_send = step is Step.SEND_TOKEN and order.attempts_of(step) == 1
+                fresh_send = step is Step.SEND_TOKEN and status is S.COMPLETED_PAY
             elif status is S.CREATING_WALLET:
                 await self._create_wallet(order)
-                fresh_send = order.status is S.SENDING_TOKEN_TO_SMARTWALLET and (
-                    order.attempts_of(Step.SEND_TOKEN) == 1
-                )
+                fresh_send = order.status is S.SENDING_TOKEN_TO_SMARTWALLET
             elif status is S.SENDING_TOKEN_TO_SMARTWALLET:
                 await self._send_tokens(order, lookup_first=not fresh_send)
                 return

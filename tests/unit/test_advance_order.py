@@ -303,3 +303,22 @@ async def test_the_pending_poll_rotates_through_a_backlog_larger_than_a_batch() 
     world.clock.advance(10)  # the two were checked 10 s ago: not due again for another 5 s
     assert await world.poll_pending.execute() == 1
     assert set(world.scheduler.jobs) == {ids[2]}  # the unchecked one is not starved
+
+
+async def test_an_operator_retry_after_a_lost_answer_looks_the_transfer_up_first(
+    world: World,
+) -> None:
+    order = await paid_order(world)
+    # The transfer is made but its answer lost; the lookups of the next attempts fail too, so the
+    # order is parked (3 attempts) with a transfer out there that it has not recorded.
+    world.transfer_faults.script("send", Fault.LOST_ANSWER)
+    world.transfer_faults.script("find_by_key", Fault.TRANSIENT, Fault.TRANSIENT)
+    for _ in range(3):
+        await world.advance.execute(order.id)
+        world.clock.advance(120)
+    assert (await stored(world, order)).parked
+    await world.retry_now.execute(order_id=order.id)
+    await world.run_due_jobs()
+    assert (await stored(world, order)).status is S.COMPLETED
+    assert world.transfers.send_calls == 1  # found by key, never sent again
+    assert world.transfers.lookup_hits == 1
