@@ -6,6 +6,7 @@ Plain Python only: no I/O, no framework. Every status change goes through
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from collections.abc import Mapping
@@ -234,8 +235,10 @@ class StatusChange:
 ORDER_ID_NAMESPACE = uuid.UUID("6f1c3a52-6d0e-4a3e-9b2f-7f0d5f0b9a11")
 
 
+@functools.lru_cache(maxsize=1024)
 def order_id_for(reference_id: str) -> str:
-    """The deterministic order id of a reference id."""
+    """The deterministic order id of a reference id (cached: a create derives it twice, once for
+    the gateway body and once for the order, and uuid5 hashes each time)."""
     return str(uuid.uuid5(ORDER_ID_NAMESPACE, reference_id))
 
 

@@ -6,6 +6,9 @@ Names follow Prometheus conventions: ``_total`` counters, ``_seconds`` histogram
 
 from __future__ import annotations
 
+from functools import lru_cache
+from typing import Any
+
 from prometheus_client import Counter, Gauge, Histogram
 
 #: Latency buckets (seconds) for HTTP answers and downstream calls: 5 ms .. 30 s.
@@ -66,3 +69,11 @@ OLDEST_OPEN_AGE = Gauge(
     "scrape. Alert on it: an order is stuck.",
     ["status"],
 )
+
+
+@lru_cache(maxsize=4096)
+def child(metric: Any, *labels: str) -> Any:
+    """``metric.labels(*labels)``, cached: prometheus-client takes a lock and validates the
+    labels on every ``labels()`` call, which is most of a metric's cost on a hot path. Label
+    values here are route templates, statuses and service names: a small, bounded set."""
+    return metric.labels(*labels)

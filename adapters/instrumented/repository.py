@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from datetime import datetime
 
-from adapters.instrumented.metrics import PARKINGS, RETRIES, STATUS_ENTERED
+from adapters.instrumented.metrics import PARKINGS, RETRIES, STATUS_ENTERED, child
 from application.ports import OrderRepository
 from domain import FAIL_STATUSES, IN_FLIGHT_STATUSES, Order, StatusChange
 from domain.order import STEP_OF_FAIL_STATUS
@@ -42,13 +42,13 @@ class InstrumentedOrderRepository:
         for line in lines:
             moved = previous is None or line.status is not previous.status
             if moved:
-                STATUS_ENTERED.labels(line.status.value).inc()
+                child(STATUS_ENTERED, line.status.value).inc()
                 if (
                     previous is not None
                     and previous.status in FAIL_STATUSES
                     and line.status in IN_FLIGHT_STATUSES
                 ):
-                    RETRIES.labels(STEP_OF_FAIL_STATUS[previous.status].value).inc()
+                    child(RETRIES, STEP_OF_FAIL_STATUS[previous.status].value).inc()
             elif line.reason.startswith("parked:"):
                 PARKINGS.inc()
             previous = line

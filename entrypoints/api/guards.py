@@ -19,9 +19,18 @@ def _is_json(media_type: str) -> bool:
     )
 
 
+def _media_type(request: Request[Any, Any, Any]) -> str:
+    # Straight from the raw scope headers: ``request.content_type`` parses every header into
+    # Litestar's structures first, a measurable share of a create's cost.
+    for name, value in request.scope["headers"]:
+        if name == b"content-type":
+            return value.decode("latin-1").partition(";")[0].strip()
+    return ""
+
+
 async def require_json(request: Request[Any, Any, Any]) -> None:
     """415 unless the body is declared JSON (``application/json``, charset allowed)."""
-    media_type, _ = request.content_type
+    media_type = _media_type(request)
     if not _is_json(media_type.lower()):
         shown = media_type or "none"
         raise UnsupportedMediaType(f"Content-Type must be application/json, got {shown}")

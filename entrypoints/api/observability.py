@@ -16,7 +16,7 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from structlog.contextvars import bind_contextvars, clear_contextvars
 
-from adapters.instrumented.metrics import HTTP_LATENCY, HTTP_REQUESTS, WEBHOOKS
+from adapters.instrumented.metrics import HTTP_LATENCY, HTTP_REQUESTS, WEBHOOKS, child
 from entrypoints.logging import bind_order
 
 log = logging.getLogger("orders_service.http")
@@ -97,10 +97,10 @@ class ObservabilityMiddleware:
             await self.app(scope, receive, send_wrapper)
         finally:
             elapsed = time.perf_counter() - started
-            HTTP_REQUESTS.labels(method, route, str(status)).inc()
-            HTTP_LATENCY.labels(method, route).observe(elapsed)
+            child(HTTP_REQUESTS, method, route, str(status)).inc()
+            child(HTTP_LATENCY, method, route).observe(elapsed)
             if route == WEBHOOK_ROUTE:
-                WEBHOOKS.labels(_webhook_outcome(status, bytes(webhook_body))).inc()
+                child(WEBHOOKS, _webhook_outcome(status, bytes(webhook_body))).inc()
             log.info(
                 "request",
                 extra={
