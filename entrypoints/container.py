@@ -137,7 +137,11 @@ class Container(containers.DeclarativeContainer):
 
     # --- downstream services ---
     http_retry = providers.Singleton(http.RetryPolicy, attempts=settings.provided.http_max_attempts)
-    http_breakers = providers.Singleton(http.build_breakers)
+    http_breakers = providers.Singleton(
+        http.build_breakers,
+        threshold=settings.provided.http_breaker_threshold,
+        reset_after_seconds=settings.provided.http_breaker_reset_seconds,
+    )
     gateway_client = providers.Resource(
         _http_client,
         settings.provided.payment_gateway_url,

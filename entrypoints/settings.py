@@ -100,6 +100,8 @@ class Settings:
     http_read_timeout_seconds: float = 10.0
     http_max_connections: int = 256
     http_max_attempts: int = 3
+    http_breaker_threshold: int = 5
+    http_breaker_reset_seconds: float = 30.0
     # Pipeline timing.
     retry_backoff_base_seconds: float = 5.0
     retry_backoff_max_seconds: float = 600.0
@@ -145,6 +147,10 @@ class Settings:
             ),
             http_max_connections=_integer(env, "HTTP_MAX_CONNECTIONS", 256, minimum=1),
             http_max_attempts=_integer(env, "HTTP_MAX_ATTEMPTS", 3, minimum=1),
+            http_breaker_threshold=_integer(env, "HTTP_BREAKER_THRESHOLD", 5, minimum=1),
+            http_breaker_reset_seconds=_number(
+                env, "HTTP_BREAKER_RESET_SECONDS", 30.0, minimum=0.001
+            ),
             retry_backoff_base_seconds=base,
             retry_backoff_max_seconds=_number(
                 env, "RETRY_BACKOFF_MAX_SECONDS", 600.0, minimum=base
@@ -195,6 +201,8 @@ class Settings:
         "HTTP_READ_TIMEOUT_SECONDS",
         "HTTP_MAX_CONNECTIONS",
         "HTTP_MAX_ATTEMPTS",
+        "HTTP_BREAKER_THRESHOLD",
+        "HTTP_BREAKER_RESET_SECONDS",
         "RETRY_BACKOFF_BASE_SECONDS",
         "RETRY_BACKOFF_MAX_SECONDS",
         "RETRY_MAX_ATTEMPTS",

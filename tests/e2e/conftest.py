@@ -19,6 +19,8 @@ FAST = {
     # Few jobs at once, so that a kill always lands on a run with work in flight.
     "WORKER_CONCURRENCY": "4",
     "HTTP_READ_TIMEOUT_SECONDS": "3",
+    # 30 % faults open the breaker now and then; a short reset keeps the run in seconds.
+    "HTTP_BREAKER_RESET_SECONDS": "2",
     "LOG_LEVEL": "info",
     # The test polls its 50 orders from one address; the per-client limit is not under test.
     "RATE_LIMIT_PER_MINUTE": "1000000",
