@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-import httpx
-from purgatory import AsyncCircuitBreakerFactory
-
 from adapters.http import wire
-from adapters.http.transport import DownstreamCaller, RetryPolicy, build_breakers
+from adapters.http.transport import HttpAdapter
 from application.ports import CreatedPayment, PaymentRequest, PaymentStatus
 
 SERVICE = "payment_gateway"
 
 
-class HttpPaymentGateway:
+class HttpPaymentGateway(HttpAdapter):
     """``PaymentGateway`` over ``POST /v1/payments`` and ``GET /v1/payments/{id}``.
 
     The idempotency key goes in ``Idempotency-Key`` on every attempt; a 409
@@ -22,19 +19,7 @@ class HttpPaymentGateway:
     ``PermanentDownstreamError``.
     """
 
-    def __init__(
-        self,
-        client: httpx.AsyncClient,
-        *,
-        retry: RetryPolicy | None = None,
-        breakers: AsyncCircuitBreakerFactory | None = None,
-    ) -> None:
-        self._calls = DownstreamCaller(
-            client,
-            service=SERVICE,
-            retry=retry or RetryPolicy(),
-            breakers=breakers or build_breakers(),
-        )
+    service = SERVICE
 
     async def create_payment(
         self, request: PaymentRequest, *, idempotency_key: str

@@ -4,36 +4,21 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-import httpx
-from purgatory import AsyncCircuitBreakerFactory
-
 from adapters.http import wire
-from adapters.http.transport import DownstreamCaller, RetryPolicy, build_breakers
+from adapters.http.transport import HttpAdapter
 from application.ports import Transfer, TransferRequest
 
 SERVICE = "transfer_service"
 
 
-class HttpTokenTransferService:
+class HttpTokenTransferService(HttpAdapter):
     """``TokenTransferService`` over ``POST /v1/transfers`` (at most once per ``Idempotency-Key``)
     and ``GET /v1/transfers/by-key/{key}`` (404: no transfer was ever made under the key).
 
     A 422 ``slippage_exceeded`` is a ``PermanentDownstreamError`` carrying that reason.
     """
 
-    def __init__(
-        self,
-        client: httpx.AsyncClient,
-        *,
-        retry: RetryPolicy | None = None,
-        breakers: AsyncCircuitBreakerFactory | None = None,
-    ) -> None:
-        self._calls = DownstreamCaller(
-            client,
-            service=SERVICE,
-            retry=retry or RetryPolicy(),
-            breakers=breakers or build_breakers(),
-        )
+    service = SERVICE
 
     async def send(self, request: TransferRequest, *, idempotency_key: str) -> Transfer:
         return await self._calls.call(

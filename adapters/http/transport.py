@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import ClassVar, TypeVar
 
 import httpx
 import msgspec
@@ -485,3 +485,25 @@ class DownstreamCaller:
             "%s %s answered an unexpected %d: %s", self.service, where, status, truncated(content)
         )
         raise MalformedAnswer(self.service, f"{where}: unexpected status {status}")
+
+
+class HttpAdapter:
+    """What the three adapters share: one :class:`DownstreamCaller` for the service they name in
+    ``service``, on the client given (one per base URL), with its retry policy and breakers
+    (``None``: the defaults, and a breaker of its own)."""
+
+    service: ClassVar[str]
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        *,
+        retry: RetryPolicy | None = None,
+        breakers: AsyncCircuitBreakerFactory | None = None,
+    ) -> None:
+        self._calls = DownstreamCaller(
+            client,
+            service=self.service,
+            retry=retry or RetryPolicy(),
+            breakers=breakers or build_breakers(),
+        )

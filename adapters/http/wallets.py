@@ -2,36 +2,21 @@
 
 from __future__ import annotations
 
-import httpx
-from purgatory import AsyncCircuitBreakerFactory
-
 from adapters.http import wire
-from adapters.http.transport import DownstreamCaller, RetryPolicy, build_breakers
+from adapters.http.transport import HttpAdapter
 from application.ports import Wallet
 
 SERVICE = "wallet_service"
 
 
-class HttpWalletService:
+class HttpWalletService(HttpAdapter):
     """``WalletService`` over ``POST /v1/wallets``: 201 ``created: true`` the first time, 200
     ``created: false`` when the credential's wallet exists (a success, not an error).
 
     The passkey's public key is sent in the body only: it is never logged.
     """
 
-    def __init__(
-        self,
-        client: httpx.AsyncClient,
-        *,
-        retry: RetryPolicy | None = None,
-        breakers: AsyncCircuitBreakerFactory | None = None,
-    ) -> None:
-        self._calls = DownstreamCaller(
-            client,
-            service=SERVICE,
-            retry=retry or RetryPolicy(),
-            breakers=breakers or build_breakers(),
-        )
+    service = SERVICE
 
     async def create_wallet(
         self, *, credential_id: str, public_key: str, idempotency_key: str
