@@ -3,30 +3,37 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """Exponential backoff with full jitter; ``None`` once ``max_attempts`` are spent (park)."""
+    """Exponential backoff with jitter; ``None`` once ``max_attempts`` are spent (park).
 
-    base_seconds: float = 5.0
-    max_seconds: float = 600.0
+    The wait before attempt n + 1 is half of ``min(cap, base * 2 ** (n - 1))`` plus a random
+    share of the other half, so retries of many orders failing together spread out."""
+
+    base: timedelta = timedelta(seconds=5)
+    cap: timedelta = timedelta(minutes=10)
     max_attempts: int = 8
-    rng: Callable[[], float] = field(default=random.random, compare=False)
+    jitter: random.Random = field(default_factory=random.Random, compare=False)
 
     def __post_init__(self) -> None:
-        if self.base_seconds <= 0 or self.max_seconds < self.base_seconds:
-            raise ValueError("retry backoff needs 0 < base_seconds <= max_seconds")
+        if self.base <= timedelta(0) or self.cap < self.base:
+            raise ValueError("retry backoff needs 0 < base <= cap")
         if self.max_attempts < 1:
             raise ValueError("retry max_attempts must be at least 1")
 
     def delay(self, attempts: int) -> timedelta:
         """The wait before attempt ``attempts + 1``: half fixed, half jitter, capped."""
-        ceiling = min(self.max_seconds, self.base_seconds * 2 ** max(attempts - 1, 0))
-        return timedelta(seconds=ceiling / 2 + self.rng() * ceiling / 2)
+        ceiling = self.base
+        for _ in range(max(attempts - 1, 0)):
+            if ceiling >= self.cap:
+                break
+            ceiling *= 2
+        ceiling = min(ceiling, self.cap)
+        return ceiling / 2 + ceiling * (self.jitter.random() / 2)
 
     def next_attempt_at(self, attempts: int, now: datetime) -> datetime | None:
         """When to try again after ``attempts`` failed attempts, or None to park."""

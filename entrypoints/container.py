@@ -64,8 +64,8 @@ def _timings(settings: Settings) -> PipelineTimings:
 
 def _retry_policy(settings: Settings) -> RetryPolicy:
     return RetryPolicy(
-        base_seconds=settings.retry_backoff_base_seconds,
-        max_seconds=settings.retry_backoff_max_seconds,
+        base=timedelta(seconds=settings.retry_backoff_base_seconds),
+        cap=timedelta(seconds=settings.retry_backoff_max_seconds),
         max_attempts=settings.retry_max_attempts,
     )
 

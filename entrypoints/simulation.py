@@ -37,7 +37,9 @@ class World:
     seed: int = 0
     fault_rate: float = 0.0
     retry_policy: RetryPolicy = field(
-        default_factory=lambda: RetryPolicy(base_seconds=5, max_seconds=300, max_attempts=8)
+        default_factory=lambda: RetryPolicy(
+            base=timedelta(seconds=5), cap=timedelta(minutes=5), max_attempts=8
+        )
     )
     timings: PipelineTimings = field(default_factory=PipelineTimings)
 

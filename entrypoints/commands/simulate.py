@@ -11,6 +11,7 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 
 from adapters.fakes import SimulatedCrash
@@ -102,7 +103,9 @@ async def simulate(
     world = World(
         seed=seed,
         fault_rate=fault_rate,
-        retry_policy=RetryPolicy(base_seconds=5, max_seconds=120, max_attempts=40, rng=rng.random),
+        retry_policy=RetryPolicy(
+            base=timedelta(seconds=5), cap=timedelta(minutes=2), max_attempts=40, jitter=rng
+        ),
     )
     started = time.perf_counter()
     start_clock = world.clock.now()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -10,6 +12,17 @@ import pytest
 from application.policy import RetryPolicy
 from domain import OrderRequest, Passkey
 from entrypoints.simulation import World
+
+
+class FixedJitter(random.Random):
+    """A jitter source that always draws ``value``: backoffs a test can compute."""
+
+    def __init__(self, value: float) -> None:
+        super().__init__(0)
+        self.value = value
+
+    def random(self) -> float:
+        return self.value
 
 
 def make_request(reference_id: str = "ref-1", **overrides: Any) -> OrderRequest:
@@ -33,5 +46,10 @@ def make_request(reference_id: str = "ref-1", **overrides: Any) -> OrderRequest:
 def world() -> World:
     # Deterministic backoff: half the ceiling plus half the jitter range (rng fixed at 0.5).
     return World(
-        retry_policy=RetryPolicy(base_seconds=4, max_seconds=60, max_attempts=3, rng=lambda: 0.5)
+        retry_policy=RetryPolicy(
+            base=timedelta(seconds=4),
+            cap=timedelta(minutes=1),
+            max_attempts=3,
+            jitter=FixedJitter(0.5),
+        )
     )

@@ -12,6 +12,7 @@ import asyncio
 import itertools
 import os
 from collections.abc import Coroutine
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -30,7 +31,7 @@ from application.policy import PipelineTimings, RetryPolicy
 from application.ports import OrderRepository, PaymentState
 from domain import TRANSITIONS, OrderStatus, Step
 from entrypoints.simulation import World
-from tests.unit.conftest import make_request
+from tests.unit.conftest import FixedJitter, make_request
 
 T = TypeVar("T")
 S = OrderStatus
@@ -62,7 +63,10 @@ class OrderPipeline(RuleBasedStateMachine):
         self.world = World(
             repository=repository,
             retry_policy=RetryPolicy(
-                base_seconds=2, max_seconds=20, max_attempts=3, rng=lambda: 0.5
+                base=timedelta(seconds=2),
+                cap=timedelta(seconds=20),
+                max_attempts=3,
+                jitter=FixedJitter(0.5),
             ),
             timings=PipelineTimings(),
         )
