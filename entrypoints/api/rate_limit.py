@@ -16,6 +16,7 @@ from litestar.middleware.rate_limit import (
     DURATION_VALUES,
     RateLimitConfig,
     RateLimitMiddleware,
+    get_remote_address,
 )
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -50,6 +51,7 @@ class ProblemRateLimitMiddleware(RateLimitMiddleware):
     def __init__(self, app: ASGIApp, config: RateLimitConfig) -> None:
         super().__init__(app, config)
         self._window_seconds = DURATION_VALUES[self.unit]
+        self._default_identifier = config.identifier_for_request is get_remote_address
         names = (
             config.rate_limit_policy_header_key,
             config.rate_limit_limit_header_key,
@@ -74,18 +76,28 @@ class ProblemRateLimitMiddleware(RateLimitMiddleware):
         windows.counts[key] = (count + 1, reset)
         return True, count + 1, reset
 
+    def _client_key(self, scope: Scope, request: Request[Any, Any, Any] | None) -> str:
+        if request is None:
+            # Litestar's default identifier is the peer address: read it off the scope rather
+            # than build a Request for it on every call.
+            client = scope.get("client")
+            return f"{type(self).__name__}::{client[0] if client else '127.0.0.1'}"
+        return self.cache_key_from_request(request)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         app = scope["litestar_app"]
-        request: Request[Any, Any, Any] = app.request_class(scope)
-        if not await self.should_check_request(request=request):
-            await self.app(scope, receive, send)
-            return
+        request: Request[Any, Any, Any] | None = None
+        if self.check_throttle_handler is not None or not self._default_identifier:
+            request = app.request_class(scope)
+            if not await self.should_check_request(request=request):
+                await self.app(scope, receive, send)
+                return
         now = int(time.time())
         # Litestar builds one middleware per route: the windows are the app's, in its state.
         windows = app.state.get(_STATE_KEY)
         if windows is None:
             windows = app.state[_STATE_KEY] = _Windows()
-        allowed, count, reset = self._count(windows, self.cache_key_from_request(request), now)
+        allowed, count, reset = self._count(windows, self._client_key(scope, request), now)
         values = (
             self._policy,
             self._limit,
@@ -103,7 +115,10 @@ class ProblemRateLimitMiddleware(RateLimitMiddleware):
                 f"too many requests from this address; retry after {retry_after} s",
                 headers={**headers, "Retry-After": retry_after},
             )
-            await response.to_asgi_response(app=None, request=request)(scope, receive, send)
+            answer = response.to_asgi_response(
+                app=None, request=request or app.request_class(scope)
+            )
+            await answer(scope, receive, send)
             return
         if not self.config.set_rate_limit_headers:
             await self.app(scope, receive, send)
