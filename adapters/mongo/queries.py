@@ -7,6 +7,7 @@ docs/operations.md lists which index serves which filter.
 
 from __future__ import annotations
 
+import inspect
 from decimal import Decimal
 from typing import Any
 
@@ -123,7 +124,11 @@ class MongoOrderQueries:
 
     async def _aggregate(self, pipeline: list[dict[str, Any]], what: str) -> list[Document]:
         with translate_errors(what):
-            cursor = await self._orders.aggregate(pipeline, allowDiskUse=True)
+            # PyMongo Async's ``aggregate`` is a coroutine that gives the cursor; Motor's gives
+            # the cursor itself. Both cursors iterate the same way.
+            cursor: Any = self._orders.aggregate(pipeline, allowDiskUse=True)
+            if inspect.isawaitable(cursor):
+                cursor = await cursor
             return [document async for document in cursor]
 
     async def _counts(self) -> StatusCounts:

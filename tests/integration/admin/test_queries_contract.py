@@ -32,7 +32,13 @@ from tests.integration.admin.book import NOW, SPECS, T0, Spec, book, build
 S = OrderStatus
 
 
-@pytest.fixture(params=["memory", pytest.param("mongo", marks=pytest.mark.mongo)])
+@pytest.fixture(
+    params=[
+        "memory",
+        pytest.param("pymongo", marks=pytest.mark.mongo),
+        pytest.param("motor", marks=pytest.mark.mongo),
+    ]
+)
 async def store(
     request: pytest.FixtureRequest,
 ) -> AsyncIterator[tuple[OrderRepository, OrderQueries]]:
@@ -41,7 +47,7 @@ async def store(
         yield repository, InMemoryOrderQueries(repository)
         return
     uri: str = request.getfixturevalue("mongo_uri")
-    async for database in fresh_database(uri, "pymongo", prefix="admin"):
+    async for database in fresh_database(uri, request.param, prefix="admin"):
         yield MongoOrderRepository(database), MongoOrderQueries(database)
 
 
