@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +18,7 @@ from adapters.mongo.errors import (
     translate_errors,
 )
 from adapters.mongo.schema import ORDERS
-from application.errors import StaleOrder
+from application.errors import InfrastructureUnavailable, StaleOrder
 from domain import FAIL_STATUSES, Order, OrderStatus
 
 _STUCK = (
@@ -26,6 +27,10 @@ _STUCK = (
     OrderStatus.SENDING_TOKEN_TO_SMARTWALLET.value,
 )
 _FAILED = tuple(sorted(s.value for s in FAIL_STATUSES))
+
+
+#: How long the readiness ping waits for the server.
+PING_TIMEOUT_SECONDS = 2.0
 
 
 class MongoOrderRepository:
@@ -143,5 +148,12 @@ class MongoOrderRepository:
         return await self._select(query, limit, "find stuck orders")
 
     async def ping(self) -> None:
+        # A readiness probe must answer within its own deadline (compose waits 3 s), not after
+        # the driver's server selection gives up (10 s by default).
         with translate_errors("ping"):
-            await self._orders.database.command("ping")
+            try:
+                await asyncio.wait_for(self._orders.database.command("ping"), PING_TIMEOUT_SECONDS)
+            except TimeoutError as exc:
+                raise InfrastructureUnavailable(
+                    "mongodb", f"ping: no answer within {PING_TIMEOUT_SECONDS} s"
+                ) from exc

@@ -118,6 +118,21 @@ async def test_an_unreachable_server_is_infrastructure_unavailable() -> None:
     gc.collect()
 
 
+@pytest.mark.filterwarnings("ignore::ResourceWarning")  # see test_schema: PyMongo's monitor
+async def test_the_readiness_ping_gives_up_before_the_drivers_own_timeouts() -> None:
+    # The driver would wait 30 s for a server; the probe's bound answers first, so what comes
+    # back is the bound's message, not the driver's.
+    client = short_lived_client(
+        "mongodb://127.0.0.1:9/?serverSelectionTimeoutMS=30000&timeoutMS=30000", "pymongo"
+    )
+    try:
+        with pytest.raises(InfrastructureUnavailable, match="no answer within"):
+            await MongoOrderRepository(get_database(client, "nowhere")).ping()
+    finally:
+        await close_client(client)
+    gc.collect()
+
+
 async def _fail_next(db: Db, command: str, app_name: str, **data: Any) -> None:
     """Arm ``failCommand`` for one ``command`` of the client named ``app_name`` only."""
     try:
