@@ -422,7 +422,11 @@ class Order:
         self.transfer = result
 
     def park(self, at: datetime, reason: str) -> None:
-        """Stop automatic retries; a person has to look."""
+        """Stop automatic retries of a failed step; a person has to look."""
+        if self.status not in FAIL_STATUSES:
+            raise InvalidTransition(
+                self.id, self.status.value, "parked", "only a failed step parks"
+            )
         self.parked = True
         self.parked_reason = reason
         self.next_attempt_at = None

@@ -191,3 +191,12 @@ def test_idempotency_keys_are_derived_from_the_order() -> None:
     assert order.idempotency_key(Step.CREATE_WALLET) == f"{order.id}:create_wallet"
     assert order.idempotency_key(Step.SEND_TOKEN) == f"{order.id}:send_token"
     assert make_order().id == order.id  # the id is a function of the reference id
+
+
+@pytest.mark.parametrize("status", sorted(set(OrderStatus) - FAIL_STATUSES))
+def test_only_a_failed_step_can_be_parked(status: OrderStatus) -> None:
+    order = make_order()
+    order.status = status  # put it there directly: parking is what is under test
+    with pytest.raises(InvalidTransition, match="only a failed step parks"):
+        order.park(T0, "no")
+    assert not order.parked
