@@ -368,7 +368,7 @@ _AUTH = "Authorization: Bearer <ADMIN_TOKEN> is required (401 without it)."
         f"(default) or price_fiat, `direction` desc (default) or asc, `limit` 1..{MAX_PAGE_SIZE} "
         f"(default {DEFAULT_PAGE_SIZE}), `cursor` from the previous page (same filters and sort)."
     ),
-    responses=problem_responses(400, 401, 503),
+    responses=problem_responses(400, 401, 429, 503),
 )
 async def search_orders(
     request: Request[Any, Any, Any], search: NamedDependency[SearchOrders]
@@ -387,7 +387,7 @@ async def search_orders(
     "/orders/{order_id:str}/history",
     summary="An order's status history and its webhook events",
     description=_AUTH,
-    responses=problem_responses(400, 401, 404, 503),
+    responses=problem_responses(400, 401, 404, 429, 503),
 )
 async def order_history(
     order_id: FromPath[OrderId], history: NamedDependency[GetOrderHistory]
@@ -421,7 +421,7 @@ async def order_history(
         "(nearest rank) time from completed_pay to completed, parked orders, and the oldest "
         "order of each non-terminal status."
     ),
-    responses=problem_responses(400, 401, 503),
+    responses=problem_responses(400, 401, 429, 503),
 )
 async def order_stats(
     stats: NamedDependency[OrderStats],
@@ -439,7 +439,7 @@ async def order_stats(
         f"{_AUTH} Un-parks a failed order (fresh attempt budget) and schedules it at once; an "
         "order in another non-terminal status is only nudged. A finished order: 409."
     ),
-    responses=problem_responses(400, 401, 404, 409, 503),
+    responses=problem_responses(400, 401, 404, 409, 429, 503),
 )
 async def retry_order(
     order_id: FromPath[OrderId], retry: NamedDependency[RetryOrderNow]

@@ -45,7 +45,7 @@ class OrdersController(Controller):
                 required=False,
             )
         ],
-        responses=problem_responses(400, 409, 413, 415, 502, 503, 504),
+        responses=problem_responses(400, 409, 413, 415, 429, 502, 503, 504),
     )
     async def create(
         self, data: JSONBody[CreateOrderBody], create_order: NamedDependency[CreateOrder]
@@ -59,7 +59,7 @@ class OrdersController(Controller):
     @get(
         "/",
         summary="Find an order by its reference id",
-        responses=problem_responses(400, 404, 503),
+        responses=problem_responses(400, 404, 429, 503),
     )
     async def find_by_reference_id(
         self,
@@ -78,7 +78,7 @@ class OrdersController(Controller):
     @get(
         "/{order_id:str}",
         summary="Read an order by its id",
-        responses=problem_responses(400, 404, 503),
+        responses=problem_responses(400, 404, 429, 503),
     )
     async def read(
         self, order_id: FromPath[str], get_order: NamedDependency[GetOrder]

@@ -224,6 +224,8 @@ _DESCRIPTIONS = {
     "different body).",
     413: "The body is larger than 64 KiB.",
     415: "The body is not `application/json`.",
+    429: "Too many requests from this client address in the current minute "
+    "(`RATE_LIMIT_PER_MINUTE`); retry after `Retry-After` seconds.",
     500: "A bug; it is logged.",
     502: "A downstream service (the payment gateway) failed or refused; nothing was stored. "
     "Retry with the same body.",

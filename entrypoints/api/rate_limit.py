@@ -1,4 +1,6 @@
-"""Per-client-IP rate limits on the public endpoints, with Litestar's own ``RateLimitConfig``.
+"""Per-client-IP rate limits on the public and admin endpoints: Litestar's ``RateLimitConfig`` and
+middleware class, with the counting replaced by a fixed window per client in the app's memory
+(see ``ProblemRateLimitMiddleware``), so each API process counts on its own.
 
 The webhook (the gateway redelivers whatever we refuse, so a limit there only delays payments),
 the probes and ``/metrics`` are excluded. A refused request gets a 429 problem with

@@ -114,6 +114,10 @@ async def test_the_openapi_document_lists_every_endpoint_and_its_problems(api: A
     create = paths["/api/orders"]["post"]
     assert set(create["responses"]) >= {"201", "400", "409", "413", "415", "502", "503", "504"}
     assert "Idempotent-Replayed" in create["responses"]["201"]["headers"]
+    # Every rate-limited route documents its 429; the webhook and the probes are never limited.
+    for path, method in operations:
+        limited = path.startswith("/api/") and not path.startswith("/api/webhooks/")
+        assert ("429" in paths[path][method]["responses"]) is limited, (path, method)
     webhook = paths["/api/webhooks/payments"]["post"]
     assert set(webhook["responses"]) >= {"200", "202", "400", "401", "404", "413", "415", "503"}
     for path, item in paths.items():
