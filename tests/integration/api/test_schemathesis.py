@@ -123,8 +123,12 @@ def test_the_served_document_is_the_one_fuzzed(api_url: str) -> None:
     assert httpx.get(f"{api_url}/schema/openapi.json").json() == json.loads(json.dumps(DOCUMENT))
 
 
-def test_enough_requests_were_generated() -> None:
-    # Runs after the parametrized test above (pytest keeps the module's order).
+def test_enough_requests_were_generated(request: pytest.FixtureRequest) -> None:
+    # Runs after the parametrized test above (pytest keeps the module's order) and counts what
+    # it sent. Selected without it (e.g. ``-k``), there is nothing to count: skip, don't fail.
+    fuzz = test_every_answer_is_documented_and_none_is_a_5xx.__name__
+    if not any(getattr(item, "originalname", "") == fuzz for item in request.session.items):
+        pytest.skip("the fuzz test is not part of this run")
     assert len(sent) >= MIN_REQUESTS, f"only {len(sent)} generated requests"
     # The fuzzing reached past validation: orders were created, and replayed or refused.
     assert answers[("POST /api/orders", 201)] > 0
