@@ -22,13 +22,14 @@ from application.errors import (
 )
 from application.ports import (
     PaymentGateway,
-    PaymentRequest,
     PaymentState,
     TokenTransferService,
     TransferRequest,
     TransferState,
     WalletService,
 )
+from tests.downstream_requests import payment_request
+from tests.downstream_requests import transfer_request as shared_transfer_request
 from tests.integration.http.harness import Adapters, SandboxControl, running_sandbox
 
 
@@ -92,26 +93,9 @@ async def downstreams(request: pytest.FixtureRequest) -> AsyncIterator[Downstrea
             yield made
 
 
-def payment_request(reference_id: str = "ref-1", amount: str = "12.50") -> PaymentRequest:
-    return PaymentRequest(
-        reference_id=reference_id,
-        amount=Decimal(amount),
-        currency="EUR",
-        description="100 USDC",
-        order_id=f"ord_{reference_id}",
-        pool_id="pool-usdc",
-    )
-
-
 def transfer_request(amount: str = "100.000001") -> TransferRequest:
-    return TransferRequest(
-        destination="0xabc0000000000000000000000000000000000001",
-        pool_id="pool-usdc",
-        token_symbol="USDC",
-        amount=Decimal(amount),
-        min_amount_out=Decimal("99"),
-        slippage_percent=Decimal("1.5"),
-    )
+    # Six decimals by default: the contract checks amounts survive the wire exactly.
+    return shared_transfer_request(amount)
 
 
 # --- payment gateway ---

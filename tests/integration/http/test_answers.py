@@ -17,7 +17,8 @@ from adapters.http import MalformedAnswer, RetryPolicy
 from adapters.http.transport import parse_retry_after
 from application.errors import PermanentDownstreamError, TransientDownstreamError
 from entrypoints.sandbox import serve_in_thread
-from tests.integration.http.calls import call, payment_request
+from tests.downstream_requests import payment_request
+from tests.integration.http.calls import call
 from tests.integration.http.harness import API_KEY, Adapters, SandboxControl
 
 GOOD_PAYMENT = (

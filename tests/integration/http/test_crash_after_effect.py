@@ -8,7 +8,8 @@ import pytest
 
 from adapters.http import RetryPolicy
 from application.errors import DownstreamTimeout, TransientDownstreamError
-from tests.integration.http.calls import call, transfer_request
+from tests.downstream_requests import transfer_request
+from tests.integration.http.calls import call
 from tests.integration.http.harness import Adapters, SandboxControl
 
 KEY = "ord_1:send_token"

@@ -16,7 +16,8 @@ from application.errors import (
     PermanentDownstreamError,
     TransientDownstreamError,
 )
-from tests.integration.http.calls import ENDPOINTS, call, payment_request, prepare
+from tests.downstream_requests import payment_request
+from tests.integration.http.calls import ENDPOINTS, call, prepare
 from tests.integration.http.harness import Adapters, SandboxControl
 
 TRANSIENT: dict[str, type[TransientDownstreamError]] = {
