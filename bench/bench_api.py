@@ -28,6 +28,7 @@ import msgspec
 from litestar import Litestar, get, post
 from litestar.params import FromPath, JSONBody
 
+from bench.common import free_port, percentile
 from entrypoints.api.schemas import (
     CreateOrderBody,
     OrderView,
@@ -150,8 +151,7 @@ class Run:
         return self.requests / self.seconds
 
     def percentile(self, p: float) -> float:
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000
+        return percentile(self.latencies, p) * 1000
 
 
 async def _exchange(
@@ -190,15 +190,8 @@ async def drive(name: str, port: int, requests: list[bytes], concurrency: int) -
     return Run(name, len(requests), time.perf_counter() - started, latencies, statuses)
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _start(kind: str) -> tuple[subprocess.Popen[bytes], int]:
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "MONGODB_URI"}}
     process = subprocess.Popen(  # noqa: S603 - this very module
         [sys.executable, "-m", "bench.bench_api", "--serve", kind, "--port", str(port)], env=env

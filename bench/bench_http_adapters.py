@@ -15,9 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
-import socket
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -30,8 +27,9 @@ import httpx
 from adapters.http import HttpTokenTransferService, PoolExhausted, RetryPolicy, build_client
 from application.errors import DownstreamError
 from application.ports import TransferRequest
+from bench.common import SANDBOX_API_KEY, percentile, start_sandbox
 
-API_KEY = "bench-key"
+API_KEY = SANDBOX_API_KEY
 
 
 @dataclass
@@ -48,40 +46,7 @@ class Result:
         return self.calls / self.seconds
 
     def percentile(self, p: float) -> float:
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def start_sandbox(latency_ms: float) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    env = os.environ | {
-        "TRANSFER_API_KEY": API_KEY,
-        "LOG_LEVEL": "warning",
-        "PAYMENT_WEBHOOK_SECRETS": "",
-        "SANDBOX_WEBHOOK_URL": "",
-    }
-    command = [sys.executable, "-m", "entrypoints.commands.sandbox", "--port", str(port)]
-    # Our own interpreter and module, with numbers we made: nothing untrusted.
-    process = subprocess.Popen(  # noqa: S603
-        [*command, "--latency-ms", str(latency_ms)], env=env
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/sandbox/stats", timeout=1).status_code == 200:
-                return process, url
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    process.terminate()
-    raise RuntimeError("the sandbox did not start")
+        return percentile(self.latencies, p)
 
 
 def transfer(i: int) -> TransferRequest:

@@ -21,8 +21,6 @@ import argparse
 import asyncio
 import logging
 import os
-import socket
-import subprocess
 import sys
 import time
 import uuid
@@ -36,12 +34,13 @@ from saq.queue.redis import RedisQueue
 from adapters.memory import InMemoryOrderRepository
 from adapters.saq import SaqJobScheduler, close_queue, make_queue
 from application.create_order import CreateOrder
+from bench.common import SANDBOX_API_KEY, percentile, start_sandbox
 from domain import Order, OrderRequest, OrderStatus, Passkey
 from entrypoints.container import Container, resolve
 from entrypoints.settings import Settings
 from entrypoints.worker import CronIntervals, GracefulWorker, worker_settings
 
-API_KEY = "bench-key"
+API_KEY = SANDBOX_API_KEY
 NO_SWEEPS = CronIntervals(pending_payments=None, due_retries=None, stuck_orders=None)
 
 
@@ -80,40 +79,7 @@ class Run:
         return self.orders / self.seconds
 
     def percentile(self, p: float) -> float:
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def start_sandbox(latency_ms: float) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    env = os.environ | {
-        "PAYMENT_GATEWAY_API_KEY": API_KEY,
-        "WALLET_API_KEY": API_KEY,
-        "TRANSFER_API_KEY": API_KEY,
-        "LOG_LEVEL": "warning",
-        "PAYMENT_WEBHOOK_SECRETS": "",
-        "SANDBOX_WEBHOOK_URL": "",
-    }
-    command = [sys.executable, "-m", "entrypoints.cli", "sandbox", "--port", str(port)]
-    command += ["--latency-ms", str(latency_ms)]
-    process = subprocess.Popen(command, env=env)  # noqa: S603 - our own CLI, fixed arguments
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/sandbox/stats", timeout=1).status_code == 200:
-                return process, url
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    process.terminate()
-    raise RuntimeError("the sandbox did not start")
+        return percentile(self.latencies, p)
 
 
 def request(i: int, tag: str) -> OrderRequest:
