@@ -17,8 +17,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Request, Response, Router, get, post
 from litestar.connection import ASGIConnection
-from litestar.datastructures import State
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromPath, Parameter, SkipValidation
@@ -40,10 +39,9 @@ from application.ports.order_queries import (
 from application.retry_order_now import RetryOrderNow
 from application.search_orders import SearchOrders
 from domain import Order, OrderStatus
-from entrypoints.api.dependencies import container_of
+from entrypoints.api.dependencies import container_of, from_container
 from entrypoints.api.problems import FieldError, Problem, problem, problem_responses
 from entrypoints.api.schemas import DECIMAL_PATTERN, OrderView
-from entrypoints.container import resolve
 from entrypoints.logging import bind_order
 
 # --- authentication ----------------------------------------------------------------------------
@@ -458,32 +456,16 @@ async def retry_order(
 # --- wiring ------------------------------------------------------------------------------------
 
 
-async def provide_search_orders(state: State) -> SearchOrders:
-    return await resolve(container_of(state).search_orders, SearchOrders)
-
-
-async def provide_order_stats(state: State) -> OrderStats:
-    return await resolve(container_of(state).order_stats, OrderStats)
-
-
-async def provide_order_history(state: State) -> GetOrderHistory:
-    return await resolve(container_of(state).get_order_history, GetOrderHistory)
-
-
-async def provide_retry_order_now(state: State) -> RetryOrderNow:
-    return await resolve(container_of(state).retry_order_now, RetryOrderNow)
-
-
 admin_router = Router(
     path="/api/admin",
     route_handlers=[search_orders, order_history, order_stats, retry_order],
     guards=[require_admin],
     tags=["admin"],
     dependencies={
-        "search": Provide(provide_search_orders),
-        "stats": Provide(provide_order_stats),
-        "history": Provide(provide_order_history),
-        "retry": Provide(provide_retry_order_now),
+        "search": from_container("search_orders", SearchOrders),
+        "stats": from_container("order_stats", OrderStats),
+        "history": from_container("get_order_history", GetOrderHistory),
+        "retry": from_container("retry_order_now", RetryOrderNow),
     },
     exception_handlers={InvalidQuery: invalid_query},
     security=[{"AdminToken": []}],

@@ -1,7 +1,8 @@
 """The bridge from the container to Litestar's own dependency injection.
 
 The container lives on ``app.state`` (set by the lifespan); each use-case or port the handlers
-need is exposed as ``Provide(<async function>)`` and received as ``NamedDependency[T]``. No
+need is exposed with :func:`from_container` (Litestar's own ``Provide``) and received as
+``NamedDependency[T]``. No
 ``@inject``: Litestar reads handler signatures, and dependency-injector's ``Provide[...]`` defaults
 would be taken for query parameters.
 """
@@ -16,7 +17,6 @@ from litestar.di import Provide
 from application.create_order import CreateOrder
 from application.get_order import GetOrder
 from application.handle_payment_notification import HandlePaymentNotification
-from application.ports import Clock, JobScheduler, OrderRepository, WebhookEventLog
 from entrypoints.api.signature import WebhookVerifier
 from entrypoints.container import Container, resolve
 
@@ -30,51 +30,26 @@ def container_of(state: State) -> Container:
     return cast(Container, container)
 
 
-async def _port(provider: Any) -> Any:
-    # Ports are Protocols (not isinstance-checkable): accept whatever the container built.
-    return await resolve(provider, object)
+def from_container(name: str, expected: type = object) -> Provide:
+    """A Litestar dependency giving the container's ``name`` provider's object, checked against
+    ``expected`` (ports are Protocols, not isinstance-checkable: they stay ``object``)."""
 
+    async def provide(state: State) -> Any:
+        return await resolve(getattr(container_of(state), name), expected)
 
-async def provide_create_order(state: State) -> CreateOrder:
-    return await resolve(container_of(state).create_order, CreateOrder)
-
-
-async def provide_get_order(state: State) -> GetOrder:
-    return await resolve(container_of(state).get_order, GetOrder)
-
-
-async def provide_handle_payment_notification(state: State) -> HandlePaymentNotification:
-    return await resolve(container_of(state).handle_payment_notification, HandlePaymentNotification)
-
-
-async def provide_webhook_log(state: State) -> WebhookEventLog:
-    return cast(WebhookEventLog, await _port(container_of(state).webhook_log))
-
-
-async def provide_webhook_verifier(state: State) -> WebhookVerifier:
-    return await resolve(container_of(state).webhook_verifier, WebhookVerifier)
-
-
-async def provide_clock(state: State) -> Clock:
-    return cast(Clock, await _port(container_of(state).clock))
-
-
-async def provide_repository(state: State) -> OrderRepository:
-    return cast(OrderRepository, await _port(container_of(state).repository))
-
-
-async def provide_scheduler(state: State) -> JobScheduler:
-    return cast(JobScheduler, await _port(container_of(state).scheduler))
+    return Provide(provide)
 
 
 #: Registered on the app; a handler asks for one by naming a ``NamedDependency[T]`` parameter.
 DEPENDENCIES = {
-    "create_order": Provide(provide_create_order),
-    "get_order": Provide(provide_get_order),
-    "handle_payment_notification": Provide(provide_handle_payment_notification),
-    "webhook_log": Provide(provide_webhook_log),
-    "webhook_verifier": Provide(provide_webhook_verifier),
-    "clock": Provide(provide_clock),
-    "repository": Provide(provide_repository),
-    "scheduler": Provide(provide_scheduler),
+    "create_order": from_container("create_order", CreateOrder),
+    "get_order": from_container("get_order", GetOrder),
+    "handle_payment_notification": from_container(
+        "handle_payment_notification", HandlePaymentNotification
+    ),
+    "webhook_log": from_container("webhook_log"),
+    "webhook_verifier": from_container("webhook_verifier", WebhookVerifier),
+    "clock": from_container("clock"),
+    "repository": from_container("repository"),
+    "scheduler": from_container("scheduler"),
 }
