@@ -94,7 +94,8 @@ def _mongo_database(client: mongo.MongoClient, settings: Settings) -> Any:
 async def _http_client(
     base_url: str | None, api_key: str, settings: Settings
 ) -> AsyncIterator[httpx.AsyncClient | None]:
-    """One pooled client per downstream base URL, or None when that URL is unset (the fake)."""
+    """One pooled client per downstream (its base URL and its bearer key), or None when that
+    URL is unset (the fake)."""
     if not base_url:
         yield None
         return
@@ -262,11 +263,15 @@ async def _ensure_schema_until_done(database: Any, *, every_seconds: float = 5.0
         return
 
 
+async def _settled(value: Any) -> Any:
+    """``value``, awaited if it is awaitable: dependency-injector answers synchronously until an
+    async Resource is involved, then with awaitables."""
+    return await value if inspect.isawaitable(value) else value
+
+
 async def resolve(provider: Any, expected: type[T]) -> T:
     """The provider's object, awaited when an async Resource stands behind it."""
-    value = provider()
-    if inspect.isawaitable(value):
-        value = await value
+    value = await _settled(provider())
     if not isinstance(value, expected):
         raise TypeError(f"container gave {type(value).__name__}, expected {expected.__name__}")
     return value
@@ -281,12 +286,8 @@ async def running(
     container = Container(settings=settings)
     if configure is not None:
         configure(container)
-    initialised = container.init_resources()
-    if inspect.isawaitable(initialised):
-        await initialised
-    scheduler = container.scheduler()
-    if inspect.isawaitable(scheduler):
-        scheduler = await scheduler
+    await _settled(container.init_resources())
+    scheduler = await resolve(container.scheduler, object)
     if isinstance(scheduler, InProcessScheduler):
         advance = await resolve(container.advance_order, AdvanceOrder)
         scheduler.bind(advance.execute)
@@ -302,6 +303,4 @@ async def running(
             await asyncio.gather(schema_task, return_exceptions=True)
         if isinstance(scheduler, InProcessScheduler):
             await scheduler.close()
-        shutdown = container.shutdown_resources()
-        if inspect.isawaitable(shutdown):
-            await shutdown
+        await _settled(container.shutdown_resources())
