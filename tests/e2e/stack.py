@@ -8,7 +8,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ import httpx
 import redis
 
 from entrypoints.settings import Settings
+from tests.services import free_port
 
 LOOPBACK = "127.0.0.1"
 #: How long a process gets to answer its probe.
@@ -37,13 +37,6 @@ def orders_service() -> str:
     if found is None:
         raise RuntimeError("the orders-service script is not installed (pip install -e .)")
     return found
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def kill_group(pid: int, signum: int = signal.SIGKILL) -> None:

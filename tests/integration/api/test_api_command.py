@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -11,14 +10,9 @@ from pathlib import Path
 
 import httpx
 
+from tests.services import free_port
+
 CLI = str(Path(sys.executable).with_name("orders-service"))
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _env(**values: str) -> dict[str, str]:
@@ -29,7 +23,7 @@ def _env(**values: str) -> dict[str, str]:
 
 def test_a_bad_setting_stops_startup_with_exit_code_2_naming_it() -> None:
     result = subprocess.run(  # noqa: S603 - our own console script
-        [CLI, "api", "--port", str(_free_port())],
+        [CLI, "api", "--port", str(free_port())],
         env=_env(PAYMENT_GATEWAY_URL="ftp://gateway"),
         capture_output=True,
         text=True,
@@ -42,7 +36,7 @@ def test_a_bad_setting_stops_startup_with_exit_code_2_naming_it() -> None:
 
 
 def test_the_command_serves_the_api_on_the_given_port() -> None:
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(  # noqa: S603 - our own console script
         [CLI, "api", "--host", "127.0.0.1", "--port", str(port)],
         env=_env(PAYMENT_WEBHOOK_SECRETS="s1"),
