@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import operator
 from datetime import datetime
 
 from application.errors import DuplicateOrder, StaleOrder
@@ -19,11 +20,20 @@ _STUCK = frozenset(
 )
 
 
+_FIELDS = dataclasses.fields(Order)
+assert all(f.init for f in _FIELDS), "_detached passes every field to Order() by position"
+_values_of = operator.attrgetter(*(f.name for f in _FIELDS))
+
+
 def _detached(order: Order) -> Order:
     """A copy that shares nothing mutable with ``order``: every field of the aggregate is an
-    immutable value except its history list and attempts dict, so copying those two is enough
-    (and ~20x cheaper than ``copy.deepcopy``)."""
-    return dataclasses.replace(order, history=list(order.history), attempts=dict(order.attempts))
+    immutable value except its history list and attempts dict, so copying those two is enough.
+    Built positionally: ~20x cheaper than ``copy.deepcopy`` and ~3x than ``dataclasses.replace``
+    (which looks every field up again), on the API's hot path."""
+    copy = Order(*_values_of(order))
+    copy.history = list(order.history)
+    copy.attempts = dict(order.attempts)
+    return copy
 
 
 class InMemoryOrderRepository:

@@ -11,7 +11,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from entrypoints.api.admin import admin_router
-from entrypoints.api.dependencies import DEPENDENCIES
+from entrypoints.api.dependencies import DEPENDENCIES, forget_dependencies, resolve_dependencies
 from entrypoints.api.health import health, ready
 from entrypoints.api.metrics import metrics
 from entrypoints.api.observability import ObservabilityMiddleware
@@ -39,9 +39,11 @@ def create_app(
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with running(settings, configure=configure) as container:
             app.state.container = container
+            await resolve_dependencies(app.state, container)
             try:
                 yield
             finally:
+                forget_dependencies(app.state)
                 del app.state.container
 
     return Litestar(

@@ -9,7 +9,6 @@ import logging
 import os
 import re
 import time
-from typing import Any
 from urllib.parse import unquote_plus
 
 from litestar.enums import ScopeType
@@ -57,6 +56,13 @@ def _webhook_outcome(status: int, body: bytes) -> str:
     return _WEBHOOK_FAILURES.get(status, "error")
 
 
+#: Scope key of a list the inner middlewares append response headers to (``(name, value)``
+#: bytes pairs); this middleware adds them to the answer with the request id, in the one
+#: ``send`` wrapper of the request instead of one wrapper per middleware.
+EXTRA_RESPONSE_HEADERS = "orders_service.extra_response_headers"
+_REQUEST_ID_NAME = REQUEST_ID_HEADER.lower().encode("latin-1")
+
+
 class ObservabilityMiddleware:
     """ASGI middleware of every route: request id, context, request log line, metrics."""
 
@@ -70,24 +76,28 @@ class ObservabilityMiddleware:
         started = time.perf_counter()
         request_id = request_id_of(scope)
         route = str(scope.get("path_template") or "unmatched")
-        method = str(scope.get("method", "GET"))
+        method = scope["method"]
         clear_contextvars()
+        path_params = scope.get("path_params")
+        order_id = path_params.get("order_id") if path_params else None
+        reference_id = _query_value(scope) if scope.get("query_string") else None
         bind_contextvars(request_id=request_id)
-        params: dict[str, Any] = dict(scope.get("path_params") or {})
-        bind_order(order_id=params.get("order_id"), reference_id=_query_value(scope))
+        if order_id or reference_id:
+            bind_order(order_id=order_id, reference_id=reference_id)
+        extra: list[tuple[bytes, bytes]] = [(_REQUEST_ID_NAME, request_id.encode("latin-1"))]
+        scope[EXTRA_RESPONSE_HEADERS] = extra  # type: ignore[literal-required]
+        is_webhook = route == WEBHOOK_ROUTE
         status = 500
         webhook_body = bytearray()
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
-                status = int(message["status"])
-                headers = list(message.get("headers", []))
-                headers.append((REQUEST_ID_HEADER.lower().encode(), request_id.encode()))
-                message["headers"] = headers
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), *extra]
             elif (
-                message["type"] == "http.response.body"
-                and route == WEBHOOK_ROUTE
+                is_webhook
+                and message["type"] == "http.response.body"
                 and len(webhook_body) < _MAX_WEBHOOK_ANSWER
             ):
                 webhook_body.extend(message.get("body", b""))
@@ -99,18 +109,19 @@ class ObservabilityMiddleware:
             elapsed = time.perf_counter() - started
             child(HTTP_REQUESTS, method, route, str(status)).inc()
             child(HTTP_LATENCY, method, route).observe(elapsed)
-            if route == WEBHOOK_ROUTE:
+            if is_webhook:
                 child(WEBHOOKS, _webhook_outcome(status, bytes(webhook_body))).inc()
-            log.info(
-                "request",
-                extra={
-                    "method": method,
-                    "path": scope.get("path", route),
-                    "route": route,
-                    "status": status,
-                    "duration_ms": round(elapsed * 1000, 2),
-                },
-            )
+            if log.isEnabledFor(logging.INFO):
+                log.info(
+                    "request",
+                    extra={
+                        "method": method,
+                        "path": scope.get("path", route),
+                        "route": route,
+                        "status": status,
+                        "duration_ms": round(elapsed * 1000, 2),
+                    },
+                )
 
 
 def _query_value(scope: Scope, name: bytes = b"reference_id") -> str | None:

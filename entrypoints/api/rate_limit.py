@@ -22,6 +22,7 @@ from litestar.middleware.rate_limit import (
 )
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from entrypoints.api.observability import EXTRA_RESPONSE_HEADERS
 from entrypoints.api.problems import problem
 
 #: Paths never limited (regular expressions matched at the start of the path).
@@ -63,6 +64,7 @@ class ProblemRateLimitMiddleware(RateLimitMiddleware):
         self._header_names = tuple(name.lower().encode("latin-1") for name in names)
         self._policy = f"{self.max_requests}; w={self._window_seconds}".encode("latin-1")
         self._limit = str(self.max_requests).encode("latin-1")
+        self._windows: _Windows | None = None
 
     def _count(self, windows: _Windows, key: str, now: int) -> tuple[bool, int, int]:
         """Count one request of ``key``: (allowed, count in the window, window reset)."""
@@ -83,8 +85,19 @@ class ProblemRateLimitMiddleware(RateLimitMiddleware):
             # Litestar's default identifier is the peer address: read it off the scope rather
             # than build a Request for it on every call.
             client = scope.get("client")
-            return f"{type(self).__name__}::{client[0] if client else '127.0.0.1'}"
+            return client[0] if client else "127.0.0.1"
         return self.cache_key_from_request(request)
+
+    def _windows_of(self, app: Any) -> _Windows:
+        # Litestar builds one middleware per route: the windows are the app's, in its state,
+        # looked up once per middleware.
+        windows = self._windows
+        if windows is None:
+            windows = app.state.get(_STATE_KEY)
+            if windows is None:
+                windows = app.state[_STATE_KEY] = _Windows()
+            self._windows = windows
+        return windows
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         app = scope["litestar_app"]
@@ -95,16 +108,14 @@ class ProblemRateLimitMiddleware(RateLimitMiddleware):
                 await self.app(scope, receive, send)
                 return
         now = int(time.time())
-        # Litestar builds one middleware per route: the windows are the app's, in its state.
-        windows = app.state.get(_STATE_KEY)
-        if windows is None:
-            windows = app.state[_STATE_KEY] = _Windows()
-        allowed, count, reset = self._count(windows, self._client_key(scope, request), now)
+        allowed, count, reset = self._count(
+            self._windows_of(app), self._client_key(scope, request), now
+        )
         values = (
             self._policy,
             self._limit,
-            str(max(self.max_requests - count, 0)).encode("latin-1"),
-            str(max(reset - now, 0)).encode("latin-1"),
+            b"%d" % max(self.max_requests - count, 0),
+            b"%d" % max(reset - now, 0),
         )
         if not allowed:
             retry_after = str(max(reset - now, 1))
@@ -125,11 +136,18 @@ class ProblemRateLimitMiddleware(RateLimitMiddleware):
         if not self.config.set_rate_limit_headers:
             await self.app(scope, receive, send)
             return
-        extra = list(zip(self._header_names, values, strict=True))
+        extra = zip(self._header_names, values, strict=True)
+        slot = scope.get(EXTRA_RESPONSE_HEADERS)
+        if isinstance(slot, list):
+            # The observability middleware outside adds them with the request id.
+            slot.extend(extra)
+            await self.app(scope, receive, send)
+            return
+        pairs = list(extra)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", ()), *extra]
+                message["headers"] = [*message.get("headers", ()), *pairs]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
