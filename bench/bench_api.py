@@ -6,7 +6,12 @@ Each server is its own process with one uvicorn worker; the load generator is th
 small keep-alive HTTP/1.1 client on asyncio (httpx would be the bottleneck on its own), sending a
 bounded number of requests with a bounded number of connections, on loopback only. One run.
 
-    python -m bench.bench_api [--requests 6000] [--concurrency 32] [--webhooks 2000]
+    python -m bench.bench_api [--requests 6000] [--concurrency 32] [--rounds 5] [--webhooks 2000]
+
+Both servers run side by side (only the one being driven is busy); each row's requests are sent
+in ``--rounds`` batches alternating bare and ours, so that a shared machine's drift hits both
+alike. A row's throughput is all its requests over all its time; the per-round ratios show the
+spread.
 """
 
 from __future__ import annotations
@@ -104,7 +109,8 @@ def _serve(kind: str, port: int) -> None:
         # The per-IP rate limit stays in the stack (its cost is part of ours) but must not refuse
         # the load generator, which is one address.
         settings = Settings(payment_webhook_secrets=(SECRET,), rate_limit_per_minute=10**9)
-        app: object = create_app(settings)
+        # As `orders-service api` serves it.
+        app: object = create_app(settings, freeze_startup_objects=True)
         # Request lines and background AdvanceOrder runs log at info: keep the run about the
         # HTTP path, as a production log level would.
         for name in ("entrypoints", "orders_service", "application", "adapters"):
@@ -221,62 +227,104 @@ async def _created_ids(port: int, count: int, offset: int) -> list[tuple[str, st
     return found
 
 
-async def bench(args: argparse.Namespace) -> list[Run]:
+def _merge(name: str, parts: list[Run]) -> Run:
+    """One row out of a server's rounds: all its requests over all its time."""
+    statuses: dict[int, int] = {}
+    for part in parts:
+        for status, count in part.statuses.items():
+            statuses[status] = statuses.get(status, 0) + count
+    return Run(
+        name,
+        sum(p.requests for p in parts),
+        sum(p.seconds for p in parts),
+        [latency for p in parts for latency in p.latencies],
+        statuses,
+    )
+
+
+@dataclass
+class Comparison:
+    """ours / bare per round, for the spread."""
+
+    op: str
+    ratios: list[float]
+
+
+async def _paired(
+    op: str, servers: dict[str, int], batches: dict[str, list[bytes]], args: argparse.Namespace
+) -> tuple[list[Run], Comparison]:
+    """``args.rounds`` rounds, each one batch to bare then one to ours, so that both servers
+    meet the same machine (a shared VM drifts by tens of percent within a minute)."""
+    size = len(batches["bare"]) // args.rounds
+    parts: dict[str, list[Run]] = {"bare": [], "ours": []}
+    ratios = []
+    for r in range(args.rounds):
+        for kind in ("bare", "ours"):
+            chunk = batches[kind][r * size : (r + 1) * size]
+            parts[kind].append(await drive(kind, servers[kind], chunk, args.concurrency))
+        ratios.append(parts["ours"][-1].rate / parts["bare"][-1].rate)
+    runs = [_merge(f"{op} ({kind})", parts[kind]) for kind in ("bare", "ours")]
+    return runs, Comparison(op, ratios)
+
+
+async def bench(args: argparse.Namespace) -> tuple[list[Run], list[Comparison]]:
     from entrypoints.api.signature import signature_header  # noqa: PLC0415
 
-    runs: list[Run] = []
-    creates = [
-        _raw("POST", "/api/orders", json.dumps(_order(i)).encode()) for i in range(args.requests)
-    ]
-    for kind in ("bare", "ours"):
-        process, port = _start(kind)
-        try:
+    started = {kind: _start(kind) for kind in ("bare", "ours")}
+    servers = {kind: port for kind, (_, port) in started.items()}
+    try:
+        for port in servers.values():
             # Warm-up: imports, first allocations, the JIT-less interpreter's caches.
             warm = [
                 _raw("POST", "/api/orders", json.dumps(_order(10_000_000 + i)).encode())
                 for i in range(300)
             ]
             await drive("warm-up", port, warm, args.concurrency)
-            runs.append(await drive(f"create order ({kind})", port, creates, args.concurrency))
-            ids = (
-                [order_id for order_id, _ in await _created_ids(port, 200, 20_000_000)]
-                if kind == "ours"
-                else ["x"]
-            )
-            reads = [_raw("GET", f"/api/orders/{ids[i % len(ids)]}") for i in range(args.requests)]
-            runs.append(await drive(f"get order ({kind})", port, reads, args.concurrency))
-            if kind == "ours":
-                paid = await _created_ids(port, args.webhooks, 30_000_000)
-                events = []
-                for n, (_, payment_id) in enumerate(paid):
-                    body = json.dumps(
-                        {
-                            "id": f"evt-{n:07d}",
-                            "type": "payment.updated",
-                            "created_at": "2026-01-01T00:00:00Z",
-                            "data": {"payment_id": payment_id, "status": "completed"},
-                        }
-                    ).encode()
-                    header = signature_header([SECRET], int(time.time()), body)
-                    events.append(
-                        _raw("POST", "/api/webhooks/payments", body, [f"x-signature: {header}"])
-                    )
-                runs.append(
-                    await drive("payment webhook (ours)", port, events, args.webhook_concurrency)
-                )
-        finally:
+        creates = [
+            _raw("POST", "/api/orders", json.dumps(_order(i)).encode())
+            for i in range(args.requests)
+        ]
+        create_runs, create_cmp = await _paired(
+            "create order", servers, {"bare": creates, "ours": creates}, args
+        )
+        ids = [order_id for order_id, _ in await _created_ids(servers["ours"], 200, 20_000_000)]
+        reads = {
+            "bare": [_raw("GET", "/api/orders/x") for _ in range(args.requests)],
+            "ours": [_raw("GET", f"/api/orders/{ids[i % len(ids)]}") for i in range(args.requests)],
+        }
+        get_runs, get_cmp = await _paired("get order", servers, reads, args)
+        paid = await _created_ids(servers["ours"], args.webhooks, 30_000_000)
+        events = []
+        for n, (_, payment_id) in enumerate(paid):
+            body = json.dumps(
+                {
+                    "id": f"evt-{n:07d}",
+                    "type": "payment.updated",
+                    "created_at": "2026-01-01T00:00:00Z",
+                    "data": {"payment_id": payment_id, "status": "completed"},
+                }
+            ).encode()
+            header = signature_header([SECRET], int(time.time()), body)
+            events.append(_raw("POST", "/api/webhooks/payments", body, [f"x-signature: {header}"]))
+        webhook = await drive(
+            "payment webhook (ours)", servers["ours"], events, args.webhook_concurrency
+        )
+    finally:
+        for process, _ in started.values():
             process.terminate()
             process.wait(timeout=10)
-    return runs
+    return [*create_runs, *get_runs, webhook], [create_cmp, get_cmp]
 
 
-def report(runs: list[Run], args: argparse.Namespace) -> str:
+def report(runs: list[Run], comparisons: list[Comparison], args: argparse.Namespace) -> str:
     by_name = {r.name: r for r in runs}
     lines = [
-        f"One run, {datetime.now(UTC):%Y-%m-%d}, Python {platform.python_version()}, "
-        f"{os.cpu_count()} CPUs; {args.requests} requests per row over {args.concurrency} "
-        f"keep-alive connections (webhooks: {args.webhooks} over {args.webhook_concurrency}); "
-        "one uvicorn worker per server (h11), the load generator in another process.",
+        f"One run, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, Python {platform.python_version()}, "
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at the end; "
+        f"{args.requests} requests per row over {args.concurrency} keep-alive connections, in "
+        f"{args.rounds} rounds alternating bare and ours (webhooks: {args.webhooks} over "
+        f"{args.webhook_concurrency}); one uvicorn worker per server (h11), the load generator "
+        "in another process.",
         "",
         "| scenario | requests/s | p50 ms | p99 ms | answers |",
         "| --- | ---: | ---: | ---: | --- |",
@@ -288,9 +336,14 @@ def report(runs: list[Run], args: argparse.Namespace) -> str:
             f"{run.percentile(99):.1f} | {answers} |"
         )
     lines.append("")
-    for op in ("create order", "get order"):
+    for comparison in comparisons:
+        op = comparison.op
         ours, bare = by_name[f"{op} (ours)"], by_name[f"{op} (bare)"]
-        lines.append(f"- {op}: ours / bare = **{ours.rate / bare.rate:.2f}x** (target >= 0.75x)")
+        spread = ", ".join(f"{r:.2f}" for r in comparison.ratios)
+        lines.append(
+            f"- {op}: ours / bare = **{ours.rate / bare.rate:.2f}x** (target >= 0.75x); "
+            f"per round: {spread}"
+        )
     webhook = by_name["payment webhook (ours)"]
     lines.append(
         f"- payment webhook answer p99: **{webhook.percentile(99):.1f} ms** (target < 50 ms)"
@@ -302,6 +355,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.bench_api", description=__doc__)
     parser.add_argument("--requests", type=int, default=6000)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--webhooks", type=int, default=2000)
     parser.add_argument("--webhook-concurrency", type=int, default=8)
     parser.add_argument("--serve", choices=("ours", "bare"), help=argparse.SUPPRESS)
@@ -310,8 +364,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.serve:
         _serve(args.serve, args.port)
         return 0
-    runs = asyncio.run(bench(args))
-    print(report(runs, args))
+    if args.requests % args.rounds:
+        parser.error("--requests must be a multiple of --rounds")
+    runs, comparisons = asyncio.run(bench(args))
+    print(report(runs, comparisons, args))
     return 0
 
 

@@ -7,6 +7,7 @@ Plain Python only: no I/O, no framework. Every status change goes through
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 import uuid
 from collections.abc import Mapping
@@ -235,11 +236,22 @@ class StatusChange:
 ORDER_ID_NAMESPACE = uuid.UUID("6f1c3a52-6d0e-4a3e-9b2f-7f0d5f0b9a11")
 
 
+_NAMESPACE_BYTES = ORDER_ID_NAMESPACE.bytes
+
+
 @functools.lru_cache(maxsize=1024)
 def order_id_for(reference_id: str) -> str:
-    """The deterministic order id of a reference id (cached: a create derives it twice, once for
-    the gateway body and once for the order, and uuid5 hashes each time)."""
-    return str(uuid.uuid5(ORDER_ID_NAMESPACE, reference_id))
+    """The deterministic order id of a reference id: ``str(uuid.uuid5(ORDER_ID_NAMESPACE,
+    reference_id))``, computed without building a ``UUID`` object (a third of the cost, on the
+    create path), and cached: a create derives it twice, once for the gateway body and once for
+    the order."""
+    # SHA-1 because RFC 4122 says so for version 5; it names an order, it protects nothing.
+    sha1 = hashlib.sha1(_NAMESPACE_BYTES + reference_id.encode(), usedforsecurity=False)
+    digest = bytearray(sha1.digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 @dataclass(slots=True, eq=False)

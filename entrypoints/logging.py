@@ -190,8 +190,12 @@ def _identity(_logger: Any, _method: str, event_dict: EventDict) -> EventDict:
 
 def bind_order(order_id: str | None = None, reference_id: str | None = None) -> None:
     """Add the order being worked on to every following line of this request or job."""
-    values = {"order_id": order_id, "reference_id": reference_id}
-    bind_contextvars(**{k: v for k, v in values.items() if v})
+    if order_id and reference_id:
+        bind_contextvars(order_id=order_id, reference_id=reference_id)
+    elif order_id:
+        bind_contextvars(order_id=order_id)
+    elif reference_id:
+        bind_contextvars(reference_id=reference_id)
 
 
 async def bind_job_context(ctx: Any) -> None:

@@ -39,7 +39,7 @@ from application.ports.order_queries import (
 from application.retry_order_now import RetryOrderNow
 from application.search_orders import SearchOrders
 from domain import Order, OrderStatus
-from entrypoints.api.dependencies import container_of, from_container
+from entrypoints.api.dependencies import FromContainer, container_of
 from entrypoints.api.problems import FieldError, Problem, problem, problem_responses
 from entrypoints.api.schemas import DECIMAL_PATTERN, OrderView
 from entrypoints.logging import bind_order
@@ -456,17 +456,19 @@ async def retry_order(
 # --- wiring ------------------------------------------------------------------------------------
 
 
+#: Registered on the app with the others (entrypoints/api/dependencies.py).
+ADMIN_DEPENDENCIES = {
+    "search": FromContainer("search_orders", SearchOrders),
+    "stats": FromContainer("order_stats", OrderStats),
+    "history": FromContainer("get_order_history", GetOrderHistory),
+    "retry": FromContainer("retry_order_now", RetryOrderNow),
+}
+
 admin_router = Router(
     path="/api/admin",
     route_handlers=[search_orders, order_history, order_stats, retry_order],
     guards=[require_admin],
     tags=["admin"],
-    dependencies={
-        "search": from_container("search_orders", SearchOrders),
-        "stats": from_container("order_stats", OrderStats),
-        "history": from_container("get_order_history", GetOrderHistory),
-        "retry": from_container("retry_order_now", RetryOrderNow),
-    },
     exception_handlers={InvalidQuery: invalid_query},
     security=[{"AdminToken": []}],
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -10,8 +11,8 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
-from entrypoints.api.admin import admin_router
-from entrypoints.api.dependencies import DEPENDENCIES, forget_dependencies, resolve_dependencies
+from entrypoints.api.admin import ADMIN_DEPENDENCIES, admin_router
+from entrypoints.api.dependencies import DEPENDENCIES, ContainerObjects, keep_objects
 from entrypoints.api.health import health, ready
 from entrypoints.api.metrics import metrics
 from entrypoints.api.observability import ObservabilityMiddleware
@@ -30,23 +31,33 @@ def create_app(
     settings: Settings | None = None,
     *,
     configure: Callable[[Container], None] | None = None,
+    freeze_startup_objects: bool = False,
 ) -> Litestar:
     """The API. Settings are read from the environment here (not at import) when not given;
-    ``configure`` overrides container providers before anything is built (tests)."""
+    ``configure`` overrides container providers before anything is built (tests).
+
+    ``freeze_startup_objects`` (the ``api`` command sets it): once started, collect and then
+    ``gc.freeze()`` everything alive (modules, the app, the container) so that the cyclic
+    garbage collector stops walking those objects on every full collection of the process's
+    life. Not for tests, which start many apps in one process: a frozen app is never freed."""
     settings = settings if settings is not None else Settings.from_env()
+    objects = ContainerObjects({**DEPENDENCIES, **ADMIN_DEPENDENCIES})
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with running(settings, configure=configure) as container:
             app.state.container = container
-            await resolve_dependencies(app.state, container)
+            await objects.open(container)
+            if freeze_startup_objects:
+                gc.collect()
+                gc.freeze()
             try:
                 yield
             finally:
-                forget_dependencies(app.state)
+                objects.close()
                 del app.state.container
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             OrdersController,
             receive_payment_event,
@@ -60,7 +71,7 @@ def create_app(
             ObservabilityMiddleware,
             rate_limit_config(settings.rate_limit_per_minute).middleware,
         ],
-        dependencies=DEPENDENCIES,
+        dependencies=objects.providers(),
         lifespan=[lifespan],
         exception_handlers={Exception: handle_exception},
         # Logging is configured once per process by entrypoints/logging.py (structlog); Litestar's
@@ -87,3 +98,5 @@ def create_app(
             render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin()],
         ),
     )
+    keep_objects(app.state, objects)
+    return app

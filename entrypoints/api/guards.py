@@ -7,7 +7,7 @@ from typing import Any
 
 from litestar import Request
 
-from entrypoints.api.dependencies import resolved
+from entrypoints.api.dependencies import objects_of
 from entrypoints.api.problems import SignatureRejected, UnsupportedMediaType
 from entrypoints.api.signature import SignatureError, WebhookVerifier
 
@@ -40,7 +40,7 @@ async def require_signed_json(request: Request[Any, Any, Any]) -> None:
     (401), then the content type (415). Litestar decodes the body afterwards from the same
     bytes (``Request.body()`` caches them)."""
     body = await request.body()
-    verifier: WebhookVerifier = resolved(request.app.state, "webhook_verifier")
+    verifier: WebhookVerifier = objects_of(request.app.state).get("webhook_verifier")
     try:
         verifier.verify(request.headers.get("x-signature"), body)
     except SignatureError as exc:

@@ -39,7 +39,7 @@ def _run(args: argparse.Namespace) -> int:
 
     configure_logging(settings)
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, freeze_startup_objects=True),
         host=args.host,
         port=args.port,
         log_level=settings.log_level,

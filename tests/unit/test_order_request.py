@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 from typing import Any
 
@@ -10,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from domain import InvalidOrder, OrderRequest, Passkey
+from domain.order import ORDER_ID_NAMESPACE, order_id_for
 
 
 def fields(**overrides: Any) -> dict[str, Any]:
@@ -90,3 +92,10 @@ def test_any_decimal_either_builds_a_valid_amount_or_names_the_field(value: Deci
         with pytest.raises(InvalidOrder) as caught:
             OrderRequest(**fields(amount_token=value, min_amount_token_receive=Decimal("1e-18")))
         assert caught.value.field in {"amount_token", "min_amount_token_receive"}
+
+
+@given(st.text(min_size=1, max_size=200))
+def test_the_order_id_is_the_uuid5_of_the_reference_id(reference_id: str) -> None:
+    expected = str(uuid.uuid5(ORDER_ID_NAMESPACE, reference_id))
+    assert order_id_for.__wrapped__(reference_id) == expected
+    assert order_id_for(reference_id) == expected
