@@ -204,7 +204,10 @@ class Container(containers.DeclarativeContainer):
     create_order = providers.Singleton(
         CreateOrder, observed_repository, observed_payment_gateway, clock
     )
-    get_order = providers.Singleton(GetOrder, observed_repository)
+    # Reads only: the instrumented repository counts status moves at save time and remembers
+    # each read order's history length for that; a read-only use-case would only crowd that
+    # memory (and pay for it on the API's hottest route).
+    get_order = providers.Singleton(GetOrder, repository)
     handle_payment_notification = providers.Singleton(
         HandlePaymentNotification, observed_repository, scheduler
     )
