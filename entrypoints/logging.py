@@ -190,12 +190,13 @@ def _identity(_logger: Any, _method: str, event_dict: EventDict) -> EventDict:
 
 def bind_order(order_id: str | None = None, reference_id: str | None = None) -> None:
     """Add the order being worked on to every following line of this request or job."""
-    if order_id and reference_id:
-        bind_contextvars(order_id=order_id, reference_id=reference_id)
-    elif order_id:
-        bind_contextvars(order_id=order_id)
-    elif reference_id:
-        bind_contextvars(reference_id=reference_id)
+    context = {}
+    if order_id:
+        context["order_id"] = order_id
+    if reference_id:
+        context["reference_id"] = reference_id
+    if context:
+        bind_contextvars(**context)
 
 
 async def bind_job_context(ctx: Any) -> None:

@@ -16,6 +16,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from structlog.contextvars import bind_contextvars, clear_contextvars
 
 from adapters.instrumented.metrics import HTTP_LATENCY, HTTP_REQUESTS, WEBHOOKS, child
+from entrypoints.logging import bind_order
 
 log = logging.getLogger("orders_service.http")
 
@@ -84,12 +85,8 @@ class ObservabilityMiddleware:
         path_params = scope.get("path_params")
         order_id = path_params.get("order_id") if path_params else None
         reference_id = _query_value(scope) if scope.get("query_string") else None
-        context = {"request_id": request_id}
-        if order_id:
-            context["order_id"] = order_id
-        if reference_id:
-            context["reference_id"] = reference_id
-        bind_contextvars(**context)
+        bind_contextvars(request_id=request_id)
+        bind_order(order_id=order_id, reference_id=reference_id)
         extra: list[tuple[bytes, bytes]] = [(_REQUEST_ID_NAME, request_id.encode("latin-1"))]
         scope[EXTRA_RESPONSE_HEADERS] = extra  # type: ignore[literal-required]
         is_webhook = route == WEBHOOK_ROUTE
