@@ -5,6 +5,9 @@ middleware class, with the counting replaced by a fixed window per client in the
 The webhook (the gateway redelivers whatever we refuse, so a limit there only delays payments),
 the probes and ``/metrics`` are excluded. A refused request gets a 429 problem with
 ``Retry-After`` (seconds until the window resets) next to Litestar's ``RateLimit-*`` headers.
+Answers that are not refused carry no ``RateLimit-*`` headers (``set_rate_limit_headers`` is off):
+four headers on every answer were a tenth of a read's cost on the wire (docs/benchmarks.md), for
+a budget the frontend never reads; the 429 tells a client what it needs.
 """
 
 from __future__ import annotations
@@ -111,6 +114,9 @@ class ProblemRateLimitMiddleware(RateLimitMiddleware):
         allowed, count, reset = self._count(
             self._windows_of(app), self._client_key(scope, request), now
         )
+        if allowed and not self.config.set_rate_limit_headers:
+            await self.app(scope, receive, send)
+            return
         values = (
             self._policy,
             self._limit,
@@ -132,9 +138,6 @@ class ProblemRateLimitMiddleware(RateLimitMiddleware):
                 app=None, request=request or app.request_class(scope)
             )
             await answer(scope, receive, send)
-            return
-        if not self.config.set_rate_limit_headers:
-            await self.app(scope, receive, send)
             return
         extra = zip(self._header_names, values, strict=True)
         slot = scope.get(EXTRA_RESPONSE_HEADERS)
@@ -159,4 +162,6 @@ def rate_limit_config(per_minute: int) -> RateLimitConfig:
         rate_limit=("minute", per_minute),
         exclude=list(UNLIMITED_PATHS),
         middleware_class=ProblemRateLimitMiddleware,
+        # On the 429 only (see the module's docstring).
+        set_rate_limit_headers=False,
     )

@@ -23,9 +23,10 @@ from tests.integration.api.conftest import PROBLEM, Api, event_body, order_body,
 async def test_public_endpoints_are_limited_per_client_and_answer_429_with_retry_after() -> None:
     async with starter(admin_settings(rate_limit_per_minute=3))() as api:
         for _ in range(3):
-            assert (
-                await api.client.get("/api/orders", params={"reference_id": "x"})
-            ).status_code == 404
+            allowed = await api.client.get("/api/orders", params={"reference_id": "x"})
+            assert allowed.status_code == 404
+            # The budget is told on the 429 only.
+            assert not [name for name in allowed.headers if name.startswith("ratelimit-")]
 
         limited = await api.client.get("/api/orders", params={"reference_id": "x"})
 
@@ -34,6 +35,8 @@ async def test_public_endpoints_are_limited_per_client_and_answer_429_with_retry
         assert limited.json()["code"] == "rate_limited"
         assert 1 <= int(limited.headers["retry-after"]) <= 60
         assert limited.headers["ratelimit-limit"] == "3"
+        assert limited.headers["ratelimit-remaining"] == "0"
+        assert limited.headers["ratelimit-policy"] == "3; w=60"
         assert "x-request-id" in limited.headers
         # The same client is limited on the other public routes too, but never on the webhook,
         # the probes or /metrics.
