@@ -72,8 +72,9 @@ OLDEST_OPEN_AGE = Gauge(
 
 
 @lru_cache(maxsize=4096)
-def child(metric: Any, *labels: str) -> Any:
+def child(metric: Any, *labels: str | int) -> Any:
     """``metric.labels(*labels)``, cached: prometheus-client takes a lock and validates the
     labels on every ``labels()`` call, which is most of a metric's cost on a hot path. Label
-    values here are route templates, statuses and service names: a small, bounded set."""
+    values here are route templates, statuses and service names: a small, bounded set. An int
+    (an HTTP status) is cached as it is and labelled with its ``str``, made once."""
     return metric.labels(*labels)
