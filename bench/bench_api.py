@@ -7,11 +7,18 @@ small keep-alive HTTP/1.1 client on asyncio (httpx would be the bottleneck on it
 bounded number of requests with a bounded number of connections, on loopback only. One run.
 
     python -m bench.bench_api [--requests 6000] [--concurrency 32] [--rounds 5] [--webhooks 2000]
+                              [--floor]
 
-Both servers run side by side (only the one being driven is busy); each row's requests are sent
-in ``--rounds`` batches alternating bare and ours, so that a shared machine's drift hits both
-alike. A row's throughput is all its requests over all its time; the per-round ratios show the
-spread.
+All servers run side by side (only the one being driven is busy); each row's requests are sent
+in ``--rounds`` batches alternating between the servers, so that a shared machine's drift hits
+them alike. A row's throughput is all its requests over all its time; the per-round ratios show
+the spread.
+
+``--floor`` adds a third server: the real app, built the same way, whose ``CreateOrder`` and
+``GetOrder`` answer one order made at startup without touching a port. Everything else is real
+(middleware, rate limit, request validation, Litestar's dependency injection, the view and the
+encoding), so ``floor / bare`` is the most the service can reach with the HTTP edge it has, and
+``ours`` below ``floor`` is what the use-case and its adapters cost on the wire.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import msgspec
 from litestar import Litestar, get, post
@@ -97,12 +105,45 @@ def _bare_app() -> Litestar:
     return Litestar([create, read])
 
 
+def _answer_one_order(container: Any) -> None:
+    """The floor's use-cases: ``CreateOrder`` and ``GetOrder`` that answer one order placed at
+    startup, through the container's own override (as the tests override providers)."""
+    from dependency_injector import providers  # noqa: PLC0415
+
+    from application.create_order import CreateOrder, CreateOrderResult  # noqa: PLC0415
+    from application.get_order import GetOrder  # noqa: PLC0415
+    from domain import Order, Payment  # noqa: PLC0415
+
+    now = datetime.now(UTC)
+    request = msgspec.convert(_order(0), CreateOrderBody).to_order_request()
+    payment = Payment("pay_000001", "tok_000001", "http://127.0.0.1/checkout", "pending",
+                      request.price_fiat, request.fiat_currency, now, now)  # fmt: skip
+    result = CreateOrderResult(Order.place(request, payment, at=now), replayed=False)
+
+    class AnsweringCreate(CreateOrder):
+        def __init__(self) -> None:  # no ports: it touches none
+            pass
+
+        async def execute(self, request: object) -> CreateOrderResult:  # type: ignore[override]
+            return result
+
+    class AnsweringGet(GetOrder):
+        def __init__(self) -> None:
+            pass
+
+        async def by_id(self, order_id: str) -> Order:
+            return result.order
+
+    container.create_order.override(providers.Object(AnsweringCreate()))
+    container.get_order.override(providers.Object(AnsweringGet()))
+
+
 def _serve(kind: str, port: int) -> None:
     import logging  # noqa: PLC0415
 
     import uvicorn  # noqa: PLC0415
 
-    if kind == "ours":
+    if kind in {"ours", "floor"}:
         from entrypoints.api.app import create_app  # noqa: PLC0415
         from entrypoints.settings import Settings  # noqa: PLC0415
 
@@ -110,7 +151,11 @@ def _serve(kind: str, port: int) -> None:
         # the load generator, which is one address.
         settings = Settings(payment_webhook_secrets=(SECRET,), rate_limit_per_minute=10**9)
         # As `orders-service api` serves it.
-        app: object = create_app(settings, freeze_startup_objects=True)
+        app: object = create_app(
+            settings,
+            configure=_answer_one_order if kind == "floor" else None,
+            freeze_startup_objects=True,
+        )
         # Request lines and background AdvanceOrder runs log at info: keep the run about the
         # HTTP path, as a production log level would.
         for name in ("entrypoints", "orders_service", "application", "adapters"):
@@ -244,33 +289,36 @@ def _merge(name: str, parts: list[Run]) -> Run:
 
 @dataclass
 class Comparison:
-    """ours / bare per round, for the spread."""
+    """A server's throughput over the bare endpoint's, per round, for the spread."""
 
     op: str
+    kind: str
     ratios: list[float]
 
 
 async def _paired(
     op: str, servers: dict[str, int], batches: dict[str, list[bytes]], args: argparse.Namespace
-) -> tuple[list[Run], Comparison]:
-    """``args.rounds`` rounds, each one batch to bare then one to ours, so that both servers
-    meet the same machine (a shared VM drifts by tens of percent within a minute)."""
+) -> tuple[list[Run], list[Comparison]]:
+    """``args.rounds`` rounds, each one batch to every server in turn, so that they all meet the
+    same machine (a shared VM drifts by tens of percent within a minute)."""
     size = len(batches["bare"]) // args.rounds
-    parts: dict[str, list[Run]] = {"bare": [], "ours": []}
-    ratios = []
+    parts: dict[str, list[Run]] = {kind: [] for kind in servers}
+    ratios: dict[str, list[float]] = {kind: [] for kind in servers if kind != "bare"}
     for r in range(args.rounds):
-        for kind in ("bare", "ours"):
+        for kind, port in servers.items():
             chunk = batches[kind][r * size : (r + 1) * size]
-            parts[kind].append(await drive(kind, servers[kind], chunk, args.concurrency))
-        ratios.append(parts["ours"][-1].rate / parts["bare"][-1].rate)
-    runs = [_merge(f"{op} ({kind})", parts[kind]) for kind in ("bare", "ours")]
-    return runs, Comparison(op, ratios)
+            parts[kind].append(await drive(kind, port, chunk, args.concurrency))
+        for kind, spread in ratios.items():
+            spread.append(parts[kind][-1].rate / parts["bare"][-1].rate)
+    runs = [_merge(f"{op} ({kind})", parts[kind]) for kind in servers]
+    return runs, [Comparison(op, kind, spread) for kind, spread in ratios.items()]
 
 
 async def bench(args: argparse.Namespace) -> tuple[list[Run], list[Comparison]]:
     from entrypoints.api.signature import signature_header  # noqa: PLC0415
 
-    started = {kind: _start(kind) for kind in ("bare", "ours")}
+    kinds = ("bare", "ours", "floor") if args.floor else ("bare", "ours")
+    started = {kind: _start(kind) for kind in kinds}
     servers = {kind: port for kind, (_, port) in started.items()}
     try:
         for port in servers.values():
@@ -285,12 +333,14 @@ async def bench(args: argparse.Namespace) -> tuple[list[Run], list[Comparison]]:
             for i in range(args.requests)
         ]
         create_runs, create_cmp = await _paired(
-            "create order", servers, {"bare": creates, "ours": creates}, args
+            "create order", servers, dict.fromkeys(kinds, creates), args
         )
         ids = [order_id for order_id, _ in await _created_ids(servers["ours"], 200, 20_000_000)]
+        ours_reads = [_raw("GET", f"/api/orders/{ids[i % len(ids)]}") for i in range(args.requests)]
         reads = {
             "bare": [_raw("GET", "/api/orders/x") for _ in range(args.requests)],
-            "ours": [_raw("GET", f"/api/orders/{ids[i % len(ids)]}") for i in range(args.requests)],
+            "ours": ours_reads,
+            "floor": ours_reads,
         }
         get_runs, get_cmp = await _paired("get order", servers, reads, args)
         paid = await _created_ids(servers["ours"], args.webhooks, 30_000_000)
@@ -313,7 +363,7 @@ async def bench(args: argparse.Namespace) -> tuple[list[Run], list[Comparison]]:
         for process, _ in started.values():
             process.terminate()
             process.wait(timeout=10)
-    return [*create_runs, *get_runs, webhook], [create_cmp, get_cmp]
+    return [*create_runs, *get_runs, webhook], [*create_cmp, *get_cmp]
 
 
 def report(runs: list[Run], comparisons: list[Comparison], args: argparse.Namespace) -> str:
@@ -322,7 +372,7 @@ def report(runs: list[Run], comparisons: list[Comparison], args: argparse.Namesp
         f"One run, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, Python {platform.python_version()}, "
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at the end; "
         f"{args.requests} requests per row over {args.concurrency} keep-alive connections, in "
-        f"{args.rounds} rounds alternating bare and ours (webhooks: {args.webhooks} over "
+        f"{args.rounds} rounds alternating the servers (webhooks: {args.webhooks} over "
         f"{args.webhook_concurrency}); one uvicorn worker per server (h11), the load generator "
         "in another process.",
         "",
@@ -337,11 +387,12 @@ def report(runs: list[Run], comparisons: list[Comparison], args: argparse.Namesp
         )
     lines.append("")
     for comparison in comparisons:
-        op = comparison.op
-        ours, bare = by_name[f"{op} (ours)"], by_name[f"{op} (bare)"]
+        op, kind = comparison.op, comparison.kind
+        served, bare = by_name[f"{op} ({kind})"], by_name[f"{op} (bare)"]
         spread = ", ".join(f"{r:.2f}" for r in comparison.ratios)
+        target = " (target >= 0.75x)" if kind == "ours" else " (use-cases answering one order)"
         lines.append(
-            f"- {op}: ours / bare = **{ours.rate / bare.rate:.2f}x** (target >= 0.75x); "
+            f"- {op}: {kind} / bare = **{served.rate / bare.rate:.2f}x**{target}; "
             f"per round: {spread}"
         )
     webhook = by_name["payment webhook (ours)"]
@@ -358,7 +409,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--webhooks", type=int, default=2000)
     parser.add_argument("--webhook-concurrency", type=int, default=8)
-    parser.add_argument("--serve", choices=("ours", "bare"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="also serve the real app with use-cases that answer one order (the edge's cost)",
+    )
+    parser.add_argument("--serve", choices=("ours", "bare", "floor"), help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
