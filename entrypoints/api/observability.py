@@ -60,10 +60,6 @@ def _webhook_outcome(status: int, body: bytes) -> str:
     return _WEBHOOK_FAILURES.get(status, "error")
 
 
-#: Scope key of a list the inner middlewares append response headers to (``(name, value)``
-#: bytes pairs); this middleware adds them to the answer with the request id, in the one
-#: ``send`` wrapper of the request instead of one wrapper per middleware.
-EXTRA_RESPONSE_HEADERS = "orders_service.extra_response_headers"
 _REQUEST_ID_NAME = REQUEST_ID_HEADER.lower().encode("latin-1")
 
 
@@ -88,8 +84,7 @@ class ObservabilityMiddleware:
             order_id=path_params.get("order_id") if path_params else None,
             reference_id=_query_value(scope) if scope.get("query_string") else None,
         )
-        extra: list[tuple[bytes, bytes]] = [(_REQUEST_ID_NAME, request_id.encode("latin-1"))]
-        scope[EXTRA_RESPONSE_HEADERS] = extra  # type: ignore[literal-required]
+        request_id_header = (_REQUEST_ID_NAME, request_id.encode("latin-1"))
         is_webhook = route == WEBHOOK_ROUTE
         status = 500
         webhook_body = bytearray()
@@ -98,7 +93,7 @@ class ObservabilityMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()), *extra]
+                message["headers"] = [*message.get("headers", ()), request_id_header]
             elif (
                 is_webhook
                 and message["type"] == "http.response.body"

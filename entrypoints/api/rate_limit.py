@@ -23,9 +23,8 @@ from litestar.middleware.rate_limit import (
     RateLimitMiddleware,
     get_remote_address,
 )
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, Receive, Scope, Send
 
-from entrypoints.api.observability import EXTRA_RESPONSE_HEADERS
 from entrypoints.api.problems import problem
 
 #: Paths never limited (regular expressions matched at the start of the path).
@@ -55,18 +54,12 @@ class ProblemRateLimitMiddleware(RateLimitMiddleware):
     so the answer is written here, as a problem with ``Retry-After``."""
 
     def __init__(self, app: ASGIApp, config: RateLimitConfig) -> None:
+        if config.set_rate_limit_headers:
+            # Not a silent no-op: the headers are written on the 429 only (module docstring).
+            raise ValueError("set_rate_limit_headers: the RateLimit-* headers go on the 429 only")
         super().__init__(app, config)
         self._window_seconds = DURATION_VALUES[self.unit]
         self._default_identifier = config.identifier_for_request is get_remote_address
-        names = (
-            config.rate_limit_policy_header_key,
-            config.rate_limit_limit_header_key,
-            config.rate_limit_remaining_header_key,
-            config.rate_limit_reset_header_key,
-        )
-        self._header_names = tuple(name.lower().encode("latin-1") for name in names)
-        self._policy = f"{self.max_requests}; w={self._window_seconds}".encode("latin-1")
-        self._limit = str(self.max_requests).encode("latin-1")
         self._windows: _Windows | None = None
 
     def _count(self, windows: _Windows, key: str, now: int) -> tuple[bool, int, int]:
@@ -114,46 +107,26 @@ class ProblemRateLimitMiddleware(RateLimitMiddleware):
         allowed, count, reset = self._count(
             self._windows_of(app), self._client_key(scope, request), now
         )
-        if allowed and not self.config.set_rate_limit_headers:
+        if allowed:
             await self.app(scope, receive, send)
             return
-        values = (
-            self._policy,
-            self._limit,
-            b"%d" % max(self.max_requests - count, 0),
-            b"%d" % max(reset - now, 0),
+        retry_after = str(max(reset - now, 1))
+        config = self.config
+        headers = {
+            config.rate_limit_policy_header_key: f"{self.max_requests}; w={self._window_seconds}",
+            config.rate_limit_limit_header_key: str(self.max_requests),
+            config.rate_limit_remaining_header_key: str(max(self.max_requests - count, 0)),
+            config.rate_limit_reset_header_key: str(max(reset - now, 0)),
+            "Retry-After": retry_after,
+        }
+        response = problem(
+            429,
+            "rate_limited",
+            f"too many requests from this address; retry after {retry_after} s",
+            headers=headers,
         )
-        if not allowed:
-            retry_after = str(max(reset - now, 1))
-            headers = {
-                k.decode(): v.decode() for k, v in zip(self._header_names, values, strict=True)
-            }
-            response = problem(
-                429,
-                "rate_limited",
-                f"too many requests from this address; retry after {retry_after} s",
-                headers={**headers, "Retry-After": retry_after},
-            )
-            answer = response.to_asgi_response(
-                app=None, request=request or app.request_class(scope)
-            )
-            await answer(scope, receive, send)
-            return
-        extra = zip(self._header_names, values, strict=True)
-        slot = scope.get(EXTRA_RESPONSE_HEADERS)
-        if isinstance(slot, list):
-            # The observability middleware outside adds them with the request id.
-            slot.extend(extra)
-            await self.app(scope, receive, send)
-            return
-        pairs = list(extra)
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", ()), *pairs]
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+        answer = response.to_asgi_response(app=None, request=request or app.request_class(scope))
+        await answer(scope, receive, send)
 
 
 def rate_limit_config(per_minute: int) -> RateLimitConfig:
@@ -162,6 +135,6 @@ def rate_limit_config(per_minute: int) -> RateLimitConfig:
         rate_limit=("minute", per_minute),
         exclude=list(UNLIMITED_PATHS),
         middleware_class=ProblemRateLimitMiddleware,
-        # On the 429 only (see the module's docstring).
+        # On the 429 only (see the module's docstring); the middleware refuses True.
         set_rate_limit_headers=False,
     )
