@@ -112,19 +112,27 @@ def _answer_one_order(container: Any) -> None:
 
     from application.create_order import CreateOrder, CreateOrderResult  # noqa: PLC0415
     from application.get_order import GetOrder  # noqa: PLC0415
-    from domain import Order, Payment  # noqa: PLC0415
+    from domain import Order, OrderRequest, Payment  # noqa: PLC0415
 
     now = datetime.now(UTC)
     request = msgspec.convert(_order(0), CreateOrderBody).to_order_request()
-    payment = Payment("pay_000001", "tok_000001", "http://127.0.0.1/checkout", "pending",
-                      request.price_fiat, request.fiat_currency, now, now)  # fmt: skip
+    payment = Payment(
+        id="pay_000001",
+        token="tok_000001",
+        checkout_url="http://127.0.0.1:8010/checkout/pay_000001",
+        status="pending",
+        amount=request.price_fiat,
+        currency=request.fiat_currency,
+        created_at=now,
+        expires_at=now,
+    )
     result = CreateOrderResult(Order.place(request, payment, at=now), replayed=False)
 
     class AnsweringCreate(CreateOrder):
         def __init__(self) -> None:  # no ports: it touches none
             pass
 
-        async def execute(self, request: object) -> CreateOrderResult:  # type: ignore[override]
+        async def execute(self, request: OrderRequest) -> CreateOrderResult:
             return result
 
     class AnsweringGet(GetOrder):
