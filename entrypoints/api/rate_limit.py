@@ -6,7 +6,7 @@ The webhook (the gateway redelivers whatever we refuse, so a limit there only de
 the probes and ``/metrics`` are excluded. A refused request gets a 429 problem with
 ``Retry-After`` (seconds until the window resets) next to Litestar's ``RateLimit-*`` headers.
 Answers that are not refused carry no ``RateLimit-*`` headers (``set_rate_limit_headers`` is off):
-four headers on every answer were a tenth of a read's cost on the wire (docs/benchmarks.md), for
+four headers on every answer cost a read about 5 % on the wire (~15 µs, docs/benchmarks.md), for
 a budget the frontend never reads; the 429 tells a client what it needs.
 """
 
