@@ -262,6 +262,9 @@ async def _ensure_schema_until_done(database: Any, *, every_seconds: float = 5.0
             log.error("MongoDB unreachable, schema not ensured yet (retrying): %s", exc)
             await asyncio.sleep(every_seconds)
             continue
+        except mongo.ConcernRejected as exc:
+            log.critical("MongoDB refuses the configured write/read concern: %s", exc)
+            return
         log.info("MongoDB schema: %s", report)
         return
 

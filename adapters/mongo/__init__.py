@@ -10,7 +10,9 @@ What the composition root (``entrypoints/container.py``) needs, all in this pack
     Wire as ``providers.Resource(open_client, uri=settings.mongodb_uri,
     driver=settings.mongodb_driver)``. Create it on the event loop that will use it.
 ``make_client(uri, driver) -> MongoClient`` / ``await close_client(client)``
-    The same without the generator, for scripts and benchmarks.
+    The same without the generator, for scripts and benchmarks. Both set durable defaults
+    (``w: "majority"``, ``j: true``, read concern ``majority``) and fail-fast timeouts
+    (server selection 1.5 s); an option written in the URI wins (docs/adr/0009-durable-writes.md).
 ``get_database(client, name: str) -> AsyncDatabase``
     The database ``Settings.mongodb_db_name``.
 ``await ensure_schema(database) -> SchemaReport``
@@ -24,13 +26,16 @@ What the composition root (``entrypoints/container.py``) needs, all in this pack
 
 Errors: ``DuplicateOrder`` (11000, naming ``id``/``reference_id``/``payment.id``),
 ``StaleOrder`` (compare-and-set lost), ``InfrastructureUnavailable`` (network, timeouts: transient),
-``CorruptDocument`` (a stored order that no longer decodes, naming its id) and
+``CorruptDocument`` (a stored order that no longer decodes, naming its id),
+``ConcernRejected`` (the server cannot give the configured write/read concern: configuration) and
 ``OrderDocumentRejected`` (the validator refused a write, code 121: a bug, logged with the id).
 The document shape, indexes and validator are described in docs/mongo.md.
 """
 
 from adapters.mongo.client import (
     DRIVERS,
+    DURABLE_READ_CONCERN_LEVEL,
+    DURABLE_WRITE_CONCERN,
     MongoClient,
     close_client,
     get_database,
@@ -38,15 +43,18 @@ from adapters.mongo.client import (
     open_client,
 )
 from adapters.mongo.codec import document_to_order, order_to_document
-from adapters.mongo.errors import OrderDocumentRejected
+from adapters.mongo.errors import ConcernRejected, OrderDocumentRejected
 from adapters.mongo.repository import MongoOrderRepository
 from adapters.mongo.schema import INDEXES, ORDER_VALIDATOR, SchemaReport, ensure_schema
 from adapters.mongo.webhook_log import MongoWebhookEventLog
 
 __all__ = [
     "DRIVERS",
+    "DURABLE_READ_CONCERN_LEVEL",
+    "DURABLE_WRITE_CONCERN",
     "INDEXES",
     "ORDER_VALIDATOR",
+    "ConcernRejected",
     "MongoClient",
     "MongoOrderRepository",
     "MongoWebhookEventLog",

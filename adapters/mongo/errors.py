@@ -5,7 +5,9 @@
 - 121 (document failed validation) -> logged with the document id, ``OrderDocumentRejected``:
   the codec wrote something the validator refuses, which is a bug in this service;
 - network errors, timeouts, no primary -> ``InfrastructureUnavailable("mongodb", ...)``,
-  transient: the caller may try again (a compare-and-set write is safe to repeat).
+  transient: the caller may try again (a compare-and-set write is safe to repeat);
+- a write or read concern the server cannot give (79, 100, 148) -> ``ConcernRejected``: the
+  configuration asks for something this deployment cannot do, never silently weakened.
 """
 
 from __future__ import annotations
@@ -32,6 +34,14 @@ log = logging.getLogger(__name__)
 
 DUPLICATE_KEY = 11000
 DOCUMENT_VALIDATION_FAILURE = 121
+#: Write concerns the deployment cannot satisfy (a tag it does not know, more members than it
+#: has) and majority reads it does not offer (mongod started with majority reads disabled).
+UNKNOWN_WRITE_CONCERN = 79
+UNSATISFIABLE_WRITE_CONCERN = 100
+READ_CONCERN_MAJORITY_NOT_ENABLED = 148
+CONCERN_CODES = frozenset(
+    {UNKNOWN_WRITE_CONCERN, UNSATISFIABLE_WRITE_CONCERN, READ_CONCERN_MAJORITY_NOT_ENABLED}
+)
 
 #: Index key -> the name the port's ``DuplicateOrder`` uses for it.
 _KEY_NAMES = {"_id": "id", "reference_id": "reference_id", "payment.id": "payment.id"}
@@ -46,6 +56,22 @@ class OrderDocumentRejected(RuntimeError):
             f"{details}"
         )
         self.document_id = document_id
+        self.details = details
+
+
+class ConcernRejected(RuntimeError):
+    """The server refuses the write or read concern the client asks for: a configuration to fix
+    in ``MONGODB_URI`` (docs/adr/0009-durable-writes.md), not an outage. Never weakened silently:
+    a write acknowledged without its concern is exactly what this service must not promise."""
+
+    def __init__(self, action: str, code: int | None, details: object) -> None:
+        super().__init__(
+            f"{action}: MongoDB refuses the configured write/read concern (code {code}): "
+            f"{details}. Set w=, journal= or readConcernLevel= in MONGODB_URI to what this "
+            "deployment offers (docs/mongo.md, Durability)"
+        )
+        self.action = action
+        self.code = code
         self.details = details
 
 
@@ -78,6 +104,9 @@ def translate_errors(action: str) -> Iterator[None]:
         # ConnectionFailure covers AutoReconnect, NetworkTimeout and ServerSelectionTimeoutError.
         raise InfrastructureUnavailable("mongodb", f"{action}: {exc}") from exc
     except OperationFailure as exc:
+        if exc.code in CONCERN_CODES:
+            log.error("mongodb refused the configured concern: %s", exc)
+            raise ConcernRejected(action, exc.code, exc) from exc
         if exc.has_error_label("RetryableWriteError") or exc.has_error_label(
             "TransientTransactionError"
         ):

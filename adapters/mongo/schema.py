@@ -261,6 +261,19 @@ def _keys_of(info: Mapping[str, Any]) -> Keys:
     return tuple((str(k), v if isinstance(v, str) else int(v)) for k, v in info["key"])
 
 
+def _write_concern_of(db: AsyncDatabase[Any]) -> dict[str, Any]:
+    """``{"writeConcern": ...}`` for a raw command, or nothing when the server's default is used."""
+    document = dict(db.write_concern.document)
+    return {"writeConcern": document} if document else {}
+
+
+async def _check_read_concern(db: AsyncDatabase[Any]) -> None:
+    """One read with the client's read concern, so a server that refuses it (``majority`` on a
+    mongod with majority reads disabled) says so at startup and in ``db-init`` (as
+    ``ConcernRejected``), not on the first webhook."""
+    await db[WEBHOOK_EVENTS].find_one({}, {"_id": 1})
+
+
 async def _collection_options(db: AsyncDatabase[Any], name: str) -> dict[str, Any] | None:
     reply = await db.command("listCollections", filter={"name": name})
     batch: Sequence[Mapping[str, Any]] = reply["cursor"]["firstBatch"]
@@ -290,12 +303,14 @@ async def _ensure_orders_collection(db: AsyncDatabase[Any], report: SchemaReport
     )
     if not up_to_date:
         # collMod keeps every document and index; only the rule for future writes changes.
+        # ``command`` applies no write concern of its own: pass the database's (durable) one.
         await db.command(
             "collMod",
             ORDERS,
             validator=ORDER_VALIDATOR,
             validationLevel=VALIDATION_LEVEL,
             validationAction=VALIDATION_ACTION,
+            **_write_concern_of(db),
         )
         report.validator_updated = True
 
@@ -343,7 +358,9 @@ async def _ensure_index(db: AsyncDatabase[Any], spec: IndexSpec, report: SchemaR
 
 
 async def ensure_schema(db: AsyncDatabase[Any]) -> SchemaReport:
-    """Create or update the validator and the indexes; idempotent, never destructive.
+    """Create or update the validator and the indexes; idempotent, never destructive. Every
+    write goes with the client's write concern; a read concern the server refuses raises
+    ``ConcernRejected``.
 
     ``db`` is a PyMongo ``AsyncDatabase`` or a Motor ``AsyncIOMotorDatabase``.
     """
@@ -353,4 +370,5 @@ async def ensure_schema(db: AsyncDatabase[Any]) -> SchemaReport:
         await _ensure_plain_collection(db, WEBHOOK_EVENTS, report)
         for spec in INDEXES:
             await _ensure_index(db, spec, report)
+        await _check_read_concern(db)
     return report

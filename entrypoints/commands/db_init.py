@@ -11,7 +11,14 @@ import argparse
 import asyncio
 import sys
 
-from adapters.mongo import SchemaReport, close_client, ensure_schema, get_database, make_client
+from adapters.mongo import (
+    ConcernRejected,
+    SchemaReport,
+    close_client,
+    ensure_schema,
+    get_database,
+    make_client,
+)
 from application.errors import InfrastructureUnavailable
 from entrypoints.settings import Settings, SettingsError
 
@@ -53,6 +60,9 @@ def _run(args: argparse.Namespace) -> int:
     except InfrastructureUnavailable as exc:
         print(f"db-init: {exc}", file=sys.stderr)
         return 3
+    except ConcernRejected as exc:
+        print(f"db-init: {exc}", file=sys.stderr)
+        return 2
     print(f"database {settings.mongodb_db_name} ({settings.mongodb_driver}):")
     for line in report.lines():
         print(f"  {line}")

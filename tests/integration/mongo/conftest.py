@@ -1,15 +1,17 @@
 """A fresh database per test on the session's Mongo-wire server, with a PyMongo Async client
-made on the test's event loop."""
+made on the test's event loop; ``killable_mongo``: a server process of the test's own."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from tests.contract.mongo import fresh_database
+from tests.integration.mongo.server_process import SecantusProcess
 
 pytestmark = pytest.mark.mongo
 
@@ -19,3 +21,14 @@ async def db(mongo_uri: str) -> AsyncIterator[AsyncDatabase[dict[str, Any]]]:
     """An empty database (nothing ensured yet), dropped afterwards."""
     async for database in fresh_database(mongo_uri, "pymongo", prefix="it", ensure=False):
         yield database
+
+
+@pytest.fixture
+def killable_mongo(tmp_path: Path) -> Iterator[SecantusProcess]:
+    """A Mongo-wire server of this test's own, in its own process, started; killed at the end."""
+    server = SecantusProcess(tmp_path / "data", tmp_path / "secantusd.log")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()
