@@ -252,21 +252,29 @@ class Container(containers.DeclarativeContainer):
     )
 
 
+async def _ensure_schema_once(database: Any) -> bool:
+    """One attempt at the validator and indexes: True when done (or refused for good: a concern
+    the server cannot give is logged and left to the operator), False while Mongo is
+    unreachable."""
+    try:
+        report = await mongo.ensure_schema(database)
+    except InfrastructureUnavailable as exc:
+        log.error("MongoDB unreachable, schema not ensured yet (retrying): %s", exc)
+        return False
+    except mongo.ConcernRejected as exc:
+        log.critical("MongoDB refuses the configured write/read concern: %s", exc)
+        return True
+    log.info("MongoDB schema: %s", report)
+    return True
+
+
 async def _ensure_schema_until_done(database: Any, *, every_seconds: float = 5.0) -> None:
-    """Ensure the validator and indexes at startup; while Mongo is unreachable, say so and try
-    again (``/ready`` reports the outage meanwhile) instead of crash-looping."""
+    """While Mongo is unreachable, say so and try again (``/ready`` reports the outage meanwhile)
+    instead of crash-looping."""
     while True:
-        try:
-            report = await mongo.ensure_schema(database)
-        except InfrastructureUnavailable as exc:
-            log.error("MongoDB unreachable, schema not ensured yet (retrying): %s", exc)
-            await asyncio.sleep(every_seconds)
-            continue
-        except mongo.ConcernRejected as exc:
-            log.critical("MongoDB refuses the configured write/read concern: %s", exc)
+        await asyncio.sleep(every_seconds)
+        if await _ensure_schema_once(database):
             return
-        log.info("MongoDB schema: %s", report)
-        return
 
 
 async def _settled(value: Any) -> Any:
@@ -300,7 +308,12 @@ async def running(
     schema_task = None
     if settings.mongodb_uri:
         database = await resolve(container.mongo_database, object)
-        schema_task = asyncio.create_task(_ensure_schema_until_done(database))
+        # The first attempt before serving: no write reaches a collection before it exists with
+        # its validator (and SecantusDB wedges when a journaled insert creates a collection
+        # while ``create`` runs: docs/adr/0009-durable-writes.md). Bounded by server selection
+        # (1-1.5 s) when Mongo is down; then the retries go on in the background.
+        if not await _ensure_schema_once(database):
+            schema_task = asyncio.create_task(_ensure_schema_until_done(database))
     try:
         yield container
     finally:

@@ -12,7 +12,7 @@ What the composition root (``entrypoints/container.py``) needs, all in this pack
 ``make_client(uri, driver) -> MongoClient`` / ``await close_client(client)``
     The same without the generator, for scripts and benchmarks. Both set durable defaults
     (``w: "majority"``, ``j: true``, read concern ``majority``) and fail-fast timeouts
-    (server selection 1.5 s); an option written in the URI wins (docs/adr/0009-durable-writes.md).
+    (server selection 1 s); an option written in the URI wins (docs/adr/0009-durable-writes.md).
 ``get_database(client, name: str) -> AsyncDatabase``
     The database ``Settings.mongodb_db_name``.
 ``await ensure_schema(database) -> SchemaReport``
