@@ -234,8 +234,8 @@ class WorkerQueue(RedisQueue):
                 # Dequeued, not yet marked active by its worker: the same dequeue as long as the
                 # stored job is unchanged (a retry or a new job under the key changes these).
                 fingerprint = f"{job.queued}:{job.attempts}:{job.touched}"
-                note = notes.get(job_id, b"").decode().split(" ")
-                first_seen = int(note[1]) if len(note) == 2 and note[0] == fingerprint else current
+                seen, _, since = notes.get(job_id, b"").decode().partition(" ")
+                first_seen = int(since) if seen == fingerprint and since.isdigit() else current
                 in_limbo[job_id] = f"{fingerprint} {first_seen}"
                 if current - first_seen <= self._grace_ms(job):
                     continue
