@@ -1,6 +1,13 @@
 """SAQ on Redis: the queue behind ``JobScheduler`` and the worker."""
 
-from adapters.saq.queue import DEFAULT_QUEUE_NAME, close_queue, make_queue, open_queue
+from adapters.saq.queue import (
+    DEFAULT_QUEUE_NAME,
+    RedisHealth,
+    WorkerQueue,
+    close_queue,
+    make_queue,
+    open_queue,
+)
 from adapters.saq.scheduler import (
     ADVANCE_ORDER_JOB,
     PAYLOAD_VERSION,
@@ -14,7 +21,9 @@ __all__ = [
     "DEFAULT_QUEUE_NAME",
     "PAYLOAD_VERSION",
     "AdvanceJobOptions",
+    "RedisHealth",
     "SaqJobScheduler",
+    "WorkerQueue",
     "close_queue",
     "job_key",
     "make_queue",

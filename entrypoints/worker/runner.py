@@ -7,10 +7,11 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from redis.exceptions import RedisError
 from saq import Worker
 from saq.queue.redis import RedisQueue
 
-from adapters.saq import DEFAULT_QUEUE_NAME, close_queue
+from adapters.saq import DEFAULT_QUEUE_NAME, WorkerQueue, close_queue
 from entrypoints.container import Container
 from entrypoints.settings import Settings
 from entrypoints.worker.settings import CronIntervals, worker_settings
@@ -27,12 +28,33 @@ class GracefulWorker(Worker[WorkerContext]):
     the upkeep loops, which sleep up to a sweep interval between rounds.
 
     A job still running after the grace period is cancelled, and SAQ puts it back in the queue:
-    every step it may have been in is idempotent, so the next run finishes it."""
+    every step it may have been in is idempotent, so the next run finishes it.
+
+    Its upkeep loops (cron scheduling, aborts) report a Redis that is down to the queue's
+    :class:`~adapters.saq.queue.RedisHealth`, which logs it once, instead of a traceback per
+    loop per second."""
 
     def __init__(self, *args: Any, grace_seconds: float = DEFAULT_GRACE_SECONDS, **kwargs: Any):
         # SAQ's own grace applies after ours, to jobs already given theirs: one more second.
         super().__init__(*args, shutdown_grace_period_s=1, **kwargs)
         self.grace_seconds = grace_seconds
+
+    async def schedule(self, lock: int = 1) -> None:
+        try:
+            await super().schedule(lock)
+        except (RedisError, OSError) as exc:
+            self._redis_failed("schedule", exc)
+
+    async def abort(self, abort_threshold: float) -> None:
+        try:
+            await super().abort(abort_threshold)
+        except (RedisError, OSError) as exc:
+            self._redis_failed("abort", exc)
+
+    def _redis_failed(self, where: str, exc: BaseException) -> None:
+        if not isinstance(self.queue, WorkerQueue):
+            raise exc
+        self.queue.health.failed(where, exc)
 
     async def stop(self) -> None:
         self.event.set()  # no new jobs: each process loop ends after its current dequeue

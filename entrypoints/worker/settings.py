@@ -27,7 +27,8 @@ from entrypoints.worker.tasks import Services, WorkerContext
 #: takes to notice it is stopping.
 DEQUEUE_TIMEOUT_SECONDS = 1.0
 #: SAQ's own upkeep: move due scheduled jobs every second, sweep dead jobs every 5 s (the
-#: default minute would leave a killed worker's job blocking its order's key for that long).
+#: default minute would leave a killed worker's job blocking its order's key for that long). The
+#: sweep is ``WorkerQueue``'s, which spares a job just dequeued (docs/adr/0010-saq-operations.md).
 TIMERS: PartialTimersDict = {"schedule": 1, "sweep": 5, "abort": 1, "worker_info": 10}
 
 

@@ -12,7 +12,7 @@ from redis.exceptions import RedisError
 from saq.job import Job
 from saq.types import Context
 
-from adapters.saq import ADVANCE_ORDER_JOB, PAYLOAD_VERSION, SaqJobScheduler
+from adapters.saq import ADVANCE_ORDER_JOB, PAYLOAD_VERSION, SaqJobScheduler, WorkerQueue
 from application.advance_order import AdvanceOrder
 from application.errors import OrderNotFound
 from application.sweepers import PollPendingPayments, ResumeStuckOrders, RetryFailedOrders
@@ -94,6 +94,8 @@ async def _heartbeat(job: Job | None) -> AsyncIterator[None]:
         yield
         return
     every = max(job.heartbeat / 3, 0.5)
+    # A Redis that is down is logged once by the queue (adapters/saq/queue.py), not per beat.
+    health = job.queue.health if isinstance(job.queue, WorkerQueue) else None
 
     async def beat() -> None:
         while True:
@@ -101,7 +103,13 @@ async def _heartbeat(job: Job | None) -> AsyncIterator[None]:
             try:
                 await job.update()
             except (RedisError, OSError) as exc:  # a missed beat must not fail the job
-                log.warning("heartbeat of %s failed: %s", job.key, exc)
+                if health is None:
+                    log.warning("heartbeat of %s failed: %s", job.key, exc)
+                else:
+                    health.failed(f"heartbeat of {job.key}", exc)
+            else:
+                if health is not None:
+                    health.ok()
 
     task = asyncio.create_task(beat())
     try:
