@@ -121,12 +121,11 @@ def _decimal_problem(
 
 
 def _tolerance_problem(value: object) -> str | None:
-    found = _decimal_problem(
-        value, max_decimals=MAX_PERCENT_DECIMALS, below=Decimal("100.0001"), positive=False
-    )
-    if found is None and isinstance(value, Decimal) and value > 100:
+    if isinstance(value, Decimal) and value.is_finite() and value > 100:
         return "must be between 0 and 100"
-    return found
+    return _decimal_problem(
+        value, max_decimals=MAX_PERCENT_DECIMALS, below=Decimal(101), positive=False
+    )
 
 
 _TOKEN_AMOUNT = functools.partial(

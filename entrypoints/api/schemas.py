@@ -46,7 +46,7 @@ DecimalString = Annotated[
     ),
 ]
 Identifier = Annotated[str, _text(grammar.IDENTIFIER, "An identifier.", "ref-0001")]
-Currency = Annotated[str, _text(grammar.CURRENCY, "An ISO 4217 currency code, upper case.", "EUR")]
+Currency = Annotated[str, _text(grammar.CURRENCY, "The fiat currency.", "EUR")]
 
 
 class PasskeyBody(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
