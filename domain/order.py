@@ -153,24 +153,21 @@ FIELD_RULES: Mapping[str, Callable[[object], str | None]] = {
 
 def request_problems(values: Mapping[str, object]) -> list[tuple[str, str]]:
     """Every broken rule among ``values`` (a field's typed value by its name in
-    :data:`FIELD_RULES`; fields absent are not checked), as ``(field, words)``, in field order.
-    ``smart_wallet_address`` None means "none given"."""
+    :data:`FIELD_RULES`; fields absent are not checked), as ``(field, words)``, in the order
+    given. ``smart_wallet_address`` None means "none given"."""
     found: list[tuple[str, str]] = []
-    for name, rule in FIELD_RULES.items():
-        if name not in values:
-            continue
-        value = values[name]
+    for name, value in values.items():
         if value is None and name == "smart_wallet_address":
             continue
-        if (words := rule(value)) is not None:
+        if (words := FIELD_RULES[name](value)) is not None:
             found.append((name, words))
     amount = values.get("amount_token")
     minimum = values.get("min_amount_token_receive")
-    bad = {name for name, _ in found}
     if (
         isinstance(amount, Decimal)
         and isinstance(minimum, Decimal)
-        and not bad & {"amount_token", "min_amount_token_receive"}
+        # Only two valid amounts compare (a NaN would raise).
+        and not any(n in ("amount_token", "min_amount_token_receive") for n, _ in found)
         and minimum > amount
     ):
         found.append(("min_amount_token_receive", "must not exceed amount_token"))
@@ -209,21 +206,21 @@ class OrderRequest:
     smart_wallet_address: str | None = None
 
     def __post_init__(self) -> None:
-        found = request_problems(
-            {
-                "reference_id": self.reference_id,
-                "pool_id": self.pool_id,
-                "token_symbol": self.token_symbol,
-                "amount_token": self.amount_token,
-                "min_amount_token_receive": self.min_amount_token_receive,
-                "price_tolerance_percent": self.price_tolerance_percent,
-                "fiat_currency": self.fiat_currency,
-                "price_fiat": self.price_fiat,
-                "smart_wallet_address": self.smart_wallet_address,
-            }
-        )
-        if found:
-            raise InvalidOrder.of(found)
+        # The common case first, without building anything; every problem once one is found.
+        for name, rule in _REQUEST_CHECKS:
+            value = getattr(self, name)
+            if rule(value) is not None and not (value is None and name == "smart_wallet_address"):
+                break
+        else:
+            if self.min_amount_token_receive <= self.amount_token:
+                return
+        raise InvalidOrder.of(request_problems({n: getattr(self, n) for n, _ in _REQUEST_CHECKS}))
+
+
+#: The request's own fields and their rules (the passkey checks its own).
+_REQUEST_CHECKS = tuple(
+    (name, rule) for name, rule in FIELD_RULES.items() if not name.startswith("passkey.")
+)
 
 
 # --- values recorded on the order -----------------------------------------------------

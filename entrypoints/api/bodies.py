@@ -20,6 +20,7 @@ import functools
 import json
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -225,33 +226,52 @@ def shape_problems(
         return [(path or "body", "must be a JSON object")]
     rules = rules or {}
     found: Problems = []
-    fields = msgspec.structs.fields(struct_type)
-    if struct_type.__struct_config__.forbid_unknown_fields:
-        known = {f.encode_name for f in fields}
+    fields, forbid_unknown = _fields_of(struct_type)
+    if forbid_unknown:
+        known = {f.name for f in fields}
         found.extend(
             (_join(path, key), "is not a field of this body") for key in value if key not in known
         )
     for field in fields:
-        where = _join(path, field.encode_name)
-        if field.encode_name not in value:
+        where = _join(path, field.name)
+        if field.name not in value:
             if field.required:
                 found.append((where, "is required"))
             continue
-        item = value[field.encode_name]
-        nested, nullable = _struct_of(field.type)
-        if item is None and nullable:
+        item = value[field.name]
+        if item is None and field.nullable:
             continue
-        if nested is not None:
-            found.extend(shape_problems(nested, item, rules=rules, path=where))
+        if field.nested is not None:
+            found.extend(shape_problems(field.nested, item, rules=rules, path=where))
         elif where in rules:
             if (words := rules[where].problem(item)) is not None:
                 found.append((where, words))
         else:
             try:
-                msgspec.convert(item, field.type)
+                msgspec.convert(item, field.annotation)
             except msgspec.ValidationError as exc:
                 found.append((where, plain(exc)))
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class _Field:
+    name: str
+    required: bool
+    annotation: Any
+    nested: type[msgspec.Struct] | None
+    nullable: bool
+
+
+@functools.cache
+def _fields_of(struct_type: type[msgspec.Struct]) -> tuple[tuple[_Field, ...], bool]:
+    """The fields of ``struct_type`` as the second pass reads them (msgspec's introspection is
+    slow: once per Struct)."""
+    fields = []
+    for field in msgspec.structs.fields(struct_type):
+        nested, nullable = _struct_of(field.type)
+        fields.append(_Field(field.encode_name, field.required, field.type, nested, nullable))
+    return tuple(fields), bool(struct_type.__struct_config__.forbid_unknown_fields)
 
 
 def every_problem(request: Request[Any, Any, Any]) -> Problems:
