@@ -229,8 +229,9 @@ def _named(path: str, message: str) -> FieldError:
 # --- OpenAPI ------------------------------------------------------------------------------
 
 _DESCRIPTIONS = {
-    400: "Invalid input: malformed JSON, wrong types, missing or unknown fields, or a value the "
-    "order rules refuse. `errors` names each offending field.",
+    400: "Invalid input: malformed JSON, an empty body, nesting deeper than 32, a key repeated "
+    "within an object, wrong types, missing or unknown fields, or a value the order rules refuse. "
+    "`errors` names every offending field, in plain words.",
     401: "The webhook's `X-Signature` is missing, forged or too old; on `/api/admin`, the "
     "`Authorization: Bearer` admin token is missing or wrong (or no `ADMIN_TOKEN` is set).",
     404: "No such order (or, for the webhook, no order for that payment).",
