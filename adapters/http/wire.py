@@ -22,7 +22,7 @@ from application.ports import (
     TransferState,
     Wallet,
 )
-from domain import to_milliseconds
+from domain import grammar, to_milliseconds
 from domain.grammar import canonical_decimal
 
 AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
@@ -129,8 +129,19 @@ class CreateWalletBody(msgspec.Struct):
     passkey_public_key: str
 
 
+#: A wallet address becomes a transfer destination: the same grammar as the buyer's own.
+WalletAddress = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=grammar.WALLET_ADDRESS.max_length,
+        pattern=grammar.WALLET_ADDRESS.wire_pattern,
+    ),
+]
+
+
 class WalletAnswer(msgspec.Struct):
-    address: NonEmpty
+    address: WalletAddress
     created: bool
 
     def to_port(self) -> Wallet:

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from adapters.clock import SystemClock
-from adapters.http.wire import PaymentStatusAnswer, decimal_text
+from adapters.http.wire import PaymentStatusAnswer, decimal_text, wallet_decoder
 from application.ports import PaymentState
 from domain import InvalidOrder, OrderRequest, Passkey, grammar
 from entrypoints.api import observability, signature
@@ -262,3 +262,11 @@ def test_times_from_a_vendor_are_cut_to_milliseconds() -> None:
         paid_at=datetime(2026, 1, 1, 1, 2, 3, 123456, tzinfo=UTC),
     )
     assert answer.to_port().paid_at == datetime(2026, 1, 1, 1, 2, 3, 123000, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("trailer", TRAILERS, ids=repr)
+def test_a_wallet_address_from_the_wallet_service_obeys_the_same_grammar(trailer: str) -> None:
+    # It becomes the transfer's destination: an answer outside the grammar is malformed.
+    assert wallet_decoder.decode(b'{"address": "W1", "created": true}').address == "W1"
+    with pytest.raises(msgspec.ValidationError):
+        wallet_decoder.decode(msgspec.json.encode({"address": "W1" + trailer, "created": True}))
