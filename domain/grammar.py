@@ -38,6 +38,7 @@ class TextRule:
     max_length: int
     words: str
     min_length: int = 1
+    not_text: str = "must be a string"
     _compiled: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -57,7 +58,7 @@ class TextRule:
     def problem(self, value: object) -> str | None:
         """What is wrong with ``value`` in plain words, or None."""
         if not isinstance(value, str):
-            return "must be a string"
+            return self.not_text
         if not value:
             return "must not be empty"
         if len(value) > self.max_length:
@@ -95,6 +96,7 @@ DECIMAL_TEXT = TextRule(
     max_length=64,
     words="must be a decimal number written with digits and an optional fraction, such as "
     "12.50 (no exponent, NaN or Infinity)",
+    not_text='must be a decimal number in a string, such as "12.50" (not a JSON number)',
 )
 
 #: Every text rule by the request field it governs (dotted paths for nested fields).

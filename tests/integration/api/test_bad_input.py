@@ -236,7 +236,7 @@ def _messages(response: Any) -> dict[str, str]:
 
 def _plain(message: str) -> bool:
     """No regex, no type syntax, no Python exception text."""
-    return not any(mark in message for mark in ("`", "\\", "^", "$", "regex", "Expected", "'"))
+    return not any(mark in message for mark in ("`", "\\", "^", "$", "regex", "Expected"))
 
 
 async def test_an_empty_object_names_every_missing_field(shared_api: Api) -> None:
@@ -287,7 +287,9 @@ async def test_every_offending_field_is_named_in_plain_words(shared_api: Api) ->
         "coupon",
     }
     assert messages["fiat_currency"] == "is not an ISO 4217 currency code"
-    assert messages["min_amount_token_receive"] == "must be a string"
+    assert messages["min_amount_token_receive"] == (
+        'must be a decimal number in a string, such as "12.50" (not a JSON number)'
+    )
     assert messages["price_tolerance_percent"] == "must be between 0 and 100"
     assert messages["pool_id"] == "must not be empty"
     assert messages["passkey.public_key"] == "is required"
