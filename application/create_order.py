@@ -26,7 +26,7 @@ def payment_request_for(request: OrderRequest) -> PaymentRequest:
         reference_id=request.reference_id,
         amount=request.price_fiat,
         currency=request.fiat_currency,
-        description=f"{request.amount_token} {request.token_symbol}",
+        description=f"{request.amount_token:f} {request.token_symbol}",
         order_id=order_id_for(request.reference_id),
         pool_id=request.pool_id,
     )

@@ -84,6 +84,13 @@ class PermanentDownstreamError(DownstreamError):
     """Retrying the same call will not help (a 4xx other than 409 in_progress and 429)."""
 
 
+class RequestRefused(PermanentDownstreamError):
+    """The call was refused because of what it carries: our HTTP client could not build it (a
+    header value with a line break, an invalid URL), or the downstream answered 400/422. The
+    downstream is fine: never retried, never counted against its circuit breaker, and answered
+    422 to an API caller whose input it carried."""
+
+
 class IdempotencyKeyReused(PermanentDownstreamError):
     """The downstream saw this key before with a different body."""
 

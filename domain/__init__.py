@@ -1,5 +1,6 @@
 """The pure domain: the Order aggregate, its statuses and the transition table. No I/O."""
 
+from domain import grammar
 from domain.errors import DomainError, InvalidOrder, InvalidTransition
 from domain.order import (
     FAIL_STATUSES,
@@ -16,6 +17,7 @@ from domain.order import (
     TransferResult,
     allowed_targets,
     order_id_for,
+    to_milliseconds,
 )
 
 __all__ = [
@@ -35,5 +37,7 @@ __all__ = [
     "Step",
     "TransferResult",
     "allowed_targets",
+    "grammar",
     "order_id_for",
+    "to_milliseconds",
 ]

@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class DomainError(Exception):
     """Base class of every error the domain raises."""
 
 
 class InvalidOrder(DomainError):
-    """An order (or the request that would create one) breaks an invariant."""
+    """An order (or the request that would create one) breaks an invariant.
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
+    ``field``/``message`` name the first broken rule; ``errors`` lists every one found, as
+    ``(field, message)`` pairs, the first included."""
+
+    def __init__(self, field: str, message: str, *, more: Sequence[tuple[str, str]] = ()) -> None:
+        self.errors: tuple[tuple[str, str], ...] = ((field, message), *more)
+        super().__init__("; ".join(f"{f}: {m}" for f, m in self.errors))
         self.field = field
         self.message = message
+
+    @classmethod
+    def of(cls, errors: Sequence[tuple[str, str]]) -> InvalidOrder:
+        (field, message), *more = errors
+        return cls(field, message, more=more)
 
 
 class InvalidTransition(DomainError):

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from domain import grammar
 from domain.errors import InvalidOrder, InvalidTransition
 
 
@@ -81,12 +81,13 @@ def allowed_targets(status: OrderStatus, *, has_wallet: bool) -> frozenset[Order
     return targets
 
 
-# --- the request -----------------------------------------------------------------------
+def to_milliseconds(moment: datetime) -> datetime:
+    """``moment`` cut to whole milliseconds: the one precision of every time the service keeps
+    and shows (Mongo's own), so a first answer, its replays and every read are the same bytes."""
+    return moment.replace(microsecond=moment.microsecond - moment.microsecond % 1000)
 
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]*$")
-_SYMBOL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]*$")
-_CURRENCY = re.compile(r"^[A-Z]{3}$")
-_PRINTABLE = re.compile(r"^[\x21-\x7e]+$")
+
+# --- the request -----------------------------------------------------------------------
 
 MAX_TOKEN_AMOUNT = Decimal("1e15")
 MAX_TOKEN_DECIMALS = 18
@@ -95,37 +96,82 @@ MAX_FIAT_DECIMALS = 4
 MAX_PERCENT_DECIMALS = 4
 
 
-def _check_text(name: str, value: str, *, max_len: int, pattern: re.Pattern[str]) -> None:
-    if not isinstance(value, str) or not value:
-        raise InvalidOrder(name, "must be a non-empty string")
-    if len(value) > max_len:
-        raise InvalidOrder(name, f"must be at most {max_len} characters")
-    if not pattern.match(value):
-        raise InvalidOrder(name, "contains characters that are not allowed")
-
-
-def _check_decimal(
-    name: str,
-    value: Decimal,
+def _decimal_problem(
+    value: object,
     *,
     max_decimals: int,
     below: Decimal,
     positive: bool = True,
-) -> None:
+) -> str | None:
     if not isinstance(value, Decimal):
-        raise InvalidOrder(name, "must be a decimal number")
+        return "must be a decimal number"
     if not value.is_finite():
-        raise InvalidOrder(name, "must be a finite number")
+        return "must be a finite number"
     if positive and value <= 0:
-        raise InvalidOrder(name, "must be greater than 0")
-    if not positive and value < 0:
-        raise InvalidOrder(name, "must not be negative")
+        return "must be greater than 0"
+    if not positive and (value < 0 or value.is_signed()):
+        return "must not be negative"  # "-0" too: a sign where none may be
     if value >= below:
-        raise InvalidOrder(name, f"must be less than {below:f}")
+        return f"must be less than {below:f}"
     exponent = value.as_tuple().exponent
     assert isinstance(exponent, int)  # finite decimals have an int exponent
     if -exponent > max_decimals:
-        raise InvalidOrder(name, f"must have at most {max_decimals} decimal places")
+        return f"must have at most {max_decimals} decimal places"
+    return None
+
+
+def _tolerance_problem(value: object) -> str | None:
+    if isinstance(value, Decimal) and value.is_finite() and value > 100:
+        return "must be between 0 and 100"
+    return _decimal_problem(
+        value, max_decimals=MAX_PERCENT_DECIMALS, below=Decimal(101), positive=False
+    )
+
+
+_TOKEN_AMOUNT = functools.partial(
+    _decimal_problem, max_decimals=MAX_TOKEN_DECIMALS, below=MAX_TOKEN_AMOUNT
+)
+
+#: The rule of each field of a request, on its typed value (Decimals for amounts); dotted paths
+#: for the passkey's fields. Each answers the problem in plain words, or None.
+FIELD_RULES: Mapping[str, Callable[[object], str | None]] = {
+    "reference_id": grammar.IDENTIFIER.problem,
+    "pool_id": grammar.IDENTIFIER.problem,
+    "token_symbol": grammar.TOKEN_SYMBOL.problem,
+    "amount_token": _TOKEN_AMOUNT,
+    "min_amount_token_receive": _TOKEN_AMOUNT,
+    "price_tolerance_percent": _tolerance_problem,
+    "fiat_currency": grammar.currency_problem,
+    "price_fiat": functools.partial(
+        _decimal_problem, max_decimals=MAX_FIAT_DECIMALS, below=MAX_FIAT_AMOUNT
+    ),
+    "passkey.credential_id": grammar.CREDENTIAL_ID.problem,
+    "passkey.public_key": grammar.PUBLIC_KEY.problem,
+    "smart_wallet_address": grammar.WALLET_ADDRESS.problem,
+}
+
+
+def request_problems(values: Mapping[str, object]) -> list[tuple[str, str]]:
+    """Every broken rule among ``values`` (a field's typed value by its name in
+    :data:`FIELD_RULES`; fields absent are not checked), as ``(field, words)``, in the order
+    given. ``smart_wallet_address`` None means "none given"."""
+    found: list[tuple[str, str]] = []
+    for name, value in values.items():
+        if value is None and name == "smart_wallet_address":
+            continue
+        if (words := FIELD_RULES[name](value)) is not None:
+            found.append((name, words))
+    amount = values.get("amount_token")
+    minimum = values.get("min_amount_token_receive")
+    if (
+        isinstance(amount, Decimal)
+        and isinstance(minimum, Decimal)
+        # Only two valid amounts compare (a NaN would raise).
+        and not any(n in ("amount_token", "min_amount_token_receive") for n, _ in found)
+        and minimum > amount
+    ):
+        found.append(("min_amount_token_receive", "must not exceed amount_token"))
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,13 +182,17 @@ class Passkey:
     public_key: str
 
     def __post_init__(self) -> None:
-        _check_text("passkey.credential_id", self.credential_id, max_len=1024, pattern=_PRINTABLE)
-        _check_text("passkey.public_key", self.public_key, max_len=4096, pattern=_PRINTABLE)
+        found = request_problems(
+            {"passkey.credential_id": self.credential_id, "passkey.public_key": self.public_key}
+        )
+        if found:
+            raise InvalidOrder.of(found)
 
 
 @dataclass(frozen=True, slots=True)
 class OrderRequest:
-    """What the buyer asked for, validated. Equal requests replay; different ones conflict."""
+    """What the buyer asked for, validated. Equal requests replay; different ones conflict.
+    Amounts compare by value; the edge hands them over canonical (``grammar.parse_decimal``)."""
 
     reference_id: str
     pool_id: str
@@ -156,43 +206,21 @@ class OrderRequest:
     smart_wallet_address: str | None = None
 
     def __post_init__(self) -> None:
-        _check_text("reference_id", self.reference_id, max_len=128, pattern=_ID)
-        _check_text("pool_id", self.pool_id, max_len=128, pattern=_ID)
-        _check_text("token_symbol", self.token_symbol, max_len=32, pattern=_SYMBOL)
-        _check_decimal(
-            "amount_token",
-            self.amount_token,
-            max_decimals=MAX_TOKEN_DECIMALS,
-            below=MAX_TOKEN_AMOUNT,
-        )
-        _check_decimal(
-            "min_amount_token_receive",
-            self.min_amount_token_receive,
-            max_decimals=MAX_TOKEN_DECIMALS,
-            below=MAX_TOKEN_AMOUNT,
-        )
-        if self.min_amount_token_receive > self.amount_token:
-            raise InvalidOrder("min_amount_token_receive", "must not exceed amount_token")
-        _check_decimal(
-            "price_tolerance_percent",
-            self.price_tolerance_percent,
-            max_decimals=MAX_PERCENT_DECIMALS,
-            below=Decimal("100.0001"),
-            positive=False,
-        )
-        if self.price_tolerance_percent > 100:
-            raise InvalidOrder("price_tolerance_percent", "must be between 0 and 100")
-        if not isinstance(self.fiat_currency, str) or not _CURRENCY.match(self.fiat_currency):
-            raise InvalidOrder(
-                "fiat_currency", "must be an ISO 4217 code: three upper-case letters"
-            )
-        _check_decimal(
-            "price_fiat", self.price_fiat, max_decimals=MAX_FIAT_DECIMALS, below=MAX_FIAT_AMOUNT
-        )
-        if self.smart_wallet_address is not None:
-            _check_text(
-                "smart_wallet_address", self.smart_wallet_address, max_len=128, pattern=_PRINTABLE
-            )
+        # The common case first, without building anything; every problem once one is found.
+        for name, rule in _REQUEST_CHECKS:
+            value = getattr(self, name)
+            if rule(value) is not None and not (value is None and name == "smart_wallet_address"):
+                break
+        else:
+            if self.min_amount_token_receive <= self.amount_token:
+                return
+        raise InvalidOrder.of(request_problems({n: getattr(self, n) for n, _ in _REQUEST_CHECKS}))
+
+
+#: The request's own fields and their rules (the passkey checks its own).
+_REQUEST_CHECKS = tuple(
+    (name, rule) for name, rule in FIELD_RULES.items() if not name.startswith("passkey.")
+)
 
 
 # --- values recorded on the order -----------------------------------------------------
@@ -418,7 +446,8 @@ class Order:
             raise InvalidTransition(self.id, self.status.value, "<fail>", "no step in flight")
         self._move(fail, at, reason)
         self.last_error = reason
-        self.next_attempt_at = retry_at
+        # A backoff of fractional seconds lands between milliseconds: keep the one precision.
+        self.next_attempt_at = None if retry_at is None else to_milliseconds(retry_at)
         if retry_at is None:
             self.park(at, reason)
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from domain import to_milliseconds
+
 
 class FakeClock:
     def __init__(self, start: datetime | None = None) -> None:
         self._now = start or datetime(2026, 1, 1, tzinfo=UTC)
 
     def now(self) -> datetime:
-        return self._now
+        # Whole milliseconds, as the system clock tells them.
+        return to_milliseconds(self._now)
 
     def advance(self, seconds: float) -> None:
         self._now += timedelta(seconds=seconds)

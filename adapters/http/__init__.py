@@ -39,7 +39,9 @@ Signatures:
   and ``HttpTokenTransferService``: ``None`` means the defaults above (a breaker of its own).
 
 Errors: permanent answers raise ``PermanentDownstreamError`` (``IdempotencyKeyReused`` for 409
-``idempotency_key_reused``) with the vendor's reason, at once. Transient failures are retried;
+``idempotency_key_reused``; ``RequestRefused`` for a 400/422, and for a request httpx cannot build
+or send, such as a header value with a line break) with the vendor's reason, at once, and never
+count against the breaker. Transient failures are retried;
 when attempts run out the last one is raised: ``DownstreamTimeout`` for a timeout, else a
 ``TransientDownstreamError`` (subclasses here: ``RateLimited``, ``DownstreamInProgress``,
 ``MalformedAnswer``, ``CircuitOpen``, ``PoolExhausted``). Every attempt is logged on the

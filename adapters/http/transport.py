@@ -2,7 +2,9 @@
 the mapping of HTTP answers onto the application's downstream errors, and the call log.
 
 The contract (shared/external-apis.md): timeouts, 5xx, 429 and 409 ``in_progress`` are transient;
-every other 4xx is permanent for that call.
+every other 4xx is permanent for that call. A request httpx refuses to build or send (a header
+value with a line break, an invalid URL) and a 400/422 answer are the request's own fault
+(``RequestRefused``): permanent, and never counted against the downstream's circuit breaker.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from application.errors import (
     DownstreamTimeout,
     IdempotencyKeyReused,
     PermanentDownstreamError,
+    RequestRefused,
     TransientDownstreamError,
 )
 
@@ -247,7 +250,8 @@ def build_breakers(
 
 # --- the call ---
 
-#: Answers that prove the downstream is up: they must not open its circuit.
+#: Answers that prove the downstream is up, and requests that never reached it (or were refused
+#: for what they carry): they must not open its circuit. ``RequestRefused`` is a permanent error.
 _NOT_BREAKER_FAILURES: list[type[BaseException]] = [
     PermanentDownstreamError,
     DownstreamInProgress,
@@ -374,14 +378,23 @@ class DownstreamCaller:
         started = time.perf_counter()
         status: int | str = "-"
         try:
+            try:
+                # Built before the breaker is asked: a request that cannot be built never
+                # reached the downstream and says nothing about it.
+                request = self._client.build_request(method, path, content=body, headers=headers)
+            except (httpx.InvalidURL, httpx.LocalProtocolError, UnicodeError, ValueError) as exc:
+                status = "unbuildable"
+                raise self._refused(method, path, exc) from exc
             breaker = await self._breakers.get_breaker(
                 self.service, exclude=list(_NOT_BREAKER_FAILURES)
             )
             async with breaker:
                 try:
-                    response = await self._client.request(
-                        method, path, content=body, headers=headers
-                    )
+                    response = await self._client.send(request)
+                except httpx.LocalProtocolError as exc:
+                    # h11 refuses a header value with a line break, say, as it writes it.
+                    status = "unsendable"
+                    raise self._refused(method, path, exc) from exc
                 except httpx.PoolTimeout as exc:
                     status = "pool_timeout"
                     raise PoolExhausted(
@@ -437,6 +450,20 @@ class DownstreamCaller:
                     },
                 )
 
+    def _refused(self, method: str, path: str, exc: Exception) -> RequestRefused:
+        # The client library's words go to the log, not to the caller.
+        log.warning(
+            "%s %s %s not sent: the request cannot be built (%s: %s)",
+            self.service,
+            method,
+            path,
+            type(exc).__name__,
+            exc,
+        )
+        return RequestRefused(
+            self.service, f"{method} {path}: the request cannot be sent with these values"
+        )
+
     def _interpret(
         self,
         method: str,
@@ -478,6 +505,8 @@ class DownstreamCaller:
             raise DownstreamInProgress(self.service, f"{where}: 409 in_progress (attempt {number})")
         if status == 409 and reason == "idempotency_key_reused":
             raise IdempotencyKeyReused(self.service, f"{where}: 409 idempotency_key_reused")
+        if status in (400, 422):
+            raise RequestRefused(self.service, f"{where}: {status} {reason}")
         if 400 <= status < 500:
             raise PermanentDownstreamError(self.service, f"{where}: {status} {reason}")
         # 1xx/3xx: nothing in the contract answers so.

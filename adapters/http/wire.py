@@ -6,7 +6,7 @@ on the other side), as are NaN and infinities. Times must carry a timezone.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated
 
@@ -22,16 +22,27 @@ from application.ports import (
     TransferState,
     Wallet,
 )
+from domain import grammar, to_milliseconds
+from domain.grammar import canonical_decimal
 
 AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
+
+
+def _ms(moment: datetime) -> datetime:
+    """A vendor's time at the service's one precision (whole milliseconds, UTC)."""
+    return to_milliseconds(moment.astimezone(UTC))
+
+
 NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
 
 
 def decimal_text(value: Decimal) -> str:
-    """A Decimal as the contract's string, never in exponent notation ("1E+2" is "100")."""
+    """A Decimal as the contract's string: never in exponent notation ("1E+2" is "100") and one
+    spelling per value ("300000.00" is "300000"), so that a body, and the downstream's
+    idempotency check of it, depend on the amounts and not on how a caller wrote them."""
     if not value.is_finite():
         raise ValueError(f"amount {value} is not a finite number")
-    return format(value, "f")
+    return format(canonical_decimal(value), "f")
 
 
 def parse_amount(text: str, field: str) -> Decimal:
@@ -88,8 +99,8 @@ class CreatedPaymentAnswer(msgspec.Struct):
             status=self.status.value,
             amount=parse_amount(self.amount, "amount"),
             currency=self.currency,
-            created_at=self.created_at,
-            expires_at=self.expires_at,
+            created_at=_ms(self.created_at),
+            expires_at=_ms(self.expires_at),
         )
 
 
@@ -106,7 +117,7 @@ class PaymentStatusAnswer(msgspec.Struct):
             status=self.status,
             amount=parse_amount(self.amount, "amount"),
             currency=self.currency,
-            paid_at=self.paid_at,
+            paid_at=None if self.paid_at is None else _ms(self.paid_at),
         )
 
 
@@ -118,8 +129,19 @@ class CreateWalletBody(msgspec.Struct):
     passkey_public_key: str
 
 
+#: A wallet address becomes a transfer destination: the same grammar as the buyer's own.
+WalletAddress = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=grammar.WALLET_ADDRESS.max_length,
+        pattern=grammar.WALLET_ADDRESS.wire_pattern,
+    ),
+]
+
+
 class WalletAnswer(msgspec.Struct):
-    address: NonEmpty
+    address: WalletAddress
     created: bool
 
     def to_port(self) -> Wallet:

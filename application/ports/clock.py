@@ -7,6 +7,6 @@ from typing import Protocol
 
 
 class Clock(Protocol):
-    """Tells the current time, timezone-aware UTC."""
+    """Tells the current time, timezone-aware UTC, in whole milliseconds."""
 
     def now(self) -> datetime: ...

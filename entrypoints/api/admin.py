@@ -9,7 +9,6 @@ problem naming it (an unknown one too, so a misspelt filter never silently lists
 from __future__ import annotations
 
 import hmac
-import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
@@ -38,10 +37,10 @@ from application.ports.order_queries import (
 )
 from application.retry_order_now import RetryOrderNow
 from application.search_orders import SearchOrders
-from domain import Order, OrderStatus
+from domain import Order, OrderStatus, grammar
 from entrypoints.api.dependencies import FromContainer, container_of
 from entrypoints.api.problems import FieldError, Problem, problem, problem_responses
-from entrypoints.api.schemas import DECIMAL_PATTERN, OrderView
+from entrypoints.api.schemas import OrderView
 from entrypoints.logging import bind_order
 
 # --- authentication ----------------------------------------------------------------------------
@@ -96,8 +95,6 @@ LIST_PARAMETERS = frozenset(
         "limit",
     }
 )
-_CURRENCY = re.compile(r"^[A-Z]{3}$")
-_DECIMAL = re.compile(DECIMAL_PATTERN)
 _STATUSES = ", ".join(s.value for s in OrderStatus)
 
 
@@ -154,7 +151,7 @@ def _amount(request: Request[Any, Any, Any], name: str) -> Decimal | None:
     value = _one(request, name)
     if value is None:
         return None
-    if len(value) > 32 or not _DECIMAL.match(value):
+    if len(value) > 32 or not grammar.DECIMAL_TEXT.matches(value):
         raise InvalidQuery(name, "must be a decimal number such as 12.50")
     return Decimal(value)
 
@@ -174,8 +171,8 @@ def parse_search(
         if name not in LIST_PARAMETERS:
             raise InvalidQuery(name, "is not a parameter of this endpoint")
     currency = _one(request, "fiat_currency")
-    if currency is not None and not _CURRENCY.match(currency):
-        raise InvalidQuery("fiat_currency", "must be an ISO 4217 code: three upper-case letters")
+    if currency is not None and (words := grammar.currency_problem(currency)) is not None:
+        raise InvalidQuery("fiat_currency", words)
     parked = _choice(request, "parked", ("true", "false"))
     filters = OrderFilters(
         statuses=_statuses(request),

@@ -1,5 +1,7 @@
 """``before_request`` hooks: checks that run before Litestar reads and decodes the body, so a
-wrong content type is a 415 and an unsigned webhook a 401, whatever the body holds."""
+wrong content type is a 415 and an unsigned webhook a 401, whatever the body holds, and a body
+that is empty, too deep or repeats a key is a 400 before any decoder sees it
+(``entrypoints/api/bodies.py``)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from typing import Any
 
 from litestar import Request
 
+from entrypoints.api.bodies import check_json_body
 from entrypoints.api.dependencies import objects_of
 from entrypoints.api.problems import SignatureRejected, UnsupportedMediaType
 from entrypoints.api.signature import SignatureError, WebhookVerifier
@@ -35,14 +38,20 @@ async def require_json(request: Request[Any, Any, Any]) -> None:
         raise UnsupportedMediaType(f"Content-Type must be application/json, got {shown}")
 
 
+async def require_json_body(request: Request[Any, Any, Any]) -> None:
+    """415 unless the body is declared JSON, then 400 if it is empty, too deep or repeats a key."""
+    await require_json(request)
+    await check_json_body(request)
+
+
 async def require_signed_json(request: Request[Any, Any, Any]) -> None:
     """The webhook's gate: read the raw body (413 over the limit), check ``X-Signature`` over it
-    (401), then the content type (415). Litestar decodes the body afterwards from the same
-    bytes (``Request.body()`` caches them)."""
+    (401), then the content type (415), then the body's depth and keys (400). Litestar decodes
+    the body afterwards from the same bytes (``Request.body()`` caches them)."""
     body = await request.body()
     verifier: WebhookVerifier = objects_of(request.app.state).get("webhook_verifier")
     try:
         verifier.verify(request.headers.get("x-signature"), body)
     except SignatureError as exc:
         raise SignatureRejected(exc.reason) from None
-    await require_json(request)
+    await require_json_body(request)

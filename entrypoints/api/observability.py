@@ -21,7 +21,7 @@ from entrypoints.logging import bind_request
 log = logging.getLogger("orders_service.http")
 
 REQUEST_ID_HEADER = "X-Request-ID"
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}")
 WEBHOOK_ROUTE = "/api/webhooks/payments"
 #: Webhook answers other than 2xx, as the ``outcome`` label of ``orders_webhooks_total``.
 _WEBHOOK_FAILURES = {
@@ -42,7 +42,7 @@ def request_id_of(scope: Scope) -> str:
     for name, value in scope.get("headers", []):
         if name == b"x-request-id":
             candidate = value.decode("latin-1").strip()
-            if _REQUEST_ID.match(candidate):
+            if _REQUEST_ID.fullmatch(candidate):
                 return candidate
             break
     # 128 random bits from the process's PRNG: a request id must be unique, not secret, and

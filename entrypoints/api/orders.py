@@ -11,9 +11,10 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 
 from application.create_order import CreateOrder
 from application.get_order import GetOrder
-from entrypoints.api.guards import require_json
+from entrypoints.api.bodies import BODY_PROBLEMS, JSON_BODY
+from entrypoints.api.guards import require_json_body
 from entrypoints.api.problems import problem_responses
-from entrypoints.api.schemas import CreateOrderBody, OrderView
+from entrypoints.api.schemas import CreateOrderBody, OrderView, create_order_problems
 from entrypoints.logging import bind_order
 
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -36,7 +37,8 @@ class OrdersController(Controller):
             "the same `reference_id` is a 409. A gateway failure (502) or timeout (504) leaves "
             "nothing stored; retry with the same body."
         ),
-        before_request=require_json,
+        before_request=require_json_body,
+        opt={JSON_BODY: CreateOrderBody, BODY_PROBLEMS: create_order_problems},
         response_headers=[
             ResponseHeader(
                 name=REPLAYED_HEADER,
@@ -45,7 +47,7 @@ class OrdersController(Controller):
                 required=False,
             )
         ],
-        responses=problem_responses(400, 409, 413, 415, 429, 502, 503, 504),
+        responses=problem_responses(400, 409, 413, 415, 422, 429, 502, 503, 504),
     )
     async def create(
         self, data: JSONBody[CreateOrderBody], create_order: NamedDependency[CreateOrder]

@@ -37,8 +37,10 @@ from application.errors import (
     InfrastructureUnavailable,
     NotFound,
     PermanentDownstreamError,
+    RequestRefused,
 )
 from domain.errors import InvalidOrder, InvalidTransition
+from entrypoints.api.bodies import InvalidBody, every_problem, plain
 
 log = logging.getLogger(__name__)
 
@@ -97,12 +99,11 @@ def problem_for(exc: Exception) -> Response[Problem]:
     match exc:
         # --- the domain ---
         case InvalidOrder():
-            return problem(
-                400,
-                "invalid_order",
-                str(exc),
-                errors=[FieldError(field=exc.field, message=exc.message)],
-            )
+            errors = [FieldError(field=f, message=m) for f, m in exc.errors]
+            return problem(400, "invalid_order", _invalid(errors), errors=errors)
+        case InvalidBody():
+            errors = [FieldError(field=f, message=m) for f, m in exc.errors]
+            return problem(400, exc.code, exc.detail, errors=errors)
         case InvalidTransition():
             return problem(409, "invalid_transition", str(exc))
         # --- the application ---
@@ -115,6 +116,13 @@ def problem_for(exc: Exception) -> Response[Problem]:
         case DownstreamTimeout():
             return problem(
                 504, f"{exc.service}_timeout", f"{exc.service} did not answer in time; retry"
+            )
+        case RequestRefused():
+            # The call carried the caller's input and was refused for it: theirs to change.
+            return problem(
+                422,
+                f"{exc.service}_refused_request",
+                f"{exc.service} refused this request: {exc.reason}",
             )
         case PermanentDownstreamError():
             return problem(502, f"{exc.service}_rejected", f"{exc.service} refused: {exc.reason}")
@@ -136,13 +144,7 @@ def problem_for(exc: Exception) -> Response[Problem]:
         # --- Litestar's own ---
         case ValidationException():
             errors = field_errors(exc)
-            where = ", ".join(e.field for e in errors)
-            return problem(
-                400,
-                "validation_error",
-                f"invalid input: {where}" if where else "invalid input",
-                errors=errors or None,
-            )
+            return problem(400, "validation_error", _invalid(errors), errors=errors or None)
         case SignatureRejected():
             return problem(401, "invalid_signature", str(exc.detail))
         case UnsupportedMediaType():
@@ -172,8 +174,21 @@ def problem_for(exc: Exception) -> Response[Problem]:
 
 
 def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
-    """Litestar's exception handler for every exception (registered for ``Exception``)."""
+    """Litestar's exception handler for every exception (registered for ``Exception``).
+
+    A body that failed to decode is checked again, field by field (``bodies.every_problem``):
+    msgspec names only the first offending field; the answer names them all."""
+    if isinstance(exc, ValidationException) and isinstance(exc.__cause__, msgspec.ValidationError):
+        found = every_problem(request)
+        if found:
+            errors = [FieldError(field=f, message=m) for f, m in found]
+            return problem(400, "validation_error", _invalid(errors), errors=errors)
     return problem_for(exc)
+
+
+def _invalid(errors: list[FieldError]) -> str:
+    where = ", ".join(dict.fromkeys(e.field for e in errors))
+    return f"invalid input: {where}" if where else "invalid input"
 
 
 def _code(status: int) -> str:
@@ -208,14 +223,15 @@ def field_errors(exc: ValidationException) -> list[FieldError]:
 def _named(path: str, message: str) -> FieldError:
     if named := _NAMED_FIELD.search(message):
         path = f"{path}.{named.group(1)}" if path else named.group(1)
-    return FieldError(field=path or "body", message=message)
+    return FieldError(field=path or "body", message=plain(message))
 
 
 # --- OpenAPI ------------------------------------------------------------------------------
 
 _DESCRIPTIONS = {
-    400: "Invalid input: malformed JSON, wrong types, missing or unknown fields, or a value the "
-    "order rules refuse. `errors` names each offending field.",
+    400: "Invalid input: malformed JSON, an empty body, nesting deeper than 32, a key repeated "
+    "within an object, wrong types, missing or unknown fields, or a value the order rules refuse. "
+    "`errors` names every offending field, in plain words.",
     401: "The webhook's `X-Signature` is missing, forged or too old; on `/api/admin`, the "
     "`Authorization: Bearer` admin token is missing or wrong (or no `ADMIN_TOKEN` is set).",
     404: "No such order (or, for the webhook, no order for that payment).",
@@ -224,6 +240,8 @@ _DESCRIPTIONS = {
     "different body).",
     413: "The body is larger than 64 KiB.",
     415: "The body is not `application/json`.",
+    422: "The payment gateway refused a value of this request (its answer names it); change "
+    "the request, a retry of the same one fails the same way.",
     429: "Too many requests from this client address in the current minute "
     "(`RATE_LIMIT_PER_MINUTE`); retry after `Retry-After` seconds.",
     500: "A bug; it is logged.",

@@ -1,47 +1,61 @@
 """The wire format of the API: msgspec Structs, snake_case, amounts as decimal strings.
 
-Requests are checked twice on purpose: the Struct constraints (types, lengths, the shape of a
-decimal string) are what the OpenAPI schema documents and what msgspec rejects while decoding; the
-domain's ``OrderRequest`` then checks the rules (positive, bounded, precision, min ≤ amount, the
-tolerance range) and names the field in its ``InvalidOrder``. Nothing here is trusted past
-:meth:`CreateOrderBody.to_order_request`.
+Requests are checked twice on purpose: the Struct constraints (types, lengths, the grammar of each
+constrained string) are what the OpenAPI schema documents and what msgspec rejects while decoding;
+the domain's ``OrderRequest`` then checks the rules (positive, bounded, precision, min ≤ amount, the
+tolerance range, ISO 4217) and names the field in its ``InvalidOrder``. Every pattern here is the
+domain's own (``domain.grammar``), anchored for a validator that searches. Nothing here is trusted
+past :meth:`CreateOrderBody.to_order_request`. When a body fails, ``entrypoints/api/bodies.py``
+names every offending field, not only the first.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 
-from domain import Order, OrderRequest, Passkey
+from domain import Order, OrderRequest, Passkey, grammar
+from domain.order import request_problems as order_rule_problems
+from entrypoints.api.bodies import shape_problems
 
-#: A decimal string: digits, an optional fraction, an optional minus sign (so that "-1" gets the
-#: domain's "must be greater than 0" instead of a regex message). No exponent, NaN or Infinity.
-DECIMAL_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
+
+def _text(rule: grammar.TextRule, description: str, example: str) -> msgspec.Meta:
+    return msgspec.Meta(
+        min_length=rule.min_length,
+        max_length=rule.max_length,
+        pattern=rule.wire_pattern,
+        description=f"{description} It {rule.words}.",
+        examples=[example],
+    )
+
+
+#: The wire grammar of a decimal: ``domain.grammar.DECIMAL_TEXT``.
+DECIMAL_PATTERN = grammar.DECIMAL_TEXT.wire_pattern
 
 DecimalString = Annotated[
     str,
     msgspec.Meta(
         pattern=DECIMAL_PATTERN,
-        max_length=64,
-        description="A decimal number as a string (no exponent, NaN or Infinity).",
-        examples=["12.50"],
+        max_length=grammar.DECIMAL_TEXT.max_length,
+        description="A decimal number as a string (no exponent, NaN or Infinity). Value-equal "
+        "spellings are the same amount (`12.50` is `12.5`); answers carry the shortest one.",
+        examples=["12.5"],
     ),
 ]
-Identifier = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
-Currency = Annotated[
-    str,
-    msgspec.Meta(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, upper case.", examples=["EUR"]),
-]
+Identifier = Annotated[str, _text(grammar.IDENTIFIER, "An identifier.", "ref-0001")]
+Currency = Annotated[str, _text(grammar.CURRENCY, "The fiat currency.", "EUR")]
 
 
 class PasskeyBody(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """The buyer's passkey; the smart wallet is derived from it."""
 
-    credential_id: Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
-    public_key: Annotated[str, msgspec.Meta(min_length=1, max_length=4096)]
+    credential_id: Annotated[
+        str, _text(grammar.CREDENTIAL_ID, "The passkey's credential id.", "cred-1")
+    ]
+    public_key: Annotated[str, _text(grammar.PUBLIC_KEY, "The passkey's public key.", "pk-1")]
 
 
 class CreateOrderBody(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -50,32 +64,73 @@ class CreateOrderBody(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 
     reference_id: Identifier
     pool_id: Identifier
-    token_symbol: Annotated[str, msgspec.Meta(min_length=1, max_length=32, examples=["USDC"])]
+    token_symbol: Annotated[str, _text(grammar.TOKEN_SYMBOL, "The token to buy.", "USDC")]
     amount_token: DecimalString
     min_amount_token_receive: DecimalString
     price_tolerance_percent: DecimalString
     fiat_currency: Currency
     price_fiat: DecimalString
     passkey: PasskeyBody
-    smart_wallet_address: Annotated[str, msgspec.Meta(min_length=1, max_length=128)] | None = None
+    smart_wallet_address: (
+        Annotated[
+            str,
+            _text(grammar.WALLET_ADDRESS, "The buyer's smart wallet, if it exists.", "W1"),
+        ]
+        | None
+    ) = None
 
     def to_order_request(self) -> OrderRequest:
-        """The domain's request; ``InvalidOrder`` (naming the field) when a rule is broken."""
+        """The domain's request; ``InvalidOrder`` (naming every field) when a rule is broken.
+        Amounts are canonical from here on (``grammar.parse_decimal``): value-equal spellings
+        make equal requests and the same gateway body."""
+        parse = grammar.parse_decimal
         return OrderRequest(
             reference_id=self.reference_id,
             pool_id=self.pool_id,
             token_symbol=self.token_symbol,
             # The pattern above guarantees Decimal() parses these exactly.
-            amount_token=Decimal(self.amount_token),
-            min_amount_token_receive=Decimal(self.min_amount_token_receive),
-            price_tolerance_percent=Decimal(self.price_tolerance_percent),
+            amount_token=parse(self.amount_token),
+            min_amount_token_receive=parse(self.min_amount_token_receive),
+            price_tolerance_percent=parse(self.price_tolerance_percent),
             fiat_currency=self.fiat_currency,
-            price_fiat=Decimal(self.price_fiat),
+            price_fiat=parse(self.price_fiat),
             passkey=Passkey(
                 credential_id=self.passkey.credential_id, public_key=self.passkey.public_key
             ),
             smart_wallet_address=self.smart_wallet_address,
         )
+
+
+#: The order errors are listed in: the body's own field order.
+_FIELD_ORDER = {
+    name: index
+    for index, name in enumerate(
+        [
+            *(f for f in CreateOrderBody.__struct_fields__ if f != "passkey"),
+            *grammar.REQUEST_TEXT_RULES,
+        ]
+    )
+}
+
+
+def create_order_problems(value: Any) -> list[tuple[str, str]]:
+    """Every offending field of a create body (plain JSON values) that did not decode: its shape
+    (``bodies.shape_problems``, in the grammar's words), then the domain's rules on the fields
+    whose shape is right (ranges, precision, min ≤ amount, ISO 4217)."""
+    found = shape_problems(CreateOrderBody, value, rules=grammar.REQUEST_TEXT_RULES)
+    if isinstance(value, dict):
+        bad = {name for name, _ in found}
+        passkey = value.get("passkey")
+        typed: dict[str, object] = {}
+        for name, rule in grammar.REQUEST_TEXT_RULES.items():
+            holder, _, key = name.rpartition(".")
+            source = passkey if holder else value
+            if name in bad or not isinstance(source, dict) or key not in source:
+                continue
+            item = source[key]
+            typed[name] = grammar.parse_decimal(item) if rule is grammar.DECIMAL_TEXT else item
+        found += [p for p in order_rule_problems(typed) if p[0] not in bad]
+    return sorted(found, key=lambda p: _FIELD_ORDER.get(p[0], len(_FIELD_ORDER)))
 
 
 # --- answers -----------------------------------------------------------------------------

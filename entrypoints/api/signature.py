@@ -18,8 +18,8 @@ from application.ports import Clock
 #: Header values longer than this are refused unparsed: a rotation carries two or three ``v1``.
 MAX_HEADER_LENGTH = 1024
 MAX_SIGNATURES = 8
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
-_DIGITS = re.compile(r"^[0-9]{1,12}$")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_DIGITS = re.compile(r"[0-9]{1,12}")
 
 
 class SignatureError(Exception):
@@ -60,10 +60,10 @@ def parse_signature_header(value: str) -> ParsedSignature:
         if not sep:
             raise SignatureError("X-Signature header is malformed")
         if key == "t":
-            if timestamp is not None or not _DIGITS.match(item):
+            if timestamp is not None or not _DIGITS.fullmatch(item):
                 raise SignatureError("X-Signature header has a malformed timestamp")
             timestamp = int(item)
-        elif key == "v1" and _HEX64.match(item.lower()):
+        elif key == "v1" and _HEX64.fullmatch(item.lower()):
             signatures.append(item.lower())
     if timestamp is None:
         raise SignatureError("X-Signature header has no timestamp")

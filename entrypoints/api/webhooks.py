@@ -20,6 +20,7 @@ from litestar.params import JSONBody, SkipValidation
 from application.errors import InfrastructureUnavailable, PaymentNotFound
 from application.handle_payment_notification import HandlePaymentNotification
 from application.ports import Clock, WebhookEvent, WebhookEventLog
+from entrypoints.api.bodies import JSON_BODY
 from entrypoints.api.guards import require_signed_json
 from entrypoints.api.problems import problem_responses
 from entrypoints.api.schemas import PaymentWebhookBody, WebhookAck
@@ -55,6 +56,7 @@ IN_FLIGHT_LEASE = timedelta(seconds=30)
         "redelivers, nothing is lost)."
     ),
     before_request=require_signed_json,
+    opt={JSON_BODY: PaymentWebhookBody},
     responses={
         200: ResponseSpec(
             data_container=WebhookAck,

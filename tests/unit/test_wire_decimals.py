@@ -19,6 +19,7 @@ def test_an_amount_goes_out_in_plain_notation(value: Decimal) -> None:
     assert Decimal(text) == value
 
 
-def test_the_digits_the_buyer_sent_come_back() -> None:
+def test_a_stored_amount_goes_out_with_its_digits() -> None:
+    # The edge stores amounts canonical (tests/unit/test_input_grammar.py); the view adds nothing.
     for sent in ("12.500000", "0.0000001", "13.10", "0", "1000000"):
         assert _decimal(Decimal(sent)) == sent

@@ -239,3 +239,16 @@ async def test_retry_unparks_a_failed_order_and_refuses_a_finished_one(booked_ap
     assert done.status_code == 409
     unknown = await booked_api.client.post("/api/admin/orders/nope/retry", headers=AUTH)
     assert unknown.status_code == 404
+
+
+async def test_a_deeply_nested_body_on_an_admin_route_is_no_500(booked_api: Api) -> None:
+    # The retry takes no body: a hostile one is never decoded, the route answers as usual.
+    deep = b"[" * 1000 + b"]" * 1000
+    response = await booked_api.client.post(
+        f"/api/admin/orders/{order_id_for('ref-01')}/retry",
+        content=deep,
+        headers={**AUTH, "content-type": "application/json"},
+    )
+
+    assert response.status_code == 409, response.text
+    assert response.headers["content-type"] == "application/problem+json"

@@ -187,3 +187,213 @@ async def test_json_with_a_charset_is_accepted(shared_api: Api) -> None:
 
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == "price_tolerance_percent"
+
+
+# --- one grammar, whole values (issue 13) ------------------------------------------------------
+
+#: Characters a line-oriented check lets through at the end of a value.
+TRAILERS = ["\n", "\r", "\x00", "\u2028", "\u2029", "\x85"]
+#: Every constrained string of the body, by its field path.
+CONSTRAINED = {
+    "reference_id": "ref-bad",
+    "pool_id": "pool-1",
+    "token_symbol": "USDC",
+    "amount_token": "12.5",
+    "min_amount_token_receive": "12.4",
+    "price_tolerance_percent": "1.5",
+    "fiat_currency": "VND",
+    "price_fiat": "13.1",
+    "passkey.credential_id": "c",
+    "passkey.public_key": "k",
+    "smart_wallet_address": "W1",
+}
+
+
+def _set(path: str, value: Any) -> dict[str, Any]:
+    body = order_body("ref-bad", smart_wallet_address="W1")
+    holder, _, key = path.rpartition(".")
+    (body[holder] if holder else body)[key] = value
+    return body
+
+
+@pytest.mark.parametrize("trailer", TRAILERS, ids=repr)
+@pytest.mark.parametrize("path", list(CONSTRAINED))
+async def test_a_trailing_line_break_or_nul_is_refused_on_every_field(
+    shared_api: Api, path: str, trailer: str
+) -> None:
+    response = await shared_api.client.post(
+        "/api/orders", json=_set(path, CONSTRAINED[path] + trailer)
+    )
+
+    assert response.status_code == 400, response.text
+    assert [e["field"] for e in response.json()["errors"]] == [path]
+    await _assert_nothing_stored(shared_api)
+
+
+def _messages(response: Any) -> dict[str, str]:
+    return {e["field"]: e["message"] for e in response.json()["errors"]}
+
+
+def _plain(message: str) -> bool:
+    """No regex, no type syntax, no Python exception text."""
+    return not any(mark in message for mark in ("`", "\\", "^", "$", "regex", "Expected"))
+
+
+async def test_an_empty_object_names_every_missing_field(shared_api: Api) -> None:
+    response = await shared_api.client.post("/api/orders", json={})
+
+    assert response.status_code == 400
+    assert _messages(response) == {
+        name: "is required"
+        for name in (
+            "reference_id",
+            "pool_id",
+            "token_symbol",
+            "amount_token",
+            "min_amount_token_receive",
+            "price_tolerance_percent",
+            "fiat_currency",
+            "price_fiat",
+            "passkey",
+        )
+    }
+    await _assert_nothing_stored(shared_api)
+
+
+async def test_every_offending_field_is_named_in_plain_words(shared_api: Api) -> None:
+    body = {
+        **order_body("ref-bad"),
+        "amount_token": "1e3",  # grammar
+        "min_amount_token_receive": 7,  # type
+        "price_tolerance_percent": "101",  # domain range
+        "fiat_currency": "ZZZ",  # not ISO 4217
+        "pool_id": "",  # empty
+        "passkey": {"credential_id": "c\n"},  # grammar and a missing nested field
+        "coupon": "FREE",  # unknown
+    }
+
+    response = await shared_api.client.post("/api/orders", json=body)
+
+    assert response.status_code == 400
+    messages = _messages(response)
+    assert set(messages) == {
+        "amount_token",
+        "min_amount_token_receive",
+        "price_tolerance_percent",
+        "fiat_currency",
+        "pool_id",
+        "passkey.credential_id",
+        "passkey.public_key",
+        "coupon",
+    }
+    assert messages["fiat_currency"] == "is not an ISO 4217 currency code"
+    assert messages["min_amount_token_receive"] == (
+        'must be a decimal number in a string, such as "12.50" (not a JSON number)'
+    )
+    assert messages["price_tolerance_percent"] == "must be between 0 and 100"
+    assert messages["pool_id"] == "must not be empty"
+    assert messages["passkey.public_key"] == "is required"
+    assert messages["coupon"] == "is not a field of this body"
+    assert all(_plain(m) for m in messages.values()), messages
+    await _assert_nothing_stored(shared_api)
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (_with(fiat_currency="ZZZ"), "fiat_currency"),
+        (_with(price_tolerance_percent="-0"), "price_tolerance_percent"),
+        (_with(price_tolerance_percent="-0.00"), "price_tolerance_percent"),
+    ],
+    ids=["not ISO 4217", "minus zero", "minus zero with a fraction"],
+)
+async def test_a_value_only_the_domain_refuses_is_named(
+    shared_api: Api, body: dict[str, Any], field: str
+) -> None:
+    response = await shared_api.client.post("/api/orders", json=body)
+
+    assert response.status_code == 400, response.text
+    assert list(_messages(response)) == [field]
+    await _assert_nothing_stored(shared_api)
+
+
+@pytest.mark.parametrize("content", [b"", b"   ", b"\r\n"], ids=["empty", "spaces", "newline"])
+async def test_an_empty_body_is_a_clear_400(shared_api: Api, content: bytes) -> None:
+    response = await shared_api.client.post(
+        "/api/orders", content=content, headers={"content-type": "application/json"}
+    )
+
+    assert response.status_code == 400
+    assert response.headers["content-type"] == PROBLEM
+    problem = response.json()
+    assert problem["code"] == "body_required"
+    assert problem["errors"] == [{"field": "body", "message": "is required: send a JSON object"}]
+    await _assert_nothing_stored(shared_api)
+
+
+def _raw_with_repeated(key_line: str) -> bytes:
+    text = json.dumps(order_body("ref-bad"))
+    return (text[:-1] + ", " + key_line + "}").encode()
+
+
+@pytest.mark.parametrize(
+    ("content", "field"),
+    [
+        (_raw_with_repeated('"amount_token": "99"'), "amount_token"),
+        (
+            _raw_with_repeated('"smart_wallet_address": "W1", "smart_wallet_address": "W2"'),
+            "smart_wallet_address",
+        ),
+        (
+            json.dumps(order_body("ref-bad"))
+            .replace('"credential_id"', '"credential_id": "other", "credential_id"')
+            .encode(),
+            "passkey.credential_id",
+        ),
+    ],
+    ids=["top level", "optional field twice", "nested"],
+)
+async def test_a_repeated_key_is_a_400_naming_it(
+    shared_api: Api, content: bytes, field: str
+) -> None:
+    response = await shared_api.client.post(
+        "/api/orders", content=content, headers={"content-type": "application/json"}
+    )
+
+    assert response.status_code == 400, response.text
+    problem = response.json()
+    assert problem["code"] == "duplicate_key"
+    assert [e["field"] for e in problem["errors"]] == [field]
+    await _assert_nothing_stored(shared_api)
+
+
+# --- depth (issue 13) ---------------------------------------------------------------------------
+
+
+def _deep(depth: int) -> bytes:
+    return b'{"reference_id": ' + b"[" * depth + b"]" * depth + b"}"
+
+
+@pytest.mark.parametrize("depth", [33, 1000, 20_000])
+async def test_a_deeply_nested_body_is_a_400_not_a_500(shared_api: Api, depth: int) -> None:
+    response = await shared_api.client.post(
+        "/api/orders", content=_deep(depth), headers={"content-type": "application/json"}
+    )
+
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == PROBLEM
+    assert response.json()["code"] == "body_too_deep"
+    await _assert_nothing_stored(shared_api)
+
+
+async def test_nesting_up_to_the_limit_is_decoded_and_judged_on_its_fields(
+    shared_api: Api,
+) -> None:
+    # The control: 32 deep is not refused for its depth, only for what it holds.
+    response = await shared_api.client.post(
+        "/api/orders", content=_deep(31), headers={"content-type": "application/json"}
+    )
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "validation_error"
+    assert "reference_id" in _messages(response)

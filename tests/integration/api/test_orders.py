@@ -20,11 +20,12 @@ async def test_create_answers_201_with_the_order_and_the_gateways_payment(api: A
     order = response.json()
     assert order["reference_id"] == "ref-1"
     assert order["status"] == "pending"
-    # Amounts come back as the decimal strings that were sent, not as floats.
-    assert order["amount_token"] == "12.500000"
+    # Amounts come back as decimal strings, not as floats, in their one canonical spelling
+    # ("12.500000" was sent: the same value, without the trailing zeros).
+    assert order["amount_token"] == "12.5"
     assert order["min_amount_token_receive"] == "12.4"
     assert order["price_tolerance_percent"] == "1.5"
-    assert order["price_fiat"] == "13.10"
+    assert order["price_fiat"] == "13.1"
     assert order["fiat_currency"] == "EUR"
     assert order["smart_wallet_address"] == "0xabc"
     assert order["passkey"] == {"credential_id": "cred-ref-1", "public_key": "pk-ref-1"}
@@ -33,7 +34,7 @@ async def test_create_answers_201_with_the_order_and_the_gateways_payment(api: A
     assert payment["id"] == stored.created.id
     assert payment["token"] == stored.created.token
     assert payment["checkout_url"] == stored.created.checkout_url
-    assert payment["amount"] == "13.10"
+    assert payment["amount"] == "13.1"
     assert payment["expires_at"] is not None
     assert order["transfer"] is None
     assert [h["status"] for h in order["history"]] == ["pending"]

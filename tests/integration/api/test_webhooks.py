@@ -320,3 +320,63 @@ async def test_a_webhook_body_over_64_kib_is_a_413(recorded: Api) -> None:
 
     assert response.status_code == 413
     assert response.headers["content-type"] == PROBLEM
+
+
+# --- hostile bodies, once the signature holds (issue 13) ---------------------------------------
+
+
+def _deep_event(depth: int) -> bytes:
+    return b'{"id": "evt-deep", "data": ' + b"[" * depth + b"]" * depth + b"}"
+
+
+async def test_a_signed_deeply_nested_event_is_a_400_not_a_500(api: Api) -> None:
+    body = _deep_event(1000)
+
+    response = await api.post_event(body, signed_headers(body))
+
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == PROBLEM
+    assert response.json()["code"] == "body_too_deep"
+    assert await api.webhook_log.get("evt-deep") is None
+
+
+async def test_the_signature_is_checked_before_the_depth(api: Api) -> None:
+    body = _deep_event(1000)
+    headers = signed_headers(body)
+    headers["x-signature"] = headers["x-signature"].replace("v1=", "v1=0", 1)[:-1]
+
+    response = await api.post_event(body, headers)
+
+    assert response.status_code == 401
+
+
+async def test_a_signed_event_with_a_repeated_key_is_a_400_naming_it(api: Api) -> None:
+    body = event_body("evt-dup", "pay_x").replace(b'"id": "evt-dup"', b'"id": "a", "id": "b"')
+
+    response = await api.post_event(body, signed_headers(body))
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "duplicate_key"
+    assert [e["field"] for e in response.json()["errors"]] == ["id"]
+
+
+async def test_a_signed_event_missing_fields_names_each(api: Api) -> None:
+    body = b'{"type": 3, "data": {}}'
+
+    response = await api.post_event(body, signed_headers(body))
+
+    assert response.status_code == 400
+    assert {e["field"]: e["message"] for e in response.json()["errors"]} == {
+        "id": "is required",
+        "type": "must be a string",
+        "created_at": "is required",
+        "data.payment_id": "is required",
+        "data.status": "is required",
+    }
+
+
+async def test_an_empty_signed_event_is_a_400(api: Api) -> None:
+    response = await api.post_event(b"", signed_headers(b""))
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "body_required"
