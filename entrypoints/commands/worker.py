@@ -1,4 +1,6 @@
-"""``orders-service worker``: the SAQ worker on ``REDIS_URL``, until SIGTERM or Ctrl-C."""
+"""``orders-service worker``: the SAQ worker on ``REDIS_URL``, until SIGTERM or Ctrl-C. In
+production (ORDERS_MODE unset) it refuses to start, exit code 2, naming every setting missing or
+invalid."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import sys
 from entrypoints.logging import configure_logging
 from entrypoints.metrics_server import serve_metrics
 from entrypoints.settings import Settings, SettingsError
+from entrypoints.settings_docs import environment_help
 from entrypoints.worker.runner import DEFAULT_GRACE_SECONDS, run_worker
 
 
@@ -17,6 +20,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "worker",
         help="advance orders from the Redis queue and run the sweepers (needs REDIS_URL)",
         description=__doc__,
+        epilog=environment_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--grace-seconds",
@@ -30,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _run(args: argparse.Namespace) -> int:
     try:
-        settings = Settings.from_env()
+        settings = Settings.from_env(runs_pipeline=True)
     except SettingsError as exc:
         print(f"orders-service worker: {exc}", file=sys.stderr)
         return 2

@@ -110,8 +110,9 @@ def test_every_setting_the_app_reads_is_set(service: str) -> None:
     assert not empty, f"{service}: empty: {empty}"
     unknown = sorted(set(env) - set(Settings.NAMES))
     assert not unknown, f"{service}: not a setting (a typo?): {unknown}"
-    # And the values are valid together: the service would start with them.
-    settings = Settings.from_env(env)
+    # And the values are valid together: the service would start with them, in production.
+    settings = Settings.from_env(env, runs_pipeline=True)
+    assert settings.mode == "production"
     assert settings.mongodb_uri is not None
     assert settings.redis_url is not None
 
