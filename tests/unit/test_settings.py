@@ -159,7 +159,9 @@ def test_several_problems_are_reported_together_and_no_secret_is_shown() -> None
         "WALLET_API_KEY",
         "RETRY_MAX_ATTEMPTS",
     }
-    assert "'prod'" in message and "'many'" in message  # plain values are shown
+    # Plain values are shown.
+    assert "'prod'" in message
+    assert "'many'" in message
     for secret in ("hunter2", "tiny-secret-9", "pk_live_key_0001", "tk_live_key_0001"):
         assert secret not in message
     assert "hunter2" not in repr(Settings(mongodb_uri="mongodb://a:hunter2@x", admin_token="t0k"))

@@ -203,10 +203,10 @@ def start_api_module() -> StartApi:
     """``start_api`` for a module-scoped server (the bad-input cases share one)."""
     return api_starter(
         Settings(
-        mode="dev",
-        payment_webhook_secrets=(SECRET, OLD_SECRET),
-        rate_limit_per_minute=UNLIMITED,
-    ),
+            mode="dev",
+            payment_webhook_secrets=(SECRET, OLD_SECRET),
+            rate_limit_per_minute=UNLIMITED,
+        ),
         FakePaymentGateway(SystemClock()),
     )
 
