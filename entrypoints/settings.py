@@ -15,7 +15,6 @@ the entrypoints, never at import.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 from collections.abc import Mapping
@@ -578,10 +577,6 @@ class Settings:
                 )
             )
         return found
-
-    def replace(self, **changes: Any) -> Settings:
-        """A copy with ``changes`` (field names)."""
-        return dataclasses.replace(self, **changes)
 
 
 def declared() -> list[tuple[str, Var, Any]]:
