@@ -133,6 +133,9 @@ def test_the_services_are_wired_to_each_other() -> None:
         int(api_command[api_command.index("--port") + 1]),
     )
     assert webhook.path == "/api/webhooks/payments"
+    # The API and the worker in production, the simulator of their downstreams in dev mode.
+    assert env["ORDERS_MODE"] == environment("worker")["ORDERS_MODE"] == "production"
+    assert environment("sandbox")["ORDERS_MODE"] == "dev"
     # The sandbox signs with the secret the API verifies, and accepts the keys it is sent.
     for name in (
         "PAYMENT_WEBHOOK_SECRETS",
