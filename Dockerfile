@@ -10,6 +10,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 
 # The dependencies first, in a layer of their own: a change of code does not reinstall them.
+# No extras: the image runs in production mode on real MongoDB and Redis (the `embedded` extra's
+# servers are for `orders-service dev` only; docs/adr/0008-orders-mode.md).
 COPY pyproject.toml README.md ./
 RUN mkdir domain application adapters entrypoints \
     && pip install . \

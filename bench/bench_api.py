@@ -157,7 +157,9 @@ def _serve(kind: str, port: int) -> None:
 
         # The per-IP rate limit stays in the stack (its cost is part of ours) but must not refuse
         # the load generator, which is one address.
-        settings = Settings(payment_webhook_secrets=(SECRET,), rate_limit_per_minute=10**9)
+        settings = Settings(
+            mode="dev", payment_webhook_secrets=(SECRET,), rate_limit_per_minute=10**9
+        )
         # As `orders-service api` serves it.
         app: object = create_app(
             settings,

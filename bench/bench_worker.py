@@ -167,6 +167,7 @@ async def run(
     repo = WatchedRepository()
     queue_name = f"bench-{uuid.uuid4().hex[:8]}"
     settings = Settings(
+        mode="dev",  # the repository is the bench's own, in memory
         redis_url=redis_url,
         payment_gateway_url=sandbox_url,
         payment_gateway_api_key=API_KEY,

@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "entrypoints.commands.retry",
     "entrypoints.commands.sandbox",
     "entrypoints.commands.dev",
+    "entrypoints.commands.settings",
 )
 
 

@@ -1,9 +1,13 @@
 """The composition root: one dependency-injector container builds every object for the HTTP app,
-the worker and the CLI. Adapter sets are chosen by settings:
+the worker and the CLI.
 
-- storage: ``MONGODB_URI`` set → Mongo repository and webhook log, else in-memory;
-- downstreams: each URL set → that port's httpx client, else its in-process fake;
-- queue: ``REDIS_URL`` set → SAQ on Redis, else an in-process scheduler.
+:class:`Container` is the production wiring and knows only real adapters: the Mongo repository,
+webhook log and queries (``MONGODB_URI``), the httpx clients of the three downstreams (their URL
+and key) and SAQ on Redis (``REDIS_URL``). Nothing in this module builds a fake, an in-memory
+store or the in-process scheduler: with ``ORDERS_MODE=dev`` (and only then), :func:`running`
+hands the container to ``entrypoints.dev_adapters``, which puts those in for what is unset
+(docs/adr/0008-orders-mode.md). In production a setting missing is refused before anything is
+built.
 
 Clients are async-generator Resources: opened by ``init_resources()`` on startup, closed by
 ``shutdown_resources()`` on shutdown. Once they are open, providers that depend on them return
@@ -16,7 +20,7 @@ import asyncio
 import inspect
 import logging
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -25,15 +29,12 @@ from dependency_injector import containers, providers
 
 from adapters import http, mongo
 from adapters.clock import SystemClock
-from adapters.fakes import FakePaymentGateway, FakeTokenTransferService, FakeWalletService
 from adapters.instrumented import (
     InstrumentedOrderRepository,
     InstrumentedPaymentGateway,
     InstrumentedTokenTransferService,
     InstrumentedWalletService,
 )
-from adapters.memory import InMemoryOrderRepository, InMemoryWebhookEventLog, InProcessScheduler
-from adapters.memory.queries import InMemoryOrderQueries
 from adapters.mongo.queries import MongoOrderQueries
 from adapters.saq import DEFAULT_QUEUE_NAME, SaqJobScheduler, open_queue
 from application.advance_order import AdvanceOrder
@@ -48,7 +49,7 @@ from application.retry_order_now import RetryOrderNow
 from application.search_orders import SearchOrders
 from application.sweepers import PollPendingPayments, ResumeStuckOrders, RetryFailedOrders
 from entrypoints.api.signature import WebhookVerifier
-from entrypoints.settings import Settings
+from entrypoints.settings import Settings, SettingsError
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -70,16 +71,20 @@ def _retry_policy(settings: Settings) -> RetryPolicy:
     )
 
 
-def _storage_kind(settings: Settings) -> str:
-    return "mongo" if settings.mongodb_uri else "memory"
-
-
-def _downstream_kind(url: str | None) -> str:
-    return "http" if url else "fake"
+#: The kind of each adapter of the production wiring (``/ready`` and the startup line say them);
+#: ``entrypoints.dev_adapters`` reports ``memory``, ``fake`` or ``inprocess`` for what it replaces.
+PRODUCTION_KINDS: dict[str, str] = {
+    "repository": "mongo",
+    "payment_gateway": "http",
+    "wallet_service": "http",
+    "transfer_service": "http",
+    "queue": "saq",
+}
 
 
 async def _mongo_client(settings: Settings) -> AsyncIterator[mongo.MongoClient | None]:
-    """The Mongo client, or None without ``MONGODB_URI`` (then nothing is opened)."""
+    """The Mongo client. None without ``MONGODB_URI``, which only dev mode allows (its
+    in-memory stand-ins then replace everything built on it): nothing is opened."""
     if not settings.mongodb_uri:
         yield None
         return
@@ -94,8 +99,8 @@ def _mongo_database(client: mongo.MongoClient, settings: Settings) -> Any:
 async def _http_client(
     base_url: str | None, api_key: str, settings: Settings
 ) -> AsyncIterator[httpx.AsyncClient | None]:
-    """One pooled client per downstream (its base URL and its bearer key), or None when that
-    URL is unset (the fake)."""
+    """One pooled client per downstream (its base URL and its bearer key). None without the
+    URL, which only dev mode allows (its fake then replaces the adapter): nothing is opened."""
     if not base_url:
         yield None
         return
@@ -109,10 +114,6 @@ async def _http_client(
         yield client
 
 
-def _queue_kind(settings: Settings) -> str:
-    return "saq" if settings.redis_url else "inprocess"
-
-
 class Container(containers.DeclarativeContainer):
     """Every object of the service, built once per process."""
 
@@ -122,19 +123,12 @@ class Container(containers.DeclarativeContainer):
     retry_policy = providers.Singleton(_retry_policy, settings)
 
     # --- storage ---
-    storage_kind = providers.Callable(_storage_kind, settings)
+    #: Overridden, with the adapters, by entrypoints.dev_adapters (dev mode only).
+    adapter_kinds = providers.Object(PRODUCTION_KINDS)
     mongo_client = providers.Resource(_mongo_client, settings)
     mongo_database = providers.Singleton(_mongo_database, mongo_client, settings)
-    repository = providers.Selector(
-        storage_kind,
-        memory=providers.Singleton(InMemoryOrderRepository),
-        mongo=providers.Singleton(mongo.MongoOrderRepository, mongo_database),
-    )
-    webhook_log = providers.Selector(
-        storage_kind,
-        memory=providers.Singleton(InMemoryWebhookEventLog),
-        mongo=providers.Singleton(mongo.MongoWebhookEventLog, mongo_database),
-    )
+    repository = providers.Singleton(mongo.MongoOrderRepository, mongo_database)
+    webhook_log = providers.Singleton(mongo.MongoWebhookEventLog, mongo_database)
 
     # --- downstream services ---
     http_retry = providers.Singleton(http.RetryPolicy, attempts=settings.provided.http_max_attempts)
@@ -158,26 +152,14 @@ class Container(containers.DeclarativeContainer):
         settings.provided.transfer_api_key,
         settings,
     )
-    payment_gateway = providers.Selector(
-        providers.Callable(_downstream_kind, settings.provided.payment_gateway_url),
-        fake=providers.Singleton(FakePaymentGateway, clock),
-        http=providers.Singleton(
-            http.HttpPaymentGateway, gateway_client, retry=http_retry, breakers=http_breakers
-        ),
+    payment_gateway = providers.Singleton(
+        http.HttpPaymentGateway, gateway_client, retry=http_retry, breakers=http_breakers
     )
-    wallet_service = providers.Selector(
-        providers.Callable(_downstream_kind, settings.provided.wallet_api_url),
-        fake=providers.Singleton(FakeWalletService),
-        http=providers.Singleton(
-            http.HttpWalletService, wallet_client, retry=http_retry, breakers=http_breakers
-        ),
+    wallet_service = providers.Singleton(
+        http.HttpWalletService, wallet_client, retry=http_retry, breakers=http_breakers
     )
-    transfer_service = providers.Selector(
-        providers.Callable(_downstream_kind, settings.provided.transfer_api_url),
-        fake=providers.Singleton(FakeTokenTransferService),
-        http=providers.Singleton(
-            http.HttpTokenTransferService, transfer_client, retry=http_retry, breakers=http_breakers
-        ),
+    transfer_service = providers.Singleton(
+        http.HttpTokenTransferService, transfer_client, retry=http_retry, breakers=http_breakers
     )
 
     # --- metrics: the use-cases get each port wrapped once (adapters/instrumented) ---
@@ -189,16 +171,11 @@ class Container(containers.DeclarativeContainer):
     )
 
     # --- queue ---
-    queue_kind = providers.Callable(_queue_kind, settings)
     #: Overridden by tests (and by anything sharing a Redis) to keep queues apart.
     saq_queue_name = providers.Object(DEFAULT_QUEUE_NAME)
-    # Yields None without REDIS_URL, so init_resources() opens nothing then.
+    # Yields None without REDIS_URL (dev mode only; the in-process scheduler replaces it then).
     saq_queue = providers.Resource(open_queue, settings.provided.redis_url, saq_queue_name)
-    scheduler = providers.Selector(
-        queue_kind,
-        inprocess=providers.Singleton(InProcessScheduler, clock),
-        saq=providers.Singleton(SaqJobScheduler, saq_queue, clock),
-    )
+    scheduler = providers.Singleton(SaqJobScheduler, saq_queue, clock)
 
     # --- use-cases ---
     create_order = providers.Singleton(
@@ -234,11 +211,7 @@ class Container(containers.DeclarativeContainer):
     retry_order_now = providers.Singleton(RetryOrderNow, observed_repository, scheduler, clock)
 
     # --- the operator's read side ---
-    order_queries = providers.Selector(
-        storage_kind,
-        memory=providers.Singleton(InMemoryOrderQueries, repository),
-        mongo=providers.Singleton(MongoOrderQueries, mongo_database),
-    )
+    order_queries = providers.Singleton(MongoOrderQueries, mongo_database)
     search_orders = providers.Singleton(SearchOrders, order_queries)
     order_stats = providers.Singleton(OrderStats, order_queries)
     get_order_history = providers.Singleton(GetOrderHistory, repository, webhook_log)
@@ -291,35 +264,74 @@ async def resolve(provider: Any, expected: type[T]) -> T:
     return value
 
 
+def adapters_line(settings: Settings, kinds: dict[str, str]) -> str:
+    """The startup log line: the mode and the kind of every adapter."""
+    listed = " ".join(f"{port}={kind}" for port, kind in kinds.items())
+    if not settings.is_dev:
+        return f"ORDERS_MODE=production, adapters: {listed}"
+    stand_ins = [port for port, kind in kinds.items() if kind != PRODUCTION_KINDS.get(port)]
+    return (
+        f"ORDERS_MODE=dev, never for production: adapters: {listed}; "
+        f"fake or in-memory: {', '.join(stand_ins) or 'none'}"
+    )
+
+
+def build_container(settings: Settings) -> Container:
+    """The container for ``settings``: in production only after every real adapter is known to
+    be configured (:class:`SettingsError` naming each gap otherwise); in dev mode with the
+    stand-ins of ``entrypoints.dev_adapters`` for what is unset."""
+    container = Container(settings=settings)
+    if settings.is_dev:
+        from entrypoints import dev_adapters  # noqa: PLC0415 - dev mode only
+
+        dev_adapters.use_stand_ins(container, settings)
+        return container
+    problems = settings.problems(runs_pipeline=True)
+    if problems:
+        raise SettingsError(problems)
+    return container
+
+
 @asynccontextmanager
 async def running(
     settings: Settings, *, configure: Callable[[Container], None] | None = None
 ) -> AsyncIterator[Container]:
     """A container with its resources open, closed again on exit. ``configure`` runs before
-    anything is built (tests use it to override providers)."""
-    container = Container(settings=settings)
-    if configure is not None:
-        configure(container)
-    await _settled(container.init_resources())
-    scheduler = await resolve(container.scheduler, object)
-    if isinstance(scheduler, InProcessScheduler):
-        advance = await resolve(container.advance_order, AdvanceOrder)
-        scheduler.bind(advance.execute)
-    schema_task = None
-    if settings.mongodb_uri:
-        database = await resolve(container.mongo_database, object)
-        # The first attempt before serving: no write reaches a collection before it exists with
-        # its validator (and SecantusDB wedges when a journaled insert creates a collection
-        # while ``create`` runs: docs/adr/0009-durable-writes.md). Bounded by server selection
-        # (1-1.5 s) when Mongo is down; then the retries go on in the background.
-        if not await _ensure_schema_once(database):
-            schema_task = asyncio.create_task(_ensure_schema_until_done(database))
-    try:
+    anything is built (tests use it to override providers).
+
+    In production every real adapter must be configured (:class:`SettingsError` otherwise,
+    before anything is built); in dev mode the stand-ins of ``entrypoints.dev_adapters`` fill
+    in what is unset."""
+    container = build_container(settings)
+    async with AsyncExitStack() as stack:
+        if configure is not None:
+            configure(container)
+        await _settled(container.init_resources())
+        stack.push_async_callback(_shutdown, container)
+        kinds = await resolve(container.adapter_kinds, dict)
+        log.log(
+            logging.WARNING if settings.is_dev else logging.INFO, adapters_line(settings, kinds)
+        )
+        if settings.is_dev:
+            from entrypoints import dev_adapters  # noqa: PLC0415 - dev mode only
+
+            await stack.enter_async_context(dev_adapters.in_process_jobs(container))
+        if settings.mongodb_uri:
+            database = await resolve(container.mongo_database, object)
+            # The first attempt before serving: no write reaches a collection before it exists
+            # with its validator (and SecantusDB wedges when a journaled insert creates a
+            # collection while ``create`` runs: docs/adr/0009-durable-writes.md). Bounded by
+            # server selection (1-1.5 s) when Mongo is down; then retries go on in the background.
+            if not await _ensure_schema_once(database):
+                schema_task = asyncio.create_task(_ensure_schema_until_done(database))
+                stack.push_async_callback(_cancel, schema_task)
         yield container
-    finally:
-        if schema_task is not None:
-            schema_task.cancel()
-            await asyncio.gather(schema_task, return_exceptions=True)
-        if isinstance(scheduler, InProcessScheduler):
-            await scheduler.close()
-        await _settled(container.shutdown_resources())
+
+
+async def _shutdown(container: Container) -> None:
+    await _settled(container.shutdown_resources())
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)

@@ -1,219 +1,589 @@
-"""Settings, read once from the environment. A bad value stops startup with a message naming it.
+"""Settings, declared once and read once from the environment.
 
-Nothing here does I/O; ``Settings.from_env()`` is called by the entrypoints, never at import.
+Each field of :class:`Settings` carries its environment variable, default, accepted values and
+one line of help (:func:`setting`). Everything else is derived from those declarations:
+:meth:`Settings.from_env` (which collects every problem before it gives up), :data:`NAMES`, the
+environment section of the commands' ``--help``, the settings table of README.md and
+docs/settings.md and ``.env.example`` (``orders-service settings``). Adding a setting is one
+field here.
+
+``ORDERS_MODE`` (docs/adr/0008-orders-mode.md): ``production`` (the default) refuses to run the
+pipeline unless every real adapter is configured; ``dev`` allows in-memory storage, fakes and the
+in-process scheduler for whatever is left unset. Nothing here does I/O; ``from_env`` is called by
+the entrypoints, never at import.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
+from enum import StrEnum
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 
+class Mode(StrEnum):
+    """``ORDERS_MODE``."""
+
+    PRODUCTION = "production"
+    DEV = "dev"
+
+
+#: The shortest webhook signing secret production accepts, in bytes.
+MIN_WEBHOOK_SECRET_BYTES = 16
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One missing, malformed or inconsistent setting. ``message`` never holds a secret."""
+
+    name: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.message}"
+
+
 class SettingsError(ValueError):
-    """A setting is missing or malformed."""
+    """Settings are missing or malformed: every problem found, in one message."""
 
-    def __init__(self, name: str, message: str) -> None:
-        super().__init__(f"setting {name}: {message}")
-        self.name = name
-
-
-def _url(env: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str | None:
-    value = env.get(name, "").strip()
-    if not value:
-        return None
-    parts = urlsplit(value)
-    if parts.scheme not in schemes or not (parts.netloc or parts.path):
-        raise SettingsError(name, f"must be a URL with scheme {' or '.join(schemes)}: {value!r}")
-    return value.rstrip("/") if parts.scheme in ("http", "https") else value
-
-
-def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingsError(name, f"must be a number, got {raw!r}") from None
-    if not value >= minimum:  # also rejects NaN
-        raise SettingsError(name, f"must be at least {minimum}, got {raw!r}")
-    return value
+    def __init__(self, problems: list[Problem] | str, message: str | None = None) -> None:
+        if isinstance(problems, str):  # SettingsError(name, message): one problem
+            problems = [Problem(problems, message or "is invalid")]
+        self.problems = list(problems)
+        self.name = self.problems[0].name
+        self.names = tuple(p.name for p in self.problems)
+        if len(self.problems) == 1:
+            text = f"setting {self.problems[0]}"
+        else:
+            lines = "".join(f"\n  {p}" for p in self.problems)
+            text = f"{len(self.problems)} settings are missing or invalid:{lines}"
+        super().__init__(text)
 
 
-def _integer(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(name, f"must be a whole number, got {raw!r}") from None
-    if value < minimum:
-        raise SettingsError(name, f"must be at least {minimum}, got {raw!r}")
-    return value
+# --- how a value is read: each raises ValueError with a message that never holds the value ---
 
 
-def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
-    value = env.get(name, "").strip().lower() or choices[0]
-    if value not in choices:
-        raise SettingsError(name, f"must be one of {', '.join(choices)}, got {value!r}")
-    return value
+@dataclass(frozen=True, slots=True)
+class Text:
+    """Any text."""
+
+    def __call__(self, raw: str) -> str:
+        return raw
+
+    def accepts(self) -> str:
+        return "text"
 
 
-def _address(env: Mapping[str, str], name: str) -> str | None:
-    """``host:port`` to listen on, or None when unset."""
-    value = env.get(name, "").strip()
-    if not value:
-        return None
-    host, sep, port = value.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise SettingsError(name, f"must be host:port, e.g. 127.0.0.1:9101, got {value!r}")
-    return value
+@dataclass(frozen=True, slots=True)
+class TextList:
+    """Comma-separated values, blanks dropped."""
+
+    def __call__(self, raw: str) -> tuple[str, ...]:
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+    def accepts(self) -> str:
+        return "comma-separated list"
 
 
-def _secret(env: Mapping[str, str], name: str) -> str:
-    return env.get(name, "").strip()
+@dataclass(frozen=True, slots=True)
+class Url:
+    schemes: tuple[str, ...]
+
+    def __call__(self, raw: str) -> str:
+        parts = urlsplit(raw)
+        if parts.scheme not in self.schemes or not (parts.netloc or parts.path):
+            raise ValueError(f"must be a URL with scheme {' or '.join(self.schemes)}")
+        return raw.rstrip("/") if parts.scheme in ("http", "https") else raw
+
+    def accepts(self) -> str:
+        return " or ".join(f"`{s}://`" for s in self.schemes) + " URL"
+
+
+@dataclass(frozen=True, slots=True)
+class Number:
+    minimum: float
+
+    def __call__(self, raw: str) -> float:
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ValueError("must be a number") from None
+        if not (math.isfinite(value) and value >= self.minimum):  # also rejects NaN
+            raise ValueError(f"must be a number of at least {self.minimum:g}")
+        return value
+
+    def accepts(self) -> str:
+        return f"number ≥ {self.minimum:g}"
+
+
+@dataclass(frozen=True, slots=True)
+class Integer:
+    minimum: int
+
+    def __call__(self, raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ValueError("must be a whole number") from None
+        if value < self.minimum:
+            raise ValueError(f"must be at least {self.minimum}")
+        return value
+
+    def accepts(self) -> str:
+        return f"whole number ≥ {self.minimum}"
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """One of ``values`` (case-insensitive)."""
+
+    values: tuple[str, ...]
+
+    def __call__(self, raw: str) -> str:
+        value = raw.lower()
+        if value not in self.values:
+            raise ValueError(f"must be one of {', '.join(self.values)}")
+        return value
+
+    def accepts(self) -> str:
+        return ", ".join(f"`{v}`" for v in self.values)
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """``host:port`` to listen on."""
+
+    def __call__(self, raw: str) -> str:
+        host, sep, port = raw.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError("must be host:port, e.g. 127.0.0.1:9101")
+        return raw
+
+    def accepts(self) -> str:
+        return "`host:port`"
+
+
+Parser = Text | TextList | Url | Number | Integer | Choice | Address
+HTTP = Url(("http", "https"))
+
+
+@dataclass(frozen=True, slots=True)
+class Var:
+    """The declaration of one setting (kept in its field's metadata)."""
+
+    env: str
+    help: str
+    group: str
+    parse: Parser
+    #: Never printed: neither in an error nor in the docs (credentials may hide in URLs too).
+    secret: bool = False
+    #: ``api``, ``worker`` and ``retry`` refuse to start in production while it is unset.
+    required: bool = False
+    #: What an unset value means, when the default alone does not say it.
+    unset: str = ""
+    #: The value ``.env.example`` shows (a production configuration); "" leaves it empty.
+    example: str = ""
+
+
+def setting(
+    default: Any,
+    env: str,
+    help: str,
+    *,
+    group: str,
+    parse: Parser = Text(),
+    secret: bool = False,
+    required: bool = False,
+    unset: str = "",
+    example: str = "",
+) -> Any:
+    """A field of :class:`Settings`, declared with everything derived from it."""
+    var = Var(env, help, group, parse, secret, required, unset, example)
+    # A secret stays out of the repr too (a settings object in a log line or a traceback).
+    return field(default=default, repr=not secret, metadata={"setting": var})
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Every setting the API, the worker, the sandbox and the CLI read."""
 
-    # Storage: MONGODB_URI unset means the in-memory repository.
-    mongodb_uri: str | None = None
-    mongodb_db_name: str = "orders"
-    mongodb_driver: str = "pymongo"
-    # Queue: REDIS_URL unset means jobs run in-process (the dev command starts a Redis itself).
-    redis_url: str | None = None
-    # Downstreams: a URL unset means that port's in-process fake.
-    payment_gateway_url: str | None = None
-    payment_gateway_api_key: str = ""
-    payment_webhook_secrets: tuple[str, ...] = ()
-    webhook_tolerance_seconds: int = 300
-    wallet_api_url: str | None = None
-    wallet_api_key: str = ""
-    transfer_api_url: str | None = None
-    transfer_api_key: str = ""
-    http_connect_timeout_seconds: float = 3.0
-    http_read_timeout_seconds: float = 10.0
-    http_max_connections: int = 256
-    http_max_attempts: int = 3
-    http_breaker_threshold: int = 5
-    http_breaker_reset_seconds: float = 30.0
-    # Pipeline timing.
-    retry_backoff_base_seconds: float = 5.0
-    retry_backoff_max_seconds: float = 600.0
-    retry_max_attempts: int = 8
-    pending_recheck_seconds: float = 30.0
-    payment_expiry_grace_seconds: float = 60.0
-    stuck_step_lease_seconds: float = 120.0
-    worker_concurrency: int = 20
-    # Operations.
-    admin_token: str = ""
-    rate_limit_per_minute: int = 600
-    log_format: str = "console"
-    log_level: str = "info"
-    # host:port where the worker serves /metrics (its own process's counters); unset: none.
-    worker_metrics_address: str | None = None
-    # The sandbox posts its webhooks here.
-    sandbox_webhook_url: str | None = None
+    mode: str = setting(
+        Mode.PRODUCTION.value,
+        "ORDERS_MODE",
+        "`production` needs every real adapter; `dev` allows in-memory storage, fakes and "
+        "in-process jobs for what is unset",
+        group="mode",
+        parse=Choice(tuple(m.value for m in Mode)),
+        example="production",
+    )
+    # --- storage ---
+    mongodb_uri: str | None = setting(
+        None,
+        "MONGODB_URI",
+        "Mongo connection string (repository and webhook log)",
+        group="storage",
+        parse=Url(("mongodb", "mongodb+srv")),
+        secret=True,
+        required=True,
+        unset="dev: in-memory, lost on restart",
+        example="mongodb://mongo.internal:27017",
+    )
+    mongodb_db_name: str = setting(
+        "orders", "MONGODB_DB_NAME", "Mongo database", group="storage", example="orders"
+    )
+    mongodb_driver: str = setting(
+        "pymongo",
+        "MONGODB_DRIVER",
+        "`pymongo` (AsyncMongoClient) or `motor` (end-of-life, kept as a fallback)",
+        group="storage",
+        parse=Choice(("pymongo", "motor")),
+        example="pymongo",
+    )
+    # --- queue ---
+    redis_url: str | None = setting(
+        None,
+        "REDIS_URL",
+        "Redis of the SAQ job queue",
+        group="queue",
+        parse=Url(("redis", "rediss", "unix")),
+        secret=True,
+        required=True,
+        unset="dev: jobs run in the API process",
+        example="redis://redis.internal:6379/0",
+    )
+    # --- downstreams ---
+    payment_gateway_url: str | None = setting(
+        None,
+        "PAYMENT_GATEWAY_URL",
+        "payment gateway base URL",
+        group="downstreams",
+        parse=HTTP,
+        required=True,
+        unset="dev: in-process fake",
+        example="https://gateway.example.com",
+    )
+    payment_gateway_api_key: str = setting(
+        "",
+        "PAYMENT_GATEWAY_API_KEY",
+        "bearer key of the payment gateway; goes with its URL",
+        group="downstreams",
+        secret=True,
+        required=True,
+        example="change-me-gateway-key",
+    )
+    payment_webhook_secrets: tuple[str, ...] = setting(
+        (),
+        "PAYMENT_WEBHOOK_SECRETS",
+        "webhook signing secrets, comma-separated, any one verifies (rotation); "
+        f"production: each at least {MIN_WEBHOOK_SECRET_BYTES} bytes",
+        group="downstreams",
+        parse=TextList(),
+        secret=True,
+        required=True,
+        unset="dev: every webhook refused",
+        example="change-me-webhook-secret-of-32-bytes",
+    )
+    webhook_tolerance_seconds: int = setting(
+        300,
+        "WEBHOOK_TOLERANCE_SECONDS",
+        "maximum age (and future skew) of a webhook signature's timestamp, seconds",
+        group="downstreams",
+        parse=Integer(1),
+        example="300",
+    )
+    wallet_api_url: str | None = setting(
+        None,
+        "WALLET_API_URL",
+        "passkey smart-wallet service base URL",
+        group="downstreams",
+        parse=HTTP,
+        required=True,
+        unset="dev: in-process fake",
+        example="https://wallets.example.com",
+    )
+    wallet_api_key: str = setting(
+        "",
+        "WALLET_API_KEY",
+        "bearer key of the wallet service; goes with its URL",
+        group="downstreams",
+        secret=True,
+        required=True,
+        example="change-me-wallet-key",
+    )
+    transfer_api_url: str | None = setting(
+        None,
+        "TRANSFER_API_URL",
+        "token transfer service base URL",
+        group="downstreams",
+        parse=HTTP,
+        required=True,
+        unset="dev: in-process fake",
+        example="https://transfers.example.com",
+    )
+    transfer_api_key: str = setting(
+        "",
+        "TRANSFER_API_KEY",
+        "bearer key of the transfer service; goes with its URL",
+        group="downstreams",
+        secret=True,
+        required=True,
+        example="change-me-transfer-key",
+    )
+    # --- outbound HTTP ---
+    http_connect_timeout_seconds: float = setting(
+        3.0,
+        "HTTP_CONNECT_TIMEOUT_SECONDS",
+        "connect timeout of downstream calls, seconds",
+        group="outbound HTTP",
+        parse=Number(0.001),
+        example="3",
+    )
+    http_read_timeout_seconds: float = setting(
+        10.0,
+        "HTTP_READ_TIMEOUT_SECONDS",
+        "read timeout of downstream calls, seconds",
+        group="outbound HTTP",
+        parse=Number(0.001),
+        example="10",
+    )
+    http_max_connections: int = setting(
+        256,
+        "HTTP_MAX_CONNECTIONS",
+        "connection pool size per downstream client",
+        group="outbound HTTP",
+        parse=Integer(1),
+        example="256",
+    )
+    http_max_attempts: int = setting(
+        3,
+        "HTTP_MAX_ATTEMPTS",
+        "attempts per downstream call inside one request or job, same idempotency key",
+        group="outbound HTTP",
+        parse=Integer(1),
+        example="3",
+    )
+    http_breaker_threshold: int = setting(
+        5,
+        "HTTP_BREAKER_THRESHOLD",
+        "failed attempts in a row (per downstream) that open its circuit breaker",
+        group="outbound HTTP",
+        parse=Integer(1),
+        example="5",
+    )
+    http_breaker_reset_seconds: float = setting(
+        30.0,
+        "HTTP_BREAKER_RESET_SECONDS",
+        "seconds an open circuit fails fast before one trial call",
+        group="outbound HTTP",
+        parse=Number(0.001),
+        example="30",
+    )
+    # --- pipeline timing ---
+    retry_backoff_base_seconds: float = setting(
+        5.0,
+        "RETRY_BACKOFF_BASE_SECONDS",
+        "first backoff of a failed step, seconds (doubles per attempt, with jitter)",
+        group="pipeline timing",
+        parse=Number(0.001),
+        example="5",
+    )
+    retry_backoff_max_seconds: float = setting(
+        600.0,
+        "RETRY_BACKOFF_MAX_SECONDS",
+        "longest backoff, seconds; at least RETRY_BACKOFF_BASE_SECONDS",
+        group="pipeline timing",
+        parse=Number(0.001),
+        example="600",
+    )
+    retry_max_attempts: int = setting(
+        8,
+        "RETRY_MAX_ATTEMPTS",
+        "attempts of a step before the order is parked for a person",
+        group="pipeline timing",
+        parse=Integer(1),
+        example="8",
+    )
+    pending_recheck_seconds: float = setting(
+        30.0,
+        "PENDING_RECHECK_SECONDS",
+        "how often a pending payment is re-checked at the gateway, seconds",
+        group="pipeline timing",
+        parse=Number(0.1),
+        example="30",
+    )
+    payment_expiry_grace_seconds: float = setting(
+        60.0,
+        "PAYMENT_EXPIRY_GRACE_SECONDS",
+        "grace after a payment's expiry before the order is failed, seconds",
+        group="pipeline timing",
+        parse=Number(0),
+        example="60",
+    )
+    stuck_step_lease_seconds: float = setting(
+        120.0,
+        "STUCK_STEP_LEASE_SECONDS",
+        "age after which an order left mid-step is taken for crashed and resumed, seconds",
+        group="pipeline timing",
+        parse=Number(1),
+        example="120",
+    )
+    worker_concurrency: int = setting(
+        20,
+        "WORKER_CONCURRENCY",
+        "jobs a worker runs at once",
+        group="pipeline timing",
+        parse=Integer(1),
+        example="20",
+    )
+    # --- operations ---
+    admin_token: str = setting(
+        "",
+        "ADMIN_TOKEN",
+        "bearer token of the admin endpoints",
+        group="operations",
+        secret=True,
+        unset="admin endpoints refuse everyone",
+    )
+    rate_limit_per_minute: int = setting(
+        600,
+        "RATE_LIMIT_PER_MINUTE",
+        "requests per client IP and minute on the public and admin endpoints (not the webhook, "
+        "probes, `/metrics`)",
+        group="operations",
+        parse=Integer(1),
+        example="600",
+    )
+    log_format: str = setting(
+        "console",
+        "LOG_FORMAT",
+        "log format",
+        group="operations",
+        parse=Choice(("console", "json")),
+        example="json",
+    )
+    log_level: str = setting(
+        "info",
+        "LOG_LEVEL",
+        "log level",
+        group="operations",
+        parse=Choice(("info", "debug", "warning", "error")),
+        example="info",
+    )
+    worker_metrics_address: str | None = setting(
+        None,
+        "WORKER_METRICS_ADDRESS",
+        "where `orders-service worker` serves Prometheus `/metrics` (the API serves its own)",
+        group="operations",
+        parse=Address(),
+        unset="no listener",
+        example="0.0.0.0:9101",
+    )
+    # --- sandbox ---
+    sandbox_webhook_url: str | None = setting(
+        None,
+        "SANDBOX_WEBHOOK_URL",
+        "where the sandbox posts its payment webhooks",
+        group="sandbox",
+        parse=HTTP,
+        unset="the sandbox sends none",
+    )
+
+    #: Every environment variable ``from_env`` reads, in declaration order.
+    NAMES: ClassVar[tuple[str, ...]]
+
+    @property
+    def is_dev(self) -> bool:
+        return self.mode == Mode.DEV
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, *, runs_pipeline: bool = False
+    ) -> Settings:
+        """The settings of ``env`` (the process's environment by default), or a
+        :class:`SettingsError` listing every problem. ``runs_pipeline`` (``api``, ``worker``,
+        ``retry``): in production, also every real adapter must be configured."""
         env = os.environ if env is None else env
-        http = ("http", "https")
-        secrets = tuple(s.strip() for s in env.get("PAYMENT_WEBHOOK_SECRETS", "").split(","))
-        base = _number(env, "RETRY_BACKOFF_BASE_SECONDS", 5.0, minimum=0.001)
-        settings = cls(
-            mongodb_uri=_url(env, "MONGODB_URI", ("mongodb", "mongodb+srv")),
-            mongodb_db_name=env.get("MONGODB_DB_NAME", "").strip() or "orders",
-            mongodb_driver=_choice(env, "MONGODB_DRIVER", ("pymongo", "motor")),
-            redis_url=_url(env, "REDIS_URL", ("redis", "rediss", "unix")),
-            payment_gateway_url=_url(env, "PAYMENT_GATEWAY_URL", http),
-            payment_gateway_api_key=_secret(env, "PAYMENT_GATEWAY_API_KEY"),
-            payment_webhook_secrets=tuple(s for s in secrets if s),
-            webhook_tolerance_seconds=_integer(env, "WEBHOOK_TOLERANCE_SECONDS", 300, minimum=1),
-            wallet_api_url=_url(env, "WALLET_API_URL", http),
-            wallet_api_key=_secret(env, "WALLET_API_KEY"),
-            transfer_api_url=_url(env, "TRANSFER_API_URL", http),
-            transfer_api_key=_secret(env, "TRANSFER_API_KEY"),
-            http_connect_timeout_seconds=_number(
-                env, "HTTP_CONNECT_TIMEOUT_SECONDS", 3.0, minimum=0.001
-            ),
-            http_read_timeout_seconds=_number(
-                env, "HTTP_READ_TIMEOUT_SECONDS", 10.0, minimum=0.001
-            ),
-            http_max_connections=_integer(env, "HTTP_MAX_CONNECTIONS", 256, minimum=1),
-            http_max_attempts=_integer(env, "HTTP_MAX_ATTEMPTS", 3, minimum=1),
-            http_breaker_threshold=_integer(env, "HTTP_BREAKER_THRESHOLD", 5, minimum=1),
-            http_breaker_reset_seconds=_number(
-                env, "HTTP_BREAKER_RESET_SECONDS", 30.0, minimum=0.001
-            ),
-            retry_backoff_base_seconds=base,
-            retry_backoff_max_seconds=_number(
-                env, "RETRY_BACKOFF_MAX_SECONDS", 600.0, minimum=base
-            ),
-            retry_max_attempts=_integer(env, "RETRY_MAX_ATTEMPTS", 8, minimum=1),
-            pending_recheck_seconds=_number(env, "PENDING_RECHECK_SECONDS", 30.0, minimum=0.1),
-            payment_expiry_grace_seconds=_number(
-                env, "PAYMENT_EXPIRY_GRACE_SECONDS", 60.0, minimum=0
-            ),
-            stuck_step_lease_seconds=_number(env, "STUCK_STEP_LEASE_SECONDS", 120.0, minimum=1),
-            worker_concurrency=_integer(env, "WORKER_CONCURRENCY", 20, minimum=1),
-            admin_token=_secret(env, "ADMIN_TOKEN"),
-            rate_limit_per_minute=_integer(env, "RATE_LIMIT_PER_MINUTE", 600, minimum=1),
-            log_format=_choice(env, "LOG_FORMAT", ("console", "json")),
-            log_level=_choice(env, "LOG_LEVEL", ("info", "debug", "warning", "error")),
-            worker_metrics_address=_address(env, "WORKER_METRICS_ADDRESS"),
-            sandbox_webhook_url=_url(env, "SANDBOX_WEBHOOK_URL", http),
-        )
-        settings.check_consistency()
+        values: dict[str, Any] = {}
+        problems: list[Problem] = []
+        for item in fields(cls):
+            var: Var = item.metadata["setting"]
+            raw = env.get(var.env, "").strip()
+            if not raw:
+                continue
+            try:
+                values[item.name] = var.parse(raw)
+            except ValueError as exc:
+                shown = "" if var.secret else f", got {raw!r}"
+                problems.append(Problem(var.env, f"{exc}{shown}"))
+        settings = cls(**values)
+        bad = {p.name for p in problems}
+        problems += [p for p in settings.problems(runs_pipeline=runs_pipeline) if p.name not in bad]
+        if problems:
+            raise SettingsError(problems)
         return settings
 
-    def check_consistency(self) -> None:
-        """Rules across settings: a real gateway needs its key and a webhook secret."""
-        if self.payment_gateway_url and not self.payment_gateway_api_key:
-            raise SettingsError("PAYMENT_GATEWAY_API_KEY", "is required with PAYMENT_GATEWAY_URL")
+    def problems(self, *, runs_pipeline: bool = True) -> list[Problem]:
+        """Rules across settings (and, for a process that runs the pipeline in production,
+        what must be set). Empty when the settings can be used."""
+        found: list[Problem] = []
+        if self.retry_backoff_max_seconds < self.retry_backoff_base_seconds:
+            found.append(
+                Problem("RETRY_BACKOFF_MAX_SECONDS", "must be at least RETRY_BACKOFF_BASE_SECONDS")
+            )
+        downstreams = (
+            ("PAYMENT_GATEWAY_URL", self.payment_gateway_url, "PAYMENT_GATEWAY_API_KEY"),
+            ("WALLET_API_URL", self.wallet_api_url, "WALLET_API_KEY"),
+            ("TRANSFER_API_URL", self.transfer_api_url, "TRANSFER_API_KEY"),
+        )
+        keys = {
+            "PAYMENT_GATEWAY_API_KEY": self.payment_gateway_api_key,
+            "WALLET_API_KEY": self.wallet_api_key,
+            "TRANSFER_API_KEY": self.transfer_api_key,
+        }
+        for url_name, url, key_name in downstreams:
+            if url and not keys[key_name]:
+                found.append(Problem(key_name, f"is required with {url_name}"))
+            elif keys[key_name] and not url and runs_pipeline:
+                found.append(Problem(url_name, f"is required with {key_name} (it is unset)"))
         if self.payment_gateway_url and not self.payment_webhook_secrets:
-            raise SettingsError("PAYMENT_WEBHOOK_SECRETS", "is required with PAYMENT_GATEWAY_URL")
-        if self.wallet_api_url and not self.wallet_api_key:
-            raise SettingsError("WALLET_API_KEY", "is required with WALLET_API_URL")
-        if self.transfer_api_url and not self.transfer_api_key:
-            raise SettingsError("TRANSFER_API_KEY", "is required with TRANSFER_API_URL")
+            found.append(Problem("PAYMENT_WEBHOOK_SECRETS", "is required with PAYMENT_GATEWAY_URL"))
+        if self.mode == Mode.PRODUCTION and runs_pipeline:
+            found += self._production_problems({p.name for p in found})
+        return found
 
-    #: Every environment variable ``from_env`` reads (docker-compose and .env.example list them).
-    NAMES = (
-        "MONGODB_URI",
-        "MONGODB_DB_NAME",
-        "MONGODB_DRIVER",
-        "REDIS_URL",
-        "PAYMENT_GATEWAY_URL",
-        "PAYMENT_GATEWAY_API_KEY",
-        "PAYMENT_WEBHOOK_SECRETS",
-        "WEBHOOK_TOLERANCE_SECONDS",
-        "WALLET_API_URL",
-        "WALLET_API_KEY",
-        "TRANSFER_API_URL",
-        "TRANSFER_API_KEY",
-        "HTTP_CONNECT_TIMEOUT_SECONDS",
-        "HTTP_READ_TIMEOUT_SECONDS",
-        "HTTP_MAX_CONNECTIONS",
-        "HTTP_MAX_ATTEMPTS",
-        "HTTP_BREAKER_THRESHOLD",
-        "HTTP_BREAKER_RESET_SECONDS",
-        "RETRY_BACKOFF_BASE_SECONDS",
-        "RETRY_BACKOFF_MAX_SECONDS",
-        "RETRY_MAX_ATTEMPTS",
-        "PENDING_RECHECK_SECONDS",
-        "PAYMENT_EXPIRY_GRACE_SECONDS",
-        "STUCK_STEP_LEASE_SECONDS",
-        "WORKER_CONCURRENCY",
-        "ADMIN_TOKEN",
-        "RATE_LIMIT_PER_MINUTE",
-        "LOG_FORMAT",
-        "LOG_LEVEL",
-        "WORKER_METRICS_ADDRESS",
-        "SANDBOX_WEBHOOK_URL",
-    )
+    def _production_problems(self, already: set[str]) -> list[Problem]:
+        found = []
+        for item in fields(self):
+            var: Var = item.metadata["setting"]
+            if var.required and not getattr(self, item.name) and var.env not in already:
+                found.append(
+                    Problem(var.env, "is required in production (ORDERS_MODE=dev allows it unset)")
+                )
+        short = [
+            i
+            for i, s in enumerate(self.payment_webhook_secrets, 1)
+            if len(s.encode()) < MIN_WEBHOOK_SECRET_BYTES
+        ]
+        if short:
+            which = ", ".join(f"#{i}" for i in short)
+            found.append(
+                Problem(
+                    "PAYMENT_WEBHOOK_SECRETS",
+                    f"each secret must be at least {MIN_WEBHOOK_SECRET_BYTES} bytes in "
+                    f"production; secret {which} is shorter",
+                )
+            )
+        return found
+
+
+def declared() -> list[tuple[str, Var, Any]]:
+    """``(field name, declaration, default)`` of every setting, in declaration order."""
+    return [(f.name, f.metadata["setting"], f.default) for f in fields(Settings)]
+
+
+Settings.NAMES = tuple(var.env for _, var, _ in declared())
+#: Every environment variable ``from_env`` reads, in declaration order.
+NAMES = Settings.NAMES

@@ -40,7 +40,7 @@ def create_app(
     ``gc.freeze()`` everything alive (modules, the app, the container) so that the cyclic
     garbage collector stops walking those objects on every full collection of the process's
     life. Not for tests, which start many apps in one process: a frozen app is never freed."""
-    settings = settings if settings is not None else Settings.from_env()
+    settings = settings if settings is not None else Settings.from_env(runs_pipeline=True)
     objects = ContainerObjects({**DEPENDENCIES, **ADMIN_DEPENDENCIES})
 
     @asynccontextmanager

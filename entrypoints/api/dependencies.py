@@ -53,6 +53,7 @@ DEPENDENCIES: dict[str, FromContainer] = {
     "clock": FromContainer("clock"),
     "repository": FromContainer("repository"),
     "scheduler": FromContainer("scheduler"),
+    "adapter_kinds": FromContainer("adapter_kinds", dict),
 }
 
 

@@ -25,13 +25,15 @@ async def health() -> Health:
     "/ready",
     tags=["probes"],
     summary="The repository and the queue are reachable",
-    description="503 (problem) naming what is unreachable.",
+    description="503 (problem) naming what is unreachable. `adapters` gives the kind of each "
+    "adapter (`mongo`/`memory`, `http`/`fake`, `saq`/`inprocess`; docs/adr/0008-orders-mode.md).",
     responses=problem_responses(503),
 )
 async def ready(
     # Ports are Protocols, which Litestar cannot isinstance-check: SkipValidation.
     repository: NamedDependency[SkipValidation[OrderRepository]],
     scheduler: NamedDependency[SkipValidation[JobScheduler]],
+    adapter_kinds: NamedDependency[SkipValidation[dict[str, str]]],
 ) -> Readiness:
     checks = {
         "repository": await _check(repository.ping),
@@ -42,7 +44,7 @@ async def ready(
         raise InfrastructureUnavailable(
             " and ".join(failed), "; ".join(f"{k}: {v}" for k, v in failed.items())
         )
-    return Readiness(status="ready", checks=checks)
+    return Readiness(status="ready", checks=checks, adapters=adapter_kinds)
 
 
 async def _check(ping: Callable[[], Awaitable[Any] | Any] | None) -> str:

@@ -288,3 +288,5 @@ class Health(msgspec.Struct, frozen=True):
 class Readiness(msgspec.Struct, frozen=True):
     status: str
     checks: dict[str, str]
+    #: The kind of each adapter: ``mongo``/``memory``, ``http``/``fake``, ``saq``/``inprocess``.
+    adapters: dict[str, str]

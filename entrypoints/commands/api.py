@@ -1,5 +1,6 @@
 """``orders-service api``: serve the HTTP API with uvicorn (one process; run several behind a
-load balancer to scale)."""
+load balancer to scale). In production (ORDERS_MODE unset) it refuses to start, exit code 2,
+naming every setting missing or invalid."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import argparse
 import sys
 
 from entrypoints.settings import Settings, SettingsError
+from entrypoints.settings_docs import environment_help
 
 
 def _port(value: str) -> int:
@@ -18,7 +20,11 @@ def _port(value: str) -> int:
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
-        "api", help="serve the HTTP API (Litestar on uvicorn)", description=__doc__
+        "api",
+        help="serve the HTTP API (Litestar on uvicorn)",
+        description=__doc__,
+        epilog=environment_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=_port, default=8000, help="port to bind (default 8000)")
@@ -27,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _run(args: argparse.Namespace) -> int:
     try:
-        settings = Settings.from_env()
+        settings = Settings.from_env(runs_pipeline=True)
     except SettingsError as exc:
         print(f"orders-service api: {exc}", file=sys.stderr)
         return 2

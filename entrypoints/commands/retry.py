@@ -38,7 +38,7 @@ async def retry_order(
 
 def _run(args: argparse.Namespace) -> int:
     try:
-        settings = Settings.from_env()
+        settings = Settings.from_env(runs_pipeline=True)
     except SettingsError as exc:
         print(f"orders-service retry: {exc}", file=sys.stderr)
         return 2

@@ -140,6 +140,10 @@ def _run(args: argparse.Namespace) -> int:
         level=getattr(logging, settings.log_level.upper()),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    logging.getLogger(__name__).warning(
+        "sandbox: an in-memory simulator of the payment gateway, wallet and transfer services, "
+        "for development and tests only (ORDERS_MODE=dev stacks); never a production downstream"
+    )
     if not config.webhook_url or not config.webhook_secret:
         logging.getLogger(__name__).warning(
             "webhooks off: set SANDBOX_WEBHOOK_URL and PAYMENT_WEBHOOK_SECRETS to send them"

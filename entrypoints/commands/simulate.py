@@ -64,6 +64,13 @@ def _run(args: argparse.Namespace) -> int:
         print("need --orders >= 1, 0 <= --fault-rate < 1, 0 <= --pay-rate <= 1", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR)
+    # Dev mode by nature (docs/adr/0008-orders-mode.md): say what stands in, once.
+    print(
+        "orders-service simulate: ORDERS_MODE=dev, never for production: adapters: "
+        "repository=memory payment_gateway=fake wallet_service=fake transfer_service=fake "
+        "queue=recording (a simulated clock)",
+        file=sys.stderr,
+    )
     summary = asyncio.run(
         simulate(
             orders=args.orders,

@@ -1,4 +1,6 @@
-"""``orders-service worker``: the SAQ worker on ``REDIS_URL``, until SIGTERM or Ctrl-C."""
+"""``orders-service worker``: the SAQ worker on ``REDIS_URL``, until SIGTERM or Ctrl-C. In
+production (ORDERS_MODE unset) it refuses to start, exit code 2, naming every setting missing or
+invalid."""
 
 from __future__ import annotations
 
@@ -6,10 +8,12 @@ import argparse
 import asyncio
 import sys
 
-from entrypoints.logging import configure_logging
-from entrypoints.metrics_server import serve_metrics
 from entrypoints.settings import Settings, SettingsError
-from entrypoints.worker.runner import DEFAULT_GRACE_SECONDS, run_worker
+from entrypoints.settings_docs import environment_help
+
+#: entrypoints.worker.runner's, repeated so that parsing the command line (and refusing bad
+#: settings) does not import SAQ and the container.
+DEFAULT_GRACE_SECONDS = 30.0
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -17,6 +21,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "worker",
         help="advance orders from the Redis queue and run the sweepers (needs REDIS_URL)",
         description=__doc__,
+        epilog=environment_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--grace-seconds",
@@ -30,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _run(args: argparse.Namespace) -> int:
     try:
-        settings = Settings.from_env()
+        settings = Settings.from_env(runs_pipeline=True)
     except SettingsError as exc:
         print(f"orders-service worker: {exc}", file=sys.stderr)
         return 2
@@ -44,6 +50,11 @@ def _run(args: argparse.Namespace) -> int:
     if args.grace_seconds < 0:
         print("orders-service worker: --grace-seconds must not be negative", file=sys.stderr)
         return 2
+    # Imported here: a refused start stops before loading the worker's stack.
+    from entrypoints.logging import configure_logging  # noqa: PLC0415
+    from entrypoints.metrics_server import serve_metrics  # noqa: PLC0415
+    from entrypoints.worker.runner import run_worker  # noqa: PLC0415
+
     configure_logging(settings)
     listener = None
     if settings.worker_metrics_address:

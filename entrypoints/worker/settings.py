@@ -145,4 +145,4 @@ def _sweep(
 
 def settings() -> SettingsDict[WorkerContext]:
     """For ``saq entrypoints.worker.settings.settings``: the environment's settings."""
-    return worker_settings(Settings.from_env())
+    return worker_settings(Settings.from_env(runs_pipeline=True))

@@ -166,6 +166,8 @@ def stack_environment(
     sandbox = f"http://{LOOPBACK}:{sandbox_port}"
     env.update(
         {
+            # Explicitly dev: the downstreams are the sandbox (docs/adr/0008-orders-mode.md).
+            "ORDERS_MODE": "dev",
             "MONGODB_URI": mongodb_uri,
             "MONGODB_DB_NAME": f"e2e_{uuid.uuid4().hex[:12]}",
             "REDIS_URL": redis_url,

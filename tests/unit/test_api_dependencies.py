@@ -11,14 +11,14 @@ from litestar.testing import AsyncTestClient
 from application.create_order import CreateOrder
 from entrypoints.api.app import create_app
 from entrypoints.api.dependencies import ContainerObjects, FromContainer
-from entrypoints.container import Container
+from entrypoints.container import build_container
 from entrypoints.settings import Settings
 
-SETTINGS = Settings(payment_webhook_secrets=("s1",))
+SETTINGS = Settings(mode="dev", payment_webhook_secrets=("s1",))
 
 
 async def test_a_wrongly_wired_dependency_stops_startup() -> None:
-    container = Container(settings=SETTINGS)
+    container = build_container(SETTINGS)
     container.create_order.override(providers.Object("not a use-case"))
     objects = ContainerObjects({"create_order": FromContainer("create_order", CreateOrder)})
 
@@ -27,7 +27,7 @@ async def test_a_wrongly_wired_dependency_stops_startup() -> None:
 
 
 async def test_each_dependency_is_resolved_once_and_only_while_the_app_runs() -> None:
-    container = Container(settings=SETTINGS)
+    container = build_container(SETTINGS)
     objects = ContainerObjects({"create_order": FromContainer("create_order", CreateOrder)})
     provide = objects.providers()["create_order"]
 

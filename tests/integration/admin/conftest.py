@@ -19,6 +19,7 @@ AUTH = {"authorization": f"Bearer {ADMIN_TOKEN}"}
 
 def admin_settings(**overrides: object) -> Settings:
     values: dict[str, object] = {
+        "mode": "dev",
         "payment_webhook_secrets": (SECRET,),
         "admin_token": ADMIN_TOKEN,
         "rate_limit_per_minute": UNLIMITED,

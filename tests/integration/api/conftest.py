@@ -149,7 +149,11 @@ class Api:
 @pytest.fixture
 def settings() -> Settings:
     # A limit no test reaches: the rate limit itself is tested in tests/integration/admin.
-    return Settings(payment_webhook_secrets=(SECRET, OLD_SECRET), rate_limit_per_minute=UNLIMITED)
+    return Settings(
+        mode="dev",
+        payment_webhook_secrets=(SECRET, OLD_SECRET),
+        rate_limit_per_minute=UNLIMITED,
+    )
 
 
 @pytest.fixture
@@ -198,7 +202,11 @@ def start_api(settings: Settings, gateway: FakePaymentGateway) -> StartApi:
 def start_api_module() -> StartApi:
     """``start_api`` for a module-scoped server (the bad-input cases share one)."""
     return api_starter(
-        Settings(payment_webhook_secrets=(SECRET, OLD_SECRET), rate_limit_per_minute=UNLIMITED),
+        Settings(
+            mode="dev",
+            payment_webhook_secrets=(SECRET, OLD_SECRET),
+            rate_limit_per_minute=UNLIMITED,
+        ),
         FakePaymentGateway(SystemClock()),
     )
 

@@ -10,13 +10,15 @@ from pathlib import Path
 
 import httpx
 
+from entrypoints.settings import Settings
 from tests.services import free_port
 
 CLI = str(Path(sys.executable).with_name("orders-service"))
 
 
 def _env(**values: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "MONGODB_URI"}}
+    env = {k: v for k, v in os.environ.items() if k not in Settings.NAMES}
+    env["ORDERS_MODE"] = "dev"
     env.update(values)
     return env
 

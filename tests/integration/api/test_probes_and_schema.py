@@ -45,6 +45,14 @@ async def test_ready_when_the_repository_and_the_queue_answer(api: Api) -> None:
     assert response.json() == {
         "status": "ready",
         "checks": {"repository": "ok", "queue": "ok"},
+        # The tests run in dev mode on stand-ins (docs/adr/0008-orders-mode.md).
+        "adapters": {
+            "repository": "memory",
+            "payment_gateway": "fake",
+            "wallet_service": "fake",
+            "transfer_service": "fake",
+            "queue": "inprocess",
+        },
     }
 
 

@@ -81,7 +81,7 @@ def api_url() -> Iterator[str]:
 # The app's own document, generated without serving it; test_the_served_document_is_the_one_fuzzed
 # checks that /schema/openapi.json serves this very document. (schemathesis.pytest.from_fixture
 # would load it from the server, but does not work with pytest 9.)
-_SETTINGS = Settings(payment_webhook_secrets=(SECRET,), rate_limit_per_minute=1_000_000)
+_SETTINGS = Settings(mode="dev", payment_webhook_secrets=(SECRET,), rate_limit_per_minute=1_000_000)
 DOCUMENT = create_app(_SETTINGS).openapi_schema.to_schema()
 schema = schemathesis.openapi.from_dict(DOCUMENT)
 

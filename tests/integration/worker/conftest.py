@@ -129,6 +129,7 @@ def queue_name() -> str:
 @pytest.fixture
 def settings(redis_url: str) -> Settings:
     return Settings(
+        mode="dev",
         redis_url=redis_url,
         retry_backoff_base_seconds=0.5,
         retry_backoff_max_seconds=1.0,

@@ -56,17 +56,19 @@ def test_retry_of_an_unknown_order_exits_1(
 ) -> None:
     for name in Settings.NAMES:
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ORDERS_MODE", "dev")
     monkeypatch.setenv("REDIS_URL", redis_url)
 
     assert cli.main(["retry", "no-such-reference"]) == 1
     assert "no order with reference_id 'no-such-reference'" in capsys.readouterr().err
 
 
-def test_the_worker_needs_redis(
+def test_the_worker_needs_redis_even_in_dev_mode(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     for name in Settings.NAMES:
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ORDERS_MODE", "dev")
 
     assert cli.main(["worker"]) == 2
     assert "REDIS_URL is not set" in capsys.readouterr().err
@@ -86,6 +88,7 @@ async def test_the_worker_command_stops_cleanly_on_sigterm(redis_url: str) -> No
     url = _other_database(redis_url, 15)
     env = {k: v for k, v in os.environ.items() if k not in Settings.NAMES}
     env["REDIS_URL"] = url
+    env["ORDERS_MODE"] = "dev"
     process = subprocess.Popen(  # noqa: ASYNC220 - a child we watch with short sleeps
         [sys.executable, "-m", "entrypoints.cli", "worker", "--grace-seconds", "5"],
         env=env,

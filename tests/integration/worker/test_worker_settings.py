@@ -35,7 +35,7 @@ def test_intervals_follow_the_settings() -> None:
 
 def test_the_worker_settings_need_redis_and_carry_the_three_sweeps() -> None:
     with pytest.raises(SettingsError):
-        worker_settings(Settings())
+        worker_settings(Settings(mode="dev"))
     built = worker_settings(Settings(redis_url="redis://127.0.0.1:6379", worker_concurrency=7))
     assert built["concurrency"] == 7
     assert sorted(c.function.__name__ for c in built["cron_jobs"]) == [
