@@ -154,6 +154,8 @@ class OrderRequest:
     price_fiat: Decimal
     passkey: Passkey
     smart_wallet_address: str | None = None
+    #: Where the gateway's checkout page sends the buyer back after paying or failing.
+    return_url: str | None = None
 
     def __post_init__(self) -> None:
         _check_text("reference_id", self.reference_id, max_len=128, pattern=_ID)
@@ -193,6 +195,10 @@ class OrderRequest:
             _check_text(
                 "smart_wallet_address", self.smart_wallet_address, max_len=128, pattern=_PRINTABLE
             )
+        if self.return_url is not None:
+            _check_text("return_url", self.return_url, max_len=2048, pattern=_PRINTABLE)
+            if not self.return_url.startswith(("http://", "https://")):
+                raise InvalidOrder("return_url", "must be an absolute http or https URL")
 
 
 # --- values recorded on the order -----------------------------------------------------

@@ -73,6 +73,38 @@ def _address(env: Mapping[str, str], name: str) -> str | None:
     return value
 
 
+def origin_of(url: str) -> str | None:
+    """``scheme://host[:port]`` of an absolute http(s) URL, as a browser writes ``Origin`` (host
+    in lower case, no default port), or None when ``url`` is not one."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username is not None:
+        return None
+    default = 80 if parts.scheme == "http" else 443
+    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    return f"{parts.scheme}://{host}" + ("" if port in (None, default) else f":{port}")
+
+
+def _origins(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """Comma-separated exact origins, each ``scheme://host[:port]`` as a browser sends it in
+    ``Origin`` (no path or trailing slash, lower-case host, no default port)."""
+    found: list[str] = []
+    for raw in env.get(name, "").split(","):
+        value = raw.strip()
+        if value and origin_of(value) != value:
+            raise SettingsError(
+                name,
+                "each origin must be scheme://host[:port] as a browser sends it, e.g. "
+                f"http://127.0.0.1:8010, got {value!r}",
+            )
+        if value:
+            found.append(value)
+    return tuple(dict.fromkeys(found))
+
+
 def _secret(env: Mapping[str, str], name: str) -> str:
     return env.get(name, "").strip()
 
@@ -113,6 +145,8 @@ class Settings:
     # Operations.
     admin_token: str = ""
     rate_limit_per_minute: int = 600
+    # Browser origins allowed to call the API (CORS) and to be a create's return_url; empty: none.
+    cors_allowed_origins: tuple[str, ...] = ()
     log_format: str = "console"
     log_level: str = "info"
     # host:port where the worker serves /metrics (its own process's counters); unset: none.
@@ -164,6 +198,7 @@ class Settings:
             worker_concurrency=_integer(env, "WORKER_CONCURRENCY", 20, minimum=1),
             admin_token=_secret(env, "ADMIN_TOKEN"),
             rate_limit_per_minute=_integer(env, "RATE_LIMIT_PER_MINUTE", 600, minimum=1),
+            cors_allowed_origins=_origins(env, "CORS_ALLOWED_ORIGINS"),
             log_format=_choice(env, "LOG_FORMAT", ("console", "json")),
             log_level=_choice(env, "LOG_LEVEL", ("info", "debug", "warning", "error")),
             worker_metrics_address=_address(env, "WORKER_METRICS_ADDRESS"),
@@ -212,6 +247,7 @@ class Settings:
         "WORKER_CONCURRENCY",
         "ADMIN_TOKEN",
         "RATE_LIMIT_PER_MINUTE",
+        "CORS_ALLOWED_ORIGINS",
         "LOG_FORMAT",
         "LOG_LEVEL",
         "WORKER_METRICS_ADDRESS",

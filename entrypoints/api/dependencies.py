@@ -28,6 +28,7 @@ from application.get_order import GetOrder
 from application.handle_payment_notification import HandlePaymentNotification
 from entrypoints.api.signature import WebhookVerifier
 from entrypoints.container import Container, resolve
+from entrypoints.settings import Settings
 
 _OBJECTS_KEY = "container_objects"
 
@@ -53,6 +54,7 @@ DEPENDENCIES: dict[str, FromContainer] = {
     "clock": FromContainer("clock"),
     "repository": FromContainer("repository"),
     "scheduler": FromContainer("scheduler"),
+    "settings": FromContainer("settings", Settings),
 }
 
 

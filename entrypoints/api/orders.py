@@ -11,22 +11,38 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 
 from application.create_order import CreateOrder
 from application.get_order import GetOrder
+from domain.errors import InvalidOrder
 from entrypoints.api.guards import require_json
 from entrypoints.api.problems import problem_responses
 from entrypoints.api.schemas import CreateOrderBody, OrderView
 from entrypoints.logging import bind_order
+from entrypoints.settings import Settings, origin_of
 
 REPLAYED_HEADER = "Idempotent-Replayed"
+ORDERS_PATH = "/api/orders"
+
+
+def check_return_url(return_url: str | None, settings: Settings) -> None:
+    """A ``return_url`` sends the buyer's browser somewhere after paying: only to an origin the
+    operator allowed (``CORS_ALLOWED_ORIGINS``), never to whatever a caller names."""
+    if return_url is None:
+        return
+    origin = origin_of(return_url)
+    if origin is None:
+        raise InvalidOrder("return_url", "must be an absolute http or https URL")
+    if origin not in settings.cors_allowed_origins:
+        raise InvalidOrder("return_url", f"its origin {origin} is not one of CORS_ALLOWED_ORIGINS")
 
 
 class OrdersController(Controller):
     """The frontend's side of the service."""
 
-    path = "/api/orders"
+    path = ORDERS_PATH
     tags = ["orders"]
 
     @post(
         "/",
+        operation_id="createOrder",
         status_code=201,
         summary="Create an order and its gateway payment",
         description=(
@@ -39,25 +55,40 @@ class OrdersController(Controller):
         before_request=require_json,
         response_headers=[
             ResponseHeader(
+                name="Location",
+                description="The order's URL: `/api/orders/{id}` (relative to the API's base).",
+                documentation_only=True,
+                required=True,
+            ),
+            ResponseHeader(
                 name=REPLAYED_HEADER,
                 description="`true` when this answer replays an order created before.",
                 documentation_only=True,
                 required=False,
-            )
+            ),
         ],
         responses=problem_responses(400, 409, 413, 415, 429, 502, 503, 504),
     )
     async def create(
-        self, data: JSONBody[CreateOrderBody], create_order: NamedDependency[CreateOrder]
+        self,
+        data: JSONBody[CreateOrderBody],
+        create_order: NamedDependency[CreateOrder],
+        settings: NamedDependency[Settings],
     ) -> Response[OrderView]:
         bind_order(reference_id=data.reference_id)  # on this request's later log lines
-        result = await create_order.execute(data.to_order_request())
-        bind_order(order_id=result.order.id)
-        headers = {REPLAYED_HEADER: "true"} if result.replayed else None
+        request = data.to_order_request()
+        check_return_url(request.return_url, settings)
+        result = await create_order.execute(request)
+        order_id = result.order.id
+        bind_order(order_id=order_id)
+        headers = {"Location": f"{ORDERS_PATH}/{order_id}"}
+        if result.replayed:
+            headers[REPLAYED_HEADER] = "true"
         return Response(OrderView.of(result.order), status_code=201, headers=headers)
 
     @get(
         "/",
+        operation_id="findOrder",
         summary="Find an order by its reference id",
         responses=problem_responses(400, 404, 429, 503),
     )
@@ -77,6 +108,7 @@ class OrdersController(Controller):
 
     @get(
         "/{order_id:str}",
+        operation_id="getOrder",
         summary="Read an order by its id",
         responses=problem_responses(400, 404, 429, 503),
     )

@@ -58,6 +58,20 @@ class CreateOrderBody(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     price_fiat: DecimalString
     passkey: PasskeyBody
     smart_wallet_address: Annotated[str, msgspec.Meta(min_length=1, max_length=128)] | None = None
+    return_url: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                min_length=1,
+                max_length=2048,
+                description="Where the gateway's checkout page sends the buyer after paying or "
+                "failing, with `payment_id` and `status` in the query. Its origin must be one of "
+                "`CORS_ALLOWED_ORIGINS` (400 otherwise).",
+                examples=["http://127.0.0.1:8010/shop"],
+            ),
+        ]
+        | None
+    ) = None
 
     def to_order_request(self) -> OrderRequest:
         """The domain's request; ``InvalidOrder`` (naming the field) when a rule is broken."""
@@ -75,6 +89,7 @@ class CreateOrderBody(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
                 credential_id=self.passkey.credential_id, public_key=self.passkey.public_key
             ),
             smart_wallet_address=self.smart_wallet_address,
+            return_url=self.return_url,
         )
 
 
