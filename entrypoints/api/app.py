@@ -31,6 +31,7 @@ from entrypoints.settings import Settings
 #: Bodies larger than this are refused with 413 before they are read to the end.
 MAX_BODY_BYTES = 64 * 1024
 
+
 #: The interactive docs page's JavaScript and CSS, served by the API itself from the pinned
 #: ``swagger-ui-py`` package (Swagger UI 5, which reads OpenAPI 3.1): the page works offline and
 #: loads nothing from a CDN.

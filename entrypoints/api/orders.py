@@ -7,12 +7,13 @@ from typing import Annotated
 from litestar import Controller, Response, get, post
 from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
 
 from application.create_order import CreateOrder
 from application.get_order import GetOrder
 from domain.errors import InvalidOrder
 from entrypoints.api.guards import require_json
+from entrypoints.api.openapi import ApiOperation
 from entrypoints.api.problems import problem_responses
 from entrypoints.api.schemas import CreateOrderBody, OrderView
 from entrypoints.logging import bind_order
@@ -43,6 +44,7 @@ class OrdersController(Controller):
     @post(
         "/",
         operation_id="createOrder",
+        operation_class=ApiOperation,
         status_code=201,
         summary="Create an order and its gateway payment",
         description=(
@@ -89,6 +91,7 @@ class OrdersController(Controller):
     @get(
         "/",
         operation_id="findOrder",
+        operation_class=ApiOperation,
         summary="Find an order by its reference id",
         responses=problem_responses(400, 404, 429, 503),
     )
@@ -109,10 +112,15 @@ class OrdersController(Controller):
     @get(
         "/{order_id:str}",
         operation_id="getOrder",
+        operation_class=ApiOperation,
         summary="Read an order by its id",
         responses=problem_responses(400, 404, 429, 503),
     )
     async def read(
-        self, order_id: FromPath[str], get_order: NamedDependency[GetOrder]
+        self,
+        order_id: FromPath[
+            Annotated[str, PathParameter(min_length=1, max_length=128, description="The order id.")]
+        ],
+        get_order: NamedDependency[GetOrder],
     ) -> OrderView:
         return OrderView.of(await get_order.by_id(order_id))
