@@ -195,7 +195,7 @@ async def test_a_201_names_the_order_in_location(api: Api) -> None:
     assert read.json()["id"] == order_id
 
 
-# --- the docs page, offline ------------------------------------------------------------------------
+# --- the docs page, offline ----------------------------------------------------------------------
 
 
 class _Assets(HTMLParser):
@@ -221,7 +221,8 @@ async def test_the_docs_page_loads_only_same_origin_assets_and_they_are_served(
     assert len(parser.urls) >= 3  # the stylesheet, the bundle, the preset (and the icon)
     assert not re.search(r"https?://|//cdn", response.text.split("<body>")[0])
     for url in parser.urls:
-        assert url.startswith("/") and not url.startswith("//"), url
+        assert url.startswith("/"), url
+        assert not url.startswith("//"), url
         asset = await api.client.get(url)
         assert asset.status_code == 200, url
         assert len(asset.content) > 1000, url
@@ -229,7 +230,7 @@ async def test_the_docs_page_loads_only_same_origin_assets_and_they_are_served(
     assert {"text/css", "text/javascript"} <= kinds
 
 
-# --- the OpenAPI document --------------------------------------------------------------------------
+# --- the OpenAPI document ------------------------------------------------------------------------
 
 DOCUMENT: dict[str, Any] = json.loads(
     json.dumps(create_app(_settings()).openapi_schema.to_schema())
