@@ -155,3 +155,26 @@ def test_an_origin_not_allowed_is_refused_by_the_browser(
     assert created_after["payments"] == created_before["payments"]
     calls = [s["calls"].get("create_payment", 0) for s in (created_before, created_after)]
     assert calls[0] == calls[1]
+
+
+def test_the_docs_page_renders_with_no_request_leaving_the_api(stack: Stack, browser: Any) -> None:
+    page = browser.new_page()
+    page.set_default_timeout(PAGE_SECONDS * 1000)
+    elsewhere: list[str] = []
+
+    def only_the_api(route: Any) -> None:
+        if route.request.url.startswith(stack.api_url):
+            route.continue_()
+        else:  # as offline: nothing but the API answers
+            elsewhere.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_the_api)
+    try:
+        page.goto(f"{stack.api_url}/schema")
+        page.wait_for_selector(".swagger-ui .info .title")
+        assert "orders-service" in page.inner_text(".swagger-ui .info .title")
+        assert page.locator(".opblock").count() >= 10  # every operation is listed
+    finally:
+        page.close()
+    assert elsewhere == []
