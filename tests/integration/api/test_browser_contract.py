@@ -360,6 +360,8 @@ def test_parameters_and_headers_are_declared() -> None:
     _, _, create = OPERATIONS["createOrder"]
     assert create["responses"]["201"]["headers"]["Location"]["required"] is True
     for operation_id, (_, _, op) in OPERATIONS.items():
+        for status, answer in op["responses"].items():
+            assert "X-Request-ID" in answer["headers"], (operation_id, status)
         for status in ("429", "503"):
             if status in op["responses"]:
                 headers = op["responses"][status].get("headers", {})
