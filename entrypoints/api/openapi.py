@@ -37,6 +37,6 @@ class ApiOperation(Operation):
             if isinstance(answer, OpenAPIResponse):
                 answer.headers = {**(answer.headers or {}), "X-Request-ID": REQUEST_ID}
         for status in RETRY_AFTER_STATUSES:
-            answer = (self.responses or {}).get(status)
-            if isinstance(answer, OpenAPIResponse):
-                answer.headers = {**(answer.headers or {}), "Retry-After": RETRY_AFTER}
+            refused = (self.responses or {}).get(status)
+            if isinstance(refused, OpenAPIResponse):
+                refused.headers = {**(refused.headers or {}), "Retry-After": RETRY_AFTER}
