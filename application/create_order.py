@@ -29,6 +29,7 @@ def payment_request_for(request: OrderRequest) -> PaymentRequest:
         description=f"{request.amount_token:f} {request.token_symbol}",
         order_id=order_id_for(request.reference_id),
         pool_id=request.pool_id,
+        return_url=request.return_url,
     )
 
 

@@ -89,6 +89,13 @@ PRINTABLE_WORDS = "may contain only visible ASCII characters (no spaces or contr
 CREDENTIAL_ID = TextRule(body=r"[\x21-\x7e]+", max_length=1024, words=PRINTABLE_WORDS)
 PUBLIC_KEY = TextRule(body=r"[\x21-\x7e]+", max_length=4096, words=PRINTABLE_WORDS)
 WALLET_ADDRESS = TextRule(body=r"[\x21-\x7e]+", max_length=128, words=PRINTABLE_WORDS)
+#: Where the checkout sends the buyer back: an absolute http(s) URL of visible ASCII (its origin
+#: is checked against the allowed origins at the edge).
+RETURN_URL = TextRule(
+    body=r"https?://[\x21-\x7e]+",
+    max_length=2048,
+    words="must be an absolute http or https URL of visible ASCII characters",
+)
 #: A decimal number as text: digits, an optional fraction, an optional minus sign (so that "-1"
 #: gets "must be greater than 0" rather than a grammar message). No exponent, NaN or Infinity.
 DECIMAL_TEXT = TextRule(
@@ -112,6 +119,7 @@ REQUEST_TEXT_RULES: Mapping[str, TextRule] = {
     "passkey.credential_id": CREDENTIAL_ID,
     "passkey.public_key": PUBLIC_KEY,
     "smart_wallet_address": WALLET_ADDRESS,
+    "return_url": RETURN_URL,
 }
 
 #: The ISO 4217 codes, as pycountry maintains them (not a hand-written list).

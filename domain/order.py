@@ -148,16 +148,20 @@ FIELD_RULES: Mapping[str, Callable[[object], str | None]] = {
     "passkey.credential_id": grammar.CREDENTIAL_ID.problem,
     "passkey.public_key": grammar.PUBLIC_KEY.problem,
     "smart_wallet_address": grammar.WALLET_ADDRESS.problem,
+    "return_url": grammar.RETURN_URL.problem,
 }
+
+#: Fields a request may leave out: None there means "none given".
+OPTIONAL_FIELDS = frozenset({"smart_wallet_address", "return_url"})
 
 
 def request_problems(values: Mapping[str, object]) -> list[tuple[str, str]]:
     """Every broken rule among ``values`` (a field's typed value by its name in
     :data:`FIELD_RULES`; fields absent are not checked), as ``(field, words)``, in the order
-    given. ``smart_wallet_address`` None means "none given"."""
+    given. None in an :data:`OPTIONAL_FIELDS` field means "none given"."""
     found: list[tuple[str, str]] = []
     for name, value in values.items():
-        if value is None and name == "smart_wallet_address":
+        if value is None and name in OPTIONAL_FIELDS:
             continue
         if (words := FIELD_RULES[name](value)) is not None:
             found.append((name, words))
@@ -204,12 +208,14 @@ class OrderRequest:
     price_fiat: Decimal
     passkey: Passkey
     smart_wallet_address: str | None = None
+    #: Where the gateway's checkout page sends the buyer back after paying or failing.
+    return_url: str | None = None
 
     def __post_init__(self) -> None:
         # The common case first, without building anything; every problem once one is found.
         for name, rule in _REQUEST_CHECKS:
             value = getattr(self, name)
-            if rule(value) is not None and not (value is None and name == "smart_wallet_address"):
+            if rule(value) is not None and not (value is None and name in OPTIONAL_FIELDS):
                 break
         else:
             if self.min_amount_token_receive <= self.amount_token:

@@ -166,7 +166,44 @@ class Address:
         return "`host:port`"
 
 
-Parser = Text | TextList | Url | Number | Integer | Choice | Address
+def origin_of(url: str) -> str | None:
+    """``scheme://host[:port]`` of an absolute http(s) URL, as a browser writes ``Origin`` (host
+    in lower case, no default port), or None when ``url`` is not one."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username is not None:
+        return None
+    default = 80 if parts.scheme == "http" else 443
+    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    return f"{parts.scheme}://{host}" + ("" if port in (None, default) else f":{port}")
+
+
+@dataclass(frozen=True, slots=True)
+class Origins:
+    """Comma-separated exact origins, each ``scheme://host[:port]`` as a browser sends it in
+    ``Origin`` (no path or trailing slash, lower-case host, no default port)."""
+
+    def __call__(self, raw: str) -> tuple[str, ...]:
+        found: list[str] = []
+        for part in raw.split(","):
+            value = part.strip()
+            if value and origin_of(value) != value:
+                raise ValueError(
+                    "each origin must be scheme://host[:port] as a browser sends it, e.g. "
+                    "http://127.0.0.1:8010"
+                )
+            if value:
+                found.append(value)
+        return tuple(dict.fromkeys(found))
+
+    def accepts(self) -> str:
+        return "comma-separated origins (`scheme://host[:port]`)"
+
+
+Parser = Text | TextList | Url | Number | Integer | Choice | Address | Origins
 HTTP = Url(("http", "https"))
 
 
@@ -455,6 +492,15 @@ class Settings:
         group="operations",
         parse=Integer(1),
         example="600",
+    )
+    cors_allowed_origins: tuple[str, ...] = setting(
+        (),
+        "CORS_ALLOWED_ORIGINS",
+        "browser origins allowed to call the public API (CORS) and to be a create's `return_url`",
+        group="operations",
+        parse=Origins(),
+        unset="no CORS headers; a `return_url` is refused",
+        example="https://shop.example.com",
     )
     log_format: str = setting(
         "console",

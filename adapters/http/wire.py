@@ -63,12 +63,14 @@ class PaymentMetadata(msgspec.Struct):
     pool_id: str
 
 
-class CreatePaymentBody(msgspec.Struct):
+class CreatePaymentBody(msgspec.Struct, omit_defaults=True):
     reference_id: str
     amount: str
     currency: str
     description: str
     metadata: PaymentMetadata
+    #: Left out when None: a gateway that predates the field sees the body it always saw.
+    return_url: str | None = None
 
     @classmethod
     def of(cls, request: PaymentRequest) -> CreatePaymentBody:
@@ -78,6 +80,7 @@ class CreatePaymentBody(msgspec.Struct):
             currency=request.currency,
             description=request.description,
             metadata=PaymentMetadata(order_id=request.order_id, pool_id=request.pool_id),
+            return_url=request.return_url,
         )
 
 

@@ -127,6 +127,7 @@ def order_to_document(order: Order) -> Document:
                 "public_key": request.passkey.public_key,
             },
             "smart_wallet_address": request.smart_wallet_address,
+            "return_url": request.return_url,
         },
         "payment": {
             "id": payment.id,
@@ -190,6 +191,7 @@ def _decode(doc: Mapping[str, Any]) -> Order:
             public_key=_str(passkey, "public_key"),
         ),
         smart_wallet_address=_opt_str(req, "smart_wallet_address"),
+        return_url=_opt_str(req, "return_url"),
     )
     if doc["reference_id"] != request.reference_id or doc["id_pool"] != request.pool_id:
         raise ValueError("reference_id / id_pool disagree with the stored request")

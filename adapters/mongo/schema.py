@@ -189,6 +189,7 @@ ORDER_VALIDATOR: dict[str, Any] = {
                         "required": ["credential_id", "public_key"],
                     },
                     "smart_wallet_address": _OPT_STRING,
+                    "return_url": _OPT_STRING,
                 },
             },
             "payment": {

@@ -26,6 +26,8 @@ class PaymentRequest:
     description: str
     order_id: str
     pool_id: str
+    #: The checkout page sends the buyer here after paying or failing (None: it does not).
+    return_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

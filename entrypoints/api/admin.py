@@ -11,15 +11,16 @@ from __future__ import annotations
 import hmac
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, cast
 
 import msgspec
 from litestar import Request, Response, Router, get, post
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
-from litestar.exceptions import NotAuthorizedException
+from litestar.exceptions import NotAuthorizedException, ValidationException
 from litestar.handlers.base import BaseRouteHandler
-from litestar.params import FromPath, Parameter, SkipValidation
+from litestar.openapi.spec import Example
+from litestar.params import FromPath, Parameter, QueryParameter, SkipValidation
 
 from adapters.instrumented.metrics import OPERATOR_RETRIES
 from application.errors import InvalidQuery, NotParked, OrderNotFound
@@ -36,11 +37,18 @@ from application.ports.order_queries import (
     SortField,
 )
 from application.retry_order_now import RetryOrderNow
-from application.search_orders import SearchOrders
+from application.search_orders import MAX_CURSOR_LENGTH, SearchOrders
 from domain import Order, OrderStatus, grammar
 from entrypoints.api.dependencies import FromContainer, container_of
-from entrypoints.api.problems import FieldError, Problem, problem, problem_responses
-from entrypoints.api.schemas import OrderView
+from entrypoints.api.openapi import ApiOperation
+from entrypoints.api.problems import (
+    FieldError,
+    Problem,
+    field_errors,
+    problem,
+    problem_responses,
+)
+from entrypoints.api.schemas import DECIMAL_PATTERN, ORDER_ID_EXAMPLE, OrderView, said
 from entrypoints.logging import bind_order
 
 # --- authentication ----------------------------------------------------------------------------
@@ -76,8 +84,94 @@ async def require_admin(
         raise NotAuthorizedException("the admin token is not valid")
 
 
-# --- query parsing -----------------------------------------------------------------------------
+# --- query parameters --------------------------------------------------------------------------
+# Litestar parses and checks each parameter against its declaration below (type, bounds,
+# pattern; the same declaration is the OpenAPI document's); what a declaration cannot say (a
+# parameter given twice or not at all known, comma-separated statuses, a time zone, a range) is
+# checked in ``search_filters``. Every refusal is a 400 ``invalid_parameter`` naming it.
 
+_STATUSES = ", ".join(s.value for s in OrderStatus)
+_TEXT = {"min_length": 1, "max_length": 128}
+_TIME_EXAMPLE = [Example(value="2026-03-01T00:00:00Z")]
+_AMOUNT = {"pattern": DECIMAL_PATTERN, "max_length": 32}
+
+StatusParam = Annotated[
+    list[str] | None,
+    QueryParameter(
+        description=f"Order statuses (any of them): {_STATUSES}. Repeat the parameter or "
+        "comma-separate several.",
+        schema_extra={"items": {"type": "string", "enum": [s.value for s in OrderStatus]}},
+    ),
+]
+PoolParam = Annotated[str | None, QueryParameter(description="Orders of this pool.", **_TEXT)]
+SymbolParam = Annotated[str | None, QueryParameter(description="Orders of this token.", **_TEXT)]
+CurrencyParam = Annotated[
+    str | None,
+    QueryParameter(
+        description="Orders paid in this currency (ISO 4217, upper case).",
+        pattern=grammar.CURRENCY.wire_pattern,
+        examples=[Example(value="EUR")],
+    ),
+]
+FromParam = Annotated[
+    datetime | None,
+    QueryParameter(
+        description="Orders created at or after this time (ISO 8601 with a time zone).",
+        examples=_TIME_EXAMPLE,
+    ),
+]
+ToParam = Annotated[
+    datetime | None,
+    QueryParameter(
+        description="Orders created before this time (ISO 8601 with a time zone).",
+        examples=_TIME_EXAMPLE,
+    ),
+]
+MinPriceParam = Annotated[
+    str | None,
+    QueryParameter(
+        description="Orders whose `price_fiat` is at least this decimal.",
+        examples=[Example(value="10.00")],
+        **_AMOUNT,
+    ),
+]
+MaxPriceParam = Annotated[
+    str | None,
+    QueryParameter(
+        description="Orders whose `price_fiat` is at most this decimal.",
+        examples=[Example(value="100.00")],
+        **_AMOUNT,
+    ),
+]
+ParkedParam = Annotated[
+    bool,
+    QueryParameter(description="`true`: only parked orders (retries exhausted).", required=False),
+]
+SortParam = Annotated[
+    SortField, QueryParameter(description="The sort key (default `created_at`).", required=False)
+]
+DirectionParam = Annotated[
+    SortDirection,
+    QueryParameter(description="The sort direction (default `desc`).", required=False),
+]
+CursorParam = Annotated[
+    str | None,
+    QueryParameter(
+        description="`next_cursor` of the previous page (same filters and sort).",
+        min_length=1,
+        max_length=MAX_CURSOR_LENGTH,
+    ),
+]
+LimitParam = Annotated[
+    int,
+    QueryParameter(
+        description=f"Orders per page (default {DEFAULT_PAGE_SIZE}).",
+        ge=1,
+        le=MAX_PAGE_SIZE,
+        required=False,
+    ),
+]
+#: The parameters of ``GET /api/admin/orders``; any other name is refused.
 LIST_PARAMETERS = frozenset(
     {
         "status",
@@ -95,25 +189,23 @@ LIST_PARAMETERS = frozenset(
         "limit",
     }
 )
-_STATUSES = ", ".join(s.value for s in OrderStatus)
 
 
-def _one(request: Request[Any, Any, Any], name: str) -> str | None:
-    values = request.query_params.getall(name, [])
-    if not values:
-        return None
-    if len(values) > 1:
-        raise InvalidQuery(name, "is given more than once")
-    value = str(values[0]).strip()
-    if not value:
-        raise InvalidQuery(name, "must not be empty")
-    return value
+def check_parameter_names(request: Request[Any, Any, Any]) -> None:
+    """Unknown names (a misspelt filter must not silently list everything) and a single-valued
+    parameter given twice are refused."""
+    params = request.query_params
+    for name in params:
+        if name not in LIST_PARAMETERS:
+            raise InvalidQuery(name, "is not a parameter of this endpoint")
+        if name != "status" and len(params.getall(name, [])) > 1:
+            raise InvalidQuery(name, "is given more than once")
 
 
-def _statuses(request: Request[Any, Any, Any]) -> frozenset[OrderStatus]:
+def statuses_of(values: list[str] | None) -> frozenset[OrderStatus]:
     found: set[OrderStatus] = set()
-    for raw in request.query_params.getall("status", []):
-        for part in str(raw).split(","):
+    for raw in values or []:
+        for part in raw.split(","):
             name = part.strip()
             try:
                 found.add(OrderStatus(name))
@@ -124,21 +216,9 @@ def _statuses(request: Request[Any, Any, Any]) -> frozenset[OrderStatus]:
     return frozenset(found)
 
 
-def _text(request: Request[Any, Any, Any], name: str) -> str | None:
-    value = _one(request, name)
-    if value is not None and len(value) > 128:
-        raise InvalidQuery(name, "must be at most 128 characters")
-    return value
-
-
-def _time(request: Request[Any, Any, Any], name: str) -> datetime | None:
-    value = _one(request, name)
-    if value is None:
+def _utc(name: str, moment: datetime | None) -> datetime | None:
+    if moment is None:
         return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise InvalidQuery(name, "must be an ISO 8601 time, e.g. 2026-03-01T00:00:00Z") from None
     if moment.tzinfo is None:
         raise InvalidQuery(name, "must carry a timezone, e.g. 2026-03-01T00:00:00Z")
     try:
@@ -147,69 +227,21 @@ def _time(request: Request[Any, Any, Any], name: str) -> datetime | None:
         raise InvalidQuery(name, "is out of range") from None
 
 
-def _amount(request: Request[Any, Any, Any], name: str) -> Decimal | None:
-    value = _one(request, name)
-    if value is None:
-        return None
-    if len(value) > 32 or not grammar.DECIMAL_TEXT.matches(value):
-        raise InvalidQuery(name, "must be a decimal number such as 12.50")
-    return Decimal(value)
-
-
-def _choice(request: Request[Any, Any, Any], name: str, choices: tuple[str, ...]) -> str | None:
-    value = _one(request, name)
-    if value is not None and value not in choices:
-        raise InvalidQuery(name, f"must be one of {', '.join(choices)}")
-    return value
-
-
-def parse_search(
-    request: Request[Any, Any, Any],
-) -> tuple[OrderFilters, OrderSort, str | None, int]:
-    """The filters, sort, cursor and limit of ``GET /api/admin/orders``, or ``InvalidQuery``."""
-    for name in request.query_params:
-        if name not in LIST_PARAMETERS:
-            raise InvalidQuery(name, "is not a parameter of this endpoint")
-    currency = _one(request, "fiat_currency")
-    if currency is not None and (words := grammar.currency_problem(currency)) is not None:
-        raise InvalidQuery("fiat_currency", words)
-    parked = _choice(request, "parked", ("true", "false"))
-    filters = OrderFilters(
-        statuses=_statuses(request),
-        pool_id=_text(request, "pool_id"),
-        token_symbol=_text(request, "token_symbol"),
-        fiat_currency=currency,
-        created_from=_time(request, "created_from"),
-        created_to=_time(request, "created_to"),
-        min_price_fiat=_amount(request, "min_price_fiat"),
-        max_price_fiat=_amount(request, "max_price_fiat"),
-        parked_only=parked == "true",
-    )
-    sort = OrderSort(
-        SortField(_choice(request, "sort", tuple(f.value for f in SortField)) or "created_at"),
-        SortDirection(
-            _choice(request, "direction", tuple(d.value for d in SortDirection)) or "desc"
-        ),
-    )
-    raw_limit = _one(request, "limit")
-    limit = DEFAULT_PAGE_SIZE
-    if raw_limit is not None:
-        if not raw_limit.isdigit() or len(raw_limit) > 6:
-            raise InvalidQuery("limit", f"must be a whole number between 1 and {MAX_PAGE_SIZE}")
-        limit = int(raw_limit)
-        if not 1 <= limit <= MAX_PAGE_SIZE:
-            raise InvalidQuery("limit", f"must be between 1 and {MAX_PAGE_SIZE}")
-    return filters, sort, _one(request, "cursor"), limit
+def _amount(value: str | None) -> Decimal | None:
+    # The declared pattern guarantees Decimal() parses it exactly.
+    return None if value is None else Decimal(value)
 
 
 def invalid_query(_: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
-    assert isinstance(exc, InvalidQuery)
-    return problem(
-        400,
-        "invalid_parameter",
-        str(exc),
-        errors=[FieldError(field=exc.parameter, message=exc.message)],
-    )
+    """A parameter Litestar refused (``ValidationException``) or one ``search_filters`` did
+    (``InvalidQuery``): a 400 ``invalid_parameter`` naming each."""
+    if isinstance(exc, InvalidQuery):
+        errors = [FieldError(field=exc.parameter, message=exc.message)]
+        return problem(400, "invalid_parameter", str(exc), errors=errors)
+    assert isinstance(exc, ValidationException)
+    errors = field_errors(exc)
+    where = ", ".join(e.field for e in errors) or "a parameter"
+    return problem(400, "invalid_parameter", f"invalid {where}", errors=errors or None)
 
 
 # --- answers -----------------------------------------------------------------------------------
@@ -218,29 +250,35 @@ def invalid_query(_: Request[Any, Any, Any], exc: Exception) -> Response[Problem
 class OrderSummary(msgspec.Struct, frozen=True):
     """One line of the admin listing."""
 
-    id: str
-    reference_id: str
-    status: str
-    pool_id: str
-    token_symbol: str
-    amount_token: str
-    fiat_currency: str
-    price_fiat: str
-    payment_id: str
-    smart_wallet_address: str | None
-    parked: bool
-    parked_reason: str | None
-    last_error: str | None
-    next_attempt_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
+    id: Annotated[str, said("The order id.", ORDER_ID_EXAMPLE)]
+    reference_id: Annotated[str, said("The caller's idempotency key of the create.", "ref-1")]
+    status: Annotated[OrderStatus, said("Where the order is.", "completed")]
+    pool_id: Annotated[str, said("The liquidity pool.", "pool-1")]
+    token_symbol: Annotated[str, said("The token bought.", "USDC")]
+    amount_token: Annotated[str, said("Tokens bought, a decimal string.", "12.50")]
+    fiat_currency: Annotated[str, said("The currency paid in, ISO 4217.", "EUR")]
+    price_fiat: Annotated[str, said("The price paid, a decimal string.", "13.10")]
+    payment_id: Annotated[str, said("The gateway's payment id.", "pay_000001")]
+    smart_wallet_address: Annotated[
+        str | None, said("The buyer's smart wallet, once known.", "wallet_0x01")
+    ]
+    parked: Annotated[bool, said("True: retries are exhausted; retry it by hand.", False)]
+    parked_reason: Annotated[
+        str | None, said("Why it was parked.", "wallet_service: 8 attempts failed")
+    ]
+    last_error: Annotated[str | None, said("The last failure of a step.", "timeout")]
+    next_attempt_at: Annotated[
+        datetime | None, said("When the worker tries again.", "2026-03-01T12:05:00Z")
+    ]
+    created_at: Annotated[datetime, said("When it was created.", "2026-03-01T12:00:00Z")]
+    updated_at: Annotated[datetime, said("When it last changed.", "2026-03-01T12:01:00Z")]
 
     @classmethod
     def of(cls, order: Order) -> OrderSummary:
         return cls(
             id=order.id,
             reference_id=order.reference_id,
-            status=order.status.value,
+            status=order.status,
             pool_id=order.pool_id,
             token_symbol=order.token_symbol,
             amount_token=f"{order.amount_token:f}",
@@ -261,59 +299,87 @@ class OrderListing(msgspec.Struct, frozen=True):
     """A page of orders; pass ``next_cursor`` as ``cursor`` (same filters and sort) for the next
     page. ``next_cursor`` null: this is the last page."""
 
-    orders: list[OrderSummary]
-    next_cursor: str | None
-    limit: int
-    sort: str
+    orders: Annotated[list[OrderSummary], said("This page's orders, in the sort order.")]
+    next_cursor: Annotated[
+        str | None, said("The next page's `cursor`; null on the last page.", "eyJ2IjoxfQ")
+    ]
+    limit: Annotated[int, said("The page size asked for.", 50)]
+    sort: Annotated[str, said("The sort applied: `<field>:<direction>`.", "created_at:desc")]
+
+
+#: The outcomes the webhook handler records (entrypoints/api/webhooks.py).
+WebhookOutcome = Literal[
+    "received", "accepted", "ignored", "unknown_payment", "queue_unavailable", "failed"
+]
 
 
 class WebhookEventView(msgspec.Struct, frozen=True):
-    event_id: str
-    received_at: datetime
-    outcome: str
-    payload: str
+    """One webhook event received for the order's payment."""
+
+    event_id: Annotated[str, said("The event's id.", "evt_000001")]
+    received_at: Annotated[datetime, said("When it arrived.", "2026-03-01T12:01:00Z")]
+    outcome: Annotated[WebhookOutcome, said("What became of it.", "accepted")]
+    payload: Annotated[str, said("The raw body as received.", '{"id": "evt_000001"}')]
 
 
 class HistoryView(msgspec.Struct, frozen=True):
     """The order (with its status history, attempts and last error) and its payment's webhook
     events, oldest first."""
 
-    order: OrderView
-    attempts: dict[str, int]
-    parked_reason: str | None
-    next_attempt_at: datetime | None
-    webhook_events: list[WebhookEventView]
+    order: Annotated[OrderView, said("The order, with its status history.")]
+    attempts: Annotated[
+        dict[str, int], said("Attempts made per step.", {"create_wallet": 1, "send_token": 1})
+    ]
+    parked_reason: Annotated[str | None, said("Why it was parked, if it is.")]
+    next_attempt_at: Annotated[
+        datetime | None, said("When the worker tries again.", "2026-03-01T12:05:00Z")
+    ]
+    webhook_events: Annotated[
+        list[WebhookEventView], said("The payment's webhook events, oldest first.")
+    ]
 
 
 class MonthView(msgspec.Struct, frozen=True):
-    month: str
-    currency: str
-    orders: int
-    paid_orders: int
-    paid_volume: str
+    """The orders of one month in one currency."""
+
+    month: Annotated[str, said("The month, `YYYY-MM` (UTC).", "2026-03")]
+    currency: Annotated[str, said("The fiat currency, ISO 4217.", "EUR")]
+    orders: Annotated[int, said("Orders created.", 12)]
+    paid_orders: Annotated[int, said("Of which paid.", 10)]
+    paid_volume: Annotated[str, said("Fiat paid, a decimal string.", "131.00")]
 
 
 class OldestView(msgspec.Struct, frozen=True):
-    order_id: str
-    reference_id: str
-    created_at: datetime
-    age_seconds: str
+    """The oldest order still in one non-terminal status."""
+
+    order_id: Annotated[str, said("The order id.", ORDER_ID_EXAMPLE)]
+    reference_id: Annotated[str, said("Its reference id.", "ref-1")]
+    created_at: Annotated[datetime, said("When it was created.", "2026-03-01T12:00:00Z")]
+    age_seconds: Annotated[str, said("Its age in seconds, a decimal string.", "42.5")]
 
 
 class StatsView(msgspec.Struct, frozen=True):
     """Rates are fractions (``"0.9500"``), times in seconds, amounts decimal strings; null when
     there is nothing to compute them from."""
 
-    at: datetime
-    total: int
-    by_status: dict[str, int]
-    parked: int
-    months: list[MonthView]
-    payment_success_rate: str | None
-    completion_rate: str | None
-    paid_to_completed_avg_seconds: str | None
-    paid_to_completed_p95_seconds: str | None
-    oldest_open: dict[str, OldestView]
+    at: Annotated[datetime, said("When the figures were computed.", "2026-03-01T12:00:00Z")]
+    total: Annotated[int, said("Orders in all.", 120)]
+    by_status: Annotated[dict[str, int], said("Orders per status.", {"completed": 100})]
+    parked: Annotated[int, said("Parked orders.", 2)]
+    months: Annotated[list[MonthView], said("Per month and currency.")]
+    payment_success_rate: Annotated[
+        str | None, said("Paid / decided (paid or failed), a fraction.", "0.9500")
+    ]
+    completion_rate: Annotated[str | None, said("Completed / paid, a fraction.", "0.9900")]
+    paid_to_completed_avg_seconds: Annotated[
+        str | None, said("Average seconds from paid to completed.", "3.2")
+    ]
+    paid_to_completed_p95_seconds: Annotated[
+        str | None, said("95th percentile (nearest rank) of the same.", "7.9")
+    ]
+    oldest_open: Annotated[
+        dict[str, OldestView], said("The oldest order of each non-terminal status.")
+    ]
 
     @classmethod
     def of(cls, stats: Stats) -> StatsView:
@@ -354,32 +420,61 @@ _AUTH = "Authorization: Bearer <ADMIN_TOKEN> is required (401 without it)."
 
 @get(
     "/orders",
+    operation_id="listAdminOrders",
+    operation_class=ApiOperation,
     summary="Search orders",
     description=(
-        f"{_AUTH} Filters (all optional, combined with AND): `status` (repeat it or "
-        "comma-separate several), `pool_id`, `token_symbol`, `fiat_currency`, `created_from` "
-        "(inclusive) / `created_to` (exclusive) as ISO 8601 times with a timezone, "
-        "`min_price_fiat` / `max_price_fiat` (inclusive), `parked=true`. `sort` created_at "
-        f"(default) or price_fiat, `direction` desc (default) or asc, `limit` 1..{MAX_PAGE_SIZE} "
-        f"(default {DEFAULT_PAGE_SIZE}), `cursor` from the previous page (same filters and sort)."
+        f"{_AUTH} Filters (all optional) are combined with AND. A page of orders in the sort "
+        "order; pass `next_cursor` as `cursor` for the next page. An unknown or repeated "
+        "parameter is a 400 naming it."
     ),
     responses=problem_responses(400, 401, 429, 503),
 )
 async def search_orders(
-    request: Request[Any, Any, Any], search: NamedDependency[SearchOrders]
+    request: Request[Any, Any, Any],
+    search: NamedDependency[SearchOrders],
+    status: StatusParam = None,
+    pool_id: PoolParam = None,
+    token_symbol: SymbolParam = None,
+    fiat_currency: CurrencyParam = None,
+    created_from: FromParam = None,
+    created_to: ToParam = None,
+    min_price_fiat: MinPriceParam = None,
+    max_price_fiat: MaxPriceParam = None,
+    parked: ParkedParam = False,
+    sort: SortParam = SortField.CREATED_AT,
+    direction: DirectionParam = SortDirection.DESC,
+    cursor: CursorParam = None,
+    limit: LimitParam = DEFAULT_PAGE_SIZE,
 ) -> OrderListing:
-    filters, sort, cursor, limit = parse_search(request)
-    result = await search.execute(filters, sort, cursor=cursor, limit=limit)
+    check_parameter_names(request)
+    if fiat_currency is not None and (words := grammar.currency_problem(fiat_currency)):
+        raise InvalidQuery("fiat_currency", words)
+    filters = OrderFilters(
+        statuses=statuses_of(status),
+        pool_id=pool_id,
+        token_symbol=token_symbol,
+        fiat_currency=fiat_currency,
+        created_from=_utc("created_from", created_from),
+        created_to=_utc("created_to", created_to),
+        min_price_fiat=_amount(min_price_fiat),
+        max_price_fiat=_amount(max_price_fiat),
+        parked_only=parked,
+    )
+    order = OrderSort(sort, direction)
+    result = await search.execute(filters, order, cursor=cursor, limit=limit)
     return OrderListing(
         orders=[OrderSummary.of(o) for o in result.orders],
         next_cursor=result.next_cursor,
         limit=limit,
-        sort=sort.tag,
+        sort=order.tag,
     )
 
 
 @get(
     "/orders/{order_id:str}/history",
+    operation_id="getAdminOrderHistory",
+    operation_class=ApiOperation,
     summary="An order's status history and its webhook events",
     description=_AUTH,
     responses=problem_responses(400, 401, 404, 429, 503),
@@ -399,7 +494,7 @@ async def order_history(
             WebhookEventView(
                 event_id=e.event_id,
                 received_at=e.received_at,
-                outcome=e.outcome,
+                outcome=cast(WebhookOutcome, e.outcome),
                 payload=e.raw_payload.decode("utf-8", errors="replace"),
             )
             for e in found.webhook_events
@@ -409,6 +504,8 @@ async def order_history(
 
 @get(
     "/stats",
+    operation_id="getAdminStats",
+    operation_class=ApiOperation,
     summary="Figures of the whole order book",
     description=(
         f"{_AUTH} Counts per status, orders and paid fiat volume per month and currency, payment "
@@ -428,6 +525,8 @@ async def order_stats(
 
 @post(
     "/orders/{order_id:str}/retry",
+    operation_id="retryAdminOrder",
+    operation_class=ApiOperation,
     status_code=200,
     summary="Retry an order now",
     description=(
@@ -466,6 +565,6 @@ admin_router = Router(
     route_handlers=[search_orders, order_history, order_stats, retry_order],
     guards=[require_admin],
     tags=["admin"],
-    exception_handlers={InvalidQuery: invalid_query},
+    exception_handlers={InvalidQuery: invalid_query, ValidationException: invalid_query},
     security=[{"AdminToken": []}],
 )

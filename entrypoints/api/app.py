@@ -5,13 +5,18 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from importlib.util import find_spec
+from pathlib import Path
 
 from litestar import Litestar
+from litestar.datastructures import CacheControlHeader
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.static_files import create_static_files_router
 
 from entrypoints.api.admin import ADMIN_DEPENDENCIES, admin_router
+from entrypoints.api.cors import cors_config
 from entrypoints.api.dependencies import DEPENDENCIES, ContainerObjects, keep_objects
 from entrypoints.api.health import health, ready
 from entrypoints.api.metrics import metrics
@@ -25,6 +30,32 @@ from entrypoints.settings import Settings
 
 #: Bodies larger than this are refused with 413 before they are read to the end.
 MAX_BODY_BYTES = 64 * 1024
+
+
+#: The interactive docs page's JavaScript and CSS, served by the API itself from the pinned
+#: ``swagger-ui-py`` package (Swagger UI 5, which reads OpenAPI 3.1): the page works offline and
+#: loads nothing from a CDN.
+def _swagger_assets() -> Path:
+    # Found, not imported: the package's Python side (framework adapters, jinja2) is not used.
+    spec = find_spec("swagger_ui")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("swagger-ui-py is not installed: the docs page has no assets")
+    return Path(next(iter(spec.submodule_search_locations))) / "static"
+
+
+SWAGGER_ASSETS = _swagger_assets()
+ASSETS_PATH = "/schema/assets"
+
+
+def docs_page_plugin() -> SwaggerRenderPlugin:
+    """Swagger UI at ``/schema`` and ``/schema/swagger``, every asset same-origin."""
+    return SwaggerRenderPlugin(
+        js_url=f"{ASSETS_PATH}/swagger-ui-bundle.js",
+        css_url=f"{ASSETS_PATH}/swagger-ui.css",
+        standalone_preset_js_url=f"{ASSETS_PATH}/swagger-ui-standalone-preset.js",
+        favicon=f"<link rel='icon' type='image/png' href='{ASSETS_PATH}/favicon-32x32.png'>",
+        path="/swagger",
+    )
 
 
 def create_app(
@@ -65,7 +96,15 @@ def create_app(
             ready,
             admin_router,
             metrics,
+            create_static_files_router(
+                path=ASSETS_PATH,
+                directories=[SWAGGER_ASSETS],
+                include_in_schema=False,
+                cache_control=CacheControlHeader(max_age=86400),
+                name="docs_assets",
+            ),
         ],
+        cors_config=cors_config(settings.cors_allowed_origins),
         # Outermost first: the request id and metrics see every answer, 429s included.
         middleware=[
             ObservabilityMiddleware,
@@ -95,7 +134,7 @@ def create_app(
                     )
                 }
             ),
-            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin()],
+            render_plugins=[docs_page_plugin()],
         ),
     )
     keep_objects(app.state, objects)

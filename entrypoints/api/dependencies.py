@@ -28,6 +28,7 @@ from application.get_order import GetOrder
 from application.handle_payment_notification import HandlePaymentNotification
 from entrypoints.api.signature import WebhookVerifier
 from entrypoints.container import Container, resolve
+from entrypoints.settings import Settings
 
 _OBJECTS_KEY = "container_objects"
 
@@ -54,6 +55,7 @@ DEPENDENCIES: dict[str, FromContainer] = {
     "repository": FromContainer("repository"),
     "scheduler": FromContainer("scheduler"),
     "adapter_kinds": FromContainer("adapter_kinds", dict),
+    "settings": FromContainer("settings", Settings),
 }
 
 

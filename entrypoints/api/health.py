@@ -12,17 +12,27 @@ from litestar.params import SkipValidation
 
 from application.errors import InfrastructureUnavailable
 from application.ports import JobScheduler, OrderRepository
+from entrypoints.api.openapi import ApiOperation
 from entrypoints.api.problems import problem_responses
 from entrypoints.api.schemas import Health, Readiness
 
 
-@get("/health", tags=["probes"], summary="The process is up", responses=problem_responses())
+@get(
+    "/health",
+    operation_id="getHealth",
+    operation_class=ApiOperation,
+    tags=["probes"],
+    summary="The process is up",
+    responses=problem_responses(),
+)
 async def health() -> Health:
     return Health(status="ok")
 
 
 @get(
     "/ready",
+    operation_id="getReadiness",
+    operation_class=ApiOperation,
     tags=["probes"],
     summary="The repository and the queue are reachable",
     description="503 (problem) naming what is unreachable. `adapters` gives the kind of each "
@@ -41,8 +51,9 @@ async def ready(
     }
     failed = {name: state for name, state in checks.items() if state != "ok"}
     if failed:
+        # One word per component: the problem's code is ``<component>_unavailable``.
         raise InfrastructureUnavailable(
-            " and ".join(failed), "; ".join(f"{k}: {v}" for k, v in failed.items())
+            "_and_".join(failed), "; ".join(f"{k}: {v}" for k, v in failed.items())
         )
     return Readiness(status="ready", checks=checks, adapters=adapter_kinds)
 

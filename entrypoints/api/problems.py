@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import logging
 import re
+from enum import StrEnum
 from http import HTTPStatus
-from typing import Any
+from typing import Annotated, Any, cast
 
 import msgspec
 from litestar import Request, Response
@@ -49,23 +50,86 @@ PROBLEM_JSON = "application/problem+json"
 RETRY_AFTER_SECONDS = 5
 
 
+class ProblemCode(StrEnum):
+    """Every ``code`` a problem answer can carry (the OpenAPI document lists them as an enum)."""
+
+    # the input
+    INVALID_ORDER = "invalid_order"
+    VALIDATION_ERROR = "validation_error"
+    MALFORMED_JSON = "malformed_json"
+    INVALID_PARAMETER = "invalid_parameter"
+    BODY_TOO_LARGE = "body_too_large"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    NOT_FOUND = "not_found"
+    INVALID_SIGNATURE = "invalid_signature"
+    RATE_LIMITED = "rate_limited"
+    # what is stored
+    CONFLICT = "conflict"
+    IDEMPOTENCY_CONFLICT = "idempotency_conflict"
+    INVALID_TRANSITION = "invalid_transition"
+    # downstream services: ``<service>_timeout|_rejected|_unavailable``
+    PAYMENT_GATEWAY_TIMEOUT = "payment_gateway_timeout"
+    PAYMENT_GATEWAY_REJECTED = "payment_gateway_rejected"
+    PAYMENT_GATEWAY_UNAVAILABLE = "payment_gateway_unavailable"
+    WALLET_SERVICE_TIMEOUT = "wallet_service_timeout"
+    WALLET_SERVICE_REJECTED = "wallet_service_rejected"
+    WALLET_SERVICE_UNAVAILABLE = "wallet_service_unavailable"
+    TRANSFER_SERVICE_TIMEOUT = "transfer_service_timeout"
+    TRANSFER_SERVICE_REJECTED = "transfer_service_rejected"
+    TRANSFER_SERVICE_UNAVAILABLE = "transfer_service_unavailable"
+    # our own store and queue: ``<component>_unavailable``
+    MONGODB_UNAVAILABLE = "mongodb_unavailable"
+    REPOSITORY_UNAVAILABLE = "repository_unavailable"
+    QUEUE_UNAVAILABLE = "queue_unavailable"
+    REPOSITORY_AND_QUEUE_UNAVAILABLE = "repository_and_queue_unavailable"
+    INTERNAL_ERROR = "internal_error"
+    # Litestar's other HTTP errors: the reason phrase in snake case
+    BAD_REQUEST = "bad_request"
+    UNAUTHORIZED = "unauthorized"
+    FORBIDDEN = "forbidden"
+    TOO_MANY_REQUESTS = "too_many_requests"
+    INTERNAL_SERVER_ERROR = "internal_server_error"
+    SERVICE_UNAVAILABLE = "service_unavailable"
+
+
 class FieldError(msgspec.Struct, frozen=True):
     """One offending input: a dotted path into the body (``passkey.public_key``) or a parameter
     name (``reference_id``)."""
 
-    field: str
-    message: str
+    field: Annotated[
+        str,
+        msgspec.Meta(
+            description="A dotted path into the body, or a parameter's name.",
+            examples=["passkey.public_key"],
+        ),
+    ]
+    message: Annotated[
+        str,
+        msgspec.Meta(description="What is wrong with it.", examples=["must be greater than 0"]),
+    ]
 
 
 class Problem(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """RFC 9457 problem details."""
 
-    type: str = "about:blank"
-    title: str
-    status: int
-    detail: str
-    code: str
-    errors: list[FieldError] | None = None
+    type: Annotated[str, msgspec.Meta(description="Always `about:blank`.")] = "about:blank"
+    title: Annotated[
+        str, msgspec.Meta(description="The HTTP reason phrase.", examples=["Bad Request"])
+    ]
+    status: Annotated[int, msgspec.Meta(description="The HTTP status.", examples=[400])]
+    detail: Annotated[
+        str,
+        msgspec.Meta(description="What happened, for a person.", examples=["invalid input"]),
+    ]
+    code: Annotated[
+        ProblemCode,
+        msgspec.Meta(description="What happened, for a program.", examples=["validation_error"]),
+    ]
+    errors: Annotated[
+        list[FieldError] | None,
+        msgspec.Meta(description="Each offending field (validation errors only)."),
+    ] = None
 
 
 class UnsupportedMediaType(ClientException):
@@ -88,7 +152,8 @@ def problem(
         title=HTTPStatus(status).phrase,
         status=status,
         detail=detail,
-        code=code,
+        # Documented as the enum; tests/unit/test_problem_codes.py keeps the two in step.
+        code=cast(ProblemCode, code),
         errors=errors,
     )
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)

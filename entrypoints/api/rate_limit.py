@@ -2,7 +2,8 @@
 middleware class, with the counting replaced by a fixed window per client in the app's memory
 (see ``ProblemRateLimitMiddleware``), so each API process counts on its own.
 
-The webhook (the gateway redelivers whatever we refuse, so a limit there only delays payments),
+``OPTIONS`` is never counted (a browser's CORS preflight precedes its real request). The webhook
+(the gateway redelivers whatever we refuse, so a limit there only delays payments),
 the probes and ``/metrics`` are excluded. A refused request gets a 429 problem with
 ``Retry-After`` (seconds until the window resets) next to Litestar's ``RateLimit-*`` headers.
 Answers that are not refused carry no ``RateLimit-*`` headers (``set_rate_limit_headers`` is off):
@@ -96,6 +97,11 @@ class ProblemRateLimitMiddleware(RateLimitMiddleware):
         return windows
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope.get("method") == "OPTIONS":
+            # Never counted: a browser's CORS preflight (answered by the CORS middleware before
+            # routing when it carries ``Origin``) and a bare OPTIONS both cost nothing.
+            await self.app(scope, receive, send)
+            return
         app = scope["litestar_app"]
         request: Request[Any, Any, Any] | None = None
         if self.check_throttle_handler is not None or not self._default_identifier:

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, cast
 
 import msgspec
 
-from domain import Order, OrderRequest, Passkey, grammar
+from application.ports import PaymentState, TransferState
+from domain import Order, OrderRequest, OrderStatus, Passkey, grammar
 from domain.order import request_problems as order_rule_problems
 from entrypoints.api.bodies import shape_problems
 
@@ -78,6 +79,19 @@ class CreateOrderBody(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
         ]
         | None
     ) = None
+    return_url: (
+        Annotated[
+            str,
+            _text(
+                grammar.RETURN_URL,
+                "Where the gateway's checkout page sends the buyer after paying or failing, with "
+                "`payment_id` and `status` in the query. Its origin must be one of "
+                "`CORS_ALLOWED_ORIGINS` (400 otherwise).",
+                "http://127.0.0.1:8010/shop",
+            ),
+        ]
+        | None
+    ) = None
 
     def to_order_request(self) -> OrderRequest:
         """The domain's request; ``InvalidOrder`` (naming every field) when a rule is broken.
@@ -98,6 +112,7 @@ class CreateOrderBody(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
                 credential_id=self.passkey.credential_id, public_key=self.passkey.public_key
             ),
             smart_wallet_address=self.smart_wallet_address,
+            return_url=self.return_url,
         )
 
 
@@ -136,61 +151,110 @@ def create_order_problems(value: Any) -> list[tuple[str, str]]:
 # --- answers -----------------------------------------------------------------------------
 
 
+ORDER_ID_EXAMPLE = "0b7e8f9c-4a3b-5d6e-8f01-23456789abcd"
+
+
+def said(description: str, *examples: object) -> msgspec.Meta:
+    """A response field's documentation (and examples, valid values of the field)."""
+    return msgspec.Meta(description=description, examples=list(examples) if examples else None)
+
+
 class PaymentView(msgspec.Struct, frozen=True):
     """The gateway's payment: where to send the buyer, and its last known status."""
 
-    id: str
-    token: str
-    checkout_url: str
-    status: str
-    amount: str
-    currency: str
-    created_at: datetime | None
-    expires_at: datetime | None
+    id: Annotated[str, said("The gateway's payment id.", "pay_000001")]
+    token: Annotated[str, said("The gateway's payment token.", "tok_000001")]
+    checkout_url: Annotated[
+        str,
+        said(
+            "The gateway's hosted checkout page: send the buyer's browser there.",
+            "http://127.0.0.1:8010/checkout/pay_000001",
+        ),
+    ]
+    status: Annotated[
+        PaymentState, said("The payment's last known status at the gateway.", "pending")
+    ]
+    amount: Annotated[str, said("The amount to pay, a decimal string.", "13.10")]
+    currency: Annotated[str, said("The currency of `amount`, ISO 4217.", "EUR")]
+    created_at: Annotated[
+        datetime | None, said("When the gateway created the payment.", "2026-03-01T12:00:00Z")
+    ]
+    expires_at: Annotated[
+        datetime | None,
+        said("When the payment expires unpaid at the gateway.", "2026-03-01T12:30:00Z"),
+    ]
 
 
 class PasskeyView(msgspec.Struct, frozen=True):
-    credential_id: str
-    public_key: str
+    """The buyer's passkey, as sent."""
+
+    credential_id: Annotated[str, said("The passkey's credential id.", "cred-1")]
+    public_key: Annotated[str, said("The passkey's public key.", "pk-1")]
 
 
 class TransferView(msgspec.Struct, frozen=True):
     """The one token transfer of the order."""
 
-    transfer_id: str
-    status: str
-    tx_signature: str | None
-    amount_out: str | None
+    transfer_id: Annotated[str, said("The transfer service's id.", "tr_000001")]
+    status: Annotated[
+        TransferState, said("The transfer's status at the transfer service.", "confirmed")
+    ]
+    tx_signature: Annotated[
+        str | None, said("The on-chain transaction signature, once sent.", "5xSig")
+    ]
+    amount_out: Annotated[
+        str | None, said("The tokens received, a decimal string, once known.", "12.49")
+    ]
 
 
 class StatusChangeView(msgspec.Struct, frozen=True):
-    status: str
-    at: datetime
-    reason: str
+    """One move of the order's status."""
+
+    status: Annotated[OrderStatus, said("The status the order moved to.", "completed_pay")]
+    at: Annotated[datetime, said("When it moved.", "2026-03-01T12:01:00Z")]
+    reason: Annotated[str, said("Why it moved (may be empty).", "payment completed")]
 
 
 class OrderView(msgspec.Struct, frozen=True):
     """An order with its status, payment, wallet, transfer and status history."""
 
-    id: str
-    reference_id: str
-    status: str
-    pool_id: str
-    token_symbol: str
-    amount_token: str
-    min_amount_token_receive: str
-    price_tolerance_percent: str
-    fiat_currency: str
-    price_fiat: str
-    passkey: PasskeyView
-    smart_wallet_address: str | None
-    payment: PaymentView
-    transfer: TransferView | None
-    parked: bool
-    last_error: str | None
-    created_at: datetime
-    updated_at: datetime
-    history: list[StatusChangeView]
+    id: Annotated[
+        str,
+        said("The order id (derived from `reference_id`).", ORDER_ID_EXAMPLE),
+    ]
+    reference_id: Annotated[str, said("The caller's idempotency key of the create.", "ref-1")]
+    status: Annotated[
+        OrderStatus,
+        said("Where the order is; `completed`: the tokens are in the wallet.", "pending"),
+    ]
+    pool_id: Annotated[str, said("The liquidity pool the tokens come from.", "pool-1")]
+    token_symbol: Annotated[str, said("The token bought.", "USDC")]
+    amount_token: Annotated[str, said("Tokens bought, a decimal string.", "12.50")]
+    min_amount_token_receive: Annotated[
+        str, said("The fewest tokens the buyer accepts, a decimal string.", "12.40")
+    ]
+    price_tolerance_percent: Annotated[
+        str, said("The price move tolerated, in percent, a decimal string.", "1.5")
+    ]
+    fiat_currency: Annotated[str, said("The currency paid in, ISO 4217.", "EUR")]
+    price_fiat: Annotated[str, said("The price paid, a decimal string.", "13.10")]
+    passkey: Annotated[PasskeyView, said("The buyer's passkey.")]
+    smart_wallet_address: Annotated[
+        str | None, said("The buyer's smart wallet, once known.", "wallet_0x01")
+    ]
+    payment: Annotated[PaymentView, said("The gateway's payment of this order.")]
+    transfer: Annotated[TransferView | None, said("The token transfer, once made.")]
+    parked: Annotated[
+        bool, said("True: retries are exhausted and an operator must retry it.", False)
+    ]
+    last_error: Annotated[
+        str | None, said("The last failure of a step, if any.", "wallet_service: timeout")
+    ]
+    created_at: Annotated[datetime, said("When the order was created.", "2026-03-01T12:00:00Z")]
+    updated_at: Annotated[datetime, said("When the order last changed.", "2026-03-01T12:01:00Z")]
+    history: Annotated[
+        list[StatusChangeView], said("Every status move of the order, oldest first.")
+    ]
 
     @classmethod
     def of(cls, order: Order) -> OrderView:
@@ -218,7 +282,8 @@ class OrderView(msgspec.Struct, frozen=True):
                 id=payment.id,
                 token=payment.token,
                 checkout_url=payment.checkout_url,
-                status=payment.status,
+                # Documented as the enum; the gateway adapter only answers its values.
+                status=cast(PaymentState, payment.status),
                 amount=_decimal(payment.amount),
                 currency=payment.currency,
                 created_at=payment.created_at,
@@ -228,7 +293,7 @@ class OrderView(msgspec.Struct, frozen=True):
             if transfer is None
             else TransferView(
                 transfer_id=transfer.transfer_id,
-                status=transfer.status,
+                status=cast(TransferState, transfer.status),
                 tx_signature=transfer.tx_signature,
                 amount_out=None if transfer.amount_out is None else _decimal(transfer.amount_out),
             ),
@@ -273,20 +338,37 @@ class WebhookAck(msgspec.Struct, frozen=True, omit_defaults=True):
     """What became of the event: ``accepted`` (the order is being advanced), ``duplicate`` (seen
     and handled before) or ``ignored`` (an event type this service does not act on)."""
 
-    event_id: str
-    outcome: str
-    order_id: str | None = None
+    event_id: Annotated[str, said("The event's id.", "evt_000001")]
+    outcome: Annotated[
+        Literal["accepted", "duplicate", "ignored"], said("What became of it.", "accepted")
+    ]
+    order_id: Annotated[
+        str | None,
+        said("The order being advanced (only when accepted).", ORDER_ID_EXAMPLE),
+    ] = None
 
 
 # --- probes ---------------------------------------------------------------------------------
 
 
 class Health(msgspec.Struct, frozen=True):
-    status: str
+    """The process answers."""
+
+    status: Annotated[Literal["ok"], said("Always `ok`.", "ok")]
 
 
 class Readiness(msgspec.Struct, frozen=True):
-    status: str
-    checks: dict[str, str]
-    #: The kind of each adapter: ``mongo``/``memory``, ``http``/``fake``, ``saq``/``inprocess``.
-    adapters: dict[str, str]
+    """The repository and the queue answer."""
+
+    status: Annotated[Literal["ready"], said("Always `ready` (not ready is a 503).", "ready")]
+    checks: Annotated[
+        dict[str, str],
+        said("Each dependency and its state (`ok`).", {"repository": "ok", "queue": "ok"}),
+    ]
+    adapters: Annotated[
+        dict[str, str],
+        said(
+            "The kind of each adapter: `mongo`/`memory`, `http`/`fake`, `saq`/`inprocess`.",
+            {"repository": "mongo", "payment_gateway": "http", "queue": "saq"},
+        ),
+    ]

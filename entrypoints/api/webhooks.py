@@ -10,20 +10,23 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any, Final
 
 from litestar import Request, Response, post
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import JSONBody, SkipValidation
+from litestar.openapi.spec import Example
+from litestar.params import HeaderParameter, JSONBody, SkipValidation
 
 from application.errors import InfrastructureUnavailable, PaymentNotFound
 from application.handle_payment_notification import HandlePaymentNotification
 from application.ports import Clock, WebhookEvent, WebhookEventLog
 from entrypoints.api.bodies import JSON_BODY
 from entrypoints.api.guards import require_signed_json
+from entrypoints.api.openapi import ApiOperation
 from entrypoints.api.problems import problem_responses
 from entrypoints.api.schemas import PaymentWebhookBody, WebhookAck
+from entrypoints.api.signature import MAX_HEADER_LENGTH
 from entrypoints.logging import bind_order
 
 log = logging.getLogger(__name__)
@@ -32,8 +35,8 @@ HANDLED_EVENT_TYPE = "payment.updated"
 
 # Outcomes recorded in the webhook log.
 RECEIVED = "received"
-ACCEPTED = "accepted"
-IGNORED = "ignored"
+ACCEPTED: Final = "accepted"
+IGNORED: Final = "ignored"
 UNKNOWN_PAYMENT = "unknown_payment"
 QUEUE_UNAVAILABLE = "queue_unavailable"
 FAILED = "failed"
@@ -45,6 +48,8 @@ IN_FLIGHT_LEASE = timedelta(seconds=30)
 
 @post(
     "/api/webhooks/payments",
+    operation_id="receivePaymentEvent",
+    operation_class=ApiOperation,
     status_code=202,
     tags=["webhooks"],
     summary="Receive a payment event from the gateway",
@@ -68,6 +73,18 @@ IN_FLIGHT_LEASE = timedelta(seconds=30)
 )
 async def receive_payment_event(
     data: JSONBody[PaymentWebhookBody],
+    # Checked by ``require_signed_json`` before anything else (401); declared for the document.
+    x_signature: Annotated[
+        str,
+        HeaderParameter(
+            name="X-Signature",
+            min_length=1,
+            max_length=MAX_HEADER_LENGTH,
+            description="`t=<unix seconds>,v1=<hex>`: HMAC-SHA256 with the shared secret over "
+            "`<t>.<raw body>`; several `v1=` during a secret rotation.",
+            examples=[Example(value="t=1767225600,v1=" + "0" * 64)],
+        ),
+    ],
     request: Request[Any, Any, Any],
     # Ports are Protocols, which Litestar cannot isinstance-check: SkipValidation.
     webhook_log: NamedDependency[SkipValidation[WebhookEventLog]],

@@ -286,6 +286,10 @@ def stack_environment(
             "TRANSFER_API_KEY": "tk_dev_" + secrets.token_hex(12),
         }
     )
+    # The demo shop ({sandbox}/shop) calls the API from the sandbox's origin, and comes back to it
+    # as a create's return_url: allowed, next to whatever origins the caller allows.
+    given = [o.strip() for o in env.get("CORS_ALLOWED_ORIGINS", "").split(",") if o.strip()]
+    env["CORS_ALLOWED_ORIGINS"] = ",".join(dict.fromkeys([*given, sandbox]))
     if not env.get("MONGODB_DB_NAME", "").strip():
         env["MONGODB_DB_NAME"] = "orders"
     if not env.get("ADMIN_TOKEN", "").strip():
@@ -379,6 +383,7 @@ def _banner(
             "orders-service dev: the stack is up",
             f"  API      {api}   (OpenAPI: {api}/schema, probes: {api}/ready)",
             f"  sandbox  {sandbox}   (payments and their checkout pages)",
+            f"  shop     {sandbox}/shop   (a demo storefront: buy in the browser)",
             f"  worker   SAQ on {env['REDIS_URL']} ({redis})",
             f"  store    {env['MONGODB_URI']} db {env['MONGODB_DB_NAME']} ({mongo})",
             f"  admin    ADMIN_TOKEN={env['ADMIN_TOKEN']}",

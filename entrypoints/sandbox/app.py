@@ -1,5 +1,6 @@
 """The sandbox as a Litestar app: the three contracts under ``/v1``, exactly as
-shared/external-apis.md states them, plus ``/sandbox/*`` controls and the checkout page.
+shared/external-apis.md states them, plus ``/sandbox/*`` controls, the checkout page and a demo
+shop (``/shop``) that buys through the API from the sandbox's origin.
 
 Bodies are read and written with msgspec by hand, so that every answer, errors included, has
 the contract's shape (``{"error": "<reason>"}``) rather than the framework's.
@@ -11,6 +12,7 @@ import asyncio
 import hmac
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any, cast
 
 import msgspec
@@ -23,8 +25,9 @@ from litestar.response import Redirect
 from application.errors import IdempotencyKeyReused, PermanentDownstreamError
 from application.ports import PaymentRequest, PaymentState, Transfer, TransferRequest
 from entrypoints.sandbox.config import AFTER_EFFECT, FaultKind, SandboxConfig, SandboxKnobs
-from entrypoints.sandbox.pages import checkout_page, index_page
+from entrypoints.sandbox.pages import after_checkout, checkout_page, index_page
 from entrypoints.sandbox.state import Sandbox
+from entrypoints.settings import origin_of
 
 AnyRequest = Request[Any, Any, Any]
 
@@ -45,6 +48,7 @@ class PaymentIn(msgspec.Struct):
     currency: str
     description: str
     metadata: PaymentMetadataIn
+    return_url: str | None = None
 
 
 class PaymentOut(msgspec.Struct):
@@ -242,6 +246,7 @@ async def create_payment(request: AnyRequest) -> Response[bytes]:
         description=body.description,
         order_id=body.metadata.order_id,
         pool_id=body.metadata.pool_id,
+        return_url=body.return_url,
     )
     try:
         created = await sandbox.gateway.create_payment(payment_request, idempotency_key=key)
@@ -469,7 +474,7 @@ async def settle_payment(
             return _error(400, "invalid_request", detail=str(exc))
         sandbox.settle(payment_id, action, paid, notify=webhook)
     if from_form:
-        return Redirect(f"/checkout/{payment_id}", status_code=303)
+        return Redirect(after_checkout(stored), status_code=303)
     return _json(200, _payment_view(sandbox, payment_id, _base_url(request)))
 
 
@@ -482,6 +487,29 @@ async def checkout(request: AnyRequest, payment_id: FromPath[str]) -> Response[s
     return Response(
         checkout_page(stored, sandbox.deliveries.get(payment_id, [])), media_type=MediaType.HTML
     )
+
+
+#: The demo shop: plain HTML and fetch, no build step (entrypoints/sandbox/shop.html).
+SHOP_PAGE = Path(__file__).with_name("shop.html")
+#: The API the shop calls when neither ``?api=`` nor the webhook target says otherwise.
+DEFAULT_API = "http://127.0.0.1:8000"
+
+
+def shop_api_base(config: SandboxConfig) -> str:
+    """The API the shop calls by default: the origin the sandbox posts its webhooks to."""
+    return (origin_of(config.webhook_url) if config.webhook_url else None) or DEFAULT_API
+
+
+@get("/shop", media_type=MediaType.HTML)
+async def shop(request: AnyRequest) -> Response[str]:
+    """A storefront on the sandbox's origin that buys through the API with ``fetch``: create,
+    follow ``payment.checkout_url``, come back through ``return_url``, watch the order until it
+    is completed. ``?api=<base URL>`` points it at another API."""
+    api = shop_api_base(_sandbox(request).config)
+    # A JSON string literal inside the page's script; "</" cannot close the script element.
+    literal = msgspec.json.encode(api).decode().replace("</", "<\\/")
+    page = SHOP_PAGE.read_text(encoding="utf-8").replace('"__API_BASE__"', literal)
+    return Response(page, media_type=MediaType.HTML)
 
 
 @get("/", media_type=MediaType.HTML)
@@ -505,6 +533,7 @@ def create_sandbox_app(config: SandboxConfig | None = None) -> Litestar:
             read_payment,
             settle_payment,
             checkout,
+            shop,
             index,
         ],
         state=State({"sandbox": sandbox}),

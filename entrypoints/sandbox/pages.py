@@ -6,6 +6,7 @@ Plain HTML with forms: no script, no build step.
 from __future__ import annotations
 
 from html import escape
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from adapters.fakes.gateway import StoredPayment
 from application.ports import PaymentState
@@ -35,6 +36,23 @@ def _page(title: str, body: str) -> str:
     )
 
 
+def after_checkout(payment: StoredPayment) -> str:
+    """Where the checkout sends the buyer after Pay or Fail: the payment's ``return_url`` with
+    ``payment_id`` and ``status`` in its query (the gateway contract's redirect), else back to
+    this checkout page."""
+    return_url = payment.request.return_url
+    if not return_url:
+        return f"/checkout/{payment.created.id}"
+    parts = urlsplit(return_url)
+    query = [
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if k not in ("payment_id", "status")
+    ]
+    query += [("payment_id", payment.created.id), ("status", payment.status.value)]
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
 def checkout_page(payment: StoredPayment, deliveries: list[Delivery]) -> str:
     created = payment.created
     pid = escape(created.id)
@@ -47,6 +65,9 @@ def checkout_page(payment: StoredPayment, deliveries: list[Delivery]) -> str:
             f'<form method=post action="/sandbox/payments/{pid}/fail">'
             "<button class=fail type=submit>Fail</button></form>"
         )
+    elif payment.request.return_url:
+        back = escape(after_checkout(payment))
+        actions = f'<p>This payment is settled. <a href="{back}">Back to the shop</a></p>'
     else:
         actions = "<p>This payment is settled; nothing left to do here.</p>"
     hooks = "".join(

@@ -39,6 +39,20 @@ async def test_an_added_order_reads_back_whole_by_each_key(repository: OrderRepo
     assert by_payment.id == order.id
 
 
+async def test_the_return_url_reads_back_as_part_of_the_request(
+    repository: OrderRepository,
+) -> None:
+    order = new_order(1)
+    order.request = dataclasses.replace(order.request, return_url="http://127.0.0.1:8010/shop?x=1")
+    await repository.add(order)
+
+    found = await repository.get(order.id)
+
+    assert found is not None
+    assert found.request.return_url == "http://127.0.0.1:8010/shop?x=1"
+    assert found.request == order.request
+
+
 async def test_unknown_keys_read_none(repository: OrderRepository) -> None:
     await repository.add(new_order(1))
 

@@ -179,6 +179,8 @@ def stack_environment(
             "TRANSFER_API_URL": sandbox,
             "TRANSFER_API_KEY": "tk_e2e",
             "SANDBOX_WEBHOOK_URL": f"http://{LOOPBACK}:{api_port}/api/webhooks/payments",
+            # The sandbox's demo shop calls the API from the sandbox's origin (tests/browser).
+            "CORS_ALLOWED_ORIGINS": sandbox,
             "PYTHONUNBUFFERED": "1",
             **extra,
         }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -12,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import pytest
 
 from entrypoints.settings import Settings
@@ -129,6 +131,23 @@ def test_dev_runs_the_printed_session_and_ctrl_c_stops_everything(dev: DevRun) -
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "completed", done.stdout + dev.text()
+
+    # The demo shop the banner names is served, and the API lets its origin call it.
+    shop = re.search(r"shop\s+(http://127\.0\.0\.1:\d+)/shop", text)
+    assert shop is not None, text
+    sandbox = shop.group(1)
+    assert httpx.get(f"{sandbox}/shop", timeout=10).status_code == 200
+    preflight = httpx.options(
+        f"http://127.0.0.1:{dev.api_port}/api/orders",
+        headers={
+            "Origin": sandbox,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
+        timeout=10,
+    )
+    assert preflight.status_code == 204
+    assert preflight.headers["access-control-allow-origin"] == sandbox
 
     # Ctrl-C: SIGINT to the foreground group (dev and the embedded valkey).
     os.killpg(dev.process.pid, signal.SIGINT)

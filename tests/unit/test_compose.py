@@ -24,6 +24,8 @@ APP_SERVICES = ("api", "worker", "sandbox")
 MAY_BE_EMPTY = {
     # Empty keeps the admin endpoints closed to everyone until an operator sets a token.
     "ADMIN_TOKEN",
+    # Empty: no browser origin may call the API until an operator names its frontend.
+    "CORS_ALLOWED_ORIGINS",
 }
 #: ``${NAME:-default}`` / ``${NAME}``: Compose's interpolation.
 INTERPOLATION = re.compile(r"\$\{(?P<name>[A-Z0-9_]+)(?::?-(?P<default>[^}]*))?\}")

@@ -28,6 +28,15 @@ def wired(base: dict[str, str] | None = None) -> dict[str, str]:
     )
 
 
+def test_the_demo_shop_origin_is_allowed_next_to_the_callers() -> None:
+    assert Settings.from_env(wired()).cors_allowed_origins == ("http://127.0.0.1:8010",)
+    given = wired({"CORS_ALLOWED_ORIGINS": "http://localhost:3000,http://127.0.0.1:8010"})
+    assert Settings.from_env(given).cors_allowed_origins == (
+        "http://localhost:3000",
+        "http://127.0.0.1:8010",
+    )
+
+
 def test_the_three_processes_are_wired_to_each_other() -> None:
     env = wired()
     settings = Settings.from_env(env)

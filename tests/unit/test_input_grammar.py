@@ -35,6 +35,7 @@ GOOD = {
     grammar.PUBLIC_KEY: "pk-1",
     grammar.WALLET_ADDRESS: "W1",
     grammar.DECIMAL_TEXT: "12.5",
+    grammar.RETURN_URL: "http://127.0.0.1:8010/shop",
 }
 RULES = [v for v in vars(grammar).values() if isinstance(v, grammar.TextRule)]
 
@@ -84,7 +85,7 @@ WIRE_FIELDS = _wire_fields()
 
 def test_every_constrained_wire_string_has_the_domains_pattern() -> None:
     wire_patterns = {r.wire_pattern for r in RULES}
-    assert len(WIRE_FIELDS) == 11  # every string of the body and of its passkey
+    assert len(WIRE_FIELDS) == 12  # every string of the body and of its passkey
     for struct, name, annotated in WIRE_FIELDS:
         info = _str_type(annotated)
         assert info is not None
@@ -98,7 +99,7 @@ def test_every_constrained_wire_string_has_the_domains_pattern() -> None:
 def test_msgspec_refuses_a_trailer_on_every_patterned_field(
     field: str, annotated: Any, trailer: str
 ) -> None:
-    body = order_body("ref-1", smart_wallet_address="W1")
+    body = order_body("ref-1", smart_wallet_address="W1", return_url="http://127.0.0.1:8010/shop")
     good = body["passkey"][field] if field in body["passkey"] else body[field]
     assert msgspec.convert(good, annotated) == good
     with pytest.raises(msgspec.ValidationError):
@@ -118,6 +119,7 @@ def test_the_domain_refuses_a_trailer_on_every_field(trailer: str) -> None:
         "price_fiat": Decimal("10"),
         "passkey": Passkey("cred-1", "pk-1"),
         "smart_wallet_address": "W1",
+        "return_url": "http://127.0.0.1:8010/shop",
     }
     for name in (
         "reference_id",
@@ -125,6 +127,7 @@ def test_the_domain_refuses_a_trailer_on_every_field(trailer: str) -> None:
         "token_symbol",
         "fiat_currency",
         "smart_wallet_address",
+        "return_url",
     ):
         with pytest.raises(InvalidOrder) as caught:
             OrderRequest(**{**base, name: base[name] + trailer})

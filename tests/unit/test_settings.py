@@ -171,3 +171,30 @@ def test_a_process_that_does_not_run_the_pipeline_is_not_held_to_production() ->
     # The sandbox reads the keys it expects without any downstream URL.
     settings = Settings.from_env({"PAYMENT_GATEWAY_API_KEY": "pk", "PAYMENT_WEBHOOK_SECRETS": "s"})
     assert settings.payment_gateway_api_key == "pk"
+
+
+def test_cors_allowed_origins_are_exact_origins() -> None:
+    settings = Settings.from_env(
+        {"CORS_ALLOWED_ORIGINS": " http://127.0.0.1:8010, https://shop.example ,,"}
+    )
+    assert settings.cors_allowed_origins == ("http://127.0.0.1:8010", "https://shop.example")
+    assert Settings.from_env({}).cors_allowed_origins == ()
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "http://127.0.0.1:8010/",  # a trailing slash is a path: a browser's Origin has none
+        "http://127.0.0.1:8010/shop",
+        "127.0.0.1:8010",
+        "ftp://shop.example",
+        "http://Shop.example",  # a browser sends the host in lower case
+        "https://shop.example:443",  # ... and no default port
+        "http://user@shop.example",
+        "http://shop.example:99999",
+        "*",
+    ],
+)
+def test_a_malformed_origin_is_refused_naming_the_setting(value: str) -> None:
+    with pytest.raises(SettingsError, match="CORS_ALLOWED_ORIGINS"):
+        Settings.from_env({"CORS_ALLOWED_ORIGINS": f"http://ok.example,{value}"})

@@ -135,7 +135,7 @@ async def test_the_openapi_document_lists_every_endpoint_and_its_problems(api: A
                     assert list(answer["content"]) == [PROBLEM], (path, method, status)
 
 
-@pytest.mark.parametrize("page", ["/schema", "/schema/swagger", "/schema/scalar"])
+@pytest.mark.parametrize("page", ["/schema", "/schema/swagger"])
 async def test_the_interactive_docs_pages_are_served(api: Api, page: str) -> None:
     response = await api.client.get(page)
 

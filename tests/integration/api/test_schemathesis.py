@@ -21,6 +21,8 @@ import schemathesis
 import uvicorn
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.parameters import ParameterLocation
+from schemathesis.generation.modes import GenerationMode
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     negative_data_rejection,
@@ -111,12 +113,22 @@ def test_every_answer_is_documented_and_none_is_a_5xx(case: Any, api_url: str) -
     if sum(1 for s in sent if s == operation) >= limit:
         return  # this operation has had its share
     sent.append(operation)
+    checks = CHECKS
     if case.path == WEBHOOK_PATH:
         response = _signed_webhook_call(case, api_url)
+        if _headers_were_negative(case):
+            # The harness replaced the generated (schema-violating) X-Signature with a valid one:
+            # what was sent is not the negative case schemathesis made.
+            checks = [c for c in CHECKS if c is not negative_data_rejection]
     else:
         response = case.call(base_url=api_url)
     answers[(operation, response.status_code)] += 1
-    case.validate_response(response, checks=CHECKS)
+    case.validate_response(response, checks=checks)
+
+
+def _headers_were_negative(case: Any) -> bool:
+    info = case.meta.components.get(ParameterLocation.HEADER) if case.meta else None
+    return info is not None and info.mode == GenerationMode.NEGATIVE
 
 
 def test_the_served_document_is_the_one_fuzzed(api_url: str) -> None:

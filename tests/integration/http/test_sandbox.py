@@ -108,6 +108,49 @@ async def test_a_person_can_pay_on_the_checkout_page(sandbox: SandboxControl) ->
     assert (view["status"], view["order_id"], view["amount"]) == ("completed", "ord_s", "12.50")
 
 
+@pytest.mark.parametrize(("action", "status"), [("complete", "completed"), ("fail", "failed")])
+async def test_after_pay_or_fail_the_checkout_sends_the_buyer_to_the_return_url(
+    sandbox: SandboxControl, action: str, status: str
+) -> None:
+    back = "http://127.0.0.1:8010/shop?reference_id=ref-s&status=stale"
+    body = {**PAYMENT, "return_url": back}
+    created = await _post(sandbox, "/v1/payments", body, **AUTH, **{"Idempotency-Key": "k"})
+    payment_id = created.json()["id"]
+
+    answer = await sandbox.client.post(
+        f"/sandbox/payments/{payment_id}/{action}",
+        content=b"",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+
+    assert answer.status_code == 303
+    assert answer.headers["location"] == (
+        f"http://127.0.0.1:8010/shop?reference_id=ref-s&payment_id={payment_id}&status={status}"
+    )
+    # The settled checkout page offers the same way back.
+    page = await sandbox.client.get(f"/checkout/{payment_id}")
+    assert "Back to the shop" in page.text
+    # The same key and body replay; another return_url under the key is another body.
+    again = await _post(sandbox, "/v1/payments", body, **AUTH, **{"Idempotency-Key": "k"})
+    other = await _post(sandbox, "/v1/payments", {**PAYMENT}, **AUTH, **{"Idempotency-Key": "k"})
+    assert again.status_code == 200
+    assert other.status_code == 409
+
+
+async def test_the_shop_page_calls_the_api_the_webhooks_go_to() -> None:
+    config = SandboxConfig(webhook_url="http://127.0.0.1:8123/api/webhooks/payments")
+    with serve_in_thread(create_sandbox_app(config)) as url:
+        async with httpx.AsyncClient(base_url=url) as client:
+            shop = await client.get("/shop")
+    assert shop.status_code == 200
+    assert shop.headers["content-type"].startswith("text/html")
+    assert 'const INJECTED_API = "http://127.0.0.1:8123";' in shop.text
+    assert "__API_BASE__" not in shop.text
+    # Plain HTML and one inline script: nothing loaded from elsewhere.
+    assert "<script src" not in shop.text
+    assert "<link" not in shop.text
+
+
 async def test_a_payment_can_be_paid_with_another_amount(sandbox: SandboxControl) -> None:
     created = await _post(sandbox, "/v1/payments", PAYMENT, **AUTH, **{"Idempotency-Key": "k"})
     payment_id = created.json()["id"]
