@@ -58,16 +58,9 @@ def app_from_env() -> Litestar:
     return create_app(settings, freeze_startup_objects=True)
 
 
-def serve(
-    settings: Settings, *, host: str, port: int, workers: int = 1, factory: str = APP_FACTORY
-) -> None:
-    """Serve until SIGTERM/SIGINT: in this process with one worker, else under uvicorn's
-    supervisor, which starts ``workers`` processes sharing the listening socket (each imports
-    ``factory`` and builds its app), replaces one that dies, and on SIGTERM stops them all, each
-    finishing its requests in flight and its shutdown first."""
-    import uvicorn  # noqa: PLC0415
-
-    options: dict[str, object] = {
+def server_options(settings: Settings, *, host: str, port: int) -> dict[str, object]:
+    """uvicorn's options for the API (bench/bench_api.py serves its twins with the same)."""
+    return {
         "host": host,
         "port": port,
         "log_level": settings.log_level,
@@ -81,6 +74,18 @@ def serve(
         "loop": "uvloop",
         "http": "httptools",
     }
+
+
+def serve(
+    settings: Settings, *, host: str, port: int, workers: int = 1, factory: str = APP_FACTORY
+) -> None:
+    """Serve until SIGTERM/SIGINT: in this process with one worker, else under uvicorn's
+    supervisor, which starts ``workers`` processes sharing the listening socket (each imports
+    ``factory`` and builds its app), replaces one that dies, and on SIGTERM stops them all, each
+    finishing its requests in flight and its shutdown first."""
+    import uvicorn  # noqa: PLC0415
+
+    options = server_options(settings, host=host, port=port)
     if workers == 1 and factory == APP_FACTORY:
         uvicorn.run(app_from_env(), **options)  # type: ignore[arg-type]
     else:
