@@ -31,6 +31,7 @@ import json
 import os
 import platform
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -226,10 +227,17 @@ class Run:
     seconds: float
     latencies: list[float]
     statuses: dict[int, int]
+    #: CPU time the server's processes spent on these requests (user + system).
+    cpu_seconds: float = 0.0
 
     @property
     def rate(self) -> float:
         return self.requests / self.seconds
+
+    @property
+    def cpu_us(self) -> float:
+        """Server CPU µs per request: what a request costs the server, whoever else is busy."""
+        return self.cpu_seconds / self.requests * 1e6
 
     def percentile(self, p: float) -> float:
         return percentile(self.latencies, p) * 1000
@@ -322,6 +330,7 @@ def _merge(name: str, parts: list[Run]) -> Run:
         sum(p.seconds for p in parts),
         [latency for p in parts for latency in p.latencies],
         statuses,
+        sum(p.cpu_seconds for p in parts),
     )
 
 
@@ -336,18 +345,42 @@ class Comparison:
     target: str = ""
 
 
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and of its live children (the workers of a
+    supervisor), from /proc."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(stat.parent.name) == pid or int(fields[1]) == pid:
+            total += (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+    return total
+
+
 async def _paired(
-    op: str, servers: dict[str, int], batches: dict[str, list[bytes]], args: argparse.Namespace
+    op: str,
+    servers: dict[str, int],
+    batches: dict[str, list[bytes]],
+    args: argparse.Namespace,
+    pids: dict[str, int],
 ) -> tuple[list[Run], dict[str, list[float]]]:
     """``args.rounds`` rounds, each one batch to every server in turn, so that they all meet the
     same machine (a shared VM drifts by tens of percent within a minute). Returns the merged
-    rows and each server's rate per round."""
+    rows and each server's rate per round. Each batch also records the server's CPU time."""
     size = len(next(iter(batches.values()))) // args.rounds
     parts: dict[str, list[Run]] = {kind: [] for kind in servers}
     for r in range(args.rounds):
         for kind, port in servers.items():
             chunk = batches[kind][r * size : (r + 1) * size]
-            parts[kind].append(await drive(kind, port, chunk, args.concurrency))
+            before = _cpu_seconds(pids[kind])
+            part = await drive(kind, port, chunk, args.concurrency)
+            part.cpu_seconds = _cpu_seconds(pids[kind]) - before
+            parts[kind].append(part)
     runs = [_merge(f"{op} ({kind})", parts[kind]) for kind in servers]
     return runs, {kind: [p.rate for p in parts[kind]] for kind in servers}
 
@@ -410,6 +443,7 @@ async def bench(
         kinds.append("workers2")
     started = {kind: _start(kind, logs) for kind in kinds}
     servers = {kind: port for kind, (_, port) in started.items()}
+    pids = {kind: process.pid for kind, (process, _) in started.items()}
     extra: dict[str, float] = {}
     try:
         for kind, port in servers.items():
@@ -425,7 +459,7 @@ async def bench(
             for i in range(args.requests)
         ]
         create_runs, create_rates = await _paired(
-            "create order", servers, dict.fromkeys(kinds, creates), args
+            "create order", servers, dict.fromkeys(kinds, creates), args, pids
         )
         create_cmp = _compare(
             "create order",
@@ -443,7 +477,7 @@ async def bench(
         ours_reads = [_raw("GET", f"/api/orders/{ids[i % len(ids)]}") for i in range(args.requests)]
         twin_reads = [_raw("GET", "/api/orders/x") for _ in range(args.requests)]
         reads = {kind: ours_reads if kind in {"ours", "floor"} else twin_reads for kind in readers}
-        get_runs, get_rates = await _paired("get order", readers, reads, args)
+        get_runs, get_rates = await _paired("get order", readers, reads, args, pids)
         get_cmp = _compare(
             "get order",
             get_rates,
@@ -502,14 +536,15 @@ def report(
         "uvicorn + uvloop + httptools, one process each (workers2: two), the load generator "
         "(uvloop) in another process on the same CPUs.",
         "",
-        "| scenario | requests/s | p50 ms | p99 ms | answers |",
-        "| --- | ---: | ---: | ---: | --- |",
+        "| scenario | requests/s | p50 ms | p99 ms | server CPU µs/request | answers |",
+        "| --- | ---: | ---: | ---: | ---: | --- |",
     ]
     for run in runs:
         answers = ", ".join(f"{s}: {n}" for s, n in sorted(run.statuses.items()))
+        cpu = f"{run.cpu_us:,.0f}" if run.cpu_seconds else ""
         lines.append(
             f"| {run.name} | {run.rate:,.0f} | {run.percentile(50):.1f} | "
-            f"{run.percentile(99):.1f} | {answers} |"
+            f"{run.percentile(99):.1f} | {cpu} | {answers} |"
         )
     lines.append("")
     for c in comparisons:
@@ -520,9 +555,16 @@ def report(
             if c.target.startswith(">")
             else (f" ({c.target})" if c.target else "")
         )
+        # The CPU ratio: the other server's CPU per request over this one's, i.e. the ratio of
+        # the throughputs each would reach on a CPU of its own (not for workers2: two processes).
+        by_cpu = (
+            f"; by server CPU per request: **{over.cpu_us / served.cpu_us:.2f}x**"
+            if c.kind != "workers2" and served.cpu_seconds and over.cpu_seconds
+            else ""
+        )
         lines.append(
             f"- {c.op}: {c.kind} / {c.over} = **{served.rate / over.rate:.2f}x**{target}; "
-            f"per round: {spread}"
+            f"median of rounds {statistics.median(c.ratios):.2f}{by_cpu}; per round: {spread}"
         )
     paced_run = next(r for r in runs if "paced" in r.name)
     lines.append(
