@@ -283,15 +283,19 @@ CLI = str(Path(sys.executable).with_name("orders-service"))
 
 
 def _start(kind: str, logs: Any) -> tuple[subprocess.Popen[bytes], int]:
-    """``ours`` is ``orders-service api`` itself; its log lines go to ``logs`` (a file)."""
+    """``ours`` is ``orders-service api`` itself (``quiet``: the same with LOG_LEVEL=warning);
+    its log lines go to ``logs`` (a file)."""
     port = free_port()
+    env = _env()
+    if kind == "quiet":
+        env["LOG_LEVEL"] = "warning"
     command = (
         [CLI, "api", "--port", str(port)]
-        if kind == "ours"
+        if kind in {"ours", "quiet"}
         else [sys.executable, "-m", "bench.bench_api", "--serve", kind, "--port", str(port)]
     )
     process = subprocess.Popen(  # noqa: S603 - our own console script or this very module
-        command, env=_env(), stderr=logs if kind not in {"bare", "fastapi"} else None
+        command, env=env, stderr=logs if kind not in {"bare", "fastapi"} else None
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -441,6 +445,8 @@ async def bench(
         kinds.append("floor")
     if args.workers_compare:
         kinds.append("workers2")
+    if args.log_cost:
+        kinds.append("quiet")
     started = {kind: _start(kind, logs) for kind in kinds}
     servers = {kind: port for kind, (_, port) in started.items()}
     pids = {kind: process.pid for kind, (process, _) in started.items()}
@@ -470,13 +476,19 @@ async def bench(
                 ("fastapi", "bare", ""),
                 ("floor", "bare", "use-cases answering one order"),
                 ("workers2", "ours", "--workers 2 over 1, >= 1.4x"),
+                ("ours", "quiet", "the request line's cost: LOG_LEVEL=info over warning"),
             ],
         )
         readers = {kind: port for kind, port in servers.items() if kind != "workers2"}
         ids = [order_id for order_id, _ in await _created_ids(servers["ours"], 200, 20_000_000)]
         ours_reads = [_raw("GET", f"/api/orders/{ids[i % len(ids)]}") for i in range(args.requests)]
         twin_reads = [_raw("GET", "/api/orders/x") for _ in range(args.requests)]
-        reads = {kind: ours_reads if kind in {"ours", "floor"} else twin_reads for kind in readers}
+        if "quiet" in servers:  # the same orders there (order ids derive from reference ids)
+            await _created_ids(servers["quiet"], 200, 20_000_000)
+        reads = {
+            kind: ours_reads if kind in {"ours", "floor", "quiet"} else twin_reads
+            for kind in readers
+        }
         get_runs, get_rates = await _paired("get order", readers, reads, args, pids)
         get_cmp = _compare(
             "get order",
@@ -486,6 +498,7 @@ async def bench(
                 ("ours", "fastapi", ""),
                 ("fastapi", "bare", ""),
                 ("floor", "bare", "use-cases answering one order"),
+                ("ours", "quiet", "the request line's cost: LOG_LEVEL=info over warning"),
             ],
         )
         ours_create = next(r for r in create_runs if r.name == "create order (ours)")
@@ -610,6 +623,11 @@ def main(argv: list[str] | None = None) -> int:
         "--workers-compare",
         action="store_true",
         help="also serve the app with two worker processes and compare creates with one",
+    )
+    parser.add_argument(
+        "--log-cost",
+        action="store_true",
+        help="also serve orders-service api with LOG_LEVEL=warning: what the request line costs",
     )
     parser.add_argument(
         "--serve", choices=("bare", "fastapi", "floor", "workers2"), help=argparse.SUPPRESS
