@@ -225,17 +225,33 @@ def render_json(_logger: Any, _method: str, event_dict: EventDict) -> bytes:
         return json.dumps(event_dict, default=str).encode()
 
 
-def shared_processors() -> list[Processor]:
-    """What every line goes through first, once its own fields are in: the bound context, then
-    redaction (before the level, logger name and timestamp, which carry no secret)."""
+def shared_processors(fmt: str = "json") -> list[Processor]:
+    """What every line goes through first, once its own fields are in: the bound context, the
+    exception as text (JSON), then redaction, so that a secret in an exception's message is
+    masked too (the level, logger name and timestamp come after: they carry no secret)."""
+    if fmt == "json":
+        return [merge_context, structlog.processors.format_exc_info, redact]
     return [merge_context, redact]
+
+
+def _console_tracebacks() -> Any:
+    """Tracebacks on the console without the frames' local variables, which redaction never
+    sees (rich, when installed, would print them)."""
+    try:
+        import rich  # noqa: F401, PLC0415
+    except ImportError:  # pragma: no cover - rich comes with litestar
+        return structlog.dev.plain_traceback
+    return structlog.dev.RichTracebackFormatter(show_locals=False)
 
 
 def _rendering(fmt: str) -> list[Processor]:
     """What every line goes through last: the timestamp and the renderer."""
     if fmt == "json":
-        return [_timestamp, structlog.processors.format_exc_info, render_json]
-    return [_timestamp, structlog.dev.ConsoleRenderer(colors=False)]
+        return [_timestamp, render_json]
+    return [
+        _timestamp,
+        structlog.dev.ConsoleRenderer(colors=False, exception_formatter=_console_tracebacks()),
+    ]
 
 
 class _Sink:
@@ -362,7 +378,7 @@ def configure_logging(
     fmt = force_format or settings.log_format
     level = settings.log_level.upper()
     sink = _Sink(stream if stream is not None else sys.stderr)
-    first, last = shared_processors(), _rendering(fmt)
+    first, last = shared_processors(fmt), _rendering(fmt)
     processors: list[Processor] = [
         *first,
         structlog.processors.add_log_level,

@@ -268,3 +268,30 @@ def test_cron_passes_and_the_per_call_httpx_line_are_debug(captured: io.StringIO
     *_, cron_line, httpx_line = (json.loads(line) for line in captured.getvalue().splitlines())
     assert (cron_line["event"], cron_line["level"]) == (f"Finished {cron}", "debug")
     assert httpx_line["logger"] == "httpx"
+
+
+def test_an_exception_s_message_is_masked_and_console_tracebacks_show_no_locals(
+    captured: io.StringIO,
+) -> None:
+    def fail(api_key: str) -> None:
+        raise RuntimeError(f"gateway said no to adm_0123456789abcdef, Bearer {api_key}")
+
+    try:
+        fail("key_abcdefghijkl")
+    except RuntimeError:
+        logging.getLogger("some.library").exception("call failed")
+    (line,) = [json.loads(text) for text in captured.getvalue().splitlines()]
+    assert "RuntimeError: gateway said no to adm_…(20 chars), Bearer key_…" in line["exception"]
+
+    console = io.StringIO()
+    configure_logging(Settings(log_format="console"), stream=console)
+
+    def refuse(wallet_key: str) -> None:
+        raise RuntimeError("refused")
+
+    try:
+        refuse("-".join(["wk", "local", "value", "0123"]))  # only a local variable holds it
+    except RuntimeError:
+        structlog.get_logger("ours").exception("call failed")
+    assert "RuntimeError" in console.getvalue()
+    assert "wk-local-value-0123" not in console.getvalue()
