@@ -1,24 +1,26 @@
-"""The HTTP API under load: create-order and get-order throughput of the real app (in-memory
-repository, zero-latency fake gateway) against a bare Litestar + msgspec endpoint that decodes and
-encodes the same bodies and does nothing else; then the webhook's answer latency (p50/p99).
+"""The HTTP API under load, as shipped: ``orders-service api`` with its defaults (INFO, a JSON line
+per request, the rate limiter on with a limit out of reach, every middleware; in-memory
+repository and zero-latency fake gateway), against two twins that validate the same create body
+and encode an order of the same shape with no I/O: bare Litestar + msgspec, and FastAPI +
+pydantic. Then the webhook's answer latency, and create's latency at half of its measured
+maximum (open loop: each request is timed from when it was due).
 
-Each server is its own process with one uvicorn worker; the load generator is this process, a
-small keep-alive HTTP/1.1 client on asyncio (httpx would be the bottleneck on its own), sending a
-bounded number of requests with a bounded number of connections, on loopback only. One run.
+All servers run on the same stack, uvicorn on uvloop + httptools (``server_options`` of the api
+command), one process each; the load generator is this process, a small keep-alive HTTP/1.1
+client on uvloop, on loopback only. One run.
 
     python -m bench.bench_api [--requests 6000] [--concurrency 32] [--rounds 5] [--webhooks 2000]
-                              [--floor]
+                              [--floor] [--workers-compare]
 
-All servers run side by side (only the one being driven is busy); each row's requests are sent
-in ``--rounds`` batches alternating between the servers, so that a shared machine's drift hits
-them alike. A row's throughput is all its requests over all its time; the per-round ratios show
-the spread.
+All servers are started before the first request (only the one being driven is busy); each
+row's requests are sent in ``--rounds`` batches alternating between the servers, so that a shared
+machine's drift hits them alike. A row's throughput is all its requests over all its time; the
+per-round ratios show the spread.
 
-``--floor`` adds a third server: the real app, built the same way, whose ``CreateOrder`` and
-``GetOrder`` answer one order made at startup without touching a port. Everything else is real
-(middleware, rate limit, request validation, Litestar's dependency injection, the view and the
-encoding), so ``floor / bare`` is the most the service can reach with the HTTP edge it has, and
-``ours`` below ``floor`` is what the use-case and its adapters cost on the wire.
+``--floor`` adds the real app, built the same way, whose ``CreateOrder`` and ``GetOrder`` answer
+one order made at startup without touching a port: ``floor / bare`` is what the HTTP edge
+allows. ``--workers-compare`` adds ``serve(..., workers=2)`` of the api command (the same app
+factory under uvicorn's supervisor) and compares its creates with the one-process server.
 """
 
 from __future__ import annotations
@@ -29,12 +31,15 @@ import json
 import os
 import platform
 import socket
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -146,33 +151,56 @@ def _answer_one_order(container: Any) -> None:
     container.get_order.override(providers.Object(AnsweringGet()))
 
 
-def _serve(kind: str, port: int) -> None:
-    import logging  # noqa: PLC0415
+def _env() -> dict[str, str]:
+    """``orders-service api``'s environment here: its defaults, plus what a deployment sets
+    (JSON logs, a webhook secret) and a rate limit the one load-generating address never hits
+    (the limiter still counts every request)."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"REDIS_URL", "MONGODB_URI", "LOG_LEVEL", "LOG_FORMAT"}
+        and not k.startswith("RATE_LIMIT")
+    }
+    # dev mode: the benchmark measures the HTTP path on the in-memory repository and the fakes
+    # (no MongoDB or downstreams here); the request path is the production one.
+    env.update(
+        ORDERS_MODE="dev",
+        LOG_FORMAT="json",
+        PAYMENT_WEBHOOK_SECRETS=SECRET,
+        RATE_LIMIT_PER_MINUTE=str(10**9),
+    )
+    return env
 
+
+def _serve(kind: str, port: int) -> None:
     import uvicorn  # noqa: PLC0415
 
-    if kind in {"ours", "floor"}:
-        from entrypoints.api.app import create_app  # noqa: PLC0415
-        from entrypoints.settings import Settings  # noqa: PLC0415
+    from entrypoints.commands.api import serve, server_options  # noqa: PLC0415
+    from entrypoints.settings import Settings  # noqa: PLC0415
 
-        # The per-IP rate limit stays in the stack (its cost is part of ours) but must not refuse
-        # the load generator, which is one address.
-        settings = Settings(
-            mode="dev", payment_webhook_secrets=(SECRET,), rate_limit_per_minute=10**9
-        )
-        # As `orders-service api` serves it.
-        app: object = create_app(
-            settings,
-            configure=_answer_one_order if kind == "floor" else None,
-            freeze_startup_objects=True,
-        )
-        # Request lines and background AdvanceOrder runs log at info: keep the run about the
-        # HTTP path, as a production log level would.
-        for name in ("entrypoints", "orders_service", "application", "adapters"):
-            logging.getLogger(name).setLevel(logging.WARNING)
+    settings = Settings.from_env()  # _env(): the api command's
+    if kind == "workers2":
+        # The api command's own path for --workers 2 (which it refuses without MongoDB; creates
+        # need no shared state, so the comparison runs on the in-memory repository).
+        serve(settings, host="127.0.0.1", port=port, workers=2)
+        return
+    app: Any
+    if kind == "floor":
+        from entrypoints.api.app import create_app  # noqa: PLC0415
+        from entrypoints.logging import configure_logging  # noqa: PLC0415
+
+        configure_logging(settings)
+        app = create_app(settings, configure=_answer_one_order, freeze_startup_objects=True)
+    elif kind == "fastapi":
+        from bench.fastapi_twin import create_app as fastapi_app  # noqa: PLC0415
+
+        app = fastapi_app(_order(0))
     else:
         app = _bare_app()
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)  # type: ignore[arg-type]
+    # The twins write no logs of their own; the access log is off as in ours.
+    uvicorn.run(
+        app, **{**server_options(settings, host="127.0.0.1", port=port), "log_level": "warning"}
+    )  # type: ignore[arg-type]
 
 
 # --- the load generator ---------------------------------------------------------------------
@@ -206,10 +234,17 @@ class Run:
     seconds: float
     latencies: list[float]
     statuses: dict[int, int]
+    #: CPU time the server's processes spent on these requests (user + system).
+    cpu_seconds: float = 0.0
 
     @property
     def rate(self) -> float:
         return self.requests / self.seconds
+
+    @property
+    def cpu_us(self) -> float:
+        """Server CPU µs per request: what a request costs the server, whoever else is busy."""
+        return self.cpu_seconds / self.requests * 1e6
 
     def percentile(self, p: float) -> float:
         return percentile(self.latencies, p) * 1000
@@ -251,11 +286,23 @@ async def drive(name: str, port: int, requests: list[bytes], concurrency: int) -
     return Run(name, len(requests), time.perf_counter() - started, latencies, statuses)
 
 
-def _start(kind: str) -> tuple[subprocess.Popen[bytes], int]:
+CLI = str(Path(sys.executable).with_name("orders-service"))
+
+
+def _start(kind: str, logs: Any) -> tuple[subprocess.Popen[bytes], int]:
+    """``ours`` is ``orders-service api`` itself (``quiet``: the same with LOG_LEVEL=warning);
+    its log lines go to ``logs`` (a file)."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "MONGODB_URI"}}
-    process = subprocess.Popen(  # noqa: S603 - this very module
-        [sys.executable, "-m", "bench.bench_api", "--serve", kind, "--port", str(port)], env=env
+    env = _env()
+    if kind == "quiet":
+        env["LOG_LEVEL"] = "warning"
+    command = (
+        [CLI, "api", "--port", str(port)]
+        if kind in {"ours", "quiet"}
+        else [sys.executable, "-m", "bench.bench_api", "--serve", kind, "--port", str(port)]
+    )
+    process = subprocess.Popen(  # noqa: S603 - our own console script or this very module
+        command, env=env, stderr=logs if kind not in {"bare", "fastapi"} else None
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -294,65 +341,181 @@ def _merge(name: str, parts: list[Run]) -> Run:
         sum(p.seconds for p in parts),
         [latency for p in parts for latency in p.latencies],
         statuses,
+        sum(p.cpu_seconds for p in parts),
     )
 
 
 @dataclass
 class Comparison:
-    """A server's throughput over the bare endpoint's, per round, for the spread."""
+    """One server's throughput over another's, per round, for the spread."""
 
     op: str
     kind: str
+    over: str
     ratios: list[float]
+    target: str = ""
+
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and of its live children (the workers of a
+    supervisor), from /proc."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(stat.parent.name) == pid or int(fields[1]) == pid:
+            total += (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+    return total
 
 
 async def _paired(
-    op: str, servers: dict[str, int], batches: dict[str, list[bytes]], args: argparse.Namespace
-) -> tuple[list[Run], list[Comparison]]:
+    op: str,
+    servers: dict[str, int],
+    batches: dict[str, list[bytes]],
+    args: argparse.Namespace,
+    pids: dict[str, int],
+) -> tuple[list[Run], dict[str, list[float]]]:
     """``args.rounds`` rounds, each one batch to every server in turn, so that they all meet the
-    same machine (a shared VM drifts by tens of percent within a minute)."""
-    size = len(batches["bare"]) // args.rounds
+    same machine (a shared VM drifts by tens of percent within a minute). Returns the merged
+    rows and each server's rate per round. Each batch also records the server's CPU time."""
+    size = len(next(iter(batches.values()))) // args.rounds
     parts: dict[str, list[Run]] = {kind: [] for kind in servers}
-    ratios: dict[str, list[float]] = {kind: [] for kind in servers if kind != "bare"}
     for r in range(args.rounds):
         for kind, port in servers.items():
             chunk = batches[kind][r * size : (r + 1) * size]
-            parts[kind].append(await drive(kind, port, chunk, args.concurrency))
-        for kind, spread in ratios.items():
-            spread.append(parts[kind][-1].rate / parts["bare"][-1].rate)
+            before = _cpu_seconds(pids[kind])
+            part = await drive(kind, port, chunk, args.concurrency)
+            part.cpu_seconds = _cpu_seconds(pids[kind]) - before
+            parts[kind].append(part)
     runs = [_merge(f"{op} ({kind})", parts[kind]) for kind in servers]
-    return runs, [Comparison(op, kind, spread) for kind, spread in ratios.items()]
+    return runs, {kind: [p.rate for p in parts[kind]] for kind in servers}
 
 
-async def bench(args: argparse.Namespace) -> tuple[list[Run], list[Comparison]]:
+def _compare(
+    op: str, rates: dict[str, list[float]], pairs: Sequence[tuple[str, str, str]]
+) -> list[Comparison]:
+    return [
+        Comparison(
+            op, kind, over, [a / b for a, b in zip(rates[kind], rates[over], strict=True)], t
+        )
+        for kind, over, t in pairs
+        if kind in rates and over in rates
+    ]
+
+
+async def paced(port: int, requests: list[bytes], rate: float, concurrency: int) -> Run:
+    """Open loop: request i is due at ``i / rate`` s; its latency runs from when it was due, so
+    a slow answer that delays the next ones counts against them too."""
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    queue = iter(enumerate(requests))
+    loop = asyncio.get_running_loop()
+    start = loop.time() + 0.05
+
+    async def connection() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            for i, raw in queue:
+                due = start + i / rate
+                delay = due - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                status, _ = await _exchange(reader, writer, raw)
+                latencies.append(loop.time() - due)
+                statuses[status] = statuses.get(status, 0) + 1
+        finally:
+            writer.close()
+
+    began = time.perf_counter()
+    await asyncio.gather(*(connection() for _ in range(concurrency)))
+    return Run(
+        f"create order (ours) paced at {rate:,.0f}/s",
+        len(requests),
+        time.perf_counter() - began,
+        latencies,
+        statuses,
+    )
+
+
+async def bench(
+    args: argparse.Namespace, logs: Any
+) -> tuple[list[Run], list[Comparison], dict[str, float]]:
     from entrypoints.api.signature import signature_header  # noqa: PLC0415
 
-    kinds = ("bare", "ours", "floor") if args.floor else ("bare", "ours")
-    started = {kind: _start(kind) for kind in kinds}
+    kinds = ["bare", "fastapi", "ours"]
+    if args.floor:
+        kinds.append("floor")
+    if args.workers_compare:
+        kinds.append("workers2")
+    if args.log_cost:
+        kinds.append("quiet")
+    started = {kind: _start(kind, logs) for kind in kinds}
     servers = {kind: port for kind, (_, port) in started.items()}
+    pids = {kind: process.pid for kind, (process, _) in started.items()}
+    extra: dict[str, float] = {}
     try:
-        for port in servers.values():
-            # Warm-up: imports, first allocations, the JIT-less interpreter's caches.
+        for kind, port in servers.items():
+            # Warm-up: imports, first allocations, the JIT-less interpreter's caches (two rounds
+            # for the two workers).
             warm = [
                 _raw("POST", "/api/orders", json.dumps(_order(10_000_000 + i)).encode())
-                for i in range(300)
+                for i in range(600 if kind == "workers2" else 300)
             ]
             await drive("warm-up", port, warm, args.concurrency)
         creates = [
             _raw("POST", "/api/orders", json.dumps(_order(i)).encode())
             for i in range(args.requests)
         ]
-        create_runs, create_cmp = await _paired(
-            "create order", servers, dict.fromkeys(kinds, creates), args
+        create_runs, create_rates = await _paired(
+            "create order", servers, dict.fromkeys(kinds, creates), args, pids
         )
+        create_cmp = _compare(
+            "create order",
+            create_rates,
+            [
+                ("ours", "fastapi", ">= 0.8x"),
+                ("ours", "bare", ">= 0.55x"),
+                ("fastapi", "bare", ""),
+                ("floor", "bare", "use-cases answering one order"),
+                ("workers2", "ours", "--workers 2 over 1, >= 1.4x"),
+                ("ours", "quiet", "the request line's cost: LOG_LEVEL=info over warning"),
+            ],
+        )
+        readers = {kind: port for kind, port in servers.items() if kind != "workers2"}
         ids = [order_id for order_id, _ in await _created_ids(servers["ours"], 200, 20_000_000)]
         ours_reads = [_raw("GET", f"/api/orders/{ids[i % len(ids)]}") for i in range(args.requests)]
+        twin_reads = [_raw("GET", "/api/orders/x") for _ in range(args.requests)]
+        if "quiet" in servers:  # the same orders there (order ids derive from reference ids)
+            await _created_ids(servers["quiet"], 200, 20_000_000)
         reads = {
-            "bare": [_raw("GET", "/api/orders/x") for _ in range(args.requests)],
-            "ours": ours_reads,
-            "floor": ours_reads,
+            kind: ours_reads if kind in {"ours", "floor", "quiet"} else twin_reads
+            for kind in readers
         }
-        get_runs, get_cmp = await _paired("get order", servers, reads, args)
+        get_runs, get_rates = await _paired("get order", readers, reads, args, pids)
+        get_cmp = _compare(
+            "get order",
+            get_rates,
+            [
+                ("ours", "bare", ">= 0.8x"),
+                ("ours", "fastapi", ""),
+                ("fastapi", "bare", ""),
+                ("floor", "bare", "use-cases answering one order"),
+                ("ours", "quiet", "the request line's cost: LOG_LEVEL=info over warning"),
+            ],
+        )
+        ours_create = next(r for r in create_runs if r.name == "create order (ours)")
+        half = ours_create.rate / 2
+        extra["paced_rate"] = half
+        paced_creates = [
+            _raw("POST", "/api/orders", json.dumps(_order(40_000_000 + i)).encode())
+            for i in range(args.paced_requests)
+        ]
+        paced_run = await paced(servers["ours"], paced_creates, half, args.concurrency)
         paid = await _created_ids(servers["ours"], args.webhooks, 30_000_000)
         events = []
         for n, (_, payment_id) in enumerate(paid):
@@ -372,44 +535,82 @@ async def bench(args: argparse.Namespace) -> tuple[list[Run], list[Comparison]]:
     finally:
         for process, _ in started.values():
             process.terminate()
-            process.wait(timeout=10)
-    return [*create_runs, *get_runs, webhook], [*create_cmp, *get_cmp]
+            process.wait(timeout=30)
+    return [*create_runs, *get_runs, paced_run, webhook], [*create_cmp, *get_cmp], extra
 
 
-def report(runs: list[Run], comparisons: list[Comparison], args: argparse.Namespace) -> str:
+def report(
+    runs: list[Run],
+    comparisons: list[Comparison],
+    args: argparse.Namespace,
+    load_before: str,
+    log_lines: tuple[int, int],
+) -> str:
     by_name = {r.name: r for r in runs}
     lines = [
         f"One run, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, Python {platform.python_version()}, "
-        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at the end; "
-        f"{args.requests} requests per row over {args.concurrency} keep-alive connections, in "
-        f"{args.rounds} rounds alternating the servers (webhooks: {args.webhooks} over "
-        f"{args.webhook_concurrency}); one uvicorn worker per server (h11), the load generator "
-        "in another process.",
+        f"{os.cpu_count()} CPUs, load average {load_before} before it and "
+        f"{os.getloadavg()[0]:.2f} at the end; {args.requests} requests per row over "
+        f"{args.concurrency} keep-alive connections, in {args.rounds} rounds alternating the "
+        f"servers (webhooks: {args.webhooks} over {args.webhook_concurrency}); every server on "
+        "uvicorn + uvloop + httptools, one process each (workers2: two), the load generator "
+        "(uvloop) in another process on the same CPUs.",
         "",
-        "| scenario | requests/s | p50 ms | p99 ms | answers |",
-        "| --- | ---: | ---: | ---: | --- |",
+        "| scenario | requests/s | p50 ms | p99 ms | server CPU µs/request | answers |",
+        "| --- | ---: | ---: | ---: | ---: | --- |",
     ]
     for run in runs:
         answers = ", ".join(f"{s}: {n}" for s, n in sorted(run.statuses.items()))
+        cpu = f"{run.cpu_us:,.0f}" if run.cpu_seconds else ""
         lines.append(
             f"| {run.name} | {run.rate:,.0f} | {run.percentile(50):.1f} | "
-            f"{run.percentile(99):.1f} | {answers} |"
+            f"{run.percentile(99):.1f} | {cpu} | {answers} |"
         )
     lines.append("")
-    for comparison in comparisons:
-        op, kind = comparison.op, comparison.kind
-        served, bare = by_name[f"{op} ({kind})"], by_name[f"{op} (bare)"]
-        spread = ", ".join(f"{r:.2f}" for r in comparison.ratios)
-        target = " (target >= 0.75x)" if kind == "ours" else " (use-cases answering one order)"
-        lines.append(
-            f"- {op}: {kind} / bare = **{served.rate / bare.rate:.2f}x**{target}; "
-            f"per round: {spread}"
+    for c in comparisons:
+        served, over = by_name[f"{c.op} ({c.kind})"], by_name[f"{c.op} ({c.over})"]
+        spread = ", ".join(f"{r:.2f}" for r in c.ratios)
+        target = (
+            f" (target {c.target})"
+            if c.target.startswith(">")
+            else (f" ({c.target})" if c.target else "")
         )
+        # The CPU ratio: the other server's CPU per request over this one's, i.e. the ratio of
+        # the throughputs each would reach on a CPU of its own (not for workers2: two processes).
+        by_cpu = (
+            f"; by server CPU per request: **{over.cpu_us / served.cpu_us:.2f}x**"
+            if c.kind != "workers2" and served.cpu_seconds and over.cpu_seconds
+            else ""
+        )
+        lines.append(
+            f"- {c.op}: {c.kind} / {c.over} = **{served.rate / over.rate:.2f}x**{target}; "
+            f"median of rounds {statistics.median(c.ratios):.2f}{by_cpu}; per round: {spread}"
+        )
+    paced_run = next(r for r in runs if "paced" in r.name)
+    lines.append(
+        f"- create order at half its measured maximum: p99 **{paced_run.percentile(99):.1f} ms**"
+        " (target <= 10 ms)"
+    )
     webhook = by_name["payment webhook (ours)"]
     lines.append(
         f"- payment webhook answer p99: **{webhook.percentile(99):.1f} ms** (target < 50 ms)"
     )
+    total, json_lines = log_lines
+    lines.append(
+        f"- log lines written by the api processes: {total:,} ({json_lines:,} of them JSON "
+        "request lines)"
+    )
     return "\n".join(lines)
+
+
+def _count_log_lines(path: str) -> tuple[int, int]:
+    total = requests = 0
+    with open(path, "rb") as lines:
+        for line in lines:
+            total += 1
+            if line.startswith(b"{") and b'"event":"request"' in line:
+                requests += 1
+    return total, requests
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -419,12 +620,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--webhooks", type=int, default=2000)
     parser.add_argument("--webhook-concurrency", type=int, default=8)
+    parser.add_argument("--paced-requests", type=int, default=3000)
     parser.add_argument(
         "--floor",
         action="store_true",
         help="also serve the real app with use-cases that answer one order (the edge's cost)",
     )
-    parser.add_argument("--serve", choices=("ours", "bare", "floor"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--workers-compare",
+        action="store_true",
+        help="also serve the app with two worker processes and compare creates with one",
+    )
+    parser.add_argument(
+        "--log-cost",
+        action="store_true",
+        help="also serve orders-service api with LOG_LEVEL=warning: what the request line costs",
+    )
+    parser.add_argument(
+        "--serve", choices=("bare", "fastapi", "floor", "workers2"), help=argparse.SUPPRESS
+    )
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
@@ -432,8 +646,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.requests % args.rounds:
         parser.error("--requests must be a multiple of --rounds")
-    runs, comparisons = asyncio.run(bench(args))
-    print(report(runs, comparisons, args))
+    import uvloop  # noqa: PLC0415
+
+    load_before = f"{os.getloadavg()[0]:.2f}"
+    with tempfile.NamedTemporaryFile(prefix="bench-api-", suffix=".log") as logs:
+        runs, comparisons, _ = uvloop.run(bench(args, logs))
+        log_lines = _count_log_lines(logs.name)
+    print(report(runs, comparisons, args, load_before, log_lines))
     return 0
 
 

@@ -425,9 +425,10 @@ class DownstreamCaller:
             raise CircuitOpen(self.service, f"circuit open, {method} {path} not sent") from exc
         finally:
             duration_ms = (time.perf_counter() - started) * 1000
-            # An answer the caller asked for (a 404 "no such transfer") is no warning.
+            # An answer the caller asked for (a 404 "no such transfer") is no warning, and one
+            # line per call is noise at INFO: DEBUG.
             expected = isinstance(status, int) and (status < 400 or status in accept)
-            level = logging.INFO if expected else logging.WARNING
+            level = logging.DEBUG if expected else logging.WARNING
             if log.isEnabledFor(level):
                 log.log(
                     level,

@@ -5,7 +5,6 @@ them; one log line per answer; the HTTP and webhook metrics."""
 from __future__ import annotations
 
 import json
-import logging
 import random
 import re
 import time
@@ -16,9 +15,8 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from structlog.contextvars import clear_contextvars
 
 from adapters.instrumented.metrics import HTTP_LATENCY, HTTP_REQUESTS, WEBHOOKS, child
+from entrypoints import logging as logs
 from entrypoints.logging import bind_request
-
-log = logging.getLogger("orders_service.http")
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}")
@@ -111,17 +109,15 @@ class ObservabilityMiddleware:
             child(HTTP_LATENCY, method, route).observe(elapsed)
             if is_webhook:
                 child(WEBHOOKS, _webhook_outcome(status, bytes(webhook_body))).inc()
-            if log.isEnabledFor(logging.INFO):
-                log.info(
-                    "request",
-                    extra={
-                        "method": method,
-                        "path": scope.get("path", route),
-                        "route": route,
-                        "status": status,
-                        "duration_ms": round(elapsed * 1000, 2),
-                    },
-                )
+            # structlog's own bound logger (entrypoints/logging.py): no stdlib logging here.
+            logs.http_log.info(
+                "request",
+                method=method,
+                path=scope.get("path", route),
+                route=route,
+                status=status,
+                duration_ms=round(elapsed * 1000, 2),
+            )
 
 
 def _query_value(scope: Scope, name: bytes = b"reference_id") -> str | None:

@@ -13,14 +13,17 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
+from entrypoints import logging as logs
 from entrypoints.api import admin
 from entrypoints.logging import (
     bind_job_context,
     bind_order,
+    bind_request,
     configure_logging,
     mask,
     redact,
     register_secrets,
+    reset_logging,
 )
 from entrypoints.settings import Settings
 
@@ -79,7 +82,8 @@ def captured() -> Iterator[io.StringIO]:
         for handler in [h for h in root.handlers if h.get_name() == "orders-service"]:
             root.removeHandler(handler)
         root.setLevel(level)
-        logging.getLogger("uvicorn.access").disabled = False
+        # Also the API's request logger, which configure_logging points at this stream.
+        reset_logging()
         structlog.contextvars.clear_contextvars()
         structlog.reset_defaults()
 
@@ -153,3 +157,141 @@ async def test_a_worker_job_puts_its_key_and_order_id_on_its_lines(captured: io.
     )
     assert second["job_key"] == "cron:retry_due_orders"
     assert "order_id" not in second
+
+
+def test_the_request_line_is_one_json_object_with_the_request_context(
+    captured: io.StringIO,
+) -> None:
+    bind_request("req-1", order_id="order-1", reference_id="ref-1")
+    # What the API's middleware writes once per answer (entrypoints/api/observability.py).
+    logs.http_log.info(
+        "request",
+        method="GET",
+        path="/api/orders/order-1",
+        route="/api/orders/{order_id:str}",
+        status=200,
+        duration_ms=0.42,
+    )
+
+    (line,) = [json.loads(text) for text in captured.getvalue().splitlines()]
+
+    assert line["event"] == "request"
+    assert (line["level"], line["logger"]) == ("info", "orders_service.http")
+    assert (line["request_id"], line["order_id"], line["reference_id"]) == (
+        "req-1",
+        "order-1",
+        "ref-1",
+    )
+    assert (line["route"], line["status"], line["duration_ms"]) == (
+        "/api/orders/{order_id:str}",
+        200,
+        0.42,
+    )
+    assert line["timestamp"].endswith("Z")
+
+
+def test_secrets_on_the_request_line_are_masked_by_key_and_inside_text(
+    captured: io.StringIO,
+) -> None:
+    logs.http_log.info(
+        "request",
+        path="/api/admin/orders?token=adm_0123456789abcdef",
+        headers={"Authorization": "Bearer abcdefghijklmnop", "x-api-key": "key_0123456789"},
+        note=["sent Authorization: Bearer tok_9f8e7d6c5b"],
+        signature="t=1,v1=0123456789abcdef",
+    )
+
+    text = captured.getvalue()
+    line = json.loads(text)
+
+    for secret in (
+        "adm_0123456789abcdef",
+        "abcdefghijklmnop",
+        "key_0123456789",
+        "tok_9f8e7d6c5b",
+        "0123456789abcdef",
+    ):
+        assert secret not in text
+    assert line["path"] == "/api/admin/orders?token=adm_…(20 chars)"
+    assert line["signature"] == mask("t=1,v1=0123456789abcdef")
+
+
+def test_lines_are_written_as_bytes_to_a_binary_stream() -> None:
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding="utf-8")
+    configure_logging(Settings(log_format="json"), stream=stream)
+    try:
+        logs.http_log.info("request", route="/health", status=200)
+        logging.getLogger("some.library").warning("slow: %d ms", 12)
+    finally:
+        reset_logging()
+
+    first, second = (json.loads(line) for line in raw.getvalue().splitlines())
+    assert (first["event"], first["status"]) == ("request", 200)
+    assert (second["event"], second["level"], second["logger"]) == (
+        "slow: 12 ms",
+        "warning",
+        "some.library",
+    )
+
+
+def test_below_the_level_nothing_is_written(captured: io.StringIO) -> None:
+    configure_logging(Settings(log_format="json", log_level="warning"), stream=captured)
+    logs.http_log.info("request", status=200)
+    logging.getLogger("x").info("hello")
+    structlog.get_logger("y").debug("hidden")
+
+    assert captured.getvalue() == ""
+
+
+def _saq_record(message: str, job: str) -> logging.LogRecord:
+    return logging.LogRecord("saq", logging.INFO, "saq/worker.py", 1, message, (job,), None)
+
+
+def test_cron_passes_and_the_per_call_httpx_line_are_debug(captured: io.StringIO) -> None:
+    cron = "Job<function: retry_due_orders, key: cron:retry_due_orders, queue: default>"
+    order = "Job<function: advance_order, key: advance:order-1, queue: default>"
+    saq = logging.getLogger("saq")
+    for message in ("Enqueuing %s", "Processing %s", "Finished %s"):
+        saq.handle(_saq_record(message, cron))
+    saq.handle(_saq_record("Scheduled %s", "['saq:job:default:cron:retry_due_orders']"))
+    saq.handle(_saq_record("Finished %s", order))
+    logging.getLogger("httpx").info('HTTP Request: POST http://wallet/v1/wallets "201"')
+
+    lines = [json.loads(line) for line in captured.getvalue().splitlines()]
+    assert [line["event"] for line in lines] == [f"Finished {order}"]
+
+    configure_logging(Settings(log_format="json", log_level="debug"), stream=captured)
+    saq.handle(_saq_record("Finished %s", cron))
+    logging.getLogger("httpx").info("HTTP Request: GET http://gateway/v1/payments/p1")
+
+    *_, cron_line, httpx_line = (json.loads(line) for line in captured.getvalue().splitlines())
+    assert (cron_line["event"], cron_line["level"]) == (f"Finished {cron}", "debug")
+    assert httpx_line["logger"] == "httpx"
+
+
+def test_an_exception_s_message_is_masked_and_console_tracebacks_show_no_locals(
+    captured: io.StringIO,
+) -> None:
+    def fail(api_key: str) -> None:
+        raise RuntimeError(f"gateway said no to adm_0123456789abcdef, Bearer {api_key}")
+
+    try:
+        fail("key_abcdefghijkl")
+    except RuntimeError:
+        logging.getLogger("some.library").exception("call failed")
+    (line,) = [json.loads(text) for text in captured.getvalue().splitlines()]
+    assert "RuntimeError: gateway said no to adm_…(20 chars), Bearer key_…" in line["exception"]
+
+    console = io.StringIO()
+    configure_logging(Settings(log_format="console"), stream=console)
+
+    def refuse(wallet_key: str) -> None:
+        raise RuntimeError("refused")
+
+    try:
+        refuse("-".join(["wk", "local", "value", "0123"]))  # only a local variable holds it
+    except RuntimeError:
+        structlog.get_logger("ours").exception("call failed")
+    assert "RuntimeError" in console.getvalue()
+    assert "wk-local-value-0123" not in console.getvalue()

@@ -15,7 +15,7 @@ import structlog
 from prometheus_client.parser import text_string_to_metric_families
 
 from domain import order_id_for
-from entrypoints.logging import configure_logging
+from entrypoints.logging import configure_logging, reset_logging
 from tests.integration.admin.conftest import AUTH, admin_settings, starter
 from tests.integration.api.conftest import PROBLEM, Api, event_body, order_body, signed_headers
 
@@ -149,7 +149,8 @@ def json_logs() -> Iterator[io.StringIO]:
         for handler in [h for h in root.handlers if h.get_name() == "orders-service"]:
             root.removeHandler(handler)
         root.setLevel(level)
-        logging.getLogger("uvicorn.access").disabled = False
+        # Also the API's request logger, which configure_logging points at this stream.
+        reset_logging()
         structlog.reset_defaults()
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from entrypoints.settings import Settings
 from tests.services import free_port
@@ -62,3 +65,108 @@ def test_the_command_serves_the_api_on_the_given_port() -> None:
         process.wait(timeout=10)
         if process.stderr:
             process.stderr.close()
+
+
+def test_more_than_one_worker_without_mongodb_is_refused_naming_it() -> None:
+    result = subprocess.run(  # noqa: S603 - our own console script
+        [CLI, "api", "--port", str(free_port()), "--workers", "2"],
+        env=_env(PAYMENT_WEBHOOK_SECRETS="s1"),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+    assert result.returncode == 2
+    assert "MONGODB_URI" in result.stderr
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.add(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _serving_pids(port: int, clients: list[socket.socket], candidates: set[int]) -> set[int]:
+    """Which processes hold the server side of these client connections (/proc/net/tcp maps
+    each connection to a socket inode, /proc/PID/fd maps the inode to its process)."""
+    client_ports = {c.getsockname()[1] for c in clients}
+    inodes = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, remote = int(fields[1].split(":")[1], 16), int(fields[2].split(":")[1], 16)
+        if local == port and remote in client_ports:
+            inodes.add(f"socket:[{fields[9]}]")
+    owners = set()
+    for pid in candidates:
+        for fd in Path(f"/proc/{pid}/fd").glob("*"):
+            try:
+                if os.readlink(fd) in inodes:
+                    owners.add(pid)
+            except OSError:
+                continue
+    return owners
+
+
+def _ask_health(port: int) -> socket.socket:
+    client = socket.create_connection(("127.0.0.1", port), timeout=5)
+    client.sendall(b"GET /health HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n")
+    answer = client.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 200"), answer
+    return client
+
+
+@pytest.mark.mongo
+def test_two_workers_both_answer_and_all_stop_on_sigterm(mongo_uri: str) -> None:
+    port = free_port()
+    process = subprocess.Popen(  # noqa: S603 - our own console script
+        [CLI, "api", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
+        env=_env(
+            PAYMENT_WEBHOOK_SECRETS="s1",
+            MONGODB_URI=mongo_uri,
+            MONGODB_DB_NAME="api_command_workers",
+        ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    workers: set[int] = set()
+    try:
+        deadline = time.monotonic() + 60
+        while len(workers) < 2:
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            assert time.monotonic() < deadline, f"two workers did not answer; saw {workers}"
+            try:
+                # Connections held open at once, so the two processes share them.
+                clients = [_ask_health(port) for _ in range(32)]
+            except OSError:
+                time.sleep(0.1)
+                continue
+            try:
+                workers |= _serving_pids(port, clients, _children(process.pid))
+            finally:
+                for client in clients:
+                    client.close()
+
+        assert len(workers) == 2
+        assert process.pid not in workers
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=30)
+        if process.stderr:
+            process.stderr.close()
+
+    assert code == 0
+    assert not any(_alive(pid) for pid in workers)
