@@ -132,13 +132,15 @@ def _ask_health(port: int) -> socket.socket:
 @pytest.mark.mongo
 def test_two_workers_both_answer_and_all_stop_on_sigterm(mongo_uri: str) -> None:
     port = free_port()
+    env = _env(
+        PAYMENT_WEBHOOK_SECRETS="s1", MONGODB_URI=mongo_uri, MONGODB_DB_NAME="api_command_workers"
+    )
+    # The schema first, as a deployment runs db-init before its processes: two workers creating
+    # the same collection at once can wedge SecantusDB (docs/adr/0009-durable-writes.md).
+    subprocess.run([CLI, "db-init"], env=env, check=True, timeout=60, capture_output=True)  # noqa: S603
     process = subprocess.Popen(  # noqa: S603 - our own console script
         [CLI, "api", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
-        env=_env(
-            PAYMENT_WEBHOOK_SECRETS="s1",
-            MONGODB_URI=mongo_uri,
-            MONGODB_DB_NAME="api_command_workers",
-        ),
+        env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
