@@ -33,6 +33,7 @@ OTHER = "http://localhost:3000"
 
 def _settings(*origins: str, per_minute: int = UNLIMITED) -> Settings:
     return Settings(
+        mode="dev",
         payment_webhook_secrets=(SECRET,),
         rate_limit_per_minute=per_minute,
         cors_allowed_origins=origins,

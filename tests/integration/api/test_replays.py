@@ -76,6 +76,7 @@ async def mongo_api(mongo_uri: str) -> AsyncIterator[Api]:
     """The API on a fresh database of the session's Mongo-wire server (schema ensured first)."""
     async for database in fresh_database(mongo_uri, "pymongo", prefix="replays"):
         settings = Settings(
+            mode="dev",
             mongodb_uri=mongo_uri,
             mongodb_db_name=database.name,
             payment_webhook_secrets=(SECRET,),

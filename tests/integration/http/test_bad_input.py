@@ -44,7 +44,9 @@ async def api(fragile: Adapters) -> AsyncIterator[Api]:
     def configure(container: Container) -> None:
         container.payment_gateway.override(providers.Object(fragile.gateway))
 
-    settings = Settings(payment_webhook_secrets=(SECRET,), rate_limit_per_minute=UNLIMITED)
+    settings = Settings(
+        mode="dev", payment_webhook_secrets=(SECRET,), rate_limit_per_minute=UNLIMITED
+    )
     async with api_starter(settings, FakePaymentGateway(SystemClock()))(configure) as running:
         yield running
 

@@ -61,6 +61,7 @@ async def test_a_database_outage_is_a_prompt_503_and_the_api_serves_again_after_
     killable_mongo: SecantusProcess,
 ) -> None:
     settings = Settings(
+        mode="dev",
         mongodb_uri=killable_mongo.uri(URI_OPTIONS),
         mongodb_db_name="outage",
         payment_webhook_secrets=(SECRET,),
