@@ -48,7 +48,15 @@ from entrypoints.api.problems import (
     problem,
     problem_responses,
 )
-from entrypoints.api.schemas import DECIMAL_PATTERN, ORDER_ID_EXAMPLE, OrderView, said
+from entrypoints.api.schemas import (
+    DECIMAL_PATTERN,
+    ORDER_ID_EXAMPLE,
+    OrderView,
+    ms_text,
+    ms_text_or_none,
+    said,
+    when,
+)
 from entrypoints.logging import bind_order
 
 # --- authentication ----------------------------------------------------------------------------
@@ -268,10 +276,10 @@ class OrderSummary(msgspec.Struct, frozen=True):
     ]
     last_error: Annotated[str | None, said("The last failure of a step.", "timeout")]
     next_attempt_at: Annotated[
-        datetime | None, said("When the worker tries again.", "2026-03-01T12:05:00Z")
+        str | None, when("When the worker tries again.", "2026-03-01T12:05:00.000Z")
     ]
-    created_at: Annotated[datetime, said("When it was created.", "2026-03-01T12:00:00Z")]
-    updated_at: Annotated[datetime, said("When it last changed.", "2026-03-01T12:01:00Z")]
+    created_at: Annotated[str, when("When it was created.", "2026-03-01T12:00:00.000Z")]
+    updated_at: Annotated[str, when("When it last changed.", "2026-03-01T12:01:00.000Z")]
 
     @classmethod
     def of(cls, order: Order) -> OrderSummary:
@@ -289,9 +297,9 @@ class OrderSummary(msgspec.Struct, frozen=True):
             parked=order.parked,
             parked_reason=order.parked_reason,
             last_error=order.last_error,
-            next_attempt_at=order.next_attempt_at,
-            created_at=order.created_at,
-            updated_at=order.updated_at,
+            next_attempt_at=ms_text_or_none(order.next_attempt_at),
+            created_at=ms_text(order.created_at),
+            updated_at=ms_text(order.updated_at),
         )
 
 
@@ -317,7 +325,7 @@ class WebhookEventView(msgspec.Struct, frozen=True):
     """One webhook event received for the order's payment."""
 
     event_id: Annotated[str, said("The event's id.", "evt_000001")]
-    received_at: Annotated[datetime, said("When it arrived.", "2026-03-01T12:01:00Z")]
+    received_at: Annotated[str, when("When it arrived.", "2026-03-01T12:01:00.000Z")]
     outcome: Annotated[WebhookOutcome, said("What became of it.", "accepted")]
     payload: Annotated[str, said("The raw body as received.", '{"id": "evt_000001"}')]
 
@@ -332,7 +340,7 @@ class HistoryView(msgspec.Struct, frozen=True):
     ]
     parked_reason: Annotated[str | None, said("Why it was parked, if it is.")]
     next_attempt_at: Annotated[
-        datetime | None, said("When the worker tries again.", "2026-03-01T12:05:00Z")
+        str | None, when("When the worker tries again.", "2026-03-01T12:05:00.000Z")
     ]
     webhook_events: Annotated[
         list[WebhookEventView], said("The payment's webhook events, oldest first.")
@@ -354,7 +362,7 @@ class OldestView(msgspec.Struct, frozen=True):
 
     order_id: Annotated[str, said("The order id.", ORDER_ID_EXAMPLE)]
     reference_id: Annotated[str, said("Its reference id.", "ref-1")]
-    created_at: Annotated[datetime, said("When it was created.", "2026-03-01T12:00:00Z")]
+    created_at: Annotated[str, when("When it was created.", "2026-03-01T12:00:00.000Z")]
     age_seconds: Annotated[str, said("Its age in seconds, a decimal string.", "42.5")]
 
 
@@ -362,7 +370,7 @@ class StatsView(msgspec.Struct, frozen=True):
     """Rates are fractions (``"0.9500"``), times in seconds, amounts decimal strings; null when
     there is nothing to compute them from."""
 
-    at: Annotated[datetime, said("When the figures were computed.", "2026-03-01T12:00:00Z")]
+    at: Annotated[str, when("When the figures were computed.", "2026-03-01T12:00:00.000Z")]
     total: Annotated[int, said("Orders in all.", 120)]
     by_status: Annotated[dict[str, int], said("Orders per status.", {"completed": 100})]
     parked: Annotated[int, said("Parked orders.", 2)]
@@ -387,7 +395,7 @@ class StatsView(msgspec.Struct, frozen=True):
             return None if value is None else f"{value:f}"
 
         return cls(
-            at=stats.at,
+            at=ms_text(stats.at),
             total=stats.total,
             by_status={s.value: stats.counts.of(s) for s in OrderStatus},
             parked=stats.parked,
@@ -403,7 +411,7 @@ class StatsView(msgspec.Struct, frozen=True):
                 s.value: OldestView(
                     order_id=o.order_id,
                     reference_id=o.reference_id,
-                    created_at=o.created_at,
+                    created_at=ms_text(o.created_at),
                     age_seconds=f"{stats.age_seconds(s) or 0:f}",
                 )
                 for s in OPEN_STATUSES
@@ -489,11 +497,11 @@ async def order_history(
         order=OrderView.of(order),
         attempts={step.value: n for step, n in order.attempts.items()},
         parked_reason=order.parked_reason,
-        next_attempt_at=order.next_attempt_at,
+        next_attempt_at=ms_text_or_none(order.next_attempt_at),
         webhook_events=[
             WebhookEventView(
                 event_id=e.event_id,
-                received_at=e.received_at,
+                received_at=ms_text(e.received_at),
                 outcome=cast(WebhookOutcome, e.outcome),
                 payload=e.raw_payload.decode("utf-8", errors="replace"),
             )

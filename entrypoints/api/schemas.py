@@ -11,7 +11,7 @@ names every offending field, not only the first.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal, cast
 
@@ -154,6 +154,30 @@ def create_order_problems(value: Any) -> list[tuple[str, str]]:
 ORDER_ID_EXAMPLE = "0b7e8f9c-4a3b-5d6e-8f01-23456789abcd"
 
 
+def ms_text(moment: datetime) -> str:
+    """A time as the API writes every time: RFC 3339, UTC, exactly three fraction digits and
+    ``Z`` (``2026-03-01T12:00:00.000Z``), whatever the microseconds (the clock keeps whole ms)."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return (
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T{moment.hour:02d}:"
+        f"{moment.minute:02d}:{moment.second:02d}.{moment.microsecond // 1000:03d}Z"
+    )
+
+
+def ms_text_or_none(moment: datetime | None) -> str | None:
+    return None if moment is None else ms_text(moment)
+
+
+def when(description: str, example: str) -> msgspec.Meta:
+    """A time field's documentation: a ``date-time`` string at millisecond precision."""
+    return msgspec.Meta(
+        description=f"{description} RFC 3339 in UTC with milliseconds.",
+        examples=[example],
+        extra_json_schema={"extra": {"format": "date-time"}},
+    )
+
+
 def said(description: str, *examples: object) -> msgspec.Meta:
     """A response field's documentation (and examples, valid values of the field)."""
     return msgspec.Meta(description=description, examples=list(examples) if examples else None)
@@ -177,11 +201,11 @@ class PaymentView(msgspec.Struct, frozen=True):
     amount: Annotated[str, said("The amount to pay, a decimal string.", "13.10")]
     currency: Annotated[str, said("The currency of `amount`, ISO 4217.", "EUR")]
     created_at: Annotated[
-        datetime | None, said("When the gateway created the payment.", "2026-03-01T12:00:00Z")
+        str | None, when("When the gateway created the payment.", "2026-03-01T12:00:00.000Z")
     ]
     expires_at: Annotated[
-        datetime | None,
-        said("When the payment expires unpaid at the gateway.", "2026-03-01T12:30:00Z"),
+        str | None,
+        when("When the payment expires unpaid at the gateway.", "2026-03-01T12:30:00.000Z"),
     ]
 
 
@@ -211,7 +235,7 @@ class StatusChangeView(msgspec.Struct, frozen=True):
     """One move of the order's status."""
 
     status: Annotated[OrderStatus, said("The status the order moved to.", "completed_pay")]
-    at: Annotated[datetime, said("When it moved.", "2026-03-01T12:01:00Z")]
+    at: Annotated[str, when("When it moved.", "2026-03-01T12:01:00.000Z")]
     reason: Annotated[str, said("Why it moved (may be empty).", "payment completed")]
 
 
@@ -250,8 +274,8 @@ class OrderView(msgspec.Struct, frozen=True):
     last_error: Annotated[
         str | None, said("The last failure of a step, if any.", "wallet_service: timeout")
     ]
-    created_at: Annotated[datetime, said("When the order was created.", "2026-03-01T12:00:00Z")]
-    updated_at: Annotated[datetime, said("When the order last changed.", "2026-03-01T12:01:00Z")]
+    created_at: Annotated[str, when("When the order was created.", "2026-03-01T12:00:00.000Z")]
+    updated_at: Annotated[str, when("When the order last changed.", "2026-03-01T12:01:00.000Z")]
     history: Annotated[
         list[StatusChangeView], said("Every status move of the order, oldest first.")
     ]
@@ -286,8 +310,8 @@ class OrderView(msgspec.Struct, frozen=True):
                 status=cast(PaymentState, payment.status),
                 amount=_decimal(payment.amount),
                 currency=payment.currency,
-                created_at=payment.created_at,
-                expires_at=payment.expires_at,
+                created_at=ms_text_or_none(payment.created_at),
+                expires_at=ms_text_or_none(payment.expires_at),
             ),
             transfer=None
             if transfer is None
@@ -299,10 +323,11 @@ class OrderView(msgspec.Struct, frozen=True):
             ),
             parked=order.parked,
             last_error=order.last_error,
-            created_at=order.created_at,
-            updated_at=order.updated_at,
+            created_at=ms_text(order.created_at),
+            updated_at=ms_text(order.updated_at),
             history=[
-                StatusChangeView(status=c.status, at=c.at, reason=c.reason) for c in order.history
+                StatusChangeView(status=c.status, at=ms_text(c.at), reason=c.reason)
+                for c in order.history
             ],
         )
 

@@ -16,8 +16,8 @@ from entrypoints.settings import Settings
 from tests.contract.mongo import fresh_database
 from tests.integration.api.conftest import SECRET, UNLIMITED, Api, StartApi, api_starter, order_body
 
-#: An RFC 3339 time in UTC with at most millisecond precision (msgspec writes ".123000").
-_MS_TIME = re.compile(r'"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{3}(?:000)?)?Z"')
+#: An RFC 3339 time in UTC, always with exactly three fraction digits (docs/api.md).
+_MS_TIME = re.compile(r'"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"')
 _ANY_TIME = re.compile(r'"\d{4}-\d\d-\d\dT[^"]*"')
 
 
