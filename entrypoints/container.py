@@ -225,12 +225,12 @@ class Container(containers.DeclarativeContainer):
     )
 
 
-async def _ensure_schema_once(database: Any) -> bool:
+async def _ensure_schema_once(database: Any, retention_days: int) -> bool:
     """One attempt at the validator and indexes: True when done (or refused for good: a concern
     the server cannot give is logged and left to the operator), False while Mongo is
     unreachable."""
     try:
-        report = await mongo.ensure_schema(database)
+        report = await mongo.ensure_schema(database, webhook_retention_days=retention_days)
     except InfrastructureUnavailable as exc:
         log.error("MongoDB unreachable, schema not ensured yet (retrying): %s", exc)
         return False
@@ -241,12 +241,14 @@ async def _ensure_schema_once(database: Any) -> bool:
     return True
 
 
-async def _ensure_schema_until_done(database: Any, *, every_seconds: float = 5.0) -> None:
+async def _ensure_schema_until_done(
+    database: Any, retention_days: int, *, every_seconds: float = 5.0
+) -> None:
     """While Mongo is unreachable, say so and try again (``/ready`` reports the outage meanwhile)
     instead of crash-looping."""
     while True:
         await asyncio.sleep(every_seconds)
-        if await _ensure_schema_once(database):
+        if await _ensure_schema_once(database, retention_days):
             return
 
 
@@ -322,8 +324,9 @@ async def running(
             # with its validator (and SecantusDB wedges when a journaled insert creates a
             # collection while ``create`` runs: docs/adr/0009-durable-writes.md). Bounded by
             # server selection (1-1.5 s) when Mongo is down; then retries go on in the background.
-            if not await _ensure_schema_once(database):
-                schema_task = asyncio.create_task(_ensure_schema_until_done(database))
+            retention = settings.webhook_event_retention_days
+            if not await _ensure_schema_once(database, retention):
+                schema_task = asyncio.create_task(_ensure_schema_until_done(database, retention))
                 stack.push_async_callback(_cancel, schema_task)
         yield container
 

@@ -493,6 +493,15 @@ class Settings:
         parse=Integer(1),
         example="600",
     )
+    webhook_event_retention_days: int = setting(
+        90,
+        "WEBHOOK_EVENT_RETENTION_DAYS",
+        "days a received webhook event is kept (a TTL index on `webhook_events`, ensured by "
+        "`db-init` and at startup)",
+        group="operations",
+        parse=Integer(1),
+        example="90",
+    )
     cors_allowed_origins: tuple[str, ...] = setting(
         (),
         "CORS_ALLOWED_ORIGINS",
