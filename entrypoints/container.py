@@ -43,7 +43,7 @@ from application.errors import InfrastructureUnavailable
 from application.get_order import GetOrder
 from application.handle_payment_notification import HandlePaymentNotification
 from application.order_history import GetOrderHistory
-from application.order_stats import OrderStats
+from application.order_stats import CachedOrderStats, OrderStats
 from application.policy import PipelineTimings, RetryPolicy
 from application.retry_order_now import RetryOrderNow
 from application.search_orders import SearchOrders
@@ -213,7 +213,12 @@ class Container(containers.DeclarativeContainer):
     # --- the operator's read side ---
     order_queries = providers.Singleton(MongoOrderQueries, mongo_database)
     search_orders = providers.Singleton(SearchOrders, order_queries)
-    order_stats = providers.Singleton(OrderStats, order_queries)
+    # One cache per process: at most one aggregation per refresh interval (docs/operations.md).
+    order_stats = providers.Singleton(
+        CachedOrderStats,
+        providers.Singleton(OrderStats, order_queries),
+        settings.provided.admin_stats_refresh_seconds,
+    )
     get_order_history = providers.Singleton(GetOrderHistory, repository, webhook_log)
 
     # --- the HTTP edge ---

@@ -493,6 +493,15 @@ class Settings:
         parse=Integer(1),
         example="600",
     )
+    admin_stats_refresh_seconds: float = setting(
+        30.0,
+        "ADMIN_STATS_REFRESH_SECONDS",
+        "`/api/admin/stats` answers from figures at most this old (refreshed in the background, "
+        "one aggregation per interval and API process; the answer's `as_of` says when)",
+        group="operations",
+        parse=Number(1),
+        example="30",
+    )
     webhook_event_retention_days: int = setting(
         90,
         "WEBHOOK_EVENT_RETENTION_DAYS",
