@@ -129,6 +129,8 @@ class Container(containers.DeclarativeContainer):
     mongo_database = providers.Singleton(_mongo_database, mongo_client, settings)
     repository = providers.Singleton(mongo.MongoOrderRepository, mongo_database)
     webhook_log = providers.Singleton(mongo.MongoWebhookEventLog, mongo_database)
+    #: The write concern ``/ready`` reports (None with the in-memory store).
+    durability_probe = providers.Singleton(mongo.MongoDurabilityProbe, mongo_database)
 
     # --- downstream services ---
     http_retry = providers.Singleton(http.RetryPolicy, attempts=settings.provided.http_max_attempts)
