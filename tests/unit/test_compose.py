@@ -26,6 +26,8 @@ MAY_BE_EMPTY = {
     "ADMIN_TOKEN",
     # Empty: no browser origin may call the API until an operator names its frontend.
     "CORS_ALLOWED_ORIGINS",
+    # Empty: no proxy in front of the API here; the peer address is the client.
+    "TRUSTED_PROXIES",
 }
 #: ``${NAME:-default}`` / ``${NAME}``: Compose's interpolation.
 INTERPOLATION = re.compile(r"\$\{(?P<name>[A-Z0-9_]+)(?::?-(?P<default>[^}]*))?\}")
