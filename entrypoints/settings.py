@@ -525,7 +525,7 @@ class Settings:
         "the right-most address that is not one of them",
         group="operations",
         parse=Networks(),
-        unset="none: the rate limit keys on the peer address, forwarding headers are ignored",
+        unset="the peer address is the client; forwarding headers are ignored",
         example="10.0.0.0/8",
     )
     admin_stats_refresh_seconds: float = setting(
