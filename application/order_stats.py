@@ -1,9 +1,17 @@
-"""The numbers of the whole order book, for the operator's dashboard."""
+"""The numbers of the whole order book, for the operator's dashboard.
+
+``OrderStats`` asks the store (one aggregation over every order); ``CachedOrderStats`` keeps its
+last answer and refreshes it in the background, so ``/api/admin/stats`` costs the store at most
+one aggregation per refresh interval and API process, whatever the request rate, and says how
+old its figures are (``as_of``). Why a cache and not maintained counters: docs/operations.md.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+import asyncio
+import logging
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from application.ports.order_queries import (
@@ -24,9 +32,11 @@ _SECONDS = Decimal("0.001")
 class Stats:
     """Counts per status, volume per month, success and completion rates (fractions 0..1,
     None with nothing to divide), paid → completed times in seconds, parked orders and the
-    oldest order of each non-terminal status with its age at ``at``."""
+    oldest order of each non-terminal status with its age at ``at``. ``as_of``: when the store
+    was asked (the figures' freshness); ``at``: the time of the answer (equal when uncached)."""
 
     at: datetime
+    as_of: datetime
     total: int
     counts: StatusCounts
     months: list[MonthVolume]
@@ -73,6 +83,7 @@ class OrderStats:
         timing = figures.paid_to_completed
         return Stats(
             at=now,
+            as_of=now,
             total=counts.total,
             counts=counts,
             months=figures.months,
@@ -87,3 +98,80 @@ class OrderStats:
             parked=counts.parked,
             oldest=figures.oldest,
         )
+
+
+log = logging.getLogger(__name__)
+
+
+class CachedOrderStats:
+    """``OrderStats`` behind a cache refreshed in the background (stale-while-revalidate).
+
+    - figures younger than ``refresh_seconds``: answered from memory;
+    - older: answered from memory too, and one refresh starts in the background (never two at
+      once), so no request waits for the aggregation;
+    - none yet, or older than ``max_stale_seconds`` (the process was idle): the request awaits
+      the refresh, shared by every request that arrives meanwhile.
+
+    A failed refresh keeps the previous figures (their ``as_of`` tells their age); a request that
+    has nothing to answer with gets the error. One per process (a container Singleton)."""
+
+    def __init__(
+        self,
+        stats: OrderStats,
+        refresh_seconds: float,
+        *,
+        max_stale_seconds: float | None = None,
+    ) -> None:
+        self._stats = stats
+        self._refresh = timedelta(seconds=refresh_seconds)
+        self._max_stale = timedelta(
+            seconds=max_stale_seconds if max_stale_seconds is not None else 10 * refresh_seconds
+        )
+        self._cached: Stats | None = None
+        self._running: asyncio.Task[Stats] | None = None
+
+    async def execute(self, now: datetime) -> Stats:
+        cached = self._cached
+        if cached is None or now - cached.as_of >= self._max_stale:
+            # asyncio.shield: a caller that gives up does not cancel the others' refresh.
+            fresh = await asyncio.shield(self._start_refresh(now))
+            return replace(fresh, at=now)
+        if now - cached.as_of >= self._refresh:
+            self._start_refresh(now)
+        return replace(cached, at=now)
+
+    async def refreshed(self) -> None:
+        """Wait for the refresh in flight, if any (tests, shutdown)."""
+        running = self._running
+        if running is not None:
+            await asyncio.gather(running, return_exceptions=True)
+
+    def _start_refresh(self, now: datetime) -> asyncio.Task[Stats]:
+        running = self._running
+        loop = asyncio.get_running_loop()
+        # A task of another (closed) event loop never finishes here: start one of this loop's.
+        if running is None or running.done() or running.get_loop() is not loop:
+            running = self._running = loop.create_task(self._compute(now))
+            running.add_done_callback(_retrieve)
+        return running
+
+    async def _compute(self, now: datetime) -> Stats:
+        try:
+            fresh = await self._stats.execute(now)
+        except Exception:
+            if self._cached is not None:
+                log.warning(
+                    "order stats refresh failed; answering the figures as of %s",
+                    self._cached.as_of,
+                    exc_info=True,
+                )
+            raise
+        if self._cached is None or fresh.as_of >= self._cached.as_of:
+            self._cached = fresh
+        return fresh
+
+
+def _retrieve(task: asyncio.Task[Stats]) -> None:
+    """Mark a background refresh's error as seen (it was logged, or a waiting request got it)."""
+    if not task.cancelled():
+        task.exception()

@@ -43,7 +43,7 @@ from application.errors import InfrastructureUnavailable
 from application.get_order import GetOrder
 from application.handle_payment_notification import HandlePaymentNotification
 from application.order_history import GetOrderHistory
-from application.order_stats import OrderStats
+from application.order_stats import CachedOrderStats, OrderStats
 from application.policy import PipelineTimings, RetryPolicy
 from application.retry_order_now import RetryOrderNow
 from application.search_orders import SearchOrders
@@ -129,6 +129,8 @@ class Container(containers.DeclarativeContainer):
     mongo_database = providers.Singleton(_mongo_database, mongo_client, settings)
     repository = providers.Singleton(mongo.MongoOrderRepository, mongo_database)
     webhook_log = providers.Singleton(mongo.MongoWebhookEventLog, mongo_database)
+    #: The write concern ``/ready`` reports (None with the in-memory store).
+    durability_probe = providers.Singleton(mongo.MongoDurabilityProbe, mongo_database)
 
     # --- downstream services ---
     http_retry = providers.Singleton(http.RetryPolicy, attempts=settings.provided.http_max_attempts)
@@ -213,7 +215,12 @@ class Container(containers.DeclarativeContainer):
     # --- the operator's read side ---
     order_queries = providers.Singleton(MongoOrderQueries, mongo_database)
     search_orders = providers.Singleton(SearchOrders, order_queries)
-    order_stats = providers.Singleton(OrderStats, order_queries)
+    # One cache per process: at most one aggregation per refresh interval (docs/operations.md).
+    order_stats = providers.Singleton(
+        CachedOrderStats,
+        providers.Singleton(OrderStats, order_queries),
+        settings.provided.admin_stats_refresh_seconds,
+    )
     get_order_history = providers.Singleton(GetOrderHistory, repository, webhook_log)
 
     # --- the HTTP edge ---
@@ -225,12 +232,12 @@ class Container(containers.DeclarativeContainer):
     )
 
 
-async def _ensure_schema_once(database: Any) -> bool:
+async def _ensure_schema_once(database: Any, retention_days: int) -> bool:
     """One attempt at the validator and indexes: True when done (or refused for good: a concern
     the server cannot give is logged and left to the operator), False while Mongo is
     unreachable."""
     try:
-        report = await mongo.ensure_schema(database)
+        report = await mongo.ensure_schema(database, webhook_retention_days=retention_days)
     except InfrastructureUnavailable as exc:
         log.error("MongoDB unreachable, schema not ensured yet (retrying): %s", exc)
         return False
@@ -241,12 +248,14 @@ async def _ensure_schema_once(database: Any) -> bool:
     return True
 
 
-async def _ensure_schema_until_done(database: Any, *, every_seconds: float = 5.0) -> None:
+async def _ensure_schema_until_done(
+    database: Any, retention_days: int, *, every_seconds: float = 5.0
+) -> None:
     """While Mongo is unreachable, say so and try again (``/ready`` reports the outage meanwhile)
     instead of crash-looping."""
     while True:
         await asyncio.sleep(every_seconds)
-        if await _ensure_schema_once(database):
+        if await _ensure_schema_once(database, retention_days):
             return
 
 
@@ -322,8 +331,9 @@ async def running(
             # with its validator (and SecantusDB wedges when a journaled insert creates a
             # collection while ``create`` runs: docs/adr/0009-durable-writes.md). Bounded by
             # server selection (1-1.5 s) when Mongo is down; then retries go on in the background.
-            if not await _ensure_schema_once(database):
-                schema_task = asyncio.create_task(_ensure_schema_until_done(database))
+            retention = settings.webhook_event_retention_days
+            if not await _ensure_schema_once(database, retention):
+                schema_task = asyncio.create_task(_ensure_schema_until_done(database, retention))
                 stack.push_async_callback(_cancel, schema_task)
         yield container
 

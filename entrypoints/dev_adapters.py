@@ -30,6 +30,7 @@ def use_stand_ins(container: Container, settings: Settings) -> dict[str, str]:
         kinds["repository"] = "memory"
         container.repository.override(providers.Singleton(InMemoryOrderRepository))
         container.webhook_log.override(providers.Singleton(InMemoryWebhookEventLog))
+        container.durability_probe.override(providers.Object(None))
         container.order_queries.override(
             providers.Singleton(InMemoryOrderQueries, container.repository)
         )

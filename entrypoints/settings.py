@@ -15,6 +15,7 @@ the entrypoints, never at import.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 from collections.abc import Mapping
@@ -203,7 +204,30 @@ class Origins:
         return "comma-separated origins (`scheme://host[:port]`)"
 
 
-Parser = Text | TextList | Url | Number | Integer | Choice | Address | Origins
+@dataclass(frozen=True, slots=True)
+class Networks:
+    """Comma-separated CIDRs (a bare address is one host), normalised (``10.0.0.0/8``)."""
+
+    def __call__(self, raw: str) -> tuple[str, ...]:
+        found: list[str] = []
+        for part in raw.split(","):
+            value = part.strip()
+            if not value:
+                continue
+            try:
+                found.append(str(ipaddress.ip_network(value, strict=True)))
+            except ValueError:
+                raise ValueError(
+                    f"{value[:64]!r} is not a CIDR such as 10.0.0.0/8 or 2001:db8::/32 "
+                    "(host bits zero)"
+                ) from None
+        return tuple(dict.fromkeys(found))
+
+    def accepts(self) -> str:
+        return "comma-separated CIDRs"
+
+
+Parser = Text | TextList | Url | Number | Integer | Choice | Address | Origins | Networks
 HTTP = Url(("http", "https"))
 
 
@@ -488,10 +512,39 @@ class Settings:
         600,
         "RATE_LIMIT_PER_MINUTE",
         "requests per client IP and minute on the public and admin endpoints (not the webhook, "
-        "probes, `/metrics`)",
+        "probes, `/metrics`), counted in Redis for all API processes together (per process "
+        "without Redis)",
         group="operations",
         parse=Integer(1),
         example="600",
+    )
+    trusted_proxies: tuple[str, ...] = setting(
+        (),
+        "TRUSTED_PROXIES",
+        "proxies (CIDRs) whose `Forwarded` / `X-Forwarded-For` is believed: the rate limit keys on "
+        "the right-most address that is not one of them",
+        group="operations",
+        parse=Networks(),
+        unset="the peer address is the client; forwarding headers are ignored",
+        example="10.0.0.0/8",
+    )
+    admin_stats_refresh_seconds: float = setting(
+        30.0,
+        "ADMIN_STATS_REFRESH_SECONDS",
+        "`/api/admin/stats` answers from figures at most this old (refreshed in the background, "
+        "one aggregation per interval and API process; the answer's `as_of` says when)",
+        group="operations",
+        parse=Number(1),
+        example="30",
+    )
+    webhook_event_retention_days: int = setting(
+        90,
+        "WEBHOOK_EVENT_RETENTION_DAYS",
+        "days a received webhook event is kept (a TTL index on `webhook_events`, ensured by "
+        "`db-init` and at startup)",
+        group="operations",
+        parse=Integer(1),
+        example="90",
     )
     cors_allowed_origins: tuple[str, ...] = setting(
         (),

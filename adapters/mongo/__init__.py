@@ -15,7 +15,7 @@ What the composition root (``entrypoints/container.py``) needs, all in this pack
     (server selection 1 s); an option written in the URI wins (docs/adr/0009-durable-writes.md).
 ``get_database(client, name: str) -> AsyncDatabase``
     The database ``Settings.mongodb_db_name``.
-``await ensure_schema(database) -> SchemaReport``
+``await ensure_schema(database, webhook_retention_days=90) -> SchemaReport``
     Creates/updates the ``orders`` validator (``collMod``, never a drop) and every index;
     idempotent. ``report.changed`` is False and ``str(report)`` is "up to date" when nothing
     had to change. Run at startup and by ``orders-service db-init``.
@@ -43,28 +43,43 @@ from adapters.mongo.client import (
     open_client,
 )
 from adapters.mongo.codec import document_to_order, order_to_document
+from adapters.mongo.durability import Durability, MongoDurabilityProbe, durability_of
 from adapters.mongo.errors import ConcernRejected, OrderDocumentRejected
 from adapters.mongo.repository import MongoOrderRepository
-from adapters.mongo.schema import INDEXES, ORDER_VALIDATOR, SchemaReport, ensure_schema
+from adapters.mongo.schema import (
+    DEFAULT_WEBHOOK_RETENTION_DAYS,
+    INDEXES,
+    ORDER_VALIDATOR,
+    WEBHOOK_RETENTION_INDEX,
+    SchemaReport,
+    ensure_schema,
+    webhook_retention_index,
+)
 from adapters.mongo.webhook_log import MongoWebhookEventLog
 
 __all__ = [
+    "DEFAULT_WEBHOOK_RETENTION_DAYS",
     "DRIVERS",
     "DURABLE_READ_CONCERN_LEVEL",
     "DURABLE_WRITE_CONCERN",
     "INDEXES",
     "ORDER_VALIDATOR",
+    "WEBHOOK_RETENTION_INDEX",
     "ConcernRejected",
+    "Durability",
     "MongoClient",
+    "MongoDurabilityProbe",
     "MongoOrderRepository",
     "MongoWebhookEventLog",
     "OrderDocumentRejected",
     "SchemaReport",
     "close_client",
     "document_to_order",
+    "durability_of",
     "ensure_schema",
     "get_database",
     "make_client",
     "open_client",
     "order_to_document",
+    "webhook_retention_index",
 ]

@@ -35,6 +35,8 @@ class IndexSpec:
     name: str
     unique: bool = False
     partial_filter: Mapping[str, Any] | None = None
+    #: A TTL index: MongoDB deletes a document this many seconds after its (date) key.
+    expire_after_seconds: int | None = None
 
     def options(self) -> dict[str, Any]:
         opts: dict[str, Any] = {"name": self.name}
@@ -42,6 +44,8 @@ class IndexSpec:
             opts["unique"] = True
         if self.partial_filter is not None:
             opts["partialFilterExpression"] = dict(self.partial_filter)
+        if self.expire_after_seconds is not None:
+            opts["expireAfterSeconds"] = self.expire_after_seconds
         return opts
 
 
@@ -128,6 +132,27 @@ WEBHOOK_INDEXES: tuple[IndexSpec, ...] = (
 )
 
 INDEXES = ORDER_INDEXES + WEBHOOK_INDEXES
+
+#: ``WEBHOOK_EVENT_RETENTION_DAYS``'s default.
+DEFAULT_WEBHOOK_RETENTION_DAYS = 90
+WEBHOOK_RETENTION_INDEX = "received_at_ttl"
+_DAY_SECONDS = 86_400
+
+
+def webhook_retention_index(days: int) -> IndexSpec:
+    """The TTL index on ``webhook_events.received_at``: MongoDB's TTL monitor (about once a
+    minute) deletes an event ``days`` after it was received, so the log stops growing. An event
+    the gateway redelivers after that is handled again, which is harmless: the handler only
+    schedules ``AdvanceOrder``, and the order's compare-and-set decides."""
+    if days < 1:
+        raise ValueError("webhook retention must be at least one day")
+    return IndexSpec(
+        WEBHOOK_EVENTS,
+        (("received_at", ASCENDING),),
+        WEBHOOK_RETENTION_INDEX,
+        expire_after_seconds=days * _DAY_SECONDS,
+    )
+
 
 _MONEY = {"bsonType": "decimal"}
 _STRING = {"bsonType": "string"}
@@ -227,18 +252,26 @@ class SchemaReport:
     collections_created: list[str] = field(default_factory=list)
     validator_updated: bool = False
     indexes_created: list[str] = field(default_factory=list)
+    #: TTL indexes whose expiry was changed in place (``collMod``), as ``"coll.name: N s"``.
+    ttl_updated: list[str] = field(default_factory=list)
     #: Indexes with our keys but other options: left alone (never destructive), for a person.
     conflicts: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
-        return bool(self.collections_created or self.validator_updated or self.indexes_created)
+        return bool(
+            self.collections_created
+            or self.validator_updated
+            or self.indexes_created
+            or self.ttl_updated
+        )
 
     def lines(self) -> list[str]:
         out = [f"created collection {name}" for name in self.collections_created]
         if self.validator_updated:
             out.append(f"updated the {ORDERS} validator (collMod)")
         out += [f"created index {name}" for name in self.indexes_created]
+        out += [f"changed the expiry of {text}" for text in self.ttl_updated]
         out += [f"CONFLICT {text}" for text in self.conflicts]
         return out or ["up to date"]
 
@@ -333,9 +366,16 @@ async def _ensure_index(db: AsyncDatabase[Any], spec: IndexSpec, report: SchemaR
     for name, info in existing.items():
         if _keys_of(info) != spec.keys:
             continue
-        have = {k: _plain(info[k]) for k in ("unique", "partialFilterExpression") if info.get(k)}
+        have = {
+            k: _plain(info[k])
+            for k in ("unique", "partialFilterExpression", "expireAfterSeconds")
+            if info.get(k) is not None and info.get(k) is not False
+        }
         if have == want:
             return  # already there (under whatever name)
+        if _only_expiry_differs(have, want):
+            await _set_expiry(db, spec, name, report)
+            return
         report.conflicts.append(
             f"{spec.collection}.{name} has keys {list(spec.keys)} with options {have}, "
             f"expected {want}; drop or rebuild it by hand"
@@ -358,18 +398,46 @@ async def _ensure_index(db: AsyncDatabase[Any], spec: IndexSpec, report: SchemaR
     report.indexes_created.append(f"{spec.collection}.{spec.name}")
 
 
-async def ensure_schema(db: AsyncDatabase[Any]) -> SchemaReport:
+def _only_expiry_differs(have: Mapping[str, Any], want: Mapping[str, Any]) -> bool:
+    """Both are TTL indexes and nothing but the expiry differs: changed in place, not a
+    conflict (a new ``WEBHOOK_EVENT_RETENTION_DAYS`` is an ordinary change of setting)."""
+    if "expireAfterSeconds" not in have or "expireAfterSeconds" not in want:
+        return False
+    strip = ("expireAfterSeconds",)
+    return {k: v for k, v in have.items() if k not in strip} == {
+        k: v for k, v in want.items() if k not in strip
+    }
+
+
+async def _set_expiry(
+    db: AsyncDatabase[Any], spec: IndexSpec, name: str, report: SchemaReport
+) -> None:
+    # collMod changes a TTL index's expiry in place: nothing is dropped or rebuilt.
+    await db.command(
+        "collMod",
+        spec.collection,
+        index={"name": name, "expireAfterSeconds": spec.expire_after_seconds},
+        **_write_concern_of(db),
+    )
+    report.ttl_updated.append(f"{spec.collection}.{name}: {spec.expire_after_seconds} s")
+
+
+async def ensure_schema(
+    db: AsyncDatabase[Any], *, webhook_retention_days: int = DEFAULT_WEBHOOK_RETENTION_DAYS
+) -> SchemaReport:
     """Create or update the validator and the indexes; idempotent, never destructive. Every
     write goes with the client's write concern; a read concern the server refuses raises
-    ``ConcernRejected``.
+    ``ConcernRejected``. ``webhook_retention_days``: how long the TTL index keeps a webhook
+    event (``WEBHOOK_EVENT_RETENTION_DAYS``); changing it updates the index in place.
 
     ``db`` is a PyMongo ``AsyncDatabase`` or a Motor ``AsyncIOMotorDatabase``.
     """
     report = SchemaReport()
+    specs = (*INDEXES, webhook_retention_index(webhook_retention_days))
     with translate_errors("ensure schema"):
         await _ensure_orders_collection(db, report)
         await _ensure_plain_collection(db, WEBHOOK_EVENTS, report)
-        for spec in INDEXES:
+        for spec in specs:
             await _ensure_index(db, spec, report)
         await _check_read_concern(db)
     return report

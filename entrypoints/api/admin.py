@@ -25,7 +25,7 @@ from litestar.params import FromPath, Parameter, QueryParameter, SkipValidation
 from adapters.instrumented.metrics import OPERATOR_RETRIES
 from application.errors import InvalidQuery, NotParked, OrderNotFound
 from application.order_history import GetOrderHistory
-from application.order_stats import OrderStats, Stats
+from application.order_stats import CachedOrderStats, Stats
 from application.ports import Clock
 from application.ports.order_queries import (
     DEFAULT_PAGE_SIZE,
@@ -370,7 +370,17 @@ class StatsView(msgspec.Struct, frozen=True):
     """Rates are fractions (``"0.9500"``), times in seconds, amounts decimal strings; null when
     there is nothing to compute them from."""
 
-    at: Annotated[str, when("When the figures were computed.", "2026-03-01T12:00:00.000Z")]
+    at: Annotated[
+        str, when("The time of this answer (ages are counted to it).", "2026-03-01T12:00:30.000Z")
+    ]
+    as_of: Annotated[
+        str,
+        when(
+            "When the figures were computed: they are cached and refreshed in the background, "
+            "at most `ADMIN_STATS_REFRESH_SECONDS` old while the API is in use.",
+            "2026-03-01T12:00:00.000Z",
+        ),
+    ]
     total: Annotated[int, said("Orders in all.", 120)]
     by_status: Annotated[dict[str, int], said("Orders per status.", {"completed": 100})]
     parked: Annotated[int, said("Parked orders.", 2)]
@@ -396,6 +406,7 @@ class StatsView(msgspec.Struct, frozen=True):
 
         return cls(
             at=ms_text(stats.at),
+            as_of=ms_text(stats.as_of),
             total=stats.total,
             by_status={s.value: stats.counts.of(s) for s in OrderStatus},
             parked=stats.parked,
@@ -519,12 +530,13 @@ async def order_history(
         f"{_AUTH} Counts per status, orders and paid fiat volume per month and currency, payment "
         "success rate (paid / decided), completion rate (completed / paid), average and p95 "
         "(nearest rank) time from completed_pay to completed, parked orders, and the oldest "
-        "order of each non-terminal status."
+        "order of each non-terminal status. The figures are cached and refreshed in the "
+        "background: `as_of` says when they were computed."
     ),
     responses=problem_responses(400, 401, 429, 503),
 )
 async def order_stats(
-    stats: NamedDependency[OrderStats],
+    stats: NamedDependency[CachedOrderStats],
     # Ports are Protocols, which Litestar cannot isinstance-check: SkipValidation.
     clock: NamedDependency[SkipValidation[Clock]],
 ) -> StatsView:
@@ -563,7 +575,7 @@ async def retry_order(
 #: Registered on the app with the others (entrypoints/api/dependencies.py).
 ADMIN_DEPENDENCIES = {
     "search": FromContainer("search_orders", SearchOrders),
-    "stats": FromContainer("order_stats", OrderStats),
+    "stats": FromContainer("order_stats", CachedOrderStats),
     "history": FromContainer("get_order_history", GetOrderHistory),
     "retry": FromContainer("retry_order_now", RetryOrderNow),
 }

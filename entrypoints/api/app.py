@@ -23,7 +23,7 @@ from entrypoints.api.metrics import metrics
 from entrypoints.api.observability import ObservabilityMiddleware
 from entrypoints.api.orders import OrdersController
 from entrypoints.api.problems import handle_exception
-from entrypoints.api.rate_limit import rate_limit_config
+from entrypoints.api.rate_limit import SharedCounter, install_rate_limits, rate_limit_config
 from entrypoints.api.webhooks import receive_payment_event
 from entrypoints.container import Container, running
 from entrypoints.settings import Settings
@@ -73,18 +73,23 @@ def create_app(
     life. Not for tests, which start many apps in one process: a frozen app is never freed."""
     settings = settings if settings is not None else Settings.from_env(runs_pipeline=True)
     objects = ContainerObjects({**DEPENDENCIES, **ADMIN_DEPENDENCIES})
+    shared_limits: SharedCounter | None = None
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with running(settings, configure=configure) as container:
             app.state.container = container
             await objects.open(container)
+            if shared_limits is not None:
+                await shared_limits.open()
             if freeze_startup_objects:
                 gc.collect()
                 gc.freeze()
             try:
                 yield
             finally:
+                if shared_limits is not None:
+                    await shared_limits.close()
                 objects.close()
                 del app.state.container
 
@@ -138,4 +143,6 @@ def create_app(
         ),
     )
     keep_objects(app.state, objects)
+    # Rate limits counted in Redis, shared by every API process, when there is one.
+    shared_limits = install_rate_limits(app.state, settings.redis_url, settings.trusted_proxies)
     return app

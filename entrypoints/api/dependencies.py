@@ -55,6 +55,7 @@ DEPENDENCIES: dict[str, FromContainer] = {
     "repository": FromContainer("repository"),
     "scheduler": FromContainer("scheduler"),
     "adapter_kinds": FromContainer("adapter_kinds", dict),
+    "durability_probe": FromContainer("durability_probe"),
     "settings": FromContainer("settings", Settings),
 }
 

@@ -10,11 +10,12 @@ from litestar import get
 from litestar.di import NamedDependency
 from litestar.params import SkipValidation
 
+from adapters.mongo import MongoDurabilityProbe
 from application.errors import InfrastructureUnavailable
 from application.ports import JobScheduler, OrderRepository
 from entrypoints.api.openapi import ApiOperation
 from entrypoints.api.problems import problem_responses
-from entrypoints.api.schemas import Health, Readiness
+from entrypoints.api.schemas import Health, Readiness, WriteConcernView
 
 
 @get(
@@ -36,7 +37,9 @@ async def health() -> Health:
     tags=["probes"],
     summary="The repository and the queue are reachable",
     description="503 (problem) naming what is unreachable. `adapters` gives the kind of each "
-    "adapter (`mongo`/`memory`, `http`/`fake`, `saq`/`inprocess`; docs/adr/0008-orders-mode.md).",
+    "adapter (`mongo`/`memory`, `http`/`fake`, `saq`/`inprocess`; docs/adr/0008-orders-mode.md). "
+    "`write_concern`: what MongoDB can acknowledge now; a majority write concern that a replica "
+    "set cannot give (too few members up, or no primary) is a 503 naming the repository.",
     responses=problem_responses(503),
 )
 async def ready(
@@ -44,18 +47,37 @@ async def ready(
     repository: NamedDependency[SkipValidation[OrderRepository]],
     scheduler: NamedDependency[SkipValidation[JobScheduler]],
     adapter_kinds: NamedDependency[SkipValidation[dict[str, str]]],
+    durability_probe: NamedDependency[SkipValidation[MongoDurabilityProbe | None]],
 ) -> Readiness:
     checks = {
         "repository": await _check(repository.ping),
         "queue": await _check(scheduler.ping),
     }
+    write_concern = None
+    if durability_probe is not None:
+        # The driver's own view of the members: no round trip of its own.
+        state = durability_probe.check()
+        write_concern = WriteConcernView(
+            requested=state.requested,
+            topology=state.topology,
+            members=state.members,
+            members_up=state.members_up,
+            majority_available=state.majority_available,
+        )
+        if state.blocks_writes and checks["repository"] == "ok":
+            checks["repository"] = (
+                f"{state.requested} unavailable: {state.members_up} of {state.members} "
+                f"members of the {state.topology} answer as primary or secondary"
+            )
     failed = {name: state for name, state in checks.items() if state != "ok"}
     if failed:
         # One word per component: the problem's code is ``<component>_unavailable``.
         raise InfrastructureUnavailable(
             "_and_".join(failed), "; ".join(f"{k}: {v}" for k, v in failed.items())
         )
-    return Readiness(status="ready", checks=checks, adapters=adapter_kinds)
+    return Readiness(
+        status="ready", checks=checks, adapters=adapter_kinds, write_concern=write_concern
+    )
 
 
 async def _check(ping: Callable[[], Awaitable[Any] | Any] | None) -> str:

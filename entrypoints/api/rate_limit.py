@@ -1,6 +1,11 @@
 """Per-client-IP rate limits on the public and admin endpoints: Litestar's ``RateLimitConfig`` and
-middleware class, with the counting replaced by a fixed window per client in the app's memory
-(see ``ProblemRateLimitMiddleware``), so each API process counts on its own.
+middleware class, with the counting replaced by a fixed window per client counted in Redis
+(``REDIS_URL``), so every API process shares one budget per client: one atomic Lua script (INCR,
+then PEXPIRE on the window's first request), one round trip per request. Without Redis (dev mode)
+or while it does not answer, each process counts in its own memory and says so once in the log.
+
+The client is the real one behind trusted proxies (``TRUSTED_PROXIES``,
+``entrypoints/api/client_address.py``); per IP, as there is no buyer authentication to key on.
 
 ``OPTIONS`` is never counted (a browser's CORS preflight precedes its real request). The webhook
 (the gateway redelivers whatever we refuse, so a limit there only delays payments),
@@ -13,7 +18,9 @@ a budget the frontend never reads; the 429 tells a client what it needs.
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,8 +32,13 @@ from litestar.middleware.rate_limit import (
     get_remote_address,
 )
 from litestar.types import ASGIApp, Receive, Scope, Send
+from redis import asyncio as aioredis
+from redis.exceptions import RedisError
 
+from entrypoints.api.client_address import IPNetwork, client_address, networks_of
 from entrypoints.api.problems import problem
+
+log = logging.getLogger(__name__)
 
 #: Paths never limited (regular expressions matched at the start of the path).
 UNLIMITED_PATHS = (r"^/api/webhooks/", r"^/health$", r"^/ready$", r"^/metrics$")
@@ -34,13 +46,93 @@ UNLIMITED_PATHS = (r"^/api/webhooks/", r"^/health$", r"^/ready$", r"^/metrics$")
 
 _STATE_KEY = "rate_limit_windows"
 
+#: Count one request of KEYS[1]: INCR, and on a key without expiry (the window's first request)
+#: PEXPIRE it for the window (ARGV[1] ms). Answers {count, ms until the window resets}. Atomic:
+#: Redis runs a script alone, so processes counting the same client at once never lose a count.
+_COUNT_SCRIPT = """
+local n = redis.call('INCR', KEYS[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return {n, ttl}
+"""
+KEY_PREFIX = "orders-service:rate:"
+#: A request never waits long for a Redis that hangs: it is counted locally instead.
+REDIS_TIMEOUT_SECONDS = 0.25
+#: After a failure, Redis is tried again only after this long (meanwhile: local counting).
+RETRY_REDIS_AFTER_SECONDS = 5.0
+
+
+class SharedCounter:
+    """The per-client windows of every API process, in Redis. ``count`` answers None when Redis
+    cannot be used (the caller counts locally); the outage and the recovery are each logged once.
+    Opened and closed with the app (its lifespan), on the app's event loop."""
+
+    def __init__(self, redis_url: str, window_seconds: int) -> None:
+        self._url = redis_url
+        self._window_ms = str(window_seconds * 1000)
+        self._redis: aioredis.Redis | None = None
+        self._script: Any = None
+        self._down_until = 0.0
+        self._down = False
+
+    async def open(self) -> None:
+        self._redis = aioredis.Redis.from_url(
+            self._url,
+            socket_timeout=REDIS_TIMEOUT_SECONDS,
+            socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+        )
+        self._script = self._redis.register_script(_COUNT_SCRIPT)
+
+    async def close(self) -> None:
+        redis, self._redis, self._script = self._redis, None, None
+        if redis is not None:
+            await redis.aclose()
+
+    async def count(self, client: str) -> tuple[int, int] | None:
+        """(requests of ``client`` in its window, this one included; ms until it resets)."""
+        script = self._script
+        if script is None or (self._down and time.monotonic() < self._down_until):
+            return None
+        try:
+            count, reset_ms = await script(keys=[KEY_PREFIX + client], args=[self._window_ms])
+        except (RedisError, OSError) as exc:
+            self._down_until = time.monotonic() + RETRY_REDIS_AFTER_SECONDS
+            if not self._down:
+                self._down = True
+                log.warning(
+                    "rate limits: Redis unreachable (%s); each API process counts on its own "
+                    "until it answers again",
+                    exc,
+                )
+            return None
+        if self._down:
+            self._down = False
+            log.warning("rate limits: Redis answers again; counting is shared across processes")
+        return int(count), int(reset_ms)
+
 
 @dataclass(slots=True)
 class _Windows:
-    """Every client's fixed window of one app: ``key -> (count, reset)``."""
+    """Every client's fixed window of one app: ``key -> (count, reset)``, the Redis counter
+    when there is one, and the trusted proxies."""
 
     counts: dict[str, tuple[int, int]] = field(default_factory=dict)
     next_prune: int = 0
+    shared: SharedCounter | None = None
+    trusted: Sequence[IPNetwork] = ()
+
+
+def install_rate_limits(
+    state: Any, redis_url: str | None, trusted_proxies: Sequence[str]
+) -> SharedCounter | None:
+    """Give the app (its ``state``) the windows the middleware counts in: in Redis when
+    ``redis_url`` is set (the returned counter, to open and close with the app), else in memory."""
+    shared = SharedCounter(redis_url, DURATION_VALUES["minute"]) if redis_url else None
+    state[_STATE_KEY] = _Windows(shared=shared, trusted=networks_of(trusted_proxies))
+    return shared
 
 
 class ProblemRateLimitMiddleware(RateLimitMiddleware):
@@ -77,12 +169,16 @@ class ProblemRateLimitMiddleware(RateLimitMiddleware):
         windows.counts[key] = (count + 1, reset)
         return True, count + 1, reset
 
-    def _client_key(self, scope: Scope, request: Request[Any, Any, Any] | None) -> str:
+    def _client_key(
+        self, scope: Scope, request: Request[Any, Any, Any] | None, windows: _Windows
+    ) -> str:
         if request is None:
             # Litestar's default identifier is the peer address: read it off the scope rather
-            # than build a Request for it on every call.
+            # than build a Request for it on every call; behind a trusted proxy, the address it
+            # forwards (client_address.py).
             client = scope.get("client")
-            return client[0] if client else "127.0.0.1"
+            peer = client[0] if client else "127.0.0.1"
+            return client_address(peer, scope["headers"], windows.trusted)
         return self.cache_key_from_request(request)
 
     def _windows_of(self, app: Any) -> _Windows:
@@ -110,9 +206,15 @@ class ProblemRateLimitMiddleware(RateLimitMiddleware):
                 await self.app(scope, receive, send)
                 return
         now = int(time.time())
-        allowed, count, reset = self._count(
-            self._windows_of(app), self._client_key(scope, request), now
-        )
+        windows = self._windows_of(app)
+        key = self._client_key(scope, request, windows)
+        shared = await windows.shared.count(key) if windows.shared is not None else None
+        if shared is not None:
+            count, reset_ms = shared
+            allowed = count <= self.max_requests
+            reset = now + -(-reset_ms // 1000)  # whole seconds, rounded up
+        else:
+            allowed, count, reset = self._count(windows, key, now)
         if allowed:
             await self.app(scope, receive, send)
             return

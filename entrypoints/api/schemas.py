@@ -382,6 +382,27 @@ class Health(msgspec.Struct, frozen=True):
     status: Annotated[Literal["ok"], said("Always `ok`.", "ok")]
 
 
+class WriteConcernView(msgspec.Struct, frozen=True):
+    """The write concern the service asks MongoDB for, and whether it can get it now (as the
+    driver's monitor last saw the deployment, every 10 s; no command is sent for it)."""
+
+    requested: Annotated[str, said("The client's write concern.", "w=majority, j=true")]
+    topology: Annotated[
+        str,
+        said("`replica set <name>`, `standalone`, `sharded` or `unknown`.", "replica set rs0"),
+    ]
+    members: Annotated[int | None, said("Data-bearing members (replica sets).", 3)]
+    members_up: Annotated[int | None, said("Of which answering.", 3)]
+    majority_available: Annotated[
+        bool | None,
+        said(
+            "A majority of the members answers and one is primary (null: not a replica set). "
+            "False while the service asks for majority makes `/ready` a 503.",
+            True,
+        ),
+    ]
+
+
 class Readiness(msgspec.Struct, frozen=True):
     """The repository and the queue answer."""
 
@@ -397,3 +418,7 @@ class Readiness(msgspec.Struct, frozen=True):
             {"repository": "mongo", "payment_gateway": "http", "queue": "saq"},
         ),
     ]
+    write_concern: Annotated[
+        WriteConcernView | None,
+        said("MongoDB's write concern and its availability (null with the in-memory store)."),
+    ] = None

@@ -74,7 +74,8 @@ def server_options(settings: Settings, *, host: str, port: int) -> dict[str, obj
         # Logging is ours (entrypoints/logging.py); the API logs each request itself.
         "log_config": None,
         "access_log": False,
-        # No proxy is assumed: do not trust X-Forwarded-* from arbitrary clients.
+        # Off: the peer stays the peer in the ASGI scope; the rate limiter finds the client
+        # behind TRUSTED_PROXIES itself (entrypoints/api/client_address.py).
         "proxy_headers": False,
         "server_header": False,
         # The production stack, named rather than left to "auto" (docs/adr/0011-server-stack.md).

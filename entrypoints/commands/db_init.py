@@ -12,6 +12,7 @@ import asyncio
 import sys
 
 from adapters.mongo import (
+    DEFAULT_WEBHOOK_RETENTION_DAYS,
     ConcernRejected,
     SchemaReport,
     close_client,
@@ -33,11 +34,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(handler=_run)
 
 
-async def init_database(uri: str, db_name: str, driver: str) -> SchemaReport:
+async def init_database(
+    uri: str,
+    db_name: str,
+    driver: str,
+    *,
+    webhook_retention_days: int = DEFAULT_WEBHOOK_RETENTION_DAYS,
+) -> SchemaReport:
     """Ensure the schema of ``db_name`` on ``uri``; what changed."""
     client = make_client(uri, driver)
     try:
-        return await ensure_schema(get_database(client, db_name))
+        return await ensure_schema(
+            get_database(client, db_name), webhook_retention_days=webhook_retention_days
+        )
     finally:
         await close_client(client)
 
@@ -55,7 +64,12 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     try:
         report = asyncio.run(
-            init_database(settings.mongodb_uri, settings.mongodb_db_name, settings.mongodb_driver)
+            init_database(
+                settings.mongodb_uri,
+                settings.mongodb_db_name,
+                settings.mongodb_driver,
+                webhook_retention_days=settings.webhook_event_retention_days,
+            )
         )
     except InfrastructureUnavailable as exc:
         print(f"db-init: {exc}", file=sys.stderr)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import yaml
@@ -26,6 +26,8 @@ MAY_BE_EMPTY = {
     "ADMIN_TOKEN",
     # Empty: no browser origin may call the API until an operator names its frontend.
     "CORS_ALLOWED_ORIGINS",
+    # Empty: no proxy in front of the API here; the peer address is the client.
+    "TRUSTED_PROXIES",
 }
 #: ``${NAME:-default}`` / ``${NAME}``: Compose's interpolation.
 INTERPOLATION = re.compile(r"\$\{(?P<name>[A-Z0-9_]+)(?::?-(?P<default>[^}]*))?\}")
@@ -179,3 +181,63 @@ def test_the_dockerfile_builds_one_non_root_image_of_the_package() -> None:
     installs = [line for line in lines if "pip install" in line]
     assert installs
     assert not any("[" in line for line in installs), installs
+
+
+def _repl_set_of(service: dict[str, Any]) -> str:
+    command = service["command"]
+    assert command[0] == "mongod"
+    return str(command[command.index("--replSet") + 1])
+
+
+def test_mongo_runs_as_a_replica_set_the_uri_names() -> None:
+    mongo = SERVICES["mongo"]
+    name = _repl_set_of(mongo)
+    assert name == "rs0"
+    assert "--bind_ip_all" in mongo["command"], "the other containers must reach it"
+    uri = urlsplit(environment("api")["MONGODB_URI"])
+    assert parse_qs(uri.query)["replicaSet"] == [name]
+    assert uri.hostname == "mongo"
+    # The API and the worker read the same URI (the shared settings block).
+    assert environment("worker")["MONGODB_URI"] == environment("api")["MONGODB_URI"]
+
+
+def test_the_healthcheck_initiates_the_set_and_waits_for_a_primary() -> None:
+    mongo = SERVICES["mongo"]
+    script = " ".join(mongo["healthcheck"]["test"][1:])
+    # Initiated only when rs.status() fails (not yet initiated), so every later check is a no-op.
+    assert re.search(r"try\s*\{\s*rs\.status\(\)\s*\}\s*catch", script), script
+    initiate = re.search(
+        r"rs\.initiate\(\{_id: '(?P<set>[^']+)', members: \[(?P<m>.*?)\]\}\)", script
+    )
+    assert initiate, script
+    assert initiate.group("set") == _repl_set_of(mongo)
+    # The member is known by the service name and the port clients use: drivers connect to the
+    # hosts the set's config names, so "localhost" here would break every other container.
+    hosts = re.findall(r"host: '([^']+)'", initiate.group("m"))
+    uri = urlsplit(environment("api")["MONGODB_URI"])
+    assert hosts == [f"mongo:{uri.port or 27017}"]
+    # Healthy only as a writable primary: dependants start on a set that takes majority writes.
+    assert "isWritablePrimary" in script
+    assert re.search(r"quit\(db\.hello\(\)\.isWritablePrimary \? 0 : 1\)", script)
+    for dependant in ("api", "worker"):
+        assert SERVICES[dependant]["depends_on"]["mongo"]["condition"] == "service_healthy"
+
+
+def test_the_commented_three_member_set_is_valid_compose() -> None:
+    """The file shows how to run three members: its commented services, uncommented, are valid
+    members of the same set on volumes of their own."""
+    text = (ROOT / "docker-compose.yml").read_text()
+    block = re.search(r"^  # mongo2:\n(?:^  #.*\n)+", text, re.MULTILINE)
+    assert block, "the commented mongo2/mongo3 services are missing"
+    members = yaml.safe_load(re.sub(r"^  # ?", "", block.group(0), flags=re.MULTILINE))
+    assert set(members) == {"mongo2", "mongo3"}
+    volumes = re.findall(r"^  # (mongo\d-data):$", text, re.MULTILINE)
+    for name, service in members.items():
+        assert _repl_set_of(service) == _repl_set_of(SERVICES["mongo"]), name
+        assert service["image"] == SERVICES["mongo"]["image"], name
+        volume, target = service["volumes"][0].split(":")[:2]
+        assert target == "/data/db"
+        assert volume in volumes, f"{name}: volume {volume} is not declared (commented)"
+    # And the comments say how to list them in the set and in the URI.
+    assert "mongodb://mongo:27017,mongo2:27017,mongo3:27017/?replicaSet=rs0" in text
+    assert "rs.add('mongo2:27017')" in text

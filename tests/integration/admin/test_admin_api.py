@@ -198,6 +198,12 @@ async def test_stats_over_http(booked_api: Api) -> None:
     assert response.status_code == 200
     stats = response.json()
     assert stats["total"] == 16
+    # Computed for this first request; a second one within the interval answers the same
+    # figures (same as_of) from the cache.
+    assert stats["as_of"] <= stats["at"]
+    again = (await booked_api.client.get("/api/admin/stats", headers=AUTH)).json()
+    assert again["as_of"] == stats["as_of"]
+    assert again["total"] == 16
     assert stats["by_status"]["completed"] == 6
     assert stats["by_status"]["completed_pay"] == 1
     assert set(stats["by_status"]) == {s.value for s in OrderStatus}

@@ -172,3 +172,18 @@ def test_two_workers_both_answer_and_all_stop_on_sigterm(mongo_uri: str) -> None
 
     assert code == 0
     assert not any(_alive(pid) for pid in workers)
+
+
+def test_trusted_proxies_that_are_not_cidrs_stop_startup_with_exit_code_2_naming_it() -> None:
+    result = subprocess.run(  # noqa: S603 - our own console script
+        [CLI, "api", "--port", str(free_port())],
+        env=_env(PAYMENT_WEBHOOK_SECRETS="s1", TRUSTED_PROXIES="10.0.0.0/8, lb.internal"),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+    assert result.returncode == 2
+    assert "TRUSTED_PROXIES" in result.stderr
+    assert "lb.internal" in result.stderr

@@ -53,6 +53,8 @@ async def test_ready_when_the_repository_and_the_queue_answer(api: Api) -> None:
             "transfer_service": "fake",
             "queue": "inprocess",
         },
+        # No MongoDB, no write concern to report.
+        "write_concern": None,
     }
 
 

@@ -100,3 +100,24 @@ async def test_a_database_outage_is_a_prompt_503_and_the_api_serves_again_after_
         retried = await api.create(order_body("ref-during"))
         assert retried.status_code == 201, retried.text
     gc.collect()
+
+
+async def test_ready_reports_the_write_concern_the_replica_set_can_give(mongo_uri: str) -> None:
+    # SecantusDB runs as a one-member replica set ("secantus"), like docker-compose's rs0.
+    settings = Settings(
+        mode="dev",  # dev: fakes for the downstreams; the store is the real Mongo-wire server
+        mongodb_uri=mongo_uri,
+        mongodb_db_name="ready_wc",
+        payment_webhook_secrets=(SECRET,),
+        rate_limit_per_minute=UNLIMITED,
+    )
+    start = api_starter(settings, FakePaymentGateway(SystemClock()))
+    async with start() as api:
+        response = await api.client.get("/ready")
+
+    assert response.status_code == 200, response.text
+    write_concern = response.json()["write_concern"]
+    assert write_concern["requested"] == "w=majority, j=true"
+    assert write_concern["topology"].startswith("replica set ")
+    assert (write_concern["members"], write_concern["members_up"]) == (1, 1)
+    assert write_concern["majority_available"] is True

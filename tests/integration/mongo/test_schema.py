@@ -75,7 +75,7 @@ async def _indexes(db: Db, collection: str) -> dict[str, dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
     for name, spec in (await db[collection].index_information()).items():
         found[name] = {"key": [(k, int(v)) for k, v in spec["key"]]}
-        for option in ("unique", "partialFilterExpression"):
+        for option in ("unique", "partialFilterExpression", "expireAfterSeconds"):
             if option in spec:
                 found[name][option] = _plain(spec[option])
     return found
@@ -99,6 +99,8 @@ async def test_an_empty_database_gets_the_validator_and_exactly_the_indexes(db: 
     assert await _indexes(db, "webhook_events") == {
         "_id_": {"key": [("_id", 1)]},
         "payment_id_1_received_at_1": {"key": [("payment_id", 1), ("received_at", 1)]},
+        # Retention: WEBHOOK_EVENT_RETENTION_DAYS (90 by default) after it was received.
+        "received_at_ttl": {"key": [("received_at", 1)], "expireAfterSeconds": 90 * 86_400},
     }
     options = await _options(db, "orders")
     assert _plain(options["validator"]) == _plain(ORDER_VALIDATOR)
@@ -178,8 +180,35 @@ def test_db_init_command_creates_then_reports_up_to_date(
 
     assert "created collection orders" in first
     assert "created index orders.payment.id_1" in first
+    assert "created index webhook_events.received_at_ttl" in first
     assert second.splitlines() == [f"database {name} (motor):", "  up to date"]
+    # The TTL index db-init made, with the retention the setting asks for.
+    monkeypatch.setenv("WEBHOOK_EVENT_RETENTION_DAYS", "7")
+    assert _db_init() == 0
+    third = capsys.readouterr().out
+    assert "changed the expiry of webhook_events.received_at_ttl: 604800 s" in third
+    ttl = asyncio.run(_index_of(mongo_uri, name, "webhook_events", "received_at_ttl"))
+    assert ttl["key"] == [("received_at", 1)]
+    assert ttl["expireAfterSeconds"] == 7 * 86_400
     asyncio.run(_drop(mongo_uri, name))
+
+
+async def _index_of(uri: str, db_name: str, collection: str, index: str) -> dict[str, Any]:
+    client = short_lived_client(uri, "pymongo")
+    try:
+        return (await _indexes(client[db_name], collection))[index]
+    finally:
+        await close_client(client)
+
+
+def test_db_init_refuses_a_retention_below_one_day(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("MONGODB_URI", "mongodb://127.0.0.1:9/")
+    monkeypatch.setenv("WEBHOOK_EVENT_RETENTION_DAYS", "0")
+
+    assert _db_init() == 2
+    assert "WEBHOOK_EVENT_RETENTION_DAYS" in capsys.readouterr().err
 
 
 async def _drop(uri: str, name: str) -> None:
@@ -213,3 +242,36 @@ async def test_indexes_of_other_kinds_are_left_alone(db: Db) -> None:
 
     assert not report.conflicts
     assert "seed_geo" in await db.orders.index_information()
+
+
+async def test_the_ttl_index_deletes_events_older_than_the_retention(tmp_path: Any) -> None:
+    """Not only the index's spec: a server's TTL monitor deletes by it. A SecantusDB of this
+    test's own, whose monitor runs every 0.2 s (MongoDB's runs every 60 s)."""
+    secantus = pytest.importorskip("secantus")
+    from datetime import UTC, datetime, timedelta  # noqa: PLC0415
+
+    server = secantus.SecantusDBServer(
+        host="127.0.0.1", port=0, storage_path=str(tmp_path / "data"), ttl_sweep_seconds=0.2
+    )
+    server.start()
+    client = short_lived_client(f"{server.uri}?retryWrites=false", "pymongo")
+    try:
+        db = client["ttl"]
+        await ensure_schema(db, webhook_retention_days=1)
+        now = datetime.now(UTC)
+        await db.webhook_events.insert_many(
+            [
+                {"_id": "old", "payment_id": "p", "received_at": now - timedelta(days=2)},
+                {"_id": "new", "payment_id": "p", "received_at": now - timedelta(hours=23)},
+            ]
+        )
+        left: list[str] = []
+        for _ in range(100):  # up to 10 s
+            left = [d["_id"] async for d in db.webhook_events.find({}, {"_id": 1})]
+            if left == ["new"]:
+                break
+            await asyncio.sleep(0.1)
+        assert left == ["new"]
+    finally:
+        await close_client(client)
+        server.stop()
