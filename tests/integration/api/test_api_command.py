@@ -130,7 +130,7 @@ def _ask_health(port: int) -> socket.socket:
 
 
 @pytest.mark.mongo
-def test_two_workers_both_answer_and_all_stop_on_sigterm(mongo_uri: str) -> None:
+def test_two_workers_both_answer_and_all_stop_on_sigterm(mongo_uri: str, tmp_path: Path) -> None:
     port = free_port()
     env = _env(
         PAYMENT_WEBHOOK_SECRETS="s1", MONGODB_URI=mongo_uri, MONGODB_DB_NAME="api_command_workers"
@@ -138,17 +138,21 @@ def test_two_workers_both_answer_and_all_stop_on_sigterm(mongo_uri: str) -> None
     # The schema first, as a deployment runs db-init before its processes: two workers creating
     # the same collection at once can wedge SecantusDB (docs/adr/0009-durable-writes.md).
     subprocess.run([CLI, "db-init"], env=env, check=True, timeout=60, capture_output=True)  # noqa: S603
-    process = subprocess.Popen(  # noqa: S603 - our own console script
-        [CLI, "api", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    # A file, not a pipe nobody reads: every request writes a log line, and a full pipe would
+    # block the workers' writes (and with them the workers).
+    log = tmp_path / "api.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(  # noqa: S603 - our own console script
+            [CLI, "api", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=sink,
+        )
     workers: set[int] = set()
     try:
         deadline = time.monotonic() + 60
         while len(workers) < 2:
-            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            assert process.poll() is None, log.read_text()[-4000:]
             assert time.monotonic() < deadline, f"two workers did not answer; saw {workers}"
             try:
                 # Connections held open at once, so the two processes share them.
@@ -167,8 +171,6 @@ def test_two_workers_both_answer_and_all_stop_on_sigterm(mongo_uri: str) -> None
     finally:
         process.send_signal(signal.SIGTERM)
         code = process.wait(timeout=30)
-        if process.stderr:
-            process.stderr.close()
 
     assert code == 0
     assert not any(_alive(pid) for pid in workers)
