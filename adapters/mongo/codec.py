@@ -19,7 +19,9 @@ from bson.decimal128 import Decimal128, create_decimal128_context
 
 from application.errors import CorruptDocument
 from domain import (
+    EventType,
     Order,
+    OrderEvent,
     OrderRequest,
     OrderStatus,
     Passkey,
@@ -27,13 +29,15 @@ from domain import (
     StatusChange,
     Step,
     TransferResult,
+    event_id,
 )
 from domain.errors import DomainError
 
 Document = dict[str, Any]
 
 #: Bump when the document shape changes in a way a reader must know about.
-SCHEMA_VERSION = 1
+#: 2: ``events``, the order's outbox (ADR 0012); a version-1 writer would drop it on save.
+SCHEMA_VERSION = 2
 
 _DECIMAL128 = create_decimal128_context()
 
@@ -149,6 +153,16 @@ def order_to_document(order: Order) -> Document:
         "next_attempt_at": _opt_time_to_bson(order.next_attempt_at),
         "parked": order.parked,
         "parked_reason": order.parked_reason,
+        "events": [
+            {
+                "id": e.id,
+                "sequence": e.sequence,
+                "type": e.type.value,
+                "at": time_to_bson(e.at),
+                "data": dict(e.data),
+            }
+            for e in order.events
+        ],
         "transfer": None
         if transfer is None
         else {
@@ -172,6 +186,31 @@ def _str(doc: Mapping[str, Any], name: str) -> str:
 def _opt_str(doc: Mapping[str, Any], name: str) -> str | None:
     value = doc.get(name)
     return None if value is None else _str(doc, name)
+
+
+def _decode_events(order_id: str, raw: object) -> list[OrderEvent]:
+    if not isinstance(raw, list):
+        raise TypeError(f"events: expected an array, found {type(raw).__name__}")
+    events: list[OrderEvent] = []
+    for sequence, item in enumerate(raw, start=1):
+        if item.get("sequence") != sequence or item.get("id") != event_id(order_id, sequence):
+            raise ValueError(f"events: entry {sequence} is not event {sequence} of the order")
+        data = item["data"]
+        if not isinstance(data, Mapping) or not all(
+            v is None or isinstance(v, str | int | bool) for v in data.values()
+        ):
+            raise TypeError(f"events: entry {sequence} has a payload that is not plain values")
+        events.append(
+            OrderEvent(
+                id=item["id"],
+                order_id=order_id,
+                sequence=sequence,
+                type=EventType(item["type"]),
+                at=time_from_bson(item["at"]),
+                data=dict(data),
+            )
+        )
+    return events
 
 
 def _decode(doc: Mapping[str, Any]) -> Order:
@@ -222,8 +261,10 @@ def _decode(doc: Mapping[str, Any]) -> Order:
     parked = doc.get("parked", False)
     if not isinstance(parked, bool):
         raise TypeError(f"parked: expected a boolean, found {type(parked).__name__}")
+    order_id = _str(doc, "_id")
+    events = _decode_events(order_id, doc.get("events", []))
     return Order(
-        id=_str(doc, "_id"),
+        id=order_id,
         request=request,
         payment=payment,
         status=OrderStatus(doc["status"]),
@@ -245,6 +286,8 @@ def _decode(doc: Mapping[str, Any]) -> Order:
         parked=parked,
         parked_reason=_opt_str(doc, "parked_reason"),
         transfer=transfer,
+        events=events,
+        stored_events=len(events),
     )
 
 
