@@ -29,7 +29,6 @@ from domain import (
     StatusChange,
     Step,
     TransferResult,
-    event_id,
 )
 from domain.errors import DomainError
 
@@ -188,26 +187,29 @@ def _opt_str(doc: Mapping[str, Any], name: str) -> str | None:
     return None if value is None else _str(doc, name)
 
 
+_EVENT_TYPES = {t.value: t for t in EventType}
+_PLAIN = (str, int, bool, type(None))
+
+
 def _decode_events(order_id: str, raw: object) -> list[OrderEvent]:
     if not isinstance(raw, list):
         raise TypeError(f"events: expected an array, found {type(raw).__name__}")
     events: list[OrderEvent] = []
+    prefix = f"{order_id}:"
     for sequence, item in enumerate(raw, start=1):
-        if item.get("sequence") != sequence or item.get("id") != event_id(order_id, sequence):
+        if item["sequence"] != sequence or item["id"] != f"{prefix}{sequence}":
             raise ValueError(f"events: entry {sequence} is not event {sequence} of the order")
         data = item["data"]
-        if not isinstance(data, Mapping) or not all(
-            v is None or isinstance(v, str | int | bool) for v in data.values()
-        ):
+        if not isinstance(data, dict) or not all(isinstance(v, _PLAIN) for v in data.values()):
             raise TypeError(f"events: entry {sequence} has a payload that is not plain values")
         events.append(
             OrderEvent(
-                id=item["id"],
-                order_id=order_id,
-                sequence=sequence,
-                type=EventType(item["type"]),
-                at=time_from_bson(item["at"]),
-                data=dict(data),
+                item["id"],
+                order_id,
+                sequence,
+                _EVENT_TYPES[item["type"]],
+                time_from_bson(item["at"]),
+                data,
             )
         )
     return events
