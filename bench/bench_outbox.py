@@ -11,7 +11,9 @@ driver, rounds alternating so drift hits every side:
   save's one new event into ``order_events``: the second round trip the alternative design
   needs even before the multi-document transaction it would also need.
 
-The ratio is each side's median µs per save over the "without" side's.
+The ratio is each side's median µs per save over the "without" side's. Beside it, the codec
+alone (no I/O): encoding and decoding a completed order with and without its 8 events, the CPU a
+read (``GET /api/orders/{id}`` on Mongo) pays for the events too.
 
     python -m bench.bench_outbox [--orders 100] [--ops 100] [--rounds 15] [--driver pymongo]
 """
@@ -28,12 +30,17 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
+import bson
+from bson.codec_options import CodecOptions
+
 from adapters.mongo import (
     MongoOrderRepository,
     close_client,
+    document_to_order,
     ensure_schema,
     get_database,
     make_client,
+    order_to_document,
 )
 from bench.bench_repository import mongo_server
 from domain import EventType, Order, OrderEvent, event_id
@@ -124,6 +131,27 @@ async def run(uri: str, args: argparse.Namespace) -> dict[str, float]:
         await close_client(client)
 
 
+def codec_cost(n: int = 3000, rounds: int = 5) -> dict[str, tuple[float, float]]:
+    """(encode, decode) µs per order, no I/O, with and without its events."""
+    order = completed(new_order(1), 1)
+    bare = dataclasses.replace(order, events=[], stored_events=0)
+    found: dict[str, tuple[float, float]] = {}
+    for name, subject in (("with 8 events", order), ("without events", bare)):
+        document = bson.decode(bson.encode(order_to_document(subject)), CodecOptions(tz_aware=True))
+        encode, decode = [], []
+        for _ in range(rounds):
+            started = time.perf_counter()
+            for _ in range(n):
+                order_to_document(subject)
+            encode.append((time.perf_counter() - started) / n * 1e6)
+            started = time.perf_counter()
+            for _ in range(n):
+                document_to_order(document)
+            decode.append((time.perf_counter() - started) / n * 1e6)
+        found[name] = (statistics.median(encode), statistics.median(decode))
+    return found
+
+
 def report(medians: dict[str, float], args: argparse.Namespace, server: str) -> str:
     base = medians["without events"]
     lines = [
@@ -134,6 +162,12 @@ def report(medians: dict[str, float], args: argparse.Namespace, server: str) -> 
         "| --- | ---: | ---: |",
     ]
     lines += [f"| {name} | {us:.0f} | {us / base:.2f}x |" for name, us in medians.items()]
+    lines += [
+        "",
+        "| codec alone, completed order | encode (µs) | decode (µs) |",
+        "| --- | ---: | ---: |",
+    ]
+    lines += [f"| {name} | {e:.0f} | {d:.0f} |" for name, (e, d) in codec_cost().items()]
     return "\n".join(lines)
 
 
