@@ -31,7 +31,7 @@ from application.ports import (
     TransferState,
     WalletService,
 )
-from domain import Order, OrderStatus, Step, TransferResult
+from domain import Order, OrderEvent, OrderStatus, Step, TransferResult
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +43,12 @@ _MAX_MOVES = 8
 
 @dataclass(frozen=True, slots=True)
 class AdvanceOutcome:
-    """What one run did: the order as it was left, and whether a concurrent runner won."""
+    """What one run did: the order as it was left, whether a concurrent runner won, and the
+    events this run stored (each with the save that caused it; a lost save stored none)."""
 
     order: Order
     lost_race: bool = False
+    events: tuple[OrderEvent, ...] = ()
 
 
 class AdvanceOrder:
@@ -76,12 +78,15 @@ class AdvanceOrder:
         order = await self._repository.get(order_id)
         if order is None:
             raise OrderNotFound("id", order_id)
+        first = order.stored_events
         try:
             await self._run(order)
         except StaleOrder:
             log.info("order %s changed under us; the other runner carries on", order_id)
-            return AdvanceOutcome(order, lost_race=True)
-        return AdvanceOutcome(order)
+            return AdvanceOutcome(
+                order, lost_race=True, events=tuple(order.events[first : order.stored_events])
+            )
+        return AdvanceOutcome(order, events=tuple(order.events[first : order.stored_events]))
 
     async def _run(self, order: Order) -> None:
         # True only right after this run announced the transfer coming from a status the transfer

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from application.errors import OrderNotFound
 from application.ports import OrderRepository
-from domain import Order
+from domain import Order, OrderEvent
 
 
 class GetOrder:
@@ -24,3 +24,7 @@ class GetOrder:
         if order is None:
             raise OrderNotFound("reference_id", reference_id)
         return order
+
+    async def events_of(self, order_id: str) -> list[OrderEvent]:
+        """Every stored event of the order, oldest first (sequence 1..n)."""
+        return (await self.by_id(order_id)).events

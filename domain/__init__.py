@@ -2,6 +2,7 @@
 
 from domain import grammar
 from domain.errors import DomainError, InvalidOrder, InvalidTransition
+from domain.events import MOVES, EventType, OrderEvent, event_id
 from domain.order import (
     FAIL_STATUSES,
     IN_FLIGHT_STATUSES,
@@ -17,18 +18,22 @@ from domain.order import (
     TransferResult,
     allowed_targets,
     order_id_for,
+    replay_history,
     to_milliseconds,
 )
 
 __all__ = [
     "FAIL_STATUSES",
     "IN_FLIGHT_STATUSES",
+    "MOVES",
     "TERMINAL_STATUSES",
     "TRANSITIONS",
     "DomainError",
+    "EventType",
     "InvalidOrder",
     "InvalidTransition",
     "Order",
+    "OrderEvent",
     "OrderRequest",
     "OrderStatus",
     "Passkey",
@@ -37,7 +42,9 @@ __all__ = [
     "Step",
     "TransferResult",
     "allowed_targets",
+    "event_id",
     "grammar",
     "order_id_for",
+    "replay_history",
     "to_milliseconds",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -17,6 +17,7 @@ from enum import StrEnum
 
 from domain import grammar
 from domain.errors import InvalidOrder, InvalidTransition
+from domain.events import EventType, OrderEvent, Value, event_id
 
 
 class OrderStatus(StrEnum):
@@ -307,11 +308,17 @@ class Order:
     parked: bool = False
     parked_reason: str | None = None
     transfer: TransferResult | None = None
+    #: Every event the order recorded, oldest first: sequence n is ``events[n - 1]``. Stored in
+    #: the same write as the state they describe (the outbox, ADR 0013).
+    events: list[OrderEvent] = field(default_factory=list)
+    #: How many of ``events`` are stored; the rest were recorded since the last read or save.
+    #: Kept by the repositories, never stored itself.
+    stored_events: int = 0
 
     @classmethod
     def place(cls, request: OrderRequest, payment: Payment, *, at: datetime) -> Order:
         """A new order, pending payment."""
-        return cls(
+        order = cls(
             id=order_id_for(request.reference_id),
             request=request,
             payment=payment,
@@ -321,6 +328,8 @@ class Order:
             smart_wallet_address=request.smart_wallet_address,
             history=[StatusChange(S.PENDING, at, "order created")],
         )
+        order._record(EventType.CREATED, at, reference_id=request.reference_id)
+        return order
 
     # --- read-only views of the request ---
     @property
@@ -370,6 +379,30 @@ class Order:
     def attempts_of(self, step: Step) -> int:
         return self.attempts.get(step, 0)
 
+    # --- events ---
+    @property
+    def new_events(self) -> list[OrderEvent]:
+        """The events recorded since the order was read or last saved: what the next save
+        stores with it (and what a lost compare-and-set stores none of)."""
+        return self.events[self.stored_events :]
+
+    def events_stored(self) -> None:
+        """Called by a repository once the order and all its events are written (or read)."""
+        self.stored_events = len(self.events)
+
+    def _record(self, kind: EventType, at: datetime, **data: Value) -> None:
+        sequence = len(self.events) + 1
+        self.events.append(
+            OrderEvent(
+                id=event_id(self.id, sequence),
+                order_id=self.id,
+                sequence=sequence,
+                type=kind,
+                at=to_milliseconds(at),
+                data={"status": self.status.value, **data},
+            )
+        )
+
     def can_move_to(self, target: OrderStatus) -> bool:
         has_wallet = self.smart_wallet_address is not None
         return target in allowed_targets(self.status, has_wallet=has_wallet)
@@ -417,9 +450,11 @@ class Order:
 
     def mark_paid(self, at: datetime) -> None:
         self._move(S.COMPLETED_PAY, at, "gateway reports the payment completed")
+        self._record(EventType.PAID, at)
 
     def mark_payment_failed(self, at: datetime, reason: str) -> None:
         self._move(S.FAILED_PAY, at, reason)
+        self._record(EventType.PAYMENT_FAILED, at, reason=reason)
 
     def next_step(self) -> Step:
         """Which step a paid order (or a failed step) goes to next."""
@@ -431,6 +466,9 @@ class Order:
         """Announce ``step``: the status saved *before* the outside call."""
         retry = self.status in FAIL_STATUSES
         self._start(step, at, f"retry {self.attempts_of(step) + 1}" if retry else "")
+        self._record(
+            EventType.STEP_STARTED, at, step=step.value, attempt=self.attempts[step], retry=retry
+        )
 
     def wallet_created(self, address: str, at: datetime) -> None:
         """The wallet exists: record it and announce the transfer in the same move."""
@@ -441,6 +479,12 @@ class Order:
         self.smart_wallet_address = address
         self.last_error = None
         self._start(Step.SEND_TOKEN, at, f"wallet {address} ready")
+        self._record(
+            EventType.WALLET_CREATED,
+            at,
+            address=address,
+            attempt=self.attempts_of(Step.CREATE_WALLET),
+        )
 
     def step_failed(self, at: datetime, reason: str, *, retry_at: datetime | None) -> None:
         """The in-flight step failed. ``retry_at`` None parks the order for a person."""
@@ -450,10 +494,21 @@ class Order:
         }.get(self.status)
         if fail is None:
             raise InvalidTransition(self.id, self.status.value, "<fail>", "no step in flight")
+        step = STEP_OF_FAIL_STATUS[fail]
         self._move(fail, at, reason)
         self.last_error = reason
         # A backoff of fractional seconds lands between milliseconds: keep the one precision.
         self.next_attempt_at = None if retry_at is None else to_milliseconds(retry_at)
+        self._record(
+            EventType.STEP_FAILED,
+            at,
+            step=step.value,
+            attempt=self.attempts_of(step),
+            reason=reason,
+            retry_at=None
+            if self.next_attempt_at is None
+            else self.next_attempt_at.isoformat(timespec="milliseconds"),
+        )
         if retry_at is None:
             self.park(at, reason)
 
@@ -461,6 +516,15 @@ class Order:
         self.transfer = result
         self.last_error = None
         self._move(S.COMPLETED, at, f"transfer {result.transfer_id} {result.status}")
+        self._record(
+            EventType.TOKENS_SENT,
+            at,
+            transfer_id=result.transfer_id,
+            transfer_status=result.status,
+            tx_signature=result.tx_signature,
+            amount_out=None if result.amount_out is None else f"{result.amount_out:f}",
+        )
+        self._record(EventType.COMPLETED, at)
 
     def transfer_submitted(self, result: TransferResult) -> None:
         """The transfer exists but is not final yet: remember it, stay in the step."""
@@ -479,6 +543,7 @@ class Order:
         self.next_attempt_at = None
         self.updated_at = at
         self.history.append(StatusChange(self.status, at, f"parked: {reason}"))
+        self._record(EventType.PARKED, at, reason=reason)
 
     def unpark(self, at: datetime, reason: str = "retry requested by an operator") -> None:
         """Make a parked order eligible again, now, with a fresh attempt budget."""
@@ -486,7 +551,47 @@ class Order:
             raise InvalidTransition(self.id, self.status.value, self.status.value, "not failed")
         self.parked = False
         self.parked_reason = None
-        self.attempts[STEP_OF_FAIL_STATUS[self.status]] = 0
+        step = STEP_OF_FAIL_STATUS[self.status]
+        self.attempts[step] = 0
         self.next_attempt_at = at
         self.updated_at = at
         self.history.append(StatusChange(self.status, at, reason))
+        self._record(EventType.RETRIED, at, step=step.value, reason=reason)
+
+
+def replay_history(events: Sequence[OrderEvent]) -> list[StatusChange]:
+    """The status history ``events`` tell, line for line as the aggregate writes it. Raises
+    ``ValueError`` on a sequence that is not 1..n of one order."""
+    lines: list[StatusChange] = []
+    transfer: tuple[object, object] | None = None
+    for number, event in enumerate(events, start=1):
+        if event.sequence != number or event.order_id != events[0].order_id:
+            raise ValueError(f"event {event.id}: expected sequence {number} of one order")
+        data = event.data
+        status = OrderStatus(str(data["status"]))
+        match event.type:
+            case EventType.CREATED:
+                lines.append(StatusChange(status, event.at, "order created"))
+            case EventType.PAID:
+                lines.append(
+                    StatusChange(status, event.at, "gateway reports the payment completed")
+                )
+            case EventType.PAYMENT_FAILED | EventType.STEP_FAILED | EventType.RETRIED:
+                lines.append(StatusChange(status, event.at, str(data["reason"])))
+            case EventType.STEP_STARTED:
+                step = Step(str(data["step"]))
+                reason = f"retry {data['attempt']}" if data["retry"] else ""
+                lines.append(StatusChange(STATUS_OF_STEP[step], event.at, reason))
+            case EventType.WALLET_CREATED:
+                lines.append(StatusChange(status, event.at, f"wallet {data['address']} ready"))
+            case EventType.TOKENS_SENT:
+                transfer = (data["transfer_id"], data["transfer_status"])
+            case EventType.COMPLETED:
+                if transfer is None:
+                    raise ValueError(f"event {event.id}: completed without tokens sent")
+                lines.append(
+                    StatusChange(status, event.at, f"transfer {transfer[0]} {transfer[1]}")
+                )
+            case EventType.PARKED:
+                lines.append(StatusChange(status, event.at, f"parked: {data['reason']}"))
+    return lines

@@ -183,9 +183,8 @@ class Container(containers.DeclarativeContainer):
     create_order = providers.Singleton(
         CreateOrder, observed_repository, observed_payment_gateway, clock
     )
-    # Reads only: the instrumented repository counts status moves at save time and remembers
-    # each read order's history length for that; a read-only use-case would only crowd that
-    # memory (and pay for it on the API's hottest route).
+    # Reads only: the instrumented repository counts the events a write stores; a read-only
+    # use-case needs no wrapper (and the API's hottest route pays for none).
     get_order = providers.Singleton(GetOrder, repository)
     handle_payment_notification = providers.Singleton(
         HandlePaymentNotification, observed_repository, scheduler

@@ -43,6 +43,11 @@ DOWNSTREAM_LATENCY = Histogram(
     ["service", "operation"],
     buckets=LATENCY_BUCKETS,
 )
+EVENTS = Counter(
+    "orders_events_total",
+    "Order events stored (with the state change that caused them), by type (docs/events.md).",
+    ["type"],
+)
 STATUS_ENTERED = Counter(
     "orders_status_entered_total",
     "Orders entering each status (counted when the move is saved).",

@@ -27,12 +27,14 @@ _values_of = operator.attrgetter(*(f.name for f in _FIELDS))
 
 def _detached(order: Order) -> Order:
     """A copy that shares nothing mutable with ``order``: every field of the aggregate is an
-    immutable value except its history list and attempts dict, so copying those two is enough.
+    immutable value except its history list, attempts dict and events list, so copying those three
+    is enough.
     Built positionally: ~20x cheaper than ``copy.deepcopy`` and ~3x than ``dataclasses.replace``
     (which looks every field up again), on the API's hot path."""
     copy = Order(*_values_of(order))
     copy.history = list(order.history)
     copy.attempts = dict(order.attempts)
+    copy.events = list(order.events)
     return copy
 
 
@@ -55,9 +57,12 @@ class InMemoryOrderRepository:
                 raise DuplicateOrder("reference_id", order.reference_id)
             if order.payment.id in self._by_payment:
                 raise DuplicateOrder("payment.id", order.payment.id)
-            self._orders[order.id] = _detached(order)
+            stored = _detached(order)
+            stored.events_stored()
+            self._orders[order.id] = stored
             self._by_reference[order.reference_id] = order.id
             self._by_payment[order.payment.id] = order.id
+            order.events_stored()
 
     async def get(self, order_id: str) -> Order | None:
         order = self._orders.get(order_id)
@@ -80,8 +85,10 @@ class InMemoryOrderRepository:
                 raise ValueError(f"order {order.id}: reference id and payment id never change")
             saved = _detached(order)
             saved.version = expected_version + 1
+            saved.events_stored()  # the order and its new events, in the one write
             self._orders[order.id] = saved
             order.version = expected_version + 1
+            order.events_stored()
 
     def _select(self, keep: object, limit: int) -> list[Order]:
         assert callable(keep)

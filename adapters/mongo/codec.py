@@ -19,7 +19,9 @@ from bson.decimal128 import Decimal128, create_decimal128_context
 
 from application.errors import CorruptDocument
 from domain import (
+    EventType,
     Order,
+    OrderEvent,
     OrderRequest,
     OrderStatus,
     Passkey,
@@ -33,7 +35,8 @@ from domain.errors import DomainError
 Document = dict[str, Any]
 
 #: Bump when the document shape changes in a way a reader must know about.
-SCHEMA_VERSION = 1
+#: 2: ``events``, the order's outbox (ADR 0013); a version-1 writer would drop it on save.
+SCHEMA_VERSION = 2
 
 _DECIMAL128 = create_decimal128_context()
 
@@ -149,6 +152,16 @@ def order_to_document(order: Order) -> Document:
         "next_attempt_at": _opt_time_to_bson(order.next_attempt_at),
         "parked": order.parked,
         "parked_reason": order.parked_reason,
+        "events": [
+            {
+                "id": e.id,
+                "sequence": e.sequence,
+                "type": e.type.value,
+                "at": time_to_bson(e.at),
+                "data": dict(e.data),
+            }
+            for e in order.events
+        ],
         "transfer": None
         if transfer is None
         else {
@@ -172,6 +185,34 @@ def _str(doc: Mapping[str, Any], name: str) -> str:
 def _opt_str(doc: Mapping[str, Any], name: str) -> str | None:
     value = doc.get(name)
     return None if value is None else _str(doc, name)
+
+
+_EVENT_TYPES = {t.value: t for t in EventType}
+_PLAIN = (str, int, bool, type(None))
+
+
+def _decode_events(order_id: str, raw: object) -> list[OrderEvent]:
+    if not isinstance(raw, list):
+        raise TypeError(f"events: expected an array, found {type(raw).__name__}")
+    events: list[OrderEvent] = []
+    prefix = f"{order_id}:"
+    for sequence, item in enumerate(raw, start=1):
+        if item["sequence"] != sequence or item["id"] != f"{prefix}{sequence}":
+            raise ValueError(f"events: entry {sequence} is not event {sequence} of the order")
+        data = item["data"]
+        if not isinstance(data, dict) or not all(isinstance(v, _PLAIN) for v in data.values()):
+            raise TypeError(f"events: entry {sequence} has a payload that is not plain values")
+        events.append(
+            OrderEvent(
+                item["id"],
+                order_id,
+                sequence,
+                _EVENT_TYPES[item["type"]],
+                time_from_bson(item["at"]),
+                data,
+            )
+        )
+    return events
 
 
 def _decode(doc: Mapping[str, Any]) -> Order:
@@ -222,8 +263,10 @@ def _decode(doc: Mapping[str, Any]) -> Order:
     parked = doc.get("parked", False)
     if not isinstance(parked, bool):
         raise TypeError(f"parked: expected a boolean, found {type(parked).__name__}")
+    order_id = _str(doc, "_id")
+    events = _decode_events(order_id, doc.get("events", []))
     return Order(
-        id=_str(doc, "_id"),
+        id=order_id,
         request=request,
         payment=payment,
         status=OrderStatus(doc["status"]),
@@ -245,6 +288,8 @@ def _decode(doc: Mapping[str, Any]) -> Order:
         parked=parked,
         parked_reason=_opt_str(doc, "parked_reason"),
         transfer=transfer,
+        events=events,
+        stored_events=len(events),
     )
 
 

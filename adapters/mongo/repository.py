@@ -37,7 +37,9 @@ class MongoOrderRepository:
     """Orders in MongoDB, on the async collection API PyMongo and Motor share.
 
     ``save`` is one conditional ``replace_one`` on ``_id`` + ``version`` (plus the two keys that
-    never change), so a status change is all-or-nothing and a stale writer loses. Indexes and the
+    never change), so a status change is all-or-nothing and a stale writer loses. The order's
+    events live in the same document (``events``, the outbox of ADR 0013): stored by the same
+    write as the change they describe, or not at all. Indexes and the
     validator come from ``ensure_schema`` (``adapters.mongo.schema``), run at startup / db-init.
     """
 
@@ -55,6 +57,7 @@ class MongoOrderRepository:
                 if exc.code == DOCUMENT_VALIDATION_FAILURE:
                     raise rejected(exc, order.id) from exc
                 raise
+        order.events_stored()
 
     async def _find_one(self, query: dict[str, Any], what: str) -> Order | None:
         with translate_errors(f"read order by {what}"):
@@ -96,6 +99,7 @@ class MongoOrderRepository:
             if result.matched_count == 0:
                 await self._explain_miss(order, expected_version)
         order.version = expected_version + 1
+        order.events_stored()
 
     async def _explain_miss(self, order: Order, expected_version: int) -> None:
         """Nothing matched: a newer version (the usual race) or a key the caller changed."""

@@ -18,7 +18,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import CollectionInvalid, OperationFailure
 
 from adapters.mongo.errors import translate_errors
-from domain import OrderStatus
+from domain import EventType, OrderStatus
 
 ORDERS = "orders"
 WEBHOOK_EVENTS = "webhook_events"
@@ -238,6 +238,21 @@ ORDER_VALIDATOR: dict[str, Any] = {
             "parked": {"bsonType": "bool"},
             "parked_reason": _OPT_STRING,
             "transfer": {"bsonType": ["object", "null"]},
+            # The outbox (ADR 0013): not required, orders stored before it have none.
+            "events": {
+                "bsonType": "array",
+                "items": {
+                    "bsonType": "object",
+                    "required": ["id", "sequence", "type", "at", "data"],
+                    "properties": {
+                        "id": _STRING,
+                        "sequence": {**_INT, "minimum": 1},
+                        "type": {"bsonType": "string", "enum": [t.value for t in EventType]},
+                        "at": {"bsonType": "date"},
+                        "data": {"bsonType": "object"},
+                    },
+                },
+            },
         },
     }
 }

@@ -24,6 +24,7 @@ from litestar.params import FromPath, Parameter, QueryParameter, SkipValidation
 
 from adapters.instrumented.metrics import OPERATOR_RETRIES
 from application.errors import InvalidQuery, NotParked, OrderNotFound
+from application.get_order import GetOrder
 from application.order_history import GetOrderHistory
 from application.order_stats import CachedOrderStats, Stats
 from application.ports import Clock
@@ -51,6 +52,7 @@ from entrypoints.api.problems import (
 from entrypoints.api.schemas import (
     DECIMAL_PATTERN,
     ORDER_ID_EXAMPLE,
+    EventView,
     OrderView,
     ms_text,
     ms_text_or_none,
@@ -569,6 +571,22 @@ async def retry_order(
     return OrderSummary.of(order)
 
 
+@get(
+    "/orders/{order_id:str}/events",
+    operation_id="getAdminOrderEvents",
+    operation_class=ApiOperation,
+    summary="An order's stored events, oldest first",
+    description=_AUTH
+    + " Delivery state per subscriber is not kept yet (no relay); docs/events.md.",
+    responses=problem_responses(400, 401, 404, 429, 503),
+)
+async def order_events(
+    order_id: FromPath[OrderId], get_order: NamedDependency[GetOrder]
+) -> list[EventView]:
+    bind_order(order_id)
+    return [EventView.of(e) for e in await get_order.events_of(order_id)]
+
+
 # --- wiring ------------------------------------------------------------------------------------
 
 
@@ -582,7 +600,7 @@ ADMIN_DEPENDENCIES = {
 
 admin_router = Router(
     path="/api/admin",
-    route_handlers=[search_orders, order_history, order_stats, retry_order],
+    route_handlers=[search_orders, order_history, order_events, order_stats, retry_order],
     guards=[require_admin],
     tags=["admin"],
     exception_handlers={InvalidQuery: invalid_query, ValidationException: invalid_query},

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
+from litestar.exceptions import HTTPException
 from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
 
 from application.create_order import CreateOrder
@@ -17,12 +18,28 @@ from entrypoints.api.dependencies import objects_of
 from entrypoints.api.guards import require_json_body
 from entrypoints.api.openapi import ApiOperation
 from entrypoints.api.problems import problem_responses
-from entrypoints.api.schemas import CreateOrderBody, OrderView, create_order_problems
+from entrypoints.api.schemas import CreateOrderBody, EventView, OrderView, create_order_problems
 from entrypoints.logging import bind_order
 from entrypoints.settings import Settings, origin_of
 
 REPLAYED_HEADER = "Idempotent-Replayed"
 ORDERS_PATH = "/api/orders"
+#: What ``GET /api/orders/{id}/events`` can answer: the list. The live stream
+#: (``text/event-stream``) is not served yet (docs/events.md).
+EVENT_MEDIA_TYPES = ["application/json"]
+
+
+class NotAcceptable(HTTPException):
+    status_code = 406
+
+
+def check_accept(request: Request[Any, Any, Any]) -> None:
+    """406 unless the caller accepts JSON (no ``Accept`` header accepts anything)."""
+    if "accept" in request.headers and request.accept.best_match(EVENT_MEDIA_TYPES) is None:
+        raise NotAcceptable(
+            f"this answers only {', '.join(EVENT_MEDIA_TYPES)}; the live event stream "
+            "(text/event-stream) is not served yet"
+        )
 
 
 def check_return_url(return_url: str | None, settings: Settings) -> None:
@@ -131,3 +148,26 @@ class OrdersController(Controller):
         get_order: NamedDependency[GetOrder],
     ) -> OrderView:
         return OrderView.of(await get_order.by_id(order_id))
+
+    @get(
+        "/{order_id:str}/events",
+        operation_id="getOrderEvents",
+        operation_class=ApiOperation,
+        summary="An order's events, oldest first",
+        description=(
+            "Every stored event of the order (`order.created` … `order.completed`), sequence "
+            "1, 2, 3 … with no gaps (docs/events.md). Answers `application/json`; an `Accept` "
+            "that excludes it is a 406 (the live `text/event-stream` is not served yet)."
+        ),
+        responses=problem_responses(400, 404, 406, 429, 503),
+    )
+    async def events(
+        self,
+        request: Request[Any, Any, Any],
+        order_id: FromPath[
+            Annotated[str, PathParameter(min_length=1, max_length=128, description="The order id.")]
+        ],
+        get_order: NamedDependency[GetOrder],
+    ) -> list[EventView]:
+        check_accept(request)
+        return [EventView.of(e) for e in await get_order.events_of(order_id)]

@@ -62,6 +62,7 @@ class ProblemCode(StrEnum):
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     NOT_FOUND = "not_found"
+    NOT_ACCEPTABLE = "not_acceptable"
     INVALID_SIGNATURE = "invalid_signature"
     RATE_LIMITED = "rate_limited"
     # what is stored
@@ -301,6 +302,7 @@ _DESCRIPTIONS = {
     "`Authorization: Bearer` admin token is missing or wrong (or no `ADMIN_TOKEN` is set).",
     404: "No such order (or, for the webhook, no order for that payment).",
     405: "Method not allowed.",
+    406: "The `Accept` header excludes every media type this route answers.",
     409: "The request conflicts with what is stored (e.g. a `reference_id` reused with a "
     "different body).",
     413: "The body is larger than 64 KiB.",

@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal, cast
 import msgspec
 
 from application.ports import PaymentState, TransferState
-from domain import Order, OrderRequest, OrderStatus, Passkey, grammar
+from domain import EventType, Order, OrderEvent, OrderRequest, OrderStatus, Passkey, grammar
 from domain.order import request_problems as order_rule_problems
 from entrypoints.api.bodies import shape_problems
 
@@ -237,6 +237,38 @@ class StatusChangeView(msgspec.Struct, frozen=True):
     status: Annotated[OrderStatus, said("The status the order moved to.", "completed_pay")]
     at: Annotated[str, when("When it moved.", "2026-03-01T12:01:00.000Z")]
     reason: Annotated[str, said("Why it moved (may be empty).", "payment completed")]
+
+
+class EventView(msgspec.Struct, frozen=True):
+    """One event of an order (docs/events.md)."""
+
+    id: Annotated[
+        str,
+        said("The event id: `<order id>:<sequence>`, the same on every delivery.", "o-1:2"),
+    ]
+    type: Annotated[EventType, said("What happened.", "order.paid")]
+    order_id: Annotated[str, said("The order.", ORDER_ID_EXAMPLE)]
+    sequence: Annotated[int, said("1, 2, 3 … per order, with no gaps.", 2)]
+    created_at: Annotated[str, when("When it happened.", "2026-03-01T12:01:00.123Z")]
+    data: Annotated[
+        dict[str, str | int | bool | None],
+        said(
+            "The event's payload: always `status` (the order's status after it), plus the "
+            "type's own fields (docs/events.md).",
+            {"status": "completed_pay"},
+        ),
+    ]
+
+    @classmethod
+    def of(cls, event: OrderEvent) -> EventView:
+        return cls(
+            id=event.id,
+            type=event.type,
+            order_id=event.order_id,
+            sequence=event.sequence,
+            created_at=ms_text(event.at),
+            data=dict(event.data),
+        )
 
 
 class OrderView(msgspec.Struct, frozen=True):

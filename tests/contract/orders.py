@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from domain import Order, OrderRequest, Passkey, Payment, Step, TransferResult
+from domain import Order, OrderRequest, Passkey, Payment, Step, TransferResult, event_id
 
 #: Whole milliseconds: BSON dates carry milliseconds (see docs/mongo.md).
 T0 = datetime(2026, 3, 1, 12, 0, 0, 123000, tzinfo=UTC)
@@ -52,6 +52,10 @@ def new_order(
     order = Order.place(request, payment, at=at(seconds))
     if order_id is not None:
         order.id = order_id
+        order.events = [
+            dataclasses.replace(e, id=event_id(order_id, e.sequence), order_id=order_id)
+            for e in order.events
+        ]
     return order
 
 

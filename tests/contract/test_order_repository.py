@@ -10,7 +10,7 @@ import pytest
 
 from application.errors import DuplicateOrder, StaleOrder
 from application.ports import OrderRepository
-from domain import OrderStatus, Step, TransferResult
+from domain import OrderStatus, Step, TransferResult, replay_history
 from tests.contract.orders import (
     at,
     completed,
@@ -341,3 +341,78 @@ async def test_stuck_selects_paid_orders_left_mid_pipeline_before_the_cutoff(
 
 async def test_ping_answers_when_the_store_is_up(repository: OrderRepository) -> None:
     await repository.ping()
+
+
+# --- the outbox: events stored with the state change that caused them (ADR 0013) ---
+
+
+async def test_events_read_back_whole_with_the_order_after_add_and_each_save(
+    repository: OrderRepository,
+) -> None:
+    order = new_order(1)
+    await repository.add(order)
+    assert order.new_events == []
+    paid(order, 1)
+    order.start_step(Step.CREATE_WALLET, at(2))
+    order.step_failed(at(3), "wallet service: 503", retry_at=at(9.5))
+    await repository.save(order, expected_version=0)
+    order.start_step(Step.CREATE_WALLET, at(10))
+    order.wallet_created("0xwallet", at(11))
+    order.tokens_sent(TransferResult("tr-1", "confirmed", "sig-1", Decimal("12.49")), at(12))
+    await repository.save(order, expected_version=1)
+
+    found = await repository.get(order.id)
+
+    assert found is not None
+    assert found.events == order.events
+    assert [e.sequence for e in found.events] == list(range(1, 9))
+    assert found.events[3].data["retry_at"] == at(9.5).isoformat(timespec="milliseconds")
+    assert found.new_events == []  # everything read is stored
+    assert replay_history(found.events) == found.history
+
+
+async def test_a_save_that_loses_its_compare_and_set_stores_none_of_its_events(
+    repository: OrderRepository,
+) -> None:
+    await repository.add(new_order(1))
+    first = await repository.get(new_order(1).id)
+    second = await repository.get(new_order(1).id)
+    assert first is not None
+    assert second is not None
+    creating_wallet(first, 1)
+    await repository.save(first, expected_version=0)
+    paid(second, 2)
+    assert [e.sequence for e in second.new_events] == [2]
+
+    with pytest.raises(StaleOrder):
+        await repository.save(second, expected_version=0)
+
+    assert [e.sequence for e in second.new_events] == [2]  # still not stored
+    stored = await repository.get(first.id)
+    assert stored is not None
+    assert stored.events == first.events  # the winner's 2 and 3, none of the loser's
+    assert [e.type.value for e in stored.events] == [
+        "order.created",
+        "order.paid",
+        "order.step_started",
+    ]
+    assert stored.events[1].at == at(1)
+
+
+async def test_an_order_read_then_saved_appends_after_its_stored_events(
+    repository: OrderRepository,
+) -> None:
+    await repository.add(new_order(1))
+    read = await repository.get(new_order(1).id)
+    assert read is not None
+    paid(read, 1)
+    await repository.save(read, expected_version=0)
+    again = await repository.get(read.id)
+    assert again is not None
+    again.start_step(Step.CREATE_WALLET, at(2))
+    assert [e.sequence for e in again.new_events] == [3]
+    await repository.save(again, expected_version=1)
+
+    final = await repository.get(read.id)
+    assert final is not None
+    assert [e.id for e in final.events] == [f"{read.id}:{n}" for n in (1, 2, 3)]

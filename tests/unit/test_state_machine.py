@@ -1,7 +1,8 @@
 """A stateful property test of the whole pipeline: Hypothesis drives creates, webhooks (duplicate
 and unknown), payments settling, downstream failures, crashes between a side effect and its save,
-races, worker and sweeper ticks and the passing of time, in any order; the invariants hold after
-every step, and once the faults stop every paid order completes.
+races, worker and sweeper ticks, operator retries and the passing of time, in any order; the
+invariants hold after every step (among them: each order's events replay to exactly its history,
+sequence 1..n), and once the faults stop every paid order completes.
 
 ``OrderPipeline`` is reused with other repositories (``make_repository``), e.g. against Mongo.
 """
@@ -29,7 +30,7 @@ from application.errors import (
 )
 from application.policy import PipelineTimings, RetryPolicy
 from application.ports import OrderRepository, PaymentState
-from domain import TRANSITIONS, OrderStatus, Step
+from domain import TRANSITIONS, OrderStatus, Step, event_id, replay_history
 from entrypoints.simulation import World
 from tests.unit.conftest import FixedJitter, make_request
 
@@ -167,6 +168,37 @@ class OrderPipeline(RuleBasedStateMachine):
 
         self.run(race())
 
+    @precondition(lambda self: self.order_ids)
+    @rule(
+        data=st.data(),
+        service=st.sampled_from(["wallet", "transfer"]),
+        faults=st.lists(st.sampled_from(FAULTS), min_size=1, max_size=3),
+    )
+    def a_paid_order_meets_step_faults(
+        self, data: st.DataObject, service: str, faults: list[Fault]
+    ) -> None:
+        """The buyer pays, a step's service misbehaves and a runner takes the order at once: the
+        other rules rarely line these up, and failed steps, parkings and retries need them."""
+        order = self.run(self.world.repository.get(data.draw(st.sampled_from(self.known()))))
+        assert order is not None
+        self.world.gateway.complete(order.payment.id)
+        if service == "wallet":
+            self.world.wallet_faults.script("create_wallet", *faults)
+        else:
+            self.world.transfer_faults.script("send", *faults)
+        try:
+            self.run(self.world.advance.execute(order.id))
+        except SimulatedCrash:
+            return
+
+    @precondition(lambda self: self.order_ids)
+    @rule(data=st.data())
+    def operator_retries_a_parked_order(self, data: st.DataObject) -> None:
+        order = self.run(self.world.repository.get(data.draw(st.sampled_from(self.known()))))
+        assert order is not None
+        if order.parked:
+            self.run(self.world.retry_now.execute(order_id=order.id))
+
     @rule()
     def queue_runs_due_jobs(self) -> None:
         self.run(self.world.run_due_jobs())
@@ -215,6 +247,18 @@ class OrderPipeline(RuleBasedStateMachine):
             self.versions[order.id] = order.version
 
     @invariant()
+    def the_events_of_each_order_replay_to_exactly_its_history(self) -> None:
+        for order in self.orders():
+            assert [e.sequence for e in order.events] == list(range(1, len(order.events) + 1))
+            assert all(e.order_id == order.id for e in order.events)
+            assert [e.id for e in order.events] == [
+                event_id(order.id, e.sequence) for e in order.events
+            ]
+            assert replay_history(order.events) == order.history, order.id
+            assert order.events[-1].data["status"] == order.status.value
+            assert order.new_events == []  # what was read is all stored
+
+    @invariant()
     def completed_means_exactly_one_transfer_to_its_wallet_of_its_amount(self) -> None:
         for order in self.orders():
             stored = self.world.transfers.transfers.get(order.idempotency_key(Step.SEND_TOKEN))
@@ -244,6 +288,7 @@ class OrderPipeline(RuleBasedStateMachine):
             else:
                 assert order.status is S.FAILED_PAY, (order.id, order.status)
         self.at_most_one_transfer_per_order_and_each_matches_its_order()
+        self.the_events_of_each_order_replay_to_exactly_its_history()
 
 
 OrderPipeline.TestCase.settings = settings(

@@ -29,6 +29,7 @@ async def test_every_admin_route_needs_the_bearer_token(booked_api: Api) -> None
     routes = [
         ("GET", "/api/admin/orders"),
         ("GET", f"/api/admin/orders/{order_id}/history"),
+        ("GET", f"/api/admin/orders/{order_id}/events"),
         ("GET", "/api/admin/stats"),
         ("POST", f"/api/admin/orders/{order_id}/retry"),
     ]
@@ -258,3 +259,16 @@ async def test_a_deeply_nested_body_on_an_admin_route_is_no_500(booked_api: Api)
 
     assert response.status_code == 409, response.text
     assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_the_admin_lists_the_events_behind_the_admin_token(admin_api: Api) -> None:
+    order = (await admin_api.create(order_body("ref-1"))).json()
+    path = f"/api/admin/orders/{order['id']}/events"
+
+    assert (await admin_api.client.get(path)).status_code == 401
+    response = await admin_api.client.get(path, headers=AUTH)
+    assert response.status_code == 200
+    assert [e["type"] for e in response.json()] == ["order.created"]
+    missing = await admin_api.client.get("/api/admin/orders/nope/events", headers=AUTH)
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == PROBLEM

@@ -112,12 +112,14 @@ async def test_the_openapi_document_lists_every_endpoint_and_its_problems(api: A
         ("/api/orders", "post"),
         ("/api/orders", "get"),
         ("/api/orders/{order_id}", "get"),
+        ("/api/orders/{order_id}/events", "get"),
         ("/api/webhooks/payments", "post"),
         ("/health", "get"),
         ("/ready", "get"),
         # The operator's (issue 7).
         ("/api/admin/orders", "get"),
         ("/api/admin/orders/{order_id}/history", "get"),
+        ("/api/admin/orders/{order_id}/events", "get"),
         ("/api/admin/stats", "get"),
         ("/api/admin/orders/{order_id}/retry", "post"),
     }

@@ -82,3 +82,32 @@ def test_a_document_missing_a_field_is_corrupt_and_named() -> None:
 
     assert raised.value.document_id == document["_id"]
     assert "payment" in raised.value.reason
+
+
+def test_events_round_trip_and_a_gap_or_a_foreign_event_is_corrupt() -> None:
+    order = new_order(1)
+    order.mark_paid(order.created_at + timedelta(seconds=1))
+    document = order_to_document(order)
+    assert [e["id"] for e in document["events"]] == [f"{order.id}:1", f"{order.id}:2"]
+    decoded = document_to_order(document)
+    assert decoded.events == order.events
+    assert decoded.new_events == []
+
+    gap = order_to_document(order)
+    del gap["events"][0]
+    with pytest.raises(CorruptDocument, match=order.id):
+        document_to_order(gap)
+    foreign = order_to_document(order)
+    foreign["events"][1]["id"] = "another-order:2"
+    with pytest.raises(CorruptDocument, match="not event 2"):
+        document_to_order(foreign)
+    loose = order_to_document(order)
+    loose["events"][1]["data"] = {"status": 1.5}
+    with pytest.raises(CorruptDocument, match="plain values"):
+        document_to_order(loose)
+
+
+def test_an_order_stored_before_events_reads_with_none() -> None:
+    document = order_to_document(new_order(1))
+    del document["events"]
+    assert document_to_order(document).events == []

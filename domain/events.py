@@ -1,0 +1,63 @@
+"""Domain events: the facts the Order aggregate records as it moves (docs/events.md).
+
+Plain Python only. Each event has a deterministic id (``<order id>:<sequence>``), the order id, a
+per-order ``sequence`` (1, 2, 3 … with no gaps), a time in whole milliseconds and a small payload
+of plain values (str, int, bool, None). ``data["status"]`` is the order's status after the event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+#: A payload value: plain, so every store and wire format carries it as it is.
+Value = str | int | bool | None
+
+
+class EventType(StrEnum):
+    """Every fact an order records, named as subscribers see them."""
+
+    CREATED = "order.created"
+    PAID = "order.paid"
+    PAYMENT_FAILED = "order.payment_failed"
+    #: A step announced (its status saved before the call): ``step``, ``attempt``, ``retry``.
+    STEP_STARTED = "order.step_started"
+    WALLET_CREATED = "order.wallet_created"
+    TOKENS_SENT = "order.tokens_sent"
+    COMPLETED = "order.completed"
+    STEP_FAILED = "order.step_failed"
+    PARKED = "order.parked"
+    RETRIED = "order.retried"
+
+
+#: Events that move the order to the status in their ``data["status"]``.
+MOVES = frozenset(
+    {
+        EventType.CREATED,
+        EventType.PAID,
+        EventType.PAYMENT_FAILED,
+        EventType.STEP_STARTED,
+        EventType.WALLET_CREATED,
+        EventType.STEP_FAILED,
+        EventType.COMPLETED,
+    }
+)
+
+
+def event_id(order_id: str, sequence: int) -> str:
+    """The id of an order's ``sequence``-th event: the same on every redelivery."""
+    return f"{order_id}:{sequence}"
+
+
+@dataclass(frozen=True, slots=True)
+class OrderEvent:
+    """One recorded fact about one order."""
+
+    id: str
+    order_id: str
+    sequence: int
+    type: EventType
+    at: datetime
+    data: Mapping[str, Value]
