@@ -254,6 +254,8 @@ def test_operation_ids_are_readable() -> None:
         "getReadiness",
         "listAdminOrders",
         "getAdminOrderHistory",
+        "getOrderEvents",
+        "getAdminOrderEvents",
         "getAdminStats",
         "retryAdminOrder",
     }
