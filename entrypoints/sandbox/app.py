@@ -59,7 +59,7 @@ class PaymentOut(msgspec.Struct):
     amount: str
     currency: str
     created_at: datetime
-    expires_at: datetime
+    expires_at: datetime | None
 
 
 class PaymentStatusOut(msgspec.Struct):
