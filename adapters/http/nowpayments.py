@@ -5,9 +5,11 @@ status. Requests carry ``x-api-key``. Amounts are JSON *numbers* on this API, bo
 written from the ``Decimal`` text (never through a float) and read back as the exact ``Decimal``
 of their text.
 
-NOWPayments has no idempotency key: two creates make two payments. So the create is sent once,
-never retried in-process (a retry after a lost answer would make a second payment); see
-docs/nowpayments.md for why a payment whose answer was lost is never shown to a buyer.
+NOWPayments has no idempotency key: two creates make two payments. So a create first looks for
+the order's payment (``GET /v1/payment/?order_id=``): a payment made by an earlier attempt whose
+answer was lost (a timeout, a crash) is answered again instead of making a second one. The POST
+itself is sent once, never retried in-process. Concurrent creates of one order can still each
+make a payment; docs/nowpayments.md and docs/adr/0012 say what holds and what does not.
 
 Status mapping onto :class:`PaymentState` (only ``finished`` means the merchant has the money):
 
@@ -27,7 +29,7 @@ import logging
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import httpx
 import msgspec
@@ -121,6 +123,22 @@ class CreatedAnswer(msgspec.Struct):
     expiration_estimate_date: str | None = None
 
 
+class ListedPayment(msgspec.Struct):
+    payment_id: int | str
+    payment_status: NonEmpty
+    order_id: str | None = None
+    pay_address: str | None = None
+    price_amount: Decimal | None = None
+    price_currency: str | None = None
+    pay_amount: Decimal | None = None
+    pay_currency: str | None = None
+    created_at: str | None = None
+
+
+class PaymentList(msgspec.Struct):
+    data: list[ListedPayment]
+
+
 class StatusAnswer(msgspec.Struct):
     payment_id: int | str
     payment_status: NonEmpty
@@ -135,6 +153,9 @@ class StatusAnswer(msgspec.Struct):
 _encoder = msgspec.json.Encoder(decimal_format="number")
 _created_decoder = msgspec.json.Decoder(CreatedAnswer)
 _status_decoder = msgspec.json.Decoder(StatusAnswer)
+_list_decoder = msgspec.json.Decoder(PaymentList)
+#: A payment in these statuses is no longer one the buyer can pay: a create makes a new one.
+CLOSED = frozenset({"failed", "refunded", "expired"})
 
 
 class NowPaymentsGateway(HttpAdapter):
@@ -173,6 +194,15 @@ class NowPaymentsGateway(HttpAdapter):
         sent), so a retried create could make a second payment."""
         if not request.amount.is_finite():
             raise ValueError(f"amount {request.amount} is not a finite number")
+        earlier = await self.find_payment(request)
+        if earlier is not None:
+            log.info(
+                "nowpayments: order %s already has payment %s: answered again, none created",
+                request.order_id,
+                earlier.id,
+                extra={"order_id": request.order_id, "payment_id": earlier.id},
+            )
+            return earlier
 
         def parse(status: int, content: bytes) -> CreatedPayment:
             answer = _created_decoder.decode(content)
@@ -203,6 +233,43 @@ class NowPaymentsGateway(HttpAdapter):
             body=_encoder.encode(self.create_body(request)),
             attempts=1,
         )
+
+    async def find_payment(self, request: PaymentRequest) -> CreatedPayment | None:
+        """The order's open payment made by an earlier create (the oldest), or None."""
+
+        def parse(status: int, content: bytes) -> CreatedPayment | None:
+            for listed in _list_decoder.decode(content).data:
+                if listed.order_id != request.order_id or listed.payment_status in CLOSED:
+                    continue
+                if (
+                    listed.pay_address is None
+                    or listed.price_amount is None
+                    or listed.price_currency is None
+                    or listed.pay_amount is None
+                    or listed.pay_currency is None
+                    or listed.created_at is None
+                ):
+                    raise ValueError("a listed payment lacks the fields of a created one")
+                payment_id = payment_id_text(listed.payment_id)
+                created_at = _time(listed.created_at)
+                assert created_at is not None
+                return CreatedPayment(
+                    id=payment_id,
+                    token="",
+                    checkout_url=None,
+                    status=payment_state(listed.payment_status, payment_id).value,
+                    amount=_amount(listed.price_amount, "price_amount"),
+                    currency=listed.price_currency.upper(),
+                    created_at=created_at,
+                    expires_at=None,
+                    pay_address=listed.pay_address,
+                    pay_amount=_amount(listed.pay_amount, "pay_amount"),
+                    pay_currency=listed.pay_currency,
+                )
+            return None
+
+        query = urlencode({"order_id": request.order_id})
+        return await self._calls.call("GET", f"/v1/payment/?{query}", parse)
 
     async def get_payment(self, payment_id: str) -> PaymentStatus:
         def parse(status: int, content: bytes) -> PaymentStatus:

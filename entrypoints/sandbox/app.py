@@ -454,9 +454,26 @@ async def nowpayments_status(request: AnyRequest, payment_id: FromPath[str]) -> 
     return await _after_effect(request, _np_json(200, payment))
 
 
+@get("/", opt={"endpoint": "nowpayments_list"})
+async def nowpayments_list(
+    request: AnyRequest, order_id: FromQuery[str | None] = None
+) -> Response[bytes]:
+    """The payment list (``?order_id=``: one order's), oldest first, one page."""
+    ledger = _sandbox(request).nowpayments
+    found = ledger.for_order(order_id) if order_id else list(ledger.payments.values())
+    items = ",".join(write_object(p.fields()) for p in found)
+    content = (
+        f'{{"data":[{items}],"limit":{max(len(found), 10)},"page":0,"pagesCount":1,'
+        f'"total":{len(found)}}}'
+    ).encode()
+    return await _after_effect(
+        request, Response(content=content, status_code=200, media_type=MediaType.JSON)
+    )
+
+
 nowpayments = Router(
     path="/v1/payment",
-    route_handlers=[nowpayments_create, nowpayments_status],
+    route_handlers=[nowpayments_create, nowpayments_list, nowpayments_status],
     before_request=_nowpayments_gate,
 )
 

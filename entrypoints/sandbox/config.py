@@ -17,6 +17,7 @@ Endpoint = Literal[
     "get_transfer",
     "nowpayments_create",
     "nowpayments_status",
+    "nowpayments_list",
 ]
 ENDPOINTS: tuple[Endpoint, ...] = get_args(Endpoint)
 

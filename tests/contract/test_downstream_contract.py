@@ -177,7 +177,7 @@ async def test_create_payment_answers_a_pending_payment(payments: Downstreams) -
 
 
 async def test_same_key_and_body_replays_the_payment(payments: Downstreams) -> None:
-    _needs_idempotency(payments)
+    # NOWPayments: no key, but the adapter finds the order's payment before making one.
     first = await payments.gateway.create_payment(payment_request(), idempotency_key="ref-1")
     again = await payments.gateway.create_payment(payment_request(), idempotency_key="ref-1")
     assert again == first
@@ -223,14 +223,25 @@ async def test_unknown_payment_is_a_permanent_error(payments: Downstreams) -> No
     assert not isinstance(caught.value, TransientDownstreamError)
 
 
-async def test_without_idempotency_every_create_is_a_new_payment(payments: Downstreams) -> None:
-    """The hazard docs/nowpayments.md handles: NOWPayments makes a payment per call."""
+async def test_a_create_whose_answer_was_lost_is_answered_again_not_made_twice(
+    payments: Downstreams, contract_sandbox_url: str
+) -> None:
+    """The hazard docs/nowpayments.md handles: NOWPayments made the payment, the answer was
+    lost; the retry must not make a second payment the buyer could pay."""
     if payments.idempotent:
-        pytest.skip("this gateway replays on its idempotency key")
-    one = await payments.gateway.create_payment(payment_request(), idempotency_key="ref-1")
-    two = await payments.gateway.create_payment(payment_request(), idempotency_key="ref-1")
-    assert one.id != two.id
-    assert one.pay_address != two.pay_address
+        pytest.skip("this gateway replays on its idempotency key (tested above)")
+    control = SandboxControl(contract_sandbox_url)
+    try:
+        await control.script("nowpayments_create", "effect_then_fail")
+        with pytest.raises(TransientDownstreamError):
+            await payments.gateway.create_payment(payment_request(), idempotency_key="ref-1")
+        again = await payments.gateway.create_payment(payment_request(), idempotency_key="ref-1")
+        assert (await control.stats())["nowpayments_payments"] == 1
+        other = await payments.gateway.create_payment(payment_request("b"), idempotency_key="b")
+        assert other.id != again.id
+        assert (await control.stats())["nowpayments_payments"] == 2
+    finally:
+        await control.aclose()
 
 
 # --- wallet service ---

@@ -52,6 +52,7 @@ class Scripted:
                 "path": path,
                 "headers": {k.decode(): v.decode() for k, v in scope["headers"]},
                 "body": body,
+                "query": scope["query_string"],
             }
         )
         queue = self.answers.get(path) or [(404, b'{"message":"not found"}')]
@@ -80,6 +81,7 @@ async def nowpayments(
     url, scripted = server
     scripted.answers.clear()
     scripted.received.clear()
+    scripted.answers["/v1/payment/"] = [(200, b'{"data":[],"limit":10,"page":0,"total":0}')]
     client = build_client(
         url,
         API_KEY,
@@ -142,7 +144,10 @@ async def test_create_sends_the_contracts_body_and_reads_exact_amounts(
     gateway, scripted = nowpayments
     scripted.answers["/v1/payment"] = [(201, CREATED)]
     created = await gateway.create_payment(REQUEST, idempotency_key="ref-1")
-    (sent,) = scripted.received
+    looked, sent = scripted.received
+    # First the order's payments are looked up, then one is made.
+    assert (looked["method"], looked["path"]) == ("GET", "/v1/payment/")
+    assert looked["query"] == b"order_id=order-1"
     assert sent["method"] == "POST"
     assert sent["headers"]["x-api-key"] == API_KEY
     assert "authorization" not in sent["headers"]
@@ -177,7 +182,24 @@ async def test_a_failed_create_is_not_retried(
     scripted.answers["/v1/payment"] = [failure, (201, CREATED)]
     with pytest.raises(TransientDownstreamError):
         await gateway.create_payment(REQUEST, idempotency_key="ref-1")
-    assert len(scripted.received) == 1
+    assert [r["method"] for r in scripted.received] == ["GET", "POST"]
+
+
+async def test_an_open_payment_of_the_order_is_answered_instead_of_a_new_one(
+    nowpayments: tuple[NowPaymentsGateway, Scripted],
+) -> None:
+    gateway, scripted = nowpayments
+    listed = CREATED.replace(b'"payment_status":"waiting"', b'"payment_status":"confirming"')
+    expired = CREATED.replace(b"5077125051", b"5077125050").replace(b"waiting", b"expired")
+    other = CREATED.replace(b"5077125051", b"5077125049").replace(b"order-1", b"order-9")
+    scripted.answers["/v1/payment/"] = [
+        (200, b'{"data":[' + expired + b"," + other + b"," + listed + b"]}")
+    ]
+    found = await gateway.create_payment(REQUEST, idempotency_key="ref-1")
+    assert [r["method"] for r in scripted.received] == ["GET"]
+    assert found.id == "5077125051"
+    assert (found.pay_address, found.pay_amount) == ("addr-1", Decimal("0.00029"))
+    assert found.status == "pending"
 
 
 async def test_a_create_answered_for_another_order_is_malformed(
