@@ -70,6 +70,9 @@ class CreateOrder:
             currency=created.currency,
             created_at=created.created_at,
             expires_at=created.expires_at,
+            pay_address=created.pay_address,
+            pay_amount=created.pay_amount,
+            pay_currency=created.pay_currency,
         )
         order = Order.place(request, payment, at=self._clock.now())
         try:

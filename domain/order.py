@@ -10,7 +10,7 @@ import functools
 import hashlib
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -235,16 +235,24 @@ _REQUEST_CHECKS = tuple(
 
 @dataclass(frozen=True, slots=True)
 class Payment:
-    """The gateway's payment for this order, normalised."""
+    """The gateway's payment for this order, normalised.
+
+    A gateway with a hosted page gives ``checkout_url``; a crypto gateway (NOWPayments) gives
+    instead what the buyer must send and where: ``pay_amount`` of ``pay_currency`` to
+    ``pay_address``.
+    """
 
     id: str
     token: str
-    checkout_url: str
+    checkout_url: str | None
     status: str
     amount: Decimal
     currency: str
     created_at: datetime | None = None
     expires_at: datetime | None = None
+    pay_address: str | None = None
+    pay_amount: Decimal | None = None
+    pay_currency: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -430,16 +438,7 @@ class Order:
     def record_payment_status(self, status: str) -> None:
         """Keep the gateway's latest word on the payment (no status move by itself)."""
         if self.payment.status != status:
-            self.payment = Payment(
-                id=self.payment.id,
-                token=self.payment.token,
-                checkout_url=self.payment.checkout_url,
-                status=status,
-                amount=self.payment.amount,
-                currency=self.payment.currency,
-                created_at=self.payment.created_at,
-                expires_at=self.payment.expires_at,
-            )
+            self.payment = replace(self.payment, status=status)
 
     def payment_still_pending(self, at: datetime) -> None:
         """The gateway was asked and the payment is still pending: note when (the poller checks

@@ -48,6 +48,7 @@ from application.policy import PipelineTimings, RetryPolicy
 from application.retry_order_now import RetryOrderNow
 from application.search_orders import SearchOrders
 from application.sweepers import PollPendingPayments, ResumeStuckOrders, RetryFailedOrders
+from entrypoints.api.nowpayments_signature import IpnVerifier
 from entrypoints.api.signature import WebhookVerifier
 from entrypoints.settings import Settings, SettingsError
 
@@ -97,7 +98,7 @@ def _mongo_database(client: mongo.MongoClient, settings: Settings) -> Any:
 
 
 async def _http_client(
-    base_url: str | None, api_key: str, settings: Settings
+    base_url: str | None, api_key: str, settings: Settings, api_key_header: str | None = None
 ) -> AsyncIterator[httpx.AsyncClient | None]:
     """One pooled client per downstream (its base URL and its bearer key). None without the
     URL, which only dev mode allows (its fake then replaces the adapter): nothing is opened."""
@@ -110,6 +111,7 @@ async def _http_client(
         connect_timeout=settings.http_connect_timeout_seconds,
         read_timeout=settings.http_read_timeout_seconds,
         max_connections=settings.http_max_connections,
+        api_key_header=api_key_header,
     ):
         yield client
 
@@ -154,8 +156,27 @@ class Container(containers.DeclarativeContainer):
         settings.provided.transfer_api_key,
         settings,
     )
-    payment_gateway = providers.Singleton(
-        http.HttpPaymentGateway, gateway_client, retry=http_retry, breakers=http_breakers
+    nowpayments_client = providers.Resource(
+        _http_client,
+        settings.provided.nowpayments_api_url,
+        settings.provided.nowpayments_api_key,
+        settings,
+        api_key_header="x-api-key",
+    )
+    #: ``PAYMENT_PROVIDER`` picks the adapter of the one payment gateway port.
+    payment_gateway = providers.Selector(
+        settings.provided.payment_provider,
+        gateway=providers.Singleton(
+            http.HttpPaymentGateway, gateway_client, retry=http_retry, breakers=http_breakers
+        ),
+        nowpayments=providers.Singleton(
+            http.NowPaymentsGateway,
+            nowpayments_client,
+            pay_currency=settings.provided.nowpayments_pay_currency,
+            public_base_url=settings.provided.public_base_url,
+            retry=http_retry,
+            breakers=http_breakers,
+        ),
     )
     wallet_service = providers.Singleton(
         http.HttpWalletService, wallet_client, retry=http_retry, breakers=http_breakers
@@ -229,6 +250,7 @@ class Container(containers.DeclarativeContainer):
         settings.provided.webhook_tolerance_seconds,
         clock,
     )
+    ipn_verifier = providers.Singleton(IpnVerifier, settings.provided.nowpayments_ipn_secret)
 
 
 async def _ensure_schema_once(database: Any, retention_days: int) -> bool:

@@ -17,7 +17,7 @@ from adapters.memory import InMemoryOrderRepository, InMemoryWebhookEventLog, In
 from adapters.memory.queries import InMemoryOrderQueries
 from application.advance_order import AdvanceOrder
 from entrypoints.container import PRODUCTION_KINDS, Container, resolve
-from entrypoints.settings import Settings
+from entrypoints.settings import NOWPAYMENTS, Settings
 
 
 def use_stand_ins(container: Container, settings: Settings) -> dict[str, str]:
@@ -34,7 +34,12 @@ def use_stand_ins(container: Container, settings: Settings) -> dict[str, str]:
         container.order_queries.override(
             providers.Singleton(InMemoryOrderQueries, container.repository)
         )
-    if not settings.payment_gateway_url:
+    gateway_url = (
+        settings.nowpayments_api_url
+        if settings.payment_provider == NOWPAYMENTS
+        else settings.payment_gateway_url
+    )
+    if not gateway_url:
         kinds["payment_gateway"] = "fake"
         container.payment_gateway.override(providers.Singleton(FakePaymentGateway, container.clock))
     if not settings.wallet_api_url:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
@@ -31,6 +32,13 @@ class Mode(StrEnum):
     PRODUCTION = "production"
     DEV = "dev"
 
+
+#: ``PAYMENT_PROVIDER`` values: the generic gateway contract, or NOWPayments (docs/nowpayments.md).
+GATEWAY = "gateway"
+NOWPAYMENTS = "nowpayments"
+PROVIDERS = (GATEWAY, NOWPAYMENTS)
+#: NOWPayments currency tickers ("sol", "usdttrc20", "btc").
+_TICKER = re.compile(r"[a-z0-9]{2,20}")
 
 #: The shortest webhook signing secret production accepts, in bytes.
 MIN_WEBHOOK_SECRET_BYTES = 16
@@ -247,6 +255,8 @@ class Var:
     unset: str = ""
     #: The value ``.env.example`` shows (a production configuration); "" leaves it empty.
     example: str = ""
+    #: ``required`` only while ``PAYMENT_PROVIDER`` is this provider ("": whatever the provider).
+    provider: str = ""
 
 
 def setting(
@@ -260,9 +270,10 @@ def setting(
     required: bool = False,
     unset: str = "",
     example: str = "",
+    provider: str = "",
 ) -> Any:
     """A field of :class:`Settings`, declared with everything derived from it."""
-    var = Var(env, help, group, parse, secret, required, unset, example)
+    var = Var(env, help, group, parse, secret, required, unset, example, provider)
     # A secret stays out of the repr too (a settings object in a log line or a traceback).
     return field(default=default, repr=not secret, metadata={"setting": var})
 
@@ -316,6 +327,15 @@ class Settings:
         example="redis://redis.internal:6379/0",
     )
     # --- downstreams ---
+    payment_provider: str = setting(
+        GATEWAY,
+        "PAYMENT_PROVIDER",
+        "which payment gateway takes the payments: `gateway` (the generic contract) or "
+        "`nowpayments` (docs/nowpayments.md); production then requires that one's settings only",
+        group="downstreams",
+        parse=Choice(PROVIDERS),
+        example=GATEWAY,
+    )
     payment_gateway_url: str | None = setting(
         None,
         "PAYMENT_GATEWAY_URL",
@@ -323,6 +343,7 @@ class Settings:
         group="downstreams",
         parse=HTTP,
         required=True,
+        provider=GATEWAY,
         unset="dev: in-process fake",
         example="https://gateway.example.com",
     )
@@ -333,6 +354,7 @@ class Settings:
         group="downstreams",
         secret=True,
         required=True,
+        provider=GATEWAY,
         example="change-me-gateway-key",
     )
     payment_webhook_secrets: tuple[str, ...] = setting(
@@ -344,6 +366,7 @@ class Settings:
         parse=TextList(),
         secret=True,
         required=True,
+        provider=GATEWAY,
         unset="dev: every webhook refused",
         example="change-me-webhook-secret-of-32-bytes",
     )
@@ -354,6 +377,58 @@ class Settings:
         group="downstreams",
         parse=Integer(1),
         example="300",
+    )
+    nowpayments_api_url: str | None = setting(
+        None,
+        "NOWPAYMENTS_API_URL",
+        "NOWPayments API base URL (production: https://api.nowpayments.io)",
+        group="downstreams",
+        parse=HTTP,
+        required=True,
+        provider=NOWPAYMENTS,
+        unset="dev: in-process fake",
+        example="https://api.nowpayments.io",
+    )
+    nowpayments_api_key: str = setting(
+        "",
+        "NOWPAYMENTS_API_KEY",
+        "NOWPayments API key (sent as `x-api-key`); goes with its URL",
+        group="downstreams",
+        secret=True,
+        required=True,
+        provider=NOWPAYMENTS,
+        example="change-me-nowpayments-key",
+    )
+    nowpayments_ipn_secret: str = setting(
+        "",
+        "NOWPAYMENTS_IPN_SECRET",
+        "NOWPayments IPN secret: verifies `x-nowpayments-sig` (HMAC-SHA512)",
+        group="downstreams",
+        secret=True,
+        required=True,
+        provider=NOWPAYMENTS,
+        unset="dev: every IPN refused",
+        example="change-me-nowpayments-ipn-secret",
+    )
+    nowpayments_pay_currency: str = setting(
+        "",
+        "NOWPAYMENTS_PAY_CURRENCY",
+        "the crypto currency buyers pay in, a NOWPayments ticker in lower case",
+        group="downstreams",
+        required=True,
+        provider=NOWPAYMENTS,
+        example="sol",
+    )
+    public_base_url: str | None = setting(
+        None,
+        "PUBLIC_BASE_URL",
+        "this service's public base URL; NOWPayments posts IPNs to "
+        "`<PUBLIC_BASE_URL>/api/webhooks/nowpayments`",
+        group="downstreams",
+        parse=HTTP,
+        required=True,
+        provider=NOWPAYMENTS,
+        example="https://orders.example.com",
     )
     wallet_api_url: str | None = setting(
         None,
@@ -649,21 +724,49 @@ class Settings:
                 found.append(Problem(url_name, f"is required with {key_name} (it is unset)"))
         if self.payment_gateway_url and not self.payment_webhook_secrets:
             found.append(Problem("PAYMENT_WEBHOOK_SECRETS", "is required with PAYMENT_GATEWAY_URL"))
+        found += self._nowpayments_problems()
         if self.mode == Mode.PRODUCTION and runs_pipeline:
             found += self._production_problems({p.name for p in found})
+        return found
+
+    def _nowpayments_problems(self) -> list[Problem]:
+        found = []
+        if self.nowpayments_pay_currency and not _TICKER.fullmatch(self.nowpayments_pay_currency):
+            found.append(
+                Problem(
+                    "NOWPAYMENTS_PAY_CURRENCY",
+                    "must be a NOWPayments ticker: 2 to 20 lower-case letters or digits",
+                )
+            )
+        if self.payment_provider != NOWPAYMENTS:
+            return found
+        if self.nowpayments_api_url and not self.nowpayments_api_key:
+            found.append(Problem("NOWPAYMENTS_API_KEY", "is required with NOWPAYMENTS_API_URL"))
+        if self.nowpayments_api_url:
+            for name, value in (
+                ("NOWPAYMENTS_IPN_SECRET", self.nowpayments_ipn_secret),
+                ("NOWPAYMENTS_PAY_CURRENCY", self.nowpayments_pay_currency),
+                ("PUBLIC_BASE_URL", self.public_base_url),
+            ):
+                if not value:
+                    found.append(Problem(name, "is required with NOWPAYMENTS_API_URL"))
         return found
 
     def _production_problems(self, already: set[str]) -> list[Problem]:
         found = []
         for item in fields(self):
             var: Var = item.metadata["setting"]
+            if var.provider and var.provider != self.payment_provider:
+                continue
             if var.required and not getattr(self, item.name) and var.env not in already:
                 found.append(
                     Problem(var.env, "is required in production (ORDERS_MODE=dev allows it unset)")
                 )
         short = [
             i
-            for i, s in enumerate(self.payment_webhook_secrets, 1)
+            for i, s in enumerate(
+                self.payment_webhook_secrets if self.payment_provider == GATEWAY else (), 1
+            )
             if len(s.encode()) < MIN_WEBHOOK_SECRET_BYTES
         ]
         if short:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
-from entrypoints.settings import Var, declared
+from entrypoints.settings import GATEWAY, Var, declared
 
 BEGIN = "<!-- BEGIN GENERATED: orders-service settings -->"
 END = "<!-- END GENERATED -->"
@@ -25,7 +25,8 @@ def _shown(value: Any) -> str:
 def default_text(var: Var, default: Any) -> str:
     """What the variable is when unset, in words."""
     if var.required:
-        return "required in production" + (f"; {var.unset}" if var.unset else "")
+        when = f" with PAYMENT_PROVIDER={var.provider}" if var.provider else ""
+        return f"required in production{when}" + (f"; {var.unset}" if var.unset else "")
     if default in (None, "", ()):
         return f"unset: {var.unset}" if var.unset else "unset"
     return _shown(default)
@@ -97,5 +98,7 @@ def env_example() -> str:
         about = f"{var.help}. Accepts: {var.parse.accepts()}; default: {unset}."
         for line in textwrap.wrap(about.replace("`", ""), width=98):
             out.append(f"# {line}\n")
-        out.append(f"{var.env}={var.example}\n")
+        # Another provider's settings are shown commented out: this example uses the default one.
+        other_provider = var.provider and var.provider != GATEWAY
+        out.append(f"{'# ' if other_provider else ''}{var.env}={var.example}\n")
     return "".join(out)

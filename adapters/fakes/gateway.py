@@ -96,7 +96,12 @@ class FakePaymentGateway:
     # --- the buyer's side, for tests ---
     def complete(self, payment_id: str, *, amount: Decimal | None = None) -> None:
         stored = self.payments[payment_id]
-        if stored.status is PaymentState.PENDING and self._clock.now() > stored.created.expires_at:
+        expires_at = stored.created.expires_at
+        if (
+            stored.status is PaymentState.PENDING
+            and expires_at is not None
+            and self._clock.now() > expires_at
+        ):
             stored.status = PaymentState.EXPIRED  # too late: an expired checkout takes no money
         if stored.status is PaymentState.PENDING:
             stored.status = PaymentState.COMPLETED

@@ -37,6 +37,9 @@ Signatures:
   (purgatory); each adapter has its own circuit in it, named after its service.
 - ``HttpPaymentGateway(client, *, retry=None, breakers=None)``, same for ``HttpWalletService``
   and ``HttpTokenTransferService``: ``None`` means the defaults above (a breaker of its own).
+- ``NowPaymentsGateway(client, *, pay_currency, public_base_url, retry=None, breakers=None)``:
+  the same port over NOWPayments (client built with ``api_key_header="x-api-key"``); its create
+  is never retried in-process (no idempotency key on that API; docs/nowpayments.md).
 
 Errors: permanent answers raise ``PermanentDownstreamError`` (``IdempotencyKeyReused`` for 409
 ``idempotency_key_reused``; ``RequestRefused`` for a 400/422, and for a request httpx cannot build
@@ -48,6 +51,7 @@ when attempts run out the last one is raised: ``DownstreamTimeout`` for a timeou
 ``adapters.http`` logger: service, method, path, status, duration, idempotency key, attempt.
 """
 
+from adapters.http.nowpayments import NowPaymentsGateway
 from adapters.http.payments import HttpPaymentGateway
 from adapters.http.transfers import HttpTokenTransferService
 from adapters.http.transport import (
@@ -71,6 +75,7 @@ __all__ = [
     "HttpTokenTransferService",
     "HttpWalletService",
     "MalformedAnswer",
+    "NowPaymentsGateway",
     "PoolExhausted",
     "PoolShards",
     "RateLimited",

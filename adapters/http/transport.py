@@ -176,8 +176,10 @@ def build_client(
     max_connections: int,
     pool_timeout: float | None = None,
     connections_per_shard: int = 8,
+    api_key_header: str | None = None,
 ) -> httpx.AsyncClient:
-    """One pooled client per downstream base URL, sending ``Authorization: Bearer <api_key>``.
+    """One pooled client per downstream base URL, sending ``Authorization: Bearer <api_key>``
+    (or, with ``api_key_header``, the bare key in that header: NOWPayments' ``x-api-key``).
 
     ``max_connections`` bounds the connections open at once (all may stay alive between calls),
     spread over pools of ``connections_per_shard`` (see :class:`PoolShards`); a call waiting
@@ -194,7 +196,11 @@ def build_client(
     return httpx.AsyncClient(
         base_url=base_url,
         headers={
-            "Authorization": f"Bearer {api_key}",
+            **(
+                {"Authorization": f"Bearer {api_key}"}
+                if api_key_header is None
+                else {api_key_header: api_key}
+            ),
             "Accept": "application/json",
             "User-Agent": "orders-service",
         },
@@ -218,6 +224,7 @@ async def open_client(
     max_connections: int,
     pool_timeout: float | None = None,
     connections_per_shard: int = 8,
+    api_key_header: str | None = None,
 ) -> AsyncIterator[httpx.AsyncClient]:
     """:func:`build_client` as an async-generator Resource: closed when the container shuts down."""
     client = build_client(
@@ -228,6 +235,7 @@ async def open_client(
         max_connections=max_connections,
         pool_timeout=pool_timeout,
         connections_per_shard=connections_per_shard,
+        api_key_header=api_key_header,
     )
     try:
         yield client
@@ -335,8 +343,11 @@ class DownstreamCaller:
         body: bytes | None = None,
         idempotency_key: str | None = None,
         accept: Collection[int] = (),
+        attempts: int | None = None,
     ) -> T:
-        """Send until an answer is final; ``parse`` reads 2xx answers and those in ``accept``."""
+        """Send until an answer is final; ``parse`` reads 2xx answers and those in ``accept``.
+        ``attempts`` (default: the retry policy's) caps the attempts of this call: 1 for a call
+        that is not safe to repeat (a create without an idempotency key)."""
         headers = {"Content-Type": "application/json"} if body is not None else {}
         if idempotency_key is not None:
             # The same key on every attempt: that is what makes the retry safe.
@@ -344,7 +355,7 @@ class DownstreamCaller:
         retry = self._retry
         async for attempt in stamina.retry_context(
             on=self._retry_backoff,
-            attempts=retry.attempts,
+            attempts=retry.attempts if attempts is None else attempts,
             timeout=None,
             wait_initial=retry.wait_initial,
             wait_max=retry.wait_max,

@@ -141,6 +141,18 @@ def order_to_document(order: Order) -> Document:
             "currency": payment.currency,
             "created_at": _opt_time_to_bson(payment.created_at),
             "expires_at": _opt_time_to_bson(payment.expires_at),
+            # Written only when present: documents of hosted-checkout payments stay as they were.
+            **(
+                {}
+                if payment.pay_address is None
+                else {
+                    "pay_address": payment.pay_address,
+                    "pay_amount": None
+                    if payment.pay_amount is None
+                    else money_to_bson(payment.pay_amount),
+                    "pay_currency": payment.pay_currency,
+                }
+            ),
         },
         "smart_wallet_address": order.smart_wallet_address,
         "history": [
@@ -240,12 +252,15 @@ def _decode(doc: Mapping[str, Any]) -> Order:
     payment = Payment(
         id=_str(pay, "id"),
         token=_str(pay, "token"),
-        checkout_url=_str(pay, "checkout_url"),
+        checkout_url=_opt_str(pay, "checkout_url"),
         status=_str(pay, "status"),
         amount=money_from_bson(pay["amount"]),
         currency=_str(pay, "currency"),
         created_at=_opt_time_from_bson(pay.get("created_at")),
         expires_at=_opt_time_from_bson(pay.get("expires_at")),
+        pay_address=_opt_str(pay, "pay_address"),
+        pay_amount=None if pay.get("pay_amount") is None else money_from_bson(pay["pay_amount"]),
+        pay_currency=_opt_str(pay, "pay_currency"),
     )
     raw_transfer = doc.get("transfer")
     transfer = None

@@ -32,14 +32,23 @@ class PaymentRequest:
 
 @dataclass(frozen=True, slots=True)
 class CreatedPayment:
+    """A created payment. ``amount``/``currency`` are the price asked (the order's fiat price).
+
+    A gateway with a hosted page gives ``checkout_url``; one without (NOWPayments) leaves it None
+    and says what the buyer must send: ``pay_amount`` of ``pay_currency`` to ``pay_address``.
+    """
+
     id: str
     token: str
-    checkout_url: str
+    checkout_url: str | None
     status: str
     amount: Decimal
     currency: str
     created_at: datetime
-    expires_at: datetime
+    expires_at: datetime | None
+    pay_address: str | None = None
+    pay_amount: Decimal | None = None
+    pay_currency: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

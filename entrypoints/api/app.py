@@ -20,6 +20,7 @@ from entrypoints.api.cors import cors_config
 from entrypoints.api.dependencies import DEPENDENCIES, ContainerObjects, keep_objects
 from entrypoints.api.health import health, ready
 from entrypoints.api.metrics import metrics
+from entrypoints.api.nowpayments_webhooks import receive_nowpayments_ipn
 from entrypoints.api.observability import ObservabilityMiddleware
 from entrypoints.api.orders import OrdersController
 from entrypoints.api.problems import handle_exception
@@ -97,6 +98,7 @@ def create_app(
         route_handlers=[
             OrdersController,
             receive_payment_event,
+            receive_nowpayments_ipn,
             health,
             ready,
             admin_router,

@@ -26,6 +26,7 @@ from litestar.di import Provide
 from application.create_order import CreateOrder
 from application.get_order import GetOrder
 from application.handle_payment_notification import HandlePaymentNotification
+from entrypoints.api.nowpayments_signature import IpnVerifier
 from entrypoints.api.signature import WebhookVerifier
 from entrypoints.container import Container, resolve
 from entrypoints.settings import Settings
@@ -51,6 +52,7 @@ DEPENDENCIES: dict[str, FromContainer] = {
     ),
     "webhook_log": FromContainer("webhook_log"),
     "webhook_verifier": FromContainer("webhook_verifier", WebhookVerifier),
+    "ipn_verifier": FromContainer("ipn_verifier", IpnVerifier),
     "clock": FromContainer("clock"),
     "repository": FromContainer("repository"),
     "scheduler": FromContainer("scheduler"),

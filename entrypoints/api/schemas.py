@@ -189,9 +189,10 @@ class PaymentView(msgspec.Struct, frozen=True):
     id: Annotated[str, said("The gateway's payment id.", "pay_000001")]
     token: Annotated[str, said("The gateway's payment token.", "tok_000001")]
     checkout_url: Annotated[
-        str,
+        str | None,
         said(
-            "The gateway's hosted checkout page: send the buyer's browser there.",
+            "The gateway's hosted checkout page: send the buyer's browser there. Null with a "
+            "crypto gateway (NOWPayments): show `pay_amount`, `pay_currency` and `pay_address`.",
             "http://127.0.0.1:8010/checkout/pay_000001",
         ),
     ]
@@ -207,6 +208,21 @@ class PaymentView(msgspec.Struct, frozen=True):
         str | None,
         when("When the payment expires unpaid at the gateway.", "2026-03-01T12:30:00.000Z"),
     ]
+    pay_address: Annotated[
+        str | None,
+        said(
+            "Crypto gateway only (else null): the address the buyer sends `pay_amount` to.",
+            "8uK4wW3tBzvJ6Lk2cYqJ7m2w9a9R5JxQ1Yd3pVbNn4Ew",
+        ),
+    ] = None
+    pay_amount: Annotated[
+        str | None,
+        said("Crypto gateway only (else null): the amount to send, a decimal string.", "0.00029"),
+    ] = None
+    pay_currency: Annotated[
+        str | None,
+        said("Crypto gateway only (else null): the currency of `pay_amount`.", "sol"),
+    ] = None
 
 
 class PasskeyView(msgspec.Struct, frozen=True):
@@ -344,6 +360,9 @@ class OrderView(msgspec.Struct, frozen=True):
                 currency=payment.currency,
                 created_at=ms_text_or_none(payment.created_at),
                 expires_at=ms_text_or_none(payment.expires_at),
+                pay_address=payment.pay_address,
+                pay_amount=None if payment.pay_amount is None else _decimal(payment.pay_amount),
+                pay_currency=payment.pay_currency,
             ),
             transfer=None
             if transfer is None

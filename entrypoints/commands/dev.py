@@ -31,7 +31,7 @@ from typing import IO, Any
 
 import httpx
 
-from entrypoints.settings import Settings, SettingsError
+from entrypoints.settings import PROVIDERS, Settings, SettingsError
 
 LOOPBACK = "127.0.0.1"
 #: How long a child gets to answer its probe at start.
@@ -93,6 +93,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--port", type=_port, default=8000, help="API port (default 8000)")
     parser.add_argument(
         "--sandbox-port", type=_port, default=8010, help="sandbox port (default 8010)"
+    )
+    parser.add_argument(
+        "--provider",
+        choices=PROVIDERS,
+        default=None,
+        help="payment gateway the stack uses, both spoken by the sandbox (default: "
+        "PAYMENT_PROVIDER, else gateway); nowpayments: docs/nowpayments.md",
     )
     parser.set_defaults(handler=_run)
 
@@ -284,8 +291,16 @@ def stack_environment(
             "PAYMENT_GATEWAY_API_KEY": "pk_dev_" + secrets.token_hex(12),
             "WALLET_API_KEY": "wk_dev_" + secrets.token_hex(12),
             "TRANSFER_API_KEY": "tk_dev_" + secrets.token_hex(12),
+            # NOWPayments, spoken by the same sandbox (used with PAYMENT_PROVIDER=nowpayments):
+            # IPNs go to this API's public URL.
+            "NOWPAYMENTS_API_URL": sandbox,
+            "NOWPAYMENTS_API_KEY": "np_dev_" + secrets.token_hex(12),
+            "NOWPAYMENTS_IPN_SECRET": "ipn_dev_" + secrets.token_hex(16),
+            "PUBLIC_BASE_URL": f"http://{LOOPBACK}:{api_port}",
         }
     )
+    if not env.get("NOWPAYMENTS_PAY_CURRENCY", "").strip():
+        env["NOWPAYMENTS_PAY_CURRENCY"] = "sol"
     # The demo shop ({sandbox}/shop) calls the API from the sandbox's origin, and comes back to it
     # as a create's return_url: allowed, next to whatever origins the caller allows.
     given = [o.strip() for o in env.get("CORS_ALLOWED_ORIGINS", "").split(",") if o.strip()]
@@ -473,4 +488,7 @@ def _stop_all(children: list[Child], stop: StopRequest, out: Callable[[str], Non
 
 
 def _run(args: argparse.Namespace) -> int:
-    return run_stack(args.port, args.sandbox_port, os.environ)
+    environ = dict(os.environ)
+    if args.provider is not None:
+        environ["PAYMENT_PROVIDER"] = args.provider
+    return run_stack(args.port, args.sandbox_port, environ)

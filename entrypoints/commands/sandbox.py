@@ -123,6 +123,8 @@ def build_config(
         transfer_api_key=settings.transfer_api_key,
         webhook_url=args.webhook_url or settings.sandbox_webhook_url,
         webhook_secret=secrets[0] if secrets else None,
+        nowpayments_api_key=settings.nowpayments_api_key,
+        nowpayments_ipn_secret=settings.nowpayments_ipn_secret or None,
         public_url=args.public_url,
         seed=args.seed,
         knobs=knobs,

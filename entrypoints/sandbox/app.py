@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import re
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -25,6 +26,7 @@ from litestar.response import Redirect
 from application.errors import IdempotencyKeyReused, PermanentDownstreamError
 from application.ports import PaymentRequest, PaymentState, Transfer, TransferRequest
 from entrypoints.sandbox.config import AFTER_EFFECT, FaultKind, SandboxConfig, SandboxKnobs
+from entrypoints.sandbox.nowpayments import CASES, CLOSED, NowPayment, write_object
 from entrypoints.sandbox.pages import after_checkout, checkout_page, index_page
 from entrypoints.sandbox.state import Sandbox
 from entrypoints.settings import origin_of
@@ -59,7 +61,7 @@ class PaymentOut(msgspec.Struct):
     amount: str
     currency: str
     created_at: datetime
-    expires_at: datetime
+    expires_at: datetime | None
 
 
 class PaymentStatusOut(msgspec.Struct):
@@ -352,6 +354,222 @@ contract = Router(
 )
 
 
+# --- 4. NOWPayments (docs/nowpayments.md): no idempotency key, amounts as JSON numbers ---
+
+
+class NowPaymentIn(msgspec.Struct):
+    price_amount: Decimal
+    price_currency: str
+    pay_currency: str
+    ipn_callback_url: str
+    order_id: str
+    order_description: str = ""
+    is_fixed_rate: bool = False
+    #: Sandbox only: force the outcome (``success``, ``fail``, ``partially_paid``).
+    case: str | None = None
+
+
+_nowpayment_in = msgspec.json.Decoder(NowPaymentIn)
+_FIAT = re.compile(r"[a-z]{3}")
+_TICKER = re.compile(r"[a-z0-9]{2,20}")
+
+
+def _np_json(status: int, payment: NowPayment) -> Response[bytes]:
+    # Written by hand: numbers as JavaScript writes them, in NOWPayments' field order.
+    content = write_object(payment.fields()).encode("utf-8")
+    return Response(content=content, status_code=status, media_type=MediaType.JSON)
+
+
+def _np_error(status: int, code: str, message: str) -> Response[bytes]:
+    return _json(status, {"status": False, "statusCode": status, "code": code, "message": message})
+
+
+async def _nowpayments_gate(request: AnyRequest) -> Response[bytes] | None:
+    """Before every NOWPayments call: count it, check ``x-api-key``, latency, a fault."""
+    sandbox = _sandbox(request)
+    endpoint: str = request.route_handler.opt["endpoint"]
+    sandbox.calls[endpoint] += 1
+    key = request.headers.get("x-api-key", "").strip()
+    expected = sandbox.config.nowpayments_api_key
+    if not key or (expected and not hmac.compare_digest(key.encode(), expected.encode())):
+        return _np_error(403, "INVALID_API_KEY", "Invalid api key")
+    await sandbox.wait_latency()
+    fault = sandbox.draw_fault(cast(Any, endpoint))
+    request.state.fault = fault
+    if fault is None or fault in AFTER_EFFECT:
+        return None
+    return await _fault_answer(sandbox, fault)
+
+
+def _valid_nowpayment(body: NowPaymentIn) -> None:
+    if not body.price_amount.is_finite() or body.price_amount <= 0:
+        raise BadBody("price_amount must be a positive number")
+    if not _FIAT.fullmatch(body.price_currency):
+        raise BadBody("price_currency must be a currency code in lower case")
+    if not _TICKER.fullmatch(body.pay_currency):
+        raise BadBody("pay_currency must be a ticker in lower case")
+    if not body.ipn_callback_url.startswith(("http://", "https://")):
+        raise BadBody("ipn_callback_url must be an http(s) URL")
+    if not body.order_id:
+        raise BadBody("order_id is required")
+    if body.case is not None and body.case not in CASES:
+        raise BadBody(f"case must be one of {', '.join(CASES)}")
+
+
+@post("/", opt={"endpoint": "nowpayments_create"})
+async def nowpayments_create(request: AnyRequest) -> Response[bytes]:
+    sandbox = _sandbox(request)
+    try:
+        body: NowPaymentIn = _decode(_nowpayment_in, await request.body())
+        _valid_nowpayment(body)
+    except BadBody as exc:
+        return _np_error(400, "INVALID_REQUEST_PARAMS", str(exc))
+    payment = sandbox.nowpayments.create(
+        price_amount=body.price_amount,
+        price_currency=body.price_currency,
+        pay_currency=body.pay_currency,
+        ipn_callback_url=body.ipn_callback_url,
+        order_id=body.order_id,
+        order_description=body.order_description,
+    )
+    if body.case is not None:
+        task = asyncio.create_task(_force_case(sandbox, payment, CASES[body.case]))
+        sandbox.background.add(task)
+        task.add_done_callback(sandbox.background.discard)
+    return await _after_effect(request, _np_json(201, payment))
+
+
+async def _force_case(sandbox: Sandbox, payment: NowPayment, status: str) -> None:
+    await asyncio.sleep(sandbox.knobs.nowpayments_case_delay_seconds)
+    paid = {"finished": payment.pay_amount, "partially_paid": payment.pay_amount / 2}
+    sandbox.nowpayments.move(payment, status, paid=paid.get(status, Decimal(0)))
+    sandbox.notify_nowpayments(payment)
+
+
+@get("/{payment_id:str}", opt={"endpoint": "nowpayments_status"})
+async def nowpayments_status(request: AnyRequest, payment_id: FromPath[str]) -> Response[bytes]:
+    payment = _sandbox(request).nowpayments.payments.get(payment_id)
+    if payment is None:
+        return _np_error(404, "PAYMENT_NOT_FOUND", f"Payment {payment_id} not found")
+    return await _after_effect(request, _np_json(200, payment))
+
+
+@get("/", opt={"endpoint": "nowpayments_list"})
+async def nowpayments_list(
+    request: AnyRequest, order_id: FromQuery[str | None] = None
+) -> Response[bytes]:
+    """The payment list (``?order_id=``: one order's), oldest first, one page."""
+    ledger = _sandbox(request).nowpayments
+    found = ledger.for_order(order_id) if order_id else list(ledger.payments.values())
+    items = ",".join(write_object(p.fields()) for p in found)
+    content = (
+        f'{{"data":[{items}],"limit":{max(len(found), 10)},"page":0,"pagesCount":1,'
+        f'"total":{len(found)}}}'
+    ).encode()
+    return await _after_effect(
+        request, Response(content=content, status_code=200, media_type=MediaType.JSON)
+    )
+
+
+nowpayments = Router(
+    path="/v1/payment",
+    route_handlers=[nowpayments_create, nowpayments_list, nowpayments_status],
+    before_request=_nowpayments_gate,
+)
+
+#: ``POST /sandbox/nowpayments/{id}/{action}``: the buyer's side and NOWPayments' own moves.
+NOWPAYMENTS_ACTIONS = (
+    "confirming",
+    "confirmed",
+    "sending",
+    "pay",
+    "fail",
+    "expire",
+    "refund",
+    "ipn",
+)
+
+
+def _nowpayment_view(sandbox: Sandbox, payment: NowPayment) -> dict[str, object]:
+    deliveries = sandbox.deliveries.get(str(payment.payment_id), [])
+    view = {k: f"{v:f}" if isinstance(v, Decimal) else v for k, v in payment.fields().items()}
+    return {
+        **view,
+        "history": list(payment.history),
+        "ipns": [
+            {"id": d.event_id, "status": d.status, "attempts": d.attempts} for d in deliveries
+        ],
+    }
+
+
+@get("/sandbox/nowpayments")
+async def list_nowpayments(
+    request: AnyRequest, order_id: FromQuery[str | None] = None
+) -> Response[bytes]:
+    """Every NOWPayments payment made (``?order_id=``: those of one order)."""
+    sandbox = _sandbox(request)
+    ledger = sandbox.nowpayments
+    payments = ledger.for_order(order_id) if order_id else list(ledger.payments.values())
+    return _json(200, [_nowpayment_view(sandbox, p) for p in payments])
+
+
+@get("/sandbox/nowpayments/{payment_id:str}")
+async def read_nowpayment(request: AnyRequest, payment_id: FromPath[str]) -> Response[bytes]:
+    sandbox = _sandbox(request)
+    payment = sandbox.nowpayments.payments.get(payment_id)
+    if payment is None:
+        return _error(404, "not_found")
+    return _json(200, _nowpayment_view(sandbox, payment))
+
+
+@post("/sandbox/nowpayments/{payment_id:str}/{action:str}")
+async def move_nowpayment(
+    request: AnyRequest,
+    payment_id: FromPath[str],
+    action: FromPath[str],
+    amount: FromQuery[str | None] = None,
+    late: FromQuery[bool] = False,
+    ipn: FromQuery[bool] = True,
+) -> Response[bytes]:
+    """Move a payment and send its IPN (``?ipn=false``: the IPN is lost). ``pay`` receives
+    ``?amount=`` (default: ``pay_amount``; less is an under-payment, ``partially_paid``);
+    ``?late=true`` lets money arrive after the payment expired or failed (a late payment:
+    ``finished``). ``refund`` a finished payment; ``ipn`` sends the current status again (a
+    duplicate IPN)."""
+    sandbox = _sandbox(request)
+    ledger = sandbox.nowpayments
+    payment = ledger.payments.get(payment_id)
+    if payment is None:
+        return _error(404, "not_found")
+    if action not in NOWPAYMENTS_ACTIONS:
+        return _error(404, "unknown_action", detail=", ".join(NOWPAYMENTS_ACTIONS))
+    if action == "ipn":
+        sandbox.notify_nowpayments(payment)
+        return _json(200, _nowpayment_view(sandbox, payment))
+    closed = payment.status in CLOSED
+    allowed = (
+        (action == "refund" and payment.status == "finished")
+        or (action == "pay" and (not closed or (late and payment.status != "refunded")))
+        or (action not in ("pay", "refund") and not closed)
+    )
+    if not allowed:
+        return _error(409, "not_open", payment_status=payment.status)
+    if action == "pay":
+        try:
+            paid = payment.pay_amount if amount is None else _amount(amount, "amount")
+        except BadBody as exc:
+            return _error(400, "invalid_request", detail=str(exc))
+        total = paid if closed else payment.actually_paid + paid
+        status = "finished" if total >= payment.pay_amount else "partially_paid"
+        ledger.move(payment, status, paid=total)
+    else:
+        status = {"fail": "failed", "expire": "expired", "refund": "refunded"}.get(action, action)
+        ledger.move(payment, status)
+    if ipn:
+        sandbox.notify_nowpayments(payment)
+    return _json(200, _nowpayment_view(sandbox, payment))
+
+
 # --- controls: knobs, counters, the buyer's side ---
 
 
@@ -524,6 +742,10 @@ def create_sandbox_app(config: SandboxConfig | None = None) -> Litestar:
     return Litestar(
         route_handlers=[
             contract,
+            nowpayments,
+            list_nowpayments,
+            read_nowpayment,
+            move_nowpayment,
             read_config,
             replace_config,
             read_stats,

@@ -10,7 +10,14 @@ import msgspec
 
 #: The contract calls, each with its own faults.
 Endpoint = Literal[
-    "create_payment", "get_payment", "create_wallet", "send_transfer", "get_transfer"
+    "create_payment",
+    "get_payment",
+    "create_wallet",
+    "send_transfer",
+    "get_transfer",
+    "nowpayments_create",
+    "nowpayments_status",
+    "nowpayments_list",
 ]
 ENDPOINTS: tuple[Endpoint, ...] = get_args(Endpoint)
 
@@ -92,6 +99,9 @@ class SandboxKnobs(msgspec.Struct, forbid_unknown_fields=True):
     #: Webhook redelivery on a non-2xx answer or no answer: attempts in all, first backoff.
     webhook_max_attempts: int = 8
     webhook_backoff_seconds: float = 1.0
+    #: A NOWPayments create with ``case`` moves to that outcome (and sends its IPN) this long
+    #: after the answer.
+    nowpayments_case_delay_seconds: float = 0.2
 
     def __post_init__(self) -> None:
         _check_non_negative(
@@ -100,6 +110,7 @@ class SandboxKnobs(msgspec.Struct, forbid_unknown_fields=True):
             timeout_seconds=self.timeout_seconds,
             retry_after_seconds=self.retry_after_seconds,
             webhook_backoff_seconds=self.webhook_backoff_seconds,
+            nowpayments_case_delay_seconds=self.nowpayments_case_delay_seconds,
         )
         if self.webhook_max_attempts < 1:
             raise ValueError("webhook_max_attempts must be at least 1")
@@ -145,6 +156,10 @@ class SandboxConfig:
     webhook_secret: str | None = None
     #: Base of ``checkout_url`` (None: the URL the request came to).
     public_url: str | None = None
+    #: NOWPayments (docs/nowpayments.md): the ``x-api-key`` accepted ("" accepts any non-empty
+    #: key) and the secret IPNs are signed with (None: no IPN is sent).
+    nowpayments_api_key: str = ""
+    nowpayments_ipn_secret: str | None = None
     #: Seed of the fault and latency draws (None: unseeded).
     seed: int | None = None
     #: The knobs at start; ``POST /sandbox/reset`` goes back to them.

@@ -16,6 +16,7 @@ from adapters.clock import SystemClock
 from adapters.fakes import FakePaymentGateway, FakeTokenTransferService, FakeWalletService
 from application.ports import PaymentState
 from entrypoints.sandbox.config import Endpoint, FaultKind, SandboxConfig, SandboxKnobs
+from entrypoints.sandbox.nowpayments import NowPayment, NowPaymentsLedger, sign_ipn, write_object
 from entrypoints.sandbox.webhooks import Delivery, WebhookSender
 
 
@@ -52,12 +53,19 @@ class Sandbox:
         self.calls: Counter[str] = Counter()
         self.faults: Counter[str] = Counter()
         self.deliveries: dict[str, list[Delivery]] = {}
+        self.nowpayments = NowPaymentsLedger()
+        #: Outcomes forced by a NOWPayments ``case``, waiting for their moment.
+        self.background: set[asyncio.Task[None]] = set()
         self.webhooks.reset_counters()
         self.replace_knobs(self.knobs)
 
     async def reset(self) -> None:
         """Forget everything; the knobs go back to those given at start."""
         await self.webhooks.cancel_all()
+        tasks = list(self.background)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         self._clear()
 
     def replace_knobs(self, knobs: SandboxKnobs) -> None:
@@ -128,12 +136,35 @@ class Sandbox:
         )
         return delivery
 
+    def notify_nowpayments(self, payment: NowPayment) -> Delivery:
+        """Send the payment's IPN: its fields now (NOWPayments' order), ``x-nowpayments-sig``
+        over their sorted form."""
+        key = str(payment.payment_id)
+        delivery = Delivery(event_id=f"{key}:{payment.status}:{payment.updated_at}", status="")
+        self.deliveries.setdefault(key, []).append(delivery)
+        secret = self.config.nowpayments_ipn_secret
+        if not secret:
+            delivery.status = "not_configured"
+            return delivery
+        delivery.status = "sending"
+        fields = payment.fields()
+        self.webhooks.send_to(
+            delivery,
+            payment.ipn_callback_url,
+            write_object(fields).encode("utf-8"),
+            {"Content-Type": "application/json", "x-nowpayments-sig": sign_ipn(secret, fields)},
+            max_attempts=self.knobs.webhook_max_attempts,
+            backoff_seconds=self.knobs.webhook_backoff_seconds,
+        )
+        return delivery
+
     # --- views ---
 
     def stats(self) -> dict[str, object]:
         webhooks = self.webhooks.counters
         return {
             "payments": len(self.gateway.payments),
+            "nowpayments_payments": len(self.nowpayments.payments),
             "payment_replays": self.gateway.replays,
             "payment_conflicts": self.payment_conflicts,
             "wallets": len(self.wallets.wallets),

@@ -86,14 +86,56 @@ class WebhookSender:
             delivery.status = "not_configured"
             log.warning("webhook %s not sent: no webhook URL or secret", delivery.event_id)
             return
+        self._start(delivery, body, None, None, max_attempts, backoff_seconds)
+
+    def send_to(
+        self,
+        delivery: Delivery,
+        url: str,
+        body: bytes,
+        headers: dict[str, str],
+        *,
+        max_attempts: int,
+        backoff_seconds: float,
+    ) -> None:
+        """Deliver ``body`` to ``url`` with ``headers`` as they are (already signed: the
+        NOWPayments IPN, whose signature covers the body alone), redelivered the same way."""
+        if self._client is None:
+            delivery.status = "not_configured"
+            return
+        self._start(delivery, body, url, headers, max_attempts, backoff_seconds)
+
+    def _start(
+        self,
+        delivery: Delivery,
+        body: bytes,
+        url: str | None,
+        headers: dict[str, str] | None,
+        max_attempts: int,
+        backoff_seconds: float,
+    ) -> None:
         task = asyncio.create_task(
-            self._deliver(delivery, body, max_attempts=max_attempts, backoff=backoff_seconds)
+            self._deliver(
+                delivery,
+                body,
+                max_attempts=max_attempts,
+                backoff=backoff_seconds,
+                url=url,
+                headers=headers,
+            )
         )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     async def _deliver(
-        self, delivery: Delivery, body: bytes, *, max_attempts: int, backoff: float
+        self,
+        delivery: Delivery,
+        body: bytes,
+        *,
+        max_attempts: int,
+        backoff: float,
+        url: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         try:
             async for attempt in stamina.retry_context(
@@ -105,7 +147,7 @@ class WebhookSender:
                 wait_jitter=backoff / 2,
             ):
                 with attempt:
-                    await self._post(delivery, body)
+                    await self._post(delivery, body, url, headers)
         except _NotAccepted:
             delivery.status = "failed"
             self.counters.failed += 1
@@ -116,18 +158,22 @@ class WebhookSender:
         delivery.status = "delivered"
         self.counters.delivered += 1
 
-    async def _post(self, delivery: Delivery, body: bytes) -> None:
+    async def _post(
+        self, delivery: Delivery, body: bytes, url: str | None, headers: dict[str, str] | None
+    ) -> None:
         assert self._client is not None
-        assert self.url is not None
-        assert self.secret is not None
         delivery.attempts += 1
         self.counters.attempts += 1
-        headers = {
-            "Content-Type": "application/json",
-            "X-Signature": sign(self.secret, body, int(time.time())),
-        }
+        if url is None or headers is None:
+            assert self.url is not None
+            assert self.secret is not None
+            url = self.url
+            headers = {
+                "Content-Type": "application/json",
+                "X-Signature": sign(self.secret, body, int(time.time())),
+            }
         try:
-            response = await self._client.post(self.url, content=body, headers=headers)
+            response = await self._client.post(url, content=body, headers=headers)
         except httpx.HTTPError as exc:
             delivery.last_answer = type(exc).__name__
             delivery.history.append(delivery.last_answer)

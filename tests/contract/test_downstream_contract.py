@@ -1,5 +1,6 @@
 """One suite for the three downstream ports, run against the in-process fakes and against the
-httpx adapters talking to the sandbox over real HTTP on loopback."""
+httpx adapters talking to the sandbox over real HTTP on loopback. The payment gateway port also
+runs over the NOWPayments adapter against the sandbox's NOWPayments (docs/nowpayments.md)."""
 
 from __future__ import annotations
 
@@ -42,6 +43,10 @@ class Downstreams:
     settle: Callable[[str, str], Awaitable[None]]
     #: How many transfers the transfer service has made.
     transfers_made: Callable[[], Awaitable[int]]
+    #: The gateway replays a create under the same idempotency key (NOWPayments: no).
+    idempotent: bool = True
+    #: The gateway answers a ``checkout_url`` (NOWPayments: ``pay_address``/``pay_amount``).
+    hosted_checkout: bool = True
 
 
 @pytest.fixture(scope="module")
@@ -83,8 +88,55 @@ async def _http(url: str) -> AsyncIterator[Downstreams]:
         await control.aclose()
 
 
+async def _nowpayments(url: str) -> AsyncIterator[Downstreams]:
+    """The NOWPayments adapter against the sandbox's NOWPayments (the other ports as in http)."""
+    control = SandboxControl(url)
+    await control.reset()
+    adapters = Adapters(url)
+    actions = {"complete": "pay", "fail": "fail"}
+
+    async def settle(payment_id: str, action: str) -> None:
+        answer = await control.client.post(
+            f"/sandbox/nowpayments/{payment_id}/{actions[action]}", params={"ipn": "false"}
+        )
+        answer.raise_for_status()
+
+    async def made() -> int:
+        return int((await control.stats())["transfers"])
+
+    try:
+        yield Downstreams(
+            adapters.nowpayments,
+            adapters.wallets,
+            adapters.transfers,
+            settle,
+            made,
+            idempotent=False,
+            hosted_checkout=False,
+        )
+    finally:
+        await adapters.aclose()
+        await control.aclose()
+
+
+@pytest.fixture(params=["fakes", "http", "nowpayments"])
+async def payments(request: pytest.FixtureRequest) -> AsyncIterator[Downstreams]:
+    """The payment gateway port: the fake, the generic gateway's adapter and NOWPayments'."""
+    if request.param == "nowpayments":
+        async for made in _nowpayments(request.getfixturevalue("contract_sandbox_url")):
+            yield made
+    else:
+        async for made in _downstreams(request):
+            yield made
+
+
 @pytest.fixture(params=["fakes", "http"])
 async def downstreams(request: pytest.FixtureRequest) -> AsyncIterator[Downstreams]:
+    async for made in _downstreams(request):
+        yield made
+
+
+async def _downstreams(request: pytest.FixtureRequest) -> AsyncIterator[Downstreams]:
     if request.param == "fakes":
         async for made in _fakes():
             yield made
@@ -99,62 +151,97 @@ def transfer_request(amount: str = "100.000001") -> TransferRequest:
 
 
 # --- payment gateway ---
+def _needs_idempotency(payments: Downstreams) -> None:
+    if not payments.idempotent:
+        pytest.skip("NOWPayments takes no idempotency key (docs/nowpayments.md)")
 
 
-async def test_create_payment_answers_a_pending_payment(downstreams: Downstreams) -> None:
-    created = await downstreams.gateway.create_payment(payment_request(), idempotency_key="ref-1")
+async def test_create_payment_answers_a_pending_payment(payments: Downstreams) -> None:
+    created = await payments.gateway.create_payment(payment_request(), idempotency_key="ref-1")
     assert created.id
-    assert created.checkout_url
+    # Where the buyer pays: a hosted page, or (crypto) an amount to send to an address.
+    if payments.hosted_checkout:
+        assert created.checkout_url
+        assert created.pay_address is None
+    else:
+        assert created.checkout_url is None
+        assert created.pay_address
+        assert created.pay_amount is not None
+        assert created.pay_amount > 0
+        assert created.pay_currency
     assert created.status == "pending"
     assert created.amount == Decimal("12.50")
     assert created.currency == "EUR"
     assert created.created_at.tzinfo is not None
-    assert created.expires_at > created.created_at
+    assert created.expires_at is None or created.expires_at > created.created_at
 
 
-async def test_same_key_and_body_replays_the_payment(downstreams: Downstreams) -> None:
-    first = await downstreams.gateway.create_payment(payment_request(), idempotency_key="ref-1")
-    again = await downstreams.gateway.create_payment(payment_request(), idempotency_key="ref-1")
+async def test_same_key_and_body_replays_the_payment(payments: Downstreams) -> None:
+    # NOWPayments: no key, but the adapter finds the order's payment before making one.
+    first = await payments.gateway.create_payment(payment_request(), idempotency_key="ref-1")
+    again = await payments.gateway.create_payment(payment_request(), idempotency_key="ref-1")
     assert again == first
 
 
-async def test_same_key_other_body_is_refused(downstreams: Downstreams) -> None:
-    await downstreams.gateway.create_payment(payment_request(), idempotency_key="ref-1")
+async def test_same_key_other_body_is_refused(payments: Downstreams) -> None:
+    _needs_idempotency(payments)
+    await payments.gateway.create_payment(payment_request(), idempotency_key="ref-1")
     with pytest.raises(IdempotencyKeyReused):
-        await downstreams.gateway.create_payment(
+        await payments.gateway.create_payment(
             payment_request(amount="13.00"), idempotency_key="ref-1"
         )
 
 
-async def test_other_keys_make_other_payments(downstreams: Downstreams) -> None:
-    one = await downstreams.gateway.create_payment(payment_request("a"), idempotency_key="a")
-    two = await downstreams.gateway.create_payment(payment_request("b"), idempotency_key="b")
+async def test_other_keys_make_other_payments(payments: Downstreams) -> None:
+    one = await payments.gateway.create_payment(payment_request("a"), idempotency_key="a")
+    two = await payments.gateway.create_payment(payment_request("b"), idempotency_key="b")
     assert one.id != two.id
 
 
-async def test_status_follows_the_buyer(downstreams: Downstreams) -> None:
-    paid = await downstreams.gateway.create_payment(payment_request("a"), idempotency_key="a")
-    failed = await downstreams.gateway.create_payment(payment_request("b"), idempotency_key="b")
-    pending = await downstreams.gateway.get_payment(paid.id)
+async def test_status_follows_the_buyer(payments: Downstreams) -> None:
+    paid = await payments.gateway.create_payment(payment_request("a"), idempotency_key="a")
+    failed = await payments.gateway.create_payment(payment_request("b"), idempotency_key="b")
+    pending = await payments.gateway.get_payment(paid.id)
     assert (pending.status, pending.paid_at) == (PaymentState.PENDING, None)
 
-    await downstreams.settle(paid.id, "complete")
-    await downstreams.settle(failed.id, "fail")
+    await payments.settle(paid.id, "complete")
+    await payments.settle(failed.id, "fail")
 
-    completed = await downstreams.gateway.get_payment(paid.id)
+    completed = await payments.gateway.get_payment(paid.id)
     assert completed.status is PaymentState.COMPLETED
     assert completed.amount == Decimal("12.50")
     assert completed.currency == "EUR"
     assert completed.paid_at is not None
     assert completed.paid_at.tzinfo is not None
-    assert (await downstreams.gateway.get_payment(failed.id)).status is PaymentState.FAILED
+    assert (await payments.gateway.get_payment(failed.id)).status is PaymentState.FAILED
 
 
-async def test_unknown_payment_is_a_permanent_error(downstreams: Downstreams) -> None:
+async def test_unknown_payment_is_a_permanent_error(payments: Downstreams) -> None:
     with pytest.raises(PermanentDownstreamError) as caught:
-        await downstreams.gateway.get_payment("pay_nobody")
+        await payments.gateway.get_payment("pay_nobody")
     assert not isinstance(caught.value, IdempotencyKeyReused)
     assert not isinstance(caught.value, TransientDownstreamError)
+
+
+async def test_a_create_whose_answer_was_lost_is_answered_again_not_made_twice(
+    payments: Downstreams, contract_sandbox_url: str
+) -> None:
+    """The hazard docs/nowpayments.md handles: NOWPayments made the payment, the answer was
+    lost; the retry must not make a second payment the buyer could pay."""
+    if payments.idempotent:
+        pytest.skip("this gateway replays on its idempotency key (tested above)")
+    control = SandboxControl(contract_sandbox_url)
+    try:
+        await control.script("nowpayments_create", "effect_then_fail")
+        with pytest.raises(TransientDownstreamError):
+            await payments.gateway.create_payment(payment_request(), idempotency_key="ref-1")
+        again = await payments.gateway.create_payment(payment_request(), idempotency_key="ref-1")
+        assert (await control.stats())["nowpayments_payments"] == 1
+        other = await payments.gateway.create_payment(payment_request("b"), idempotency_key="b")
+        assert other.id != again.id
+        assert (await control.stats())["nowpayments_payments"] == 2
+    finally:
+        await control.aclose()
 
 
 # --- wallet service ---

@@ -53,6 +53,31 @@ async def test_the_return_url_reads_back_as_part_of_the_request(
     assert found.request == order.request
 
 
+async def test_a_crypto_payment_reads_back_with_what_the_buyer_must_send(
+    repository: OrderRepository,
+) -> None:
+    order = new_order(1)
+    order.payment = dataclasses.replace(
+        order.payment,
+        token="",
+        checkout_url=None,
+        expires_at=None,
+        pay_address="8uK4wW3tBzvJ6Lk2cYqJ7m2w9a9R5JxQ1Yd3pVbNn4Ew",
+        pay_amount=Decimal("0.000290000"),
+        pay_currency="sol",
+    )
+    await repository.add(order)
+
+    found = await repository.get_by_payment_id("pay-1")
+
+    assert found is not None
+    assert found.payment == order.payment
+    assert found.payment.pay_amount is not None
+    assert found.payment.pay_amount.as_tuple() == Decimal("0.000290000").as_tuple()
+    found.record_payment_status("completed")
+    assert found.payment.pay_address == order.payment.pay_address
+
+
 async def test_unknown_keys_read_none(repository: OrderRepository) -> None:
     await repository.add(new_order(1))
 

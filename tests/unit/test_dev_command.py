@@ -104,3 +104,18 @@ def test_ports_are_checked_by_the_parser() -> None:
 def test_the_readme_shows_the_session_dev_prints() -> None:
     session = curl_session("http://127.0.0.1:8000", "http://127.0.0.1:8010")
     assert session in (ROOT / "README.md").read_text()
+
+
+def test_with_nowpayments_the_api_and_the_sandbox_share_its_key_and_ipn_secret() -> None:
+    env = wired({"PAYMENT_PROVIDER": "nowpayments"})
+    settings = Settings.from_env(env, runs_pipeline=True)
+    assert settings.payment_provider == "nowpayments"
+    assert settings.nowpayments_api_url == "http://127.0.0.1:8010"
+    assert settings.public_base_url == "http://127.0.0.1:8000"
+    assert settings.nowpayments_pay_currency == "sol"
+    config = build_config(build_parser().parse_args(["sandbox"]), settings, env)
+    assert config.nowpayments_api_key == settings.nowpayments_api_key
+    assert config.nowpayments_ipn_secret == settings.nowpayments_ipn_secret
+    assert build_parser().parse_args(["dev", "--provider", "nowpayments"]).provider == (
+        "nowpayments"
+    )

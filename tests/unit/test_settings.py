@@ -198,3 +198,76 @@ def test_cors_allowed_origins_are_exact_origins() -> None:
 def test_a_malformed_origin_is_refused_naming_the_setting(value: str) -> None:
     with pytest.raises(SettingsError, match="CORS_ALLOWED_ORIGINS"):
         Settings.from_env({"CORS_ALLOWED_ORIGINS": f"http://ok.example,{value}"})
+
+
+# --- PAYMENT_PROVIDER=nowpayments (docs/nowpayments.md) ---
+
+NOWPAYMENTS_SETTINGS = {
+    "PAYMENT_PROVIDER": "nowpayments",
+    "NOWPAYMENTS_API_URL": "https://api.nowpayments.io/",
+    "NOWPAYMENTS_API_KEY": "np_live_key_0001",
+    "NOWPAYMENTS_IPN_SECRET": "ipn_secret_0001",
+    "NOWPAYMENTS_PAY_CURRENCY": "sol",
+    "PUBLIC_BASE_URL": "https://orders.example.com",
+}
+GATEWAY_ONLY = ("PAYMENT_GATEWAY_URL", "PAYMENT_GATEWAY_API_KEY", "PAYMENT_WEBHOOK_SECRETS")
+
+
+def test_nowpayments_in_production_needs_its_settings_and_not_the_generic_gateways() -> None:
+    env = {k: v for k, v in PRODUCTION.items() if k not in GATEWAY_ONLY} | NOWPAYMENTS_SETTINGS
+    settings = Settings.from_env(env, runs_pipeline=True)
+    assert settings.payment_provider == "nowpayments"
+    assert settings.nowpayments_api_url == "https://api.nowpayments.io"
+    assert settings.payment_gateway_url is None
+
+
+def test_nowpayments_in_production_names_every_one_of_its_missing_settings() -> None:
+    env = {k: v for k, v in PRODUCTION.items() if k not in GATEWAY_ONLY}
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env(env | {"PAYMENT_PROVIDER": "nowpayments"}, runs_pipeline=True)
+    assert sorted(caught.value.names) == sorted(set(NOWPAYMENTS_SETTINGS) - {"PAYMENT_PROVIDER"})
+
+
+def test_the_generic_gateway_in_production_needs_none_of_the_nowpayments_settings() -> None:
+    settings = Settings.from_env(PRODUCTION, runs_pipeline=True)
+    assert settings.payment_provider == "gateway"
+    env = {k: v for k, v in PRODUCTION.items() if k not in GATEWAY_ONLY}
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env(
+            env | NOWPAYMENTS_SETTINGS | {"PAYMENT_PROVIDER": "gateway"}, runs_pipeline=True
+        )
+    assert sorted(caught.value.names) == sorted(GATEWAY_ONLY)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("PAYMENT_PROVIDER", "stripe"),
+        ("NOWPAYMENTS_API_URL", "ftp://x"),
+        ("PUBLIC_BASE_URL", "orders.example.com"),
+        ("NOWPAYMENTS_PAY_CURRENCY", "SOL"),
+        ("NOWPAYMENTS_PAY_CURRENCY", "s"),
+    ],
+)
+def test_a_bad_nowpayments_setting_is_named(name: str, value: str) -> None:
+    env = {k: v for k, v in PRODUCTION.items() if k not in GATEWAY_ONLY} | NOWPAYMENTS_SETTINGS
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env(env | {name: value}, runs_pipeline=True)
+    assert name in caught.value.names
+
+
+def test_a_nowpayments_url_without_its_key_secret_currency_and_base_url_is_refused_in_dev() -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env(
+            {
+                "ORDERS_MODE": "dev",
+                "PAYMENT_PROVIDER": "nowpayments",
+                "NOWPAYMENTS_API_URL": "http://127.0.0.1:8010",
+            }
+        )
+    assert sorted(caught.value.names) == [
+        "NOWPAYMENTS_API_KEY",
+        "NOWPAYMENTS_IPN_SECRET",
+        "NOWPAYMENTS_PAY_CURRENCY",
+        "PUBLIC_BASE_URL",
+    ]

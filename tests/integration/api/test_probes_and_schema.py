@@ -114,6 +114,7 @@ async def test_the_openapi_document_lists_every_endpoint_and_its_problems(api: A
         ("/api/orders/{order_id}", "get"),
         ("/api/orders/{order_id}/events", "get"),
         ("/api/webhooks/payments", "post"),
+        ("/api/webhooks/nowpayments", "post"),
         ("/health", "get"),
         ("/ready", "get"),
         # The operator's (issue 7).
@@ -132,6 +133,8 @@ async def test_the_openapi_document_lists_every_endpoint_and_its_problems(api: A
         assert ("429" in paths[path][method]["responses"]) is limited, (path, method)
     webhook = paths["/api/webhooks/payments"]["post"]
     assert set(webhook["responses"]) >= {"200", "202", "400", "401", "404", "413", "415", "503"}
+    ipn = paths["/api/webhooks/nowpayments"]["post"]
+    assert set(ipn["responses"]) >= {"200", "202", "400", "401", "404", "413", "415", "503"}
     for path, item in paths.items():
         for method, operation in item.items():
             for status, answer in operation["responses"].items():

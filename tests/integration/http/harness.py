@@ -17,6 +17,7 @@ from adapters.http import (
     HttpPaymentGateway,
     HttpTokenTransferService,
     HttpWalletService,
+    NowPaymentsGateway,
     RetryPolicy,
     build_breakers,
     build_client,
@@ -32,6 +33,8 @@ from entrypoints.sandbox import (
 
 API_KEY = "sandbox-test-key"
 WEBHOOK_SECRET = "whsec_test_0123456789"
+NOWPAYMENTS_API_KEY = "np-sandbox-test-key"
+NOWPAYMENTS_IPN_SECRET = "np-ipn-secret-0123456789"
 
 #: Backoff small enough that retries cost nothing measurable in tests.
 FAST_RETRY = RetryPolicy(
@@ -52,6 +55,8 @@ def running_sandbox(
         transfer_api_key=API_KEY,
         webhook_url=webhook_url,
         webhook_secret=WEBHOOK_SECRET,
+        nowpayments_api_key=NOWPAYMENTS_API_KEY,
+        nowpayments_ipn_secret=NOWPAYMENTS_IPN_SECRET,
         seed=7,
         knobs=knobs or SandboxKnobs(timeout_seconds=HANG_SECONDS),
     )
@@ -116,6 +121,7 @@ class Adapters:
         breaker_threshold: int = 50,
         breaker_reset_seconds: float = 30.0,
         read_timeout: float = READ_TIMEOUT,
+        nowpayments_ipn_base: str = "http://127.0.0.1:9",
     ) -> None:
         self.client = build_client(
             url,
@@ -130,6 +136,22 @@ class Adapters:
         self.gateway = HttpPaymentGateway(self.client, retry=retry, breakers=breakers)
         self.wallets = HttpWalletService(self.client, retry=retry, breakers=breakers)
         self.transfers = HttpTokenTransferService(self.client, retry=retry, breakers=breakers)
+        self.nowpayments_client = build_client(
+            url,
+            NOWPAYMENTS_API_KEY,
+            connect_timeout=1.0,
+            read_timeout=read_timeout,
+            max_connections=20,
+            api_key_header="x-api-key",
+        )
+        self.nowpayments = NowPaymentsGateway(
+            self.nowpayments_client,
+            pay_currency="sol",
+            public_base_url=nowpayments_ipn_base,
+            retry=retry,
+            breakers=breakers,
+        )
 
     async def aclose(self) -> None:
         await self.client.aclose()
+        await self.nowpayments_client.aclose()
