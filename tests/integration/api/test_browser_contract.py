@@ -256,6 +256,7 @@ def test_operation_ids_are_readable() -> None:
         "getAdminOrderHistory",
         "getOrderEvents",
         "getAdminOrderEvents",
+        "receiveNowPaymentsIpn",
         "getAdminStats",
         "retryAdminOrder",
     }
