@@ -106,10 +106,10 @@ log = logging.getLogger(__name__)
 class CachedOrderStats:
     """``OrderStats`` behind a cache refreshed in the background (stale-while-revalidate).
 
-    - figures younger than ``refresh_seconds``: answered from memory;
+    - figures younger than ``refresh``: answered from memory;
     - older: answered from memory too, and one refresh starts in the background (never two at
       once), so no request waits for the aggregation;
-    - none yet, or older than ``max_stale_seconds`` (the process was idle): the request awaits
+    - none yet, or older than ``max_stale`` (the process was idle): the request awaits
       the refresh, shared by every request that arrives meanwhile.
 
     A failed refresh keeps the previous figures (their ``as_of`` tells their age); a request that
@@ -118,15 +118,13 @@ class CachedOrderStats:
     def __init__(
         self,
         stats: OrderStats,
-        refresh_seconds: float,
+        refresh: timedelta,
         *,
-        max_stale_seconds: float | None = None,
+        max_stale: timedelta | None = None,
     ) -> None:
         self._stats = stats
-        self._refresh = timedelta(seconds=refresh_seconds)
-        self._max_stale = timedelta(
-            seconds=max_stale_seconds if max_stale_seconds is not None else 10 * refresh_seconds
-        )
+        self._refresh = refresh
+        self._max_stale = max_stale if max_stale is not None else 10 * refresh
         self._cached: Stats | None = None
         self._running: asyncio.Task[Stats] | None = None
 

@@ -64,6 +64,10 @@ def _timings(settings: Settings) -> PipelineTimings:
     )
 
 
+def _stats_refresh(settings: Settings) -> timedelta:
+    return timedelta(seconds=settings.admin_stats_refresh_seconds)
+
+
 def _retry_policy(settings: Settings) -> RetryPolicy:
     return RetryPolicy(
         base=timedelta(seconds=settings.retry_backoff_base_seconds),
@@ -239,7 +243,7 @@ class Container(containers.DeclarativeContainer):
     order_stats = providers.Singleton(
         CachedOrderStats,
         providers.Singleton(OrderStats, order_queries),
-        settings.provided.admin_stats_refresh_seconds,
+        providers.Callable(_stats_refresh, settings),
     )
     get_order_history = providers.Singleton(GetOrderHistory, repository, webhook_log)
 

@@ -45,7 +45,9 @@ def queries(repository: InMemoryOrderRepository) -> CountingQueries:
 
 
 def cached(queries: CountingQueries) -> CachedOrderStats:
-    return CachedOrderStats(OrderStats(queries), refresh_seconds=30, max_stale_seconds=300)
+    return CachedOrderStats(
+        OrderStats(queries), refresh=timedelta(seconds=30), max_stale=timedelta(seconds=300)
+    )
 
 
 async def test_fresh_figures_are_answered_from_memory(
@@ -112,7 +114,7 @@ async def test_figures_too_old_are_awaited_not_answered(
     stats = cached(queries)
     await stats.execute(clock.now())
     await repository.add(new_order(1))
-    clock.advance(301)  # idle past max_stale_seconds
+    clock.advance(301)  # idle past max_stale
 
     answer = await stats.execute(clock.now())
 
