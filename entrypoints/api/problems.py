@@ -264,7 +264,7 @@ def _code(status: int) -> str:
 # msgspec names a missing or unknown field in the message, not in the path.
 _NAMED_FIELD = re.compile(r"(?:missing required field|unknown field) `([^`]+)`")
 # msgspec's own message ends with the path; Litestar decodes the body under the name ``data``.
-_BODY_PATH = re.compile(r"^(?P<message>.*) - at `\$\.data(?P<path>[^`]*)`$", re.DOTALL)
+_BODY_PATH = re.compile(r"\A(?P<message>.*) - at `\$\.data(?P<path>[^`]*)`\Z", re.DOTALL)
 # Litestar names a missing parameter only in the detail.
 _MISSING_PARAMETER = re.compile(r"Missing required \w+ parameter '([^']+)'")
 
