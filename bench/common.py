@@ -36,6 +36,7 @@ def start_sandbox(latency_ms: float) -> tuple[subprocess.Popen[bytes], str]:
         "PAYMENT_GATEWAY_API_KEY": SANDBOX_API_KEY,
         "WALLET_API_KEY": SANDBOX_API_KEY,
         "TRANSFER_API_KEY": SANDBOX_API_KEY,
+        # The simulated vendors' own request lines, not the service's: not a cost it pays.
         "LOG_LEVEL": "warning",
         "PAYMENT_WEBHOOK_SECRETS": "",
         "SANDBOX_WEBHOOK_URL": "",
