@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.stack import LOOPBACK, Process, orders_service, stack_environment, wait_until
+from tests.e2e.stack import FAST, LOOPBACK, Process, orders_service, stack_environment, wait_until
 from tests.e2e.test_end_to_end import order_body
 from tests.killable import RedisServer, SecantusServer
 from tests.services import free_port
@@ -34,20 +34,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.redis, pytest.mark.mongo]
 
 Json = dict[str, Any]
 
-#: Short timings: re-checks, retries and the stuck-order sweep within seconds.
-ENV = {
-    "ORDERS_MODE": "dev",  # harmless where the setting does not exist yet
-    "PENDING_RECHECK_SECONDS": "1",
-    "STUCK_STEP_LEASE_SECONDS": "3",
-    "RETRY_BACKOFF_BASE_SECONDS": "0.2",
-    "RETRY_BACKOFF_MAX_SECONDS": "1",
-    "RETRY_MAX_ATTEMPTS": "1000",
-    "WORKER_CONCURRENCY": "4",
-    "HTTP_READ_TIMEOUT_SECONDS": "3",
-    "HTTP_BREAKER_RESET_SECONDS": "2",
-    "LOG_LEVEL": "info",
-    "RATE_LIMIT_PER_MINUTE": "1000000",
-}
+#: The e2e stack's short timings, in dev mode.
+ENV = {**FAST, "ORDERS_MODE": "dev"}
 #: A little latency downstream, so that kills land on jobs in the middle of their calls.
 SANDBOX = {"latency_ms": 10, "latency_jitter_ms": 20, "webhook_backoff_seconds": 0.2, "faults": {}}
 #: Orders created under chaos (at most), and how many at once.
