@@ -31,7 +31,7 @@ from application.ports import (
     TransferState,
     WalletService,
 )
-from domain import Order, OrderEvent, OrderStatus, Step, TransferResult
+from domain import CANCELLED_BY_BUYER, Order, OrderEvent, OrderStatus, Step, TransferResult
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +157,11 @@ class AdvanceOrder:
             order.mark_paid(now)
             await self._save(order)
             return True
-        if info.status in (PaymentState.FAILED, PaymentState.EXPIRED):
+        if info.status is PaymentState.CANCELLED and order.cancel_requested_at is not None:
+            order.mark_payment_failed(now, CANCELLED_BY_BUYER)
+            await self._save(order)
+            return False
+        if info.status in (PaymentState.FAILED, PaymentState.EXPIRED, PaymentState.CANCELLED):
             order.mark_payment_failed(now, f"gateway reports the payment {info.status.value}")
             await self._save(order)
             return False

@@ -59,6 +59,24 @@ class StaleOrder(Conflict):
         self.expected_version = expected_version
 
 
+class ReferenceTaken(Conflict):
+    """A create names a reference id another buyer's order holds: refused without a word about
+    that order."""
+
+    def __init__(self) -> None:
+        super().__init__("this reference_id is already used; choose another")
+
+
+class NotCancellable(Conflict):
+    """A cancel was asked for an order that is no longer pending, or whose payment already ended
+    at the gateway; ``status`` names where it is."""
+
+    def __init__(self, order_id: str, status: str, reason: str) -> None:
+        super().__init__(f"order {order_id} cannot be cancelled: {reason}")
+        self.order_id = order_id
+        self.status = status
+
+
 class NotParked(Conflict):
     """A manual retry was asked for an order that has nothing to retry."""
 
@@ -89,6 +107,18 @@ class RequestRefused(PermanentDownstreamError):
     header value with a line break, an invalid URL), or the downstream answered 400/422. The
     downstream is fine: never retried, never counted against its circuit breaker, and answered
     422 to an API caller whose input it carried."""
+
+
+class PaymentNotCancellable(PermanentDownstreamError):
+    """The gateway refused to cancel: the payment already ended as ``status``."""
+
+    def __init__(self, service: str, status: str) -> None:
+        super().__init__(service, f"409 not_cancellable: the payment is {status}")
+        self.status = status
+
+
+class CancelUnsupported(PermanentDownstreamError):
+    """This gateway has no way to cancel a payment."""
 
 
 class IdempotencyKeyReused(PermanentDownstreamError):

@@ -4,6 +4,7 @@ from domain import grammar
 from domain.errors import DomainError, InvalidOrder, InvalidTransition
 from domain.events import MOVES, EventType, OrderEvent, event_id
 from domain.order import (
+    CANCELLED_BY_BUYER,
     FAIL_STATUSES,
     IN_FLIGHT_STATUSES,
     TERMINAL_STATUSES,
@@ -23,6 +24,7 @@ from domain.order import (
 )
 
 __all__ = [
+    "CANCELLED_BY_BUYER",
     "FAIL_STATUSES",
     "IN_FLIGHT_STATUSES",
     "MOVES",

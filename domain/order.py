@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import uuid
+import hmac
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -274,25 +274,24 @@ class StatusChange:
     reason: str = ""
 
 
-#: Order ids are derived from the reference id, so every retry of a create names the same order
-#: (and sends the gateway the same body under the same idempotency key).
-ORDER_ID_NAMESPACE = uuid.UUID("6f1c3a52-6d0e-4a3e-9b2f-7f0d5f0b9a11")
+#: Order ids are keyed digests of the reference id (docs/adr/0014-buyer-identity-and-order-ids.md):
+#: every retry of a create names the same order (and sends the gateway the same body under the same
+#: idempotency key), yet nobody without the server's key (``ORDER_ID_SECRET``) can compute one.
+#: The empty key is for fixtures and benchmarks only; the service always passes its own.
+UNKEYED = b""
 
-
-_NAMESPACE_BYTES = ORDER_ID_NAMESPACE.bytes
+#: The reason a buyer's cancel gives the order's move to ``failed_pay``.
+CANCELLED_BY_BUYER = "cancelled by the buyer"
 
 
 @functools.lru_cache(maxsize=1024)
-def order_id_for(reference_id: str) -> str:
-    """The deterministic order id of a reference id: ``str(uuid.uuid5(ORDER_ID_NAMESPACE,
-    reference_id))``, computed without building a ``UUID`` object (a third of the cost, on the
-    create path), and cached: a create derives it twice, once for the gateway body and once for
-    the order."""
-    # SHA-1 because RFC 4122 says so for version 5; it names an order, it protects nothing.
-    sha1 = hashlib.sha1(_NAMESPACE_BYTES + reference_id.encode(), usedforsecurity=False)
-    digest = bytearray(sha1.digest()[:16])
-    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
-    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+def order_id_for(reference_id: str, key: bytes = UNKEYED) -> str:
+    """The order id of a reference id under ``key``: HMAC-SHA256 of the reference id, its first
+    16 bytes written as a UUID (version 8, RFC 9562's custom form). Cached: a create derives it
+    twice, once for the gateway body and once for the order."""
+    digest = bytearray(hmac.new(key, reference_id.encode(), hashlib.sha256).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x80  # version 8
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 9562 variant
     h = digest.hex()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
@@ -322,12 +321,31 @@ class Order:
     #: How many of ``events`` are stored; the rest were recorded since the last read or save.
     #: Kept by the repositories, never stored itself.
     stored_events: int = 0
+    #: The buyer who owns the order (the ``sub`` of their token); None for a guest's order and
+    #: for orders stored before buyers had identities (nobody but an operator reads those).
+    buyer_id: str | None = None
+    #: A guest's order: the digest of the one-time client secret its reads must carry.
+    client_secret_hash: str | None = None
+    #: When the buyer asked to cancel: saved before the gateway is asked (the intent), so a
+    #: crash or a race between the cancel and the payment leaves a trace and one outcome.
+    cancel_requested_at: datetime | None = None
 
     @classmethod
-    def place(cls, request: OrderRequest, payment: Payment, *, at: datetime) -> Order:
-        """A new order, pending payment."""
+    def place(
+        cls,
+        request: OrderRequest,
+        payment: Payment,
+        *,
+        at: datetime,
+        order_id: str | None = None,
+        buyer_id: str | None = None,
+        client_secret_hash: str | None = None,
+    ) -> Order:
+        """A new order, pending payment. ``order_id`` defaults to the unkeyed id (fixtures)."""
         order = cls(
-            id=order_id_for(request.reference_id),
+            id=order_id if order_id is not None else order_id_for(request.reference_id),
+            buyer_id=buyer_id,
+            client_secret_hash=client_secret_hash,
             request=request,
             payment=payment,
             status=S.PENDING,
@@ -450,6 +468,13 @@ class Order:
     def mark_paid(self, at: datetime) -> None:
         self._move(S.COMPLETED_PAY, at, "gateway reports the payment completed")
         self._record(EventType.PAID, at)
+
+    def request_cancel(self, at: datetime) -> None:
+        """The buyer asked to cancel: noted while pending, before the gateway is asked."""
+        if self.status is not S.PENDING:
+            raise InvalidTransition(self.id, self.status.value, S.FAILED_PAY.value, "not pending")
+        self.cancel_requested_at = at
+        self.updated_at = at
 
     def mark_payment_failed(self, at: datetime, reason: str) -> None:
         self._move(S.FAILED_PAY, at, reason)

@@ -8,7 +8,11 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from adapters.fakes.faults import FaultPlan, raise_after_effect, raise_before_effect
-from application.errors import IdempotencyKeyReused, PermanentDownstreamError
+from application.errors import (
+    IdempotencyKeyReused,
+    PaymentNotCancellable,
+    PermanentDownstreamError,
+)
 from application.ports import Clock, CreatedPayment, PaymentRequest, PaymentState, PaymentStatus
 
 SERVICE = "payment_gateway"
@@ -44,6 +48,7 @@ class FakePaymentGateway:
         self.create_calls = 0
         self.replays = 0
         self.status_calls = 0
+        self.cancel_calls = 0
 
     async def create_payment(
         self, request: PaymentRequest, *, idempotency_key: str
@@ -92,6 +97,20 @@ class FakePaymentGateway:
             currency=stored.created.currency,
             paid_at=stored.paid_at,
         )
+
+    async def cancel_payment(self, payment_id: str, *, idempotency_key: str) -> None:
+        self.cancel_calls += 1
+        await asyncio.sleep(0)  # a yield point, as real I/O has: lets races interleave
+        fault = self.faults.next("cancel_payment")
+        raise_before_effect(SERVICE, fault)
+        stored = self.payments.get(payment_id)
+        if stored is None:
+            raise PermanentDownstreamError(SERVICE, f"404 payment {payment_id} not found")
+        if stored.status is PaymentState.PENDING:
+            stored.status = PaymentState.CANCELLED
+        if stored.status is not PaymentState.CANCELLED:
+            raise PaymentNotCancellable(SERVICE, stored.status.value)
+        raise_after_effect(SERVICE, fault)
 
     # --- the buyer's side, for tests ---
     def complete(self, payment_id: str, *, amount: Decimal | None = None) -> None:

@@ -36,6 +36,7 @@ import msgspec
 from purgatory import AsyncCircuitBreakerFactory
 
 from adapters.http.transport import HttpAdapter, RetryPolicy
+from application.errors import CancelUnsupported
 from application.ports import CreatedPayment, PaymentRequest, PaymentState, PaymentStatus
 from domain import to_milliseconds
 
@@ -270,6 +271,11 @@ class NowPaymentsGateway(HttpAdapter):
 
         query = urlencode({"order_id": request.order_id})
         return await self._calls.call("GET", f"/v1/payment/?{query}", parse)
+
+    async def cancel_payment(self, payment_id: str, *, idempotency_key: str) -> None:
+        """NOWPayments has no call that cancels a payment (the buyer simply does not send the
+        crypto; it expires): ``CancelUnsupported``."""
+        raise CancelUnsupported(self.service, "NOWPayments cannot cancel a payment")
 
     async def get_payment(self, payment_id: str) -> PaymentStatus:
         def parse(status: int, content: bytes) -> PaymentStatus:

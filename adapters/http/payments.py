@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+import msgspec
+
 from adapters.http import wire
 from adapters.http.transport import HttpAdapter
+from application.errors import PaymentNotCancellable
 from application.ports import CreatedPayment, PaymentRequest, PaymentStatus
 
 SERVICE = "payment_gateway"
@@ -16,7 +19,8 @@ class HttpPaymentGateway(HttpAdapter):
 
     The idempotency key goes in ``Idempotency-Key`` on every attempt; a 409
     ``idempotency_key_reused`` is ``IdempotencyKeyReused``, an unknown payment (404) a
-    ``PermanentDownstreamError``.
+    ``PermanentDownstreamError``. A cancel refused with 409 ``not_cancellable`` is
+    ``PaymentNotCancellable`` naming the payment's status.
     """
 
     service = SERVICE
@@ -34,6 +38,40 @@ class HttpPaymentGateway(HttpAdapter):
 
     async def get_payment(self, payment_id: str) -> PaymentStatus:
         return await self._calls.call("GET", f"/v1/payments/{quote(payment_id, safe='')}", _status)
+
+    async def cancel_payment(self, payment_id: str, *, idempotency_key: str) -> None:
+        # The contract's cancel is idempotent by itself; the key goes along all the same (the
+        # service's rule: every side effect carries one derived from the order).
+        await self._calls.call(
+            "POST",
+            f"/v1/payments/{quote(payment_id, safe='')}/cancel",
+            _cancelled,
+            idempotency_key=idempotency_key,
+            accept=(409,),
+        )
+
+
+class _NotCancellable(msgspec.Struct):
+    error: str
+    status: str = ""
+
+
+_not_cancellable_decoder = msgspec.json.Decoder(_NotCancellable)
+
+
+def _cancelled(status: int, content: bytes) -> None:
+    if status == 409:
+        answer = _not_cancellable_decoder.decode(content)
+        if answer.error != "not_cancellable" or answer.status not in (
+            "completed",
+            "failed",
+            "expired",
+        ):
+            raise ValueError(f"409 {answer.error!r} {answer.status!r} is not a cancel refusal")
+        raise PaymentNotCancellable("payment_gateway", answer.status)
+    cancelled = wire.cancelled_payment_decoder.decode(content)
+    if cancelled.status != "cancelled":
+        raise ValueError(f"a cancel answered status {cancelled.status!r}")
 
 
 def _created(status: int, content: bytes) -> CreatedPayment:

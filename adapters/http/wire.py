@@ -124,6 +124,11 @@ class PaymentStatusAnswer(msgspec.Struct):
         )
 
 
+class CancelledPaymentAnswer(msgspec.Struct):
+    id: NonEmpty
+    status: str
+
+
 # --- wallet service ---
 
 
@@ -196,5 +201,6 @@ class TransferAnswer(msgspec.Struct):
 encoder = msgspec.json.Encoder()
 created_payment_decoder = msgspec.json.Decoder(CreatedPaymentAnswer)
 payment_status_decoder = msgspec.json.Decoder(PaymentStatusAnswer)
+cancelled_payment_decoder = msgspec.json.Decoder(CancelledPaymentAnswer)
 wallet_decoder = msgspec.json.Decoder(WalletAnswer)
 transfer_decoder = msgspec.json.Decoder(TransferAnswer)

@@ -71,6 +71,10 @@ class InstrumentedPaymentGateway:
         async with Observed("payment_gateway", "create_payment"):
             return await self.inner.create_payment(request, idempotency_key=idempotency_key)
 
+    async def cancel_payment(self, payment_id: str, *, idempotency_key: str) -> None:
+        async with Observed("payment_gateway", "cancel_payment"):
+            await self.inner.cancel_payment(payment_id, idempotency_key=idempotency_key)
+
     async def get_payment(self, payment_id: str) -> PaymentStatus:
         async with Observed("payment_gateway", "get_payment"):
             return await self.inner.get_payment(payment_id)

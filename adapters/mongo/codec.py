@@ -174,6 +174,19 @@ def order_to_document(order: Order) -> Document:
             }
             for e in order.events
         ],
+        # Written only when present: orders stored before buyers had identities stay as they
+        # were, and read back with none (ADR 0014).
+        **({} if order.buyer_id is None else {"buyer_id": order.buyer_id}),
+        **(
+            {}
+            if order.client_secret_hash is None
+            else {"client_secret_hash": order.client_secret_hash}
+        ),
+        **(
+            {}
+            if order.cancel_requested_at is None
+            else {"cancel_requested_at": time_to_bson(order.cancel_requested_at)}
+        ),
         "transfer": None
         if transfer is None
         else {
@@ -305,6 +318,9 @@ def _decode(doc: Mapping[str, Any]) -> Order:
         transfer=transfer,
         events=events,
         stored_events=len(events),
+        buyer_id=_opt_str(doc, "buyer_id"),
+        client_secret_hash=_opt_str(doc, "client_secret_hash"),
+        cancel_requested_at=_opt_time_from_bson(doc.get("cancel_requested_at")),
     )
 
 

@@ -52,6 +52,8 @@ _ZERO = Decimal128("0")
 def filter_query(filters: OrderFilters) -> dict[str, Any]:
     """The filters as a Mongo query: equality first, ranges after (the indexes' order)."""
     query: dict[str, Any] = {}
+    if filters.buyer_id is not None:
+        query["buyer_id"] = filters.buyer_id
     if filters.statuses:
         values = sorted(s.value for s in filters.statuses)
         query["status"] = values[0] if len(values) == 1 else {"$in": values}

@@ -112,6 +112,13 @@ ORDER_INDEXES: tuple[IndexSpec, ...] = (
     ),
     # Amount range and the price sort.
     IndexSpec(ORDERS, (("request.price_fiat", DESCENDING), ("_id", DESCENDING)), "admin_price"),
+    # A buyer's own orders, newest first ("my orders", GET /api/orders): equality on the buyer,
+    # then the sort key and ``_id`` for the cursor's tie-break, like the admin indexes.
+    IndexSpec(
+        ORDERS,
+        (("buyer_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)),
+        "buyer_created",
+    ),
     # Parked orders only: few, so a partial index holds just them (and counts them for /metrics).
     IndexSpec(
         ORDERS,
@@ -238,6 +245,10 @@ ORDER_VALIDATOR: dict[str, Any] = {
             "parked": {"bsonType": "bool"},
             "parked_reason": _OPT_STRING,
             "transfer": {"bsonType": ["object", "null"]},
+            # Buyers (ADR 0014): not required, orders stored before them have none.
+            "buyer_id": _STRING,
+            "client_secret_hash": _STRING,
+            "cancel_requested_at": {"bsonType": "date"},
             # The outbox (ADR 0013): not required, orders stored before it have none.
             "events": {
                 "bsonType": "array",

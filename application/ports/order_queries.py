@@ -51,6 +51,8 @@ class OrderFilters:
     min_price_fiat: Decimal | None = None
     max_price_fiat: Decimal | None = None
     parked_only: bool = False
+    #: One buyer's orders only ("my orders"); None: everybody's (the operator's search).
+    buyer_id: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("created_from", "created_to"):
@@ -90,6 +92,7 @@ class OrderFilters:
             and (self.min_price_fiat is None or order.price_fiat >= self.min_price_fiat)
             and (self.max_price_fiat is None or order.price_fiat <= self.max_price_fiat)
             and (not self.parked_only or order.parked)
+            and (self.buyer_id is None or order.buyer_id == self.buyer_id)
         )
 
 

@@ -14,6 +14,8 @@ class PaymentState(StrEnum):
     COMPLETED = "completed"
     FAILED = "failed"
     EXPIRED = "expired"
+    #: Cancelled at the buyer's request (``POST /v1/payments/{id}/cancel``): never paid.
+    CANCELLED = "cancelled"
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,3 +72,8 @@ class PaymentGateway(Protocol):
 
     async def get_payment(self, payment_id: str) -> PaymentStatus:
         """The payment's status now; ``PermanentDownstreamError`` if the gateway lacks it."""
+
+    async def cancel_payment(self, payment_id: str, *, idempotency_key: str) -> None:
+        """Cancel a pending payment (again: no harm). ``PaymentNotCancellable`` naming the status
+        when it already completed, failed or expired; ``CancelUnsupported`` when the gateway
+        cannot cancel payments at all."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -11,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from domain import InvalidOrder, OrderRequest, Passkey
-from domain.order import ORDER_ID_NAMESPACE, order_id_for
+from domain.order import order_id_for
 
 
 def fields(**overrides: Any) -> dict[str, Any]:
@@ -94,8 +96,24 @@ def test_any_decimal_either_builds_a_valid_amount_or_names_the_field(value: Deci
         assert caught.value.field in {"amount_token", "min_amount_token_receive"}
 
 
-@given(st.text(min_size=1, max_size=200))
-def test_the_order_id_is_the_uuid5_of_the_reference_id(reference_id: str) -> None:
-    expected = str(uuid.uuid5(ORDER_ID_NAMESPACE, reference_id))
-    assert order_id_for.__wrapped__(reference_id) == expected
-    assert order_id_for(reference_id) == expected
+@given(st.text(min_size=1, max_size=200), st.binary(max_size=64))
+def test_the_order_id_is_the_keyed_digest_of_the_reference_id(
+    reference_id: str, key: bytes
+) -> None:
+    digest = bytearray(hmac.new(key, reference_id.encode(), hashlib.sha256).digest()[:16])
+    expected = uuid.UUID(bytes=bytes(digest))
+    found = uuid.UUID(order_id_for(reference_id, key))
+    assert order_id_for.__wrapped__(reference_id, key) == str(found)
+    assert found.version == 8
+    assert found.variant == uuid.RFC_4122
+    # Every bit of the digest but the version's and the variant's.
+    mask = ~((0xF << 76) | (0x3 << 62)) & ((1 << 128) - 1)
+    assert found.int & mask == expected.int & mask
+
+
+def test_without_the_key_the_id_cannot_be_computed() -> None:
+    keyed = order_id_for("web-0001", b"k" * 32)
+    assert keyed != order_id_for("web-0001")
+    assert keyed != order_id_for("web-0001", b"k" * 31 + b"j")
+    assert keyed != str(uuid.uuid5(uuid.NAMESPACE_URL, "web-0001"))
+    assert keyed == order_id_for("web-0001", b"k" * 32)  # creates stay idempotent
