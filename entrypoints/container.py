@@ -38,16 +38,20 @@ from adapters.instrumented import (
 from adapters.mongo.queries import MongoOrderQueries
 from adapters.saq import DEFAULT_QUEUE_NAME, SaqJobScheduler, open_queue
 from application.advance_order import AdvanceOrder
+from application.cancel_order import CancelOrder
 from application.create_order import CreateOrder
 from application.errors import InfrastructureUnavailable
 from application.get_order import GetOrder
 from application.handle_payment_notification import HandlePaymentNotification
+from application.list_own_orders import ListOwnOrders
 from application.order_history import GetOrderHistory
 from application.order_stats import CachedOrderStats, OrderStats
 from application.policy import PipelineTimings, RetryPolicy
+from application.read_own_order import ReadOwnOrder
 from application.retry_order_now import RetryOrderNow
 from application.search_orders import SearchOrders
 from application.sweepers import PollPendingPayments, ResumeStuckOrders, RetryFailedOrders
+from entrypoints.api.identity import build_authenticator, open_jwks_client
 from entrypoints.api.nowpayments_signature import IpnVerifier
 from entrypoints.api.signature import WebhookVerifier
 from entrypoints.settings import Settings, SettingsError
@@ -62,6 +66,11 @@ def _timings(settings: Settings) -> PipelineTimings:
         payment_expiry_grace=timedelta(seconds=settings.payment_expiry_grace_seconds),
         stuck_step_lease=timedelta(seconds=settings.stuck_step_lease_seconds),
     )
+
+
+def _order_id_key(settings: Settings) -> bytes:
+    """``ORDER_ID_SECRET`` as the order-id key (unset: the unkeyed ids, which only dev allows)."""
+    return settings.order_id_secret.encode("utf-8")
 
 
 def _stats_refresh(settings: Settings) -> timedelta:
@@ -206,11 +215,19 @@ class Container(containers.DeclarativeContainer):
 
     # --- use-cases ---
     create_order = providers.Singleton(
-        CreateOrder, observed_repository, observed_payment_gateway, clock
+        CreateOrder,
+        observed_repository,
+        observed_payment_gateway,
+        clock,
+        order_id_key=providers.Callable(_order_id_key, settings),
     )
     # Reads only: the instrumented repository counts the events a write stores; a read-only
     # use-case needs no wrapper (and the API's hottest route pays for none).
     get_order = providers.Singleton(GetOrder, repository)
+    read_own_order = providers.Singleton(ReadOwnOrder, repository)
+    cancel_order = providers.Singleton(
+        CancelOrder, observed_repository, observed_payment_gateway, scheduler, clock
+    )
     handle_payment_notification = providers.Singleton(
         HandlePaymentNotification, observed_repository, scheduler
     )
@@ -239,6 +256,7 @@ class Container(containers.DeclarativeContainer):
     # --- the operator's read side ---
     order_queries = providers.Singleton(MongoOrderQueries, mongo_database)
     search_orders = providers.Singleton(SearchOrders, order_queries)
+    list_own_orders = providers.Singleton(ListOwnOrders, search_orders)
     # One cache per process: at most one aggregation per refresh interval (docs/operations.md).
     order_stats = providers.Singleton(
         CachedOrderStats,
@@ -255,6 +273,12 @@ class Container(containers.DeclarativeContainer):
         clock,
     )
     ipn_verifier = providers.Singleton(IpnVerifier, settings.provided.nowpayments_ipn_secret)
+    jwks_client = providers.Resource(
+        open_jwks_client,
+        settings.provided.jwt_jwks_url,
+        settings.provided.http_read_timeout_seconds,
+    )
+    buyer_authenticator = providers.Singleton(build_authenticator, settings, jwks_client)
 
 
 async def _ensure_schema_once(database: Any, retention_days: int) -> bool:

@@ -42,6 +42,9 @@ _TICKER = re.compile(r"[a-z0-9]{2,20}")
 
 #: The shortest webhook signing secret production accepts, in bytes.
 MIN_WEBHOOK_SECRET_BYTES = 16
+#: The shortest HS256 token secret and order-id key production accepts, in bytes (RFC 7518
+#: §3.2: an HMAC key at least as long as the hash).
+MIN_KEY_BYTES = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,7 +238,23 @@ class Networks:
         return "comma-separated CIDRs"
 
 
-Parser = Text | TextList | Url | Number | Integer | Choice | Address | Origins | Networks
+@dataclass(frozen=True, slots=True)
+class Flag:
+    """``true`` or ``false`` (also 1/0, yes/no, on/off)."""
+
+    def __call__(self, raw: str) -> bool:
+        value = raw.lower()
+        if value in ("true", "1", "yes", "on"):
+            return True
+        if value in ("false", "0", "no", "off"):
+            return False
+        raise ValueError("must be true or false")
+
+    def accepts(self) -> str:
+        return "`true` or `false`"
+
+
+Parser = Text | TextList | Url | Number | Integer | Choice | Address | Origins | Networks | Flag
 HTTP = Url(("http", "https"))
 
 
@@ -574,6 +593,60 @@ class Settings:
         parse=Integer(1),
         example="20",
     )
+    # --- buyers ---
+    jwt_issuer: str = setting(
+        "",
+        "JWT_ISSUER",
+        "the `iss` every buyer token must carry (the shop's identity provider)",
+        group="buyers",
+        example="https://id.shop.example.com/",
+    )
+    jwt_audience: str = setting(
+        "",
+        "JWT_AUDIENCE",
+        "the `aud` every buyer token must carry (this API)",
+        group="buyers",
+        example="orders-api",
+    )
+    jwt_jwks_url: str | None = setting(
+        None,
+        "JWT_JWKS_URL",
+        "the identity provider's JSON Web Key Set: buyer tokens signed RS256 or ES256 with a key "
+        "named by `kid` (cached; fetched again for an unknown `kid`)",
+        group="buyers",
+        parse=HTTP,
+        unset="no asymmetric tokens",
+        example="https://id.shop.example.com/.well-known/jwks.json",
+    )
+    jwt_secret: str = setting(
+        "",
+        "JWT_SECRET",
+        "HS256 secret of buyer tokens, instead of `JWT_JWKS_URL` (dev and tests; production: "
+        f"at least {MIN_KEY_BYTES} bytes)",
+        group="buyers",
+        secret=True,
+        unset="no HS256 tokens",
+    )
+    guest_checkout: bool = setting(
+        False,
+        "GUEST_CHECKOUT",
+        "`true`: a create without a token makes a guest's order, read back with the one-time "
+        "`client_secret` of its answer; production then needs no identity provider",
+        group="buyers",
+        parse=Flag(),
+        example="false",
+    )
+    order_id_secret: str = setting(
+        "",
+        "ORDER_ID_SECRET",
+        "key of order ids (HMAC of the reference id; ADR 0014): nobody without it computes an "
+        f"order's id; never change it once orders exist; production: at least {MIN_KEY_BYTES} "
+        "bytes",
+        group="buyers",
+        secret=True,
+        unset="dev: an unkeyed id, computable by anyone",
+        example="change-me-order-id-key-of-at-least-32-bytes",
+    )
     # --- operations ---
     admin_token: str = setting(
         "",
@@ -674,11 +747,17 @@ class Settings:
 
     @classmethod
     def from_env(
-        cls, env: Mapping[str, str] | None = None, *, runs_pipeline: bool = False
+        cls,
+        env: Mapping[str, str] | None = None,
+        *,
+        runs_pipeline: bool = False,
+        serves_buyers: bool = False,
     ) -> Settings:
         """The settings of ``env`` (the process's environment by default), or a
         :class:`SettingsError` listing every problem. ``runs_pipeline`` (``api``, ``worker``,
-        ``retry``): in production, also every real adapter must be configured."""
+        ``retry``): in production, also every real adapter must be configured.
+        ``serves_buyers`` (``api``): in production, also the buyers' identity and the order-id
+        key."""
         env = os.environ if env is None else env
         values: dict[str, Any] = {}
         problems: list[Problem] = []
@@ -695,6 +774,8 @@ class Settings:
         settings = cls(**values)
         bad = {p.name for p in problems}
         problems += [p for p in settings.problems(runs_pipeline=runs_pipeline) if p.name not in bad]
+        if serves_buyers:
+            problems += [p for p in settings.buyer_problems() if p.name not in bad]
         if problems:
             raise SettingsError(problems)
         return settings
@@ -727,6 +808,50 @@ class Settings:
         found += self._nowpayments_problems()
         if self.mode == Mode.PRODUCTION and runs_pipeline:
             found += self._production_problems({p.name for p in found})
+        return found
+
+    @property
+    def has_identity_provider(self) -> bool:
+        """Buyer tokens can be verified: a JWKS URL or an HS256 secret."""
+        return bool(self.jwt_jwks_url or self.jwt_secret)
+
+    def buyer_problems(self) -> list[Problem]:
+        """The buyers' identity and the order-id key, for the API: one way to verify tokens (a
+        JWKS URL or an HS256 secret, never both: no algorithm switching), with an issuer and an
+        audience; in production that, unless ``GUEST_CHECKOUT`` makes every buyer a guest, and
+        ``ORDER_ID_SECRET``, both long enough."""
+        found = []
+        if self.jwt_jwks_url and self.jwt_secret:
+            found.append(
+                Problem("JWT_SECRET", "must not be set with JWT_JWKS_URL (one kind of token)")
+            )
+        if self.has_identity_provider:
+            for name, value in (
+                ("JWT_ISSUER", self.jwt_issuer),
+                ("JWT_AUDIENCE", self.jwt_audience),
+            ):
+                if not value:
+                    found.append(Problem(name, "is required with JWT_JWKS_URL or JWT_SECRET"))
+        if self.mode != Mode.PRODUCTION:
+            return found
+        if not self.has_identity_provider and not self.guest_checkout:
+            found.append(
+                Problem(
+                    "JWT_JWKS_URL",
+                    "is required in production (or JWT_SECRET; or GUEST_CHECKOUT=true for a shop "
+                    "without buyer accounts)",
+                )
+            )
+        for name, value in (
+            ("JWT_SECRET", self.jwt_secret),
+            ("ORDER_ID_SECRET", self.order_id_secret),
+        ):
+            if name == "ORDER_ID_SECRET" and not value:
+                found.append(
+                    Problem(name, "is required in production (ORDERS_MODE=dev allows it unset)")
+                )
+            elif value and len(value.encode()) < MIN_KEY_BYTES:
+                found.append(Problem(name, f"must be at least {MIN_KEY_BYTES} bytes in production"))
         return found
 
     def _nowpayments_problems(self) -> list[Problem]:

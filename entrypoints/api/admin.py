@@ -54,6 +54,7 @@ from entrypoints.api.schemas import (
     ORDER_ID_EXAMPLE,
     EventView,
     OrderView,
+    StatusChangeView,
     ms_text,
     ms_text_or_none,
     said,
@@ -226,7 +227,7 @@ def statuses_of(values: list[str] | None) -> frozenset[OrderStatus]:
     return frozenset(found)
 
 
-def _utc(name: str, moment: datetime | None) -> datetime | None:
+def utc_of(name: str, moment: datetime | None) -> datetime | None:
     if moment is None:
         return None
     if moment.tzinfo is None:
@@ -336,7 +337,16 @@ class HistoryView(msgspec.Struct, frozen=True):
     """The order (with its status history, attempts and last error) and its payment's webhook
     events, oldest first."""
 
-    order: Annotated[OrderView, said("The order, with its status history.")]
+    order: Annotated[OrderView, said("The order, as its buyer sees it.")]
+    buyer_id: Annotated[
+        str | None, said("The buyer who owns it (null: a guest's, or older than buyers).", "b-1")
+    ]
+    history: Annotated[
+        list[StatusChangeView],
+        said("Every status move of the order with its reason, oldest first."),
+    ]
+    parked: Annotated[bool, said("True: retries are exhausted; retry it by hand.", False)]
+    last_error: Annotated[str | None, said("The last failure of a step.", "timeout")]
     attempts: Annotated[
         dict[str, int], said("Attempts made per step.", {"create_wallet": 1, "send_token": 1})
     ]
@@ -476,8 +486,8 @@ async def search_orders(
         pool_id=pool_id,
         token_symbol=token_symbol,
         fiat_currency=fiat_currency,
-        created_from=_utc("created_from", created_from),
-        created_to=_utc("created_to", created_to),
+        created_from=utc_of("created_from", created_from),
+        created_to=utc_of("created_to", created_to),
         min_price_fiat=_amount(min_price_fiat),
         max_price_fiat=_amount(max_price_fiat),
         parked_only=parked,
@@ -508,6 +518,13 @@ async def order_history(
     bind_order(order.id, order.reference_id)
     return HistoryView(
         order=OrderView.of(order),
+        buyer_id=order.buyer_id,
+        history=[
+            StatusChangeView(status=c.status, at=ms_text(c.at), reason=c.reason)
+            for c in order.history
+        ],
+        parked=order.parked,
+        last_error=order.last_error,
         attempts={step.value: n for step, n in order.attempts.items()},
         parked_reason=order.parked_reason,
         next_attempt_at=ms_text_or_none(order.next_attempt_at),

@@ -27,7 +27,7 @@ from entrypoints.api.problems import handle_exception
 from entrypoints.api.rate_limit import SharedCounter, install_rate_limits, rate_limit_config
 from entrypoints.api.webhooks import receive_payment_event
 from entrypoints.container import Container, running
-from entrypoints.settings import Settings
+from entrypoints.settings import Settings, SettingsError
 
 #: Bodies larger than this are refused with 413 before they are read to the end.
 MAX_BODY_BYTES = 64 * 1024
@@ -72,7 +72,10 @@ def create_app(
     ``gc.freeze()`` everything alive (modules, the app, the container) so that the cyclic
     garbage collector stops walking those objects on every full collection of the process's
     life. Not for tests, which start many apps in one process: a frozen app is never freed."""
-    settings = settings if settings is not None else Settings.from_env(runs_pipeline=True)
+    if settings is None:
+        settings = Settings.from_env(runs_pipeline=True, serves_buyers=True)
+    elif problems := settings.buyer_problems():
+        raise SettingsError(problems)
     objects = ContainerObjects({**DEPENDENCIES, **ADMIN_DEPENDENCIES})
     shared_limits: SharedCounter | None = None
 
@@ -138,7 +141,15 @@ def create_app(
                         type="http",
                         scheme="bearer",
                         description="`ADMIN_TOKEN` of the server; admin endpoints only.",
-                    )
+                    ),
+                    "BuyerToken": SecurityScheme(
+                        type="http",
+                        scheme="bearer",
+                        bearer_format="JWT",
+                        description="A buyer's token from the shop's identity provider "
+                        "(`JWT_ISSUER`, `JWT_AUDIENCE`; `JWT_JWKS_URL` or `JWT_SECRET`); its "
+                        "`sub` is the buyer. `/api/orders` endpoints only.",
+                    ),
                 }
             ),
             render_plugins=[docs_page_plugin()],

@@ -14,8 +14,14 @@ from __future__ import annotations
 from litestar.config.cors import CORSConfig
 
 ALLOWED_METHODS = ("GET", "POST")
-ALLOWED_HEADERS = ("Content-Type", "Authorization", "X-Request-ID")
-EXPOSED_HEADERS = ("X-Request-ID", "Location", "Retry-After", "Idempotent-Replayed")
+ALLOWED_HEADERS = ("Content-Type", "Authorization", "X-Client-Secret", "X-Request-ID")
+EXPOSED_HEADERS = (
+    "X-Request-ID",
+    "Location",
+    "Retry-After",
+    "Idempotent-Replayed",
+    "WWW-Authenticate",
+)
 #: How long a browser may cache a preflight's answer.
 MAX_AGE_SECONDS = 600
 

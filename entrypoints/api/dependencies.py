@@ -23,9 +23,13 @@ from typing import Any, cast
 from litestar.datastructures import State
 from litestar.di import Provide
 
+from application.cancel_order import CancelOrder
 from application.create_order import CreateOrder
 from application.get_order import GetOrder
 from application.handle_payment_notification import HandlePaymentNotification
+from application.list_own_orders import ListOwnOrders
+from application.read_own_order import ReadOwnOrder
+from entrypoints.api.identity import BuyerAuthenticator
 from entrypoints.api.nowpayments_signature import IpnVerifier
 from entrypoints.api.signature import WebhookVerifier
 from entrypoints.container import Container, resolve
@@ -47,6 +51,10 @@ class FromContainer:
 DEPENDENCIES: dict[str, FromContainer] = {
     "create_order": FromContainer("create_order", CreateOrder),
     "get_order": FromContainer("get_order", GetOrder),
+    "read_own_order": FromContainer("read_own_order", ReadOwnOrder),
+    "cancel_order": FromContainer("cancel_order", CancelOrder),
+    "list_own_orders": FromContainer("list_own_orders", ListOwnOrders),
+    "buyer_authenticator": FromContainer("buyer_authenticator", BuyerAuthenticator),
     "handle_payment_notification": FromContainer(
         "handle_payment_notification", HandlePaymentNotification
     ),

@@ -1,24 +1,49 @@
-"""``/api/orders``: create an order (idempotent on ``reference_id``) and read it back."""
+"""``/api/orders``: a buyer creates an order (idempotent on ``reference_id``), reads it back,
+lists their orders and cancels one not yet paid. Every route first finds out who asks
+(``entrypoints/api/identity.py``): a buyer's token, or a guest's client secret with
+``GUEST_CHECKOUT``; another buyer's order answers 404, as a missing one."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
+import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
 from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
 
+from application.buyers import Caller
+from application.cancel_order import CancelOrder
 from application.create_order import CreateOrder
-from application.get_order import GetOrder
+from application.errors import InvalidQuery
+from application.list_own_orders import ListOwnOrders
+from application.ports.order_queries import DEFAULT_PAGE_SIZE
+from application.read_own_order import ReadOwnOrder
 from domain.errors import InvalidOrder
+from entrypoints.api.admin import (
+    CursorParam,
+    FromParam,
+    LimitParam,
+    StatusParam,
+    ToParam,
+    statuses_of,
+    utc_of,
+)
 from entrypoints.api.bodies import BODY_PROBLEMS, JSON_BODY
 from entrypoints.api.dependencies import objects_of
 from entrypoints.api.guards import require_json_body
+from entrypoints.api.identity import CLIENT_SECRET_HEADER, BuyerAuthenticator, TokenRequired
 from entrypoints.api.openapi import ApiOperation
 from entrypoints.api.problems import problem_responses
-from entrypoints.api.schemas import CreateOrderBody, EventView, OrderView, create_order_problems
+from entrypoints.api.schemas import (
+    CreateOrderBody,
+    EventView,
+    OrderView,
+    create_order_problems,
+    said,
+)
 from entrypoints.logging import bind_order
 from entrypoints.settings import Settings, origin_of
 
@@ -54,11 +79,70 @@ def check_return_url(return_url: str | None, settings: Settings) -> None:
         raise InvalidOrder("return_url", f"its origin {origin} is not one of CORS_ALLOWED_ORIGINS")
 
 
+#: The query parameters of ``GET /api/orders``: the lookup by reference id, or the list.
+FIND_PARAMETERS = frozenset({"reference_id", "client_secret"})
+LIST_PARAMETERS = frozenset(
+    {"status", "created_from", "created_to", "cursor", "limit", "client_secret"}
+)
+_CALLER = "caller"
+_AUTH = (
+    "Needs `Authorization: Bearer <buyer token>`; with `GUEST_CHECKOUT`, a guest's order is read "
+    "with its `client_secret` instead (`?client_secret=` or `X-Client-Secret`). Another buyer's "
+    "order answers 404."
+)
+
+
+async def authenticate(request: Request[Any, Any, Any]) -> None:
+    """Who asks (a 401 for a missing or invalid token, before anything else is read), kept on
+    the request for its handler."""
+    authenticator: BuyerAuthenticator = objects_of(request.app.state).get("buyer_authenticator")
+    secret = request.headers.get(CLIENT_SECRET_HEADER) or request.query_params.get("client_secret")
+    request.state[_CALLER] = await authenticator.caller(
+        request.headers.get("authorization"), secret
+    )
+
+
+async def authenticate_json_body(request: Request[Any, Any, Any]) -> None:
+    """A create's gate: who asks (401), then the body's media type and shape (415, 400)."""
+    await authenticate(request)
+    await require_json_body(request)
+
+
+def caller_of(request: Request[Any, Any, Any]) -> Caller:
+    caller: Caller = request.state[_CALLER]
+    return caller
+
+
+def check_names(request: Request[Any, Any, Any], allowed: frozenset[str]) -> None:
+    """An unknown or repeated parameter is a 400 naming it (a misspelt filter must not silently
+    list everything)."""
+    params = request.query_params
+    for name in params:
+        if name not in allowed:
+            raise InvalidQuery(name, "is not a parameter of this endpoint")
+        if name != "status" and len(params.getall(name, [])) > 1:
+            raise InvalidQuery(name, "is given more than once")
+
+
+class MyOrders(msgspec.Struct, frozen=True):
+    """A page of the caller's orders, newest first; pass ``next_cursor`` as ``cursor`` (same
+    filters) for the next page, null on the last."""
+
+    orders: Annotated[list[OrderView], said("This page's orders, newest first.")]
+    next_cursor: Annotated[
+        str | None, said("The next page's `cursor`; null on the last page.", "eyJ2IjoxfQ")
+    ]
+    limit: Annotated[int, said("The page size asked for.", 50)]
+
+
 class OrdersController(Controller):
-    """The frontend's side of the service."""
+    """The buyer's side of the service."""
 
     path = ORDERS_PATH
     tags = ["orders"]
+    # Litestar un-binds a hook set on a controller class (Controller.__init__).
+    before_request = authenticate  # type: ignore[assignment]
+    security = [{"BuyerToken": []}]
 
     @post(
         "/",
@@ -67,13 +151,17 @@ class OrdersController(Controller):
         status_code=201,
         summary="Create an order and its gateway payment",
         description=(
-            "Creates the payment at the gateway, then stores the order. Idempotent on "
-            "`reference_id`: the same body again answers 201 with the same order (as it is now) "
-            f"and `{REPLAYED_HEADER}: true`, without a second payment; a different body under "
-            "the same `reference_id` is a 409. A gateway failure (502) or timeout (504) leaves "
-            "nothing stored; retry with the same body."
+            "Creates the payment at the gateway, then stores the order, owned by the token's "
+            "buyer. Idempotent on `reference_id`: the same body again from the same buyer "
+            f"answers 201 with the same order (as it is now) and `{REPLAYED_HEADER}: true`, "
+            "without a second payment; a different body under the same `reference_id` is a 409, "
+            "and so is a `reference_id` another buyer's order holds (`reference_id_taken`, which "
+            "says nothing of that order). A gateway failure (502) or timeout (504) leaves "
+            "nothing stored; retry with the same body. With `GUEST_CHECKOUT`, a create without a "
+            "token makes a guest's order: its first answer carries the one-time `client_secret` "
+            "that every later read (and a replay) must show."
         ),
-        before_request=require_json_body,
+        before_request=authenticate_json_body,
         opt={JSON_BODY: CreateOrderBody, BODY_PROBLEMS: create_order_problems},
         response_headers=[
             ResponseHeader(
@@ -89,7 +177,7 @@ class OrdersController(Controller):
                 required=False,
             ),
         ],
-        responses=problem_responses(400, 409, 413, 415, 422, 429, 502, 503, 504),
+        responses=problem_responses(400, 401, 409, 413, 415, 422, 429, 502, 503, 504),
     )
     async def create(
         self,
@@ -104,50 +192,85 @@ class OrdersController(Controller):
             # resolve both in a task group, ~100 µs on every create (measured).
             settings: Settings = objects_of(request.app.state).get("settings")
             check_return_url(order_request.return_url, settings)
-        result = await create_order.execute(order_request)
+        result = await create_order.execute(order_request, caller_of(request))
         order_id = result.order.id
         bind_order(order_id=order_id)
         headers = {"Location": f"{ORDERS_PATH}/{order_id}"}
         if result.replayed:
             headers[REPLAYED_HEADER] = "true"
-        return Response(OrderView.of(result.order), status_code=201, headers=headers)
+        view = OrderView.of(result.order, client_secret=result.client_secret)
+        return Response(view, status_code=201, headers=headers)
 
     @get(
         "/",
         operation_id="findOrder",
         operation_class=ApiOperation,
-        summary="Find an order by its reference id",
-        responses=problem_responses(400, 404, 429, 503),
+        summary="Find an order by its reference id, or list the caller's orders",
+        description=(
+            f"{_AUTH} With `reference_id`: that order (`OrderView`). Without: the caller's "
+            "orders, newest first, a page at a time (`MyOrders`; a buyer's token is needed), "
+            "filtered by `status` and creation time like the admin search. An unknown or "
+            "repeated parameter is a 400 naming it."
+        ),
+        responses=problem_responses(400, 401, 404, 429, 503),
     )
-    async def find_by_reference_id(
+    async def find(
         self,
+        request: Request[Any, Any, Any],
+        read_own_order: NamedDependency[ReadOwnOrder],
+        list_own_orders: NamedDependency[ListOwnOrders],
         reference_id: Annotated[
-            str,
+            str | None,
             QueryParameter(
                 min_length=1,
                 max_length=128,
-                description="The `reference_id` the order was created with.",
+                description="The `reference_id` the order was created with (the lookup).",
             ),
-        ],
-        get_order: NamedDependency[GetOrder],
-    ) -> OrderView:
-        return OrderView.of(await get_order.by_reference_id(reference_id))
+        ] = None,
+        status: StatusParam = None,
+        created_from: FromParam = None,
+        created_to: ToParam = None,
+        cursor: CursorParam = None,
+        limit: LimitParam = DEFAULT_PAGE_SIZE,
+    ) -> OrderView | MyOrders:
+        caller = caller_of(request)
+        if reference_id is not None:
+            check_names(request, FIND_PARAMETERS)
+            return OrderView.of(await read_own_order.by_reference_id(reference_id, caller))
+        check_names(request, LIST_PARAMETERS)
+        if caller.buyer_id is None:
+            raise TokenRequired("listing orders needs Authorization: Bearer <buyer token>")
+        page = await list_own_orders.execute(
+            caller,
+            statuses=statuses_of(status),
+            created_from=utc_of("created_from", created_from),
+            created_to=utc_of("created_to", created_to),
+            cursor=cursor,
+            limit=limit,
+        )
+        return MyOrders(
+            orders=[OrderView.of(o) for o in page.orders],
+            next_cursor=page.next_cursor,
+            limit=limit,
+        )
 
     @get(
         "/{order_id:str}",
         operation_id="getOrder",
         operation_class=ApiOperation,
         summary="Read an order by its id",
-        responses=problem_responses(400, 404, 429, 503),
+        description=_AUTH,
+        responses=problem_responses(400, 401, 404, 429, 503),
     )
     async def read(
         self,
+        request: Request[Any, Any, Any],
         order_id: FromPath[
             Annotated[str, PathParameter(min_length=1, max_length=128, description="The order id.")]
         ],
-        get_order: NamedDependency[GetOrder],
+        read_own_order: NamedDependency[ReadOwnOrder],
     ) -> OrderView:
-        return OrderView.of(await get_order.by_id(order_id))
+        return OrderView.of(await read_own_order.by_id(order_id, caller_of(request)))
 
     @get(
         "/{order_id:str}/events",
@@ -155,11 +278,11 @@ class OrdersController(Controller):
         operation_class=ApiOperation,
         summary="An order's events, oldest first",
         description=(
-            "Every stored event of the order (`order.created` … `order.completed`), sequence "
-            "1, 2, 3 … with no gaps (docs/events.md). Answers `application/json`; an `Accept` "
-            "that excludes it is a 406 (the live `text/event-stream` is not served yet)."
+            f"{_AUTH} Every stored event of the order (`order.created` … `order.completed`), "
+            "sequence 1, 2, 3 … with no gaps (docs/events.md). Answers `application/json`; an "
+            "`Accept` that excludes it is a 406 (the live `text/event-stream` is not served yet)."
         ),
-        responses=problem_responses(400, 404, 406, 429, 503),
+        responses=problem_responses(400, 401, 404, 406, 429, 503),
     )
     async def events(
         self,
@@ -167,7 +290,33 @@ class OrdersController(Controller):
         order_id: FromPath[
             Annotated[str, PathParameter(min_length=1, max_length=128, description="The order id.")]
         ],
-        get_order: NamedDependency[GetOrder],
+        read_own_order: NamedDependency[ReadOwnOrder],
     ) -> list[EventView]:
         check_accept(request)
-        return [EventView.of(e) for e in await get_order.events_of(order_id)]
+        events = await read_own_order.events_of(order_id, caller_of(request))
+        return [EventView.of(e) for e in events]
+
+    @post(
+        "/{order_id:str}/cancel",
+        operation_id="cancelOrder",
+        operation_class=ApiOperation,
+        status_code=200,
+        summary="Cancel an order not yet paid",
+        description=(
+            f"{_AUTH} For a `pending` order: cancels its payment at the gateway and answers the "
+            'order, `failed_pay` ("cancelled by the buyer"). If the payment completed first, '
+            "the cancel is a 409 `not_cancellable` and the order goes on to be fulfilled; any "
+            "other status is a 409 naming it. Cancelling again what is cancelled is a 409 too."
+        ),
+        responses=problem_responses(400, 401, 404, 409, 429, 502, 503, 504),
+    )
+    async def cancel(
+        self,
+        request: Request[Any, Any, Any],
+        order_id: FromPath[
+            Annotated[str, PathParameter(min_length=1, max_length=128, description="The order id.")]
+        ],
+        cancel_order: NamedDependency[CancelOrder],
+    ) -> OrderView:
+        bind_order(order_id=order_id)
+        return OrderView.of(await cancel_order.execute(order_id, caller_of(request)))

@@ -30,18 +30,29 @@ from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.openapi.datastructures import ResponseSpec
 
 from application.errors import (
+    CancelUnsupported,
     Conflict,
     CorruptDocument,
     DownstreamError,
     DownstreamTimeout,
     IdempotencyConflict,
     InfrastructureUnavailable,
+    InvalidQuery,
+    NotCancellable,
     NotFound,
     PermanentDownstreamError,
+    ReferenceTaken,
     RequestRefused,
 )
 from domain.errors import InvalidOrder, InvalidTransition
 from entrypoints.api.bodies import InvalidBody, every_problem, plain
+from entrypoints.api.identity import (
+    CHALLENGE,
+    INVALID_CHALLENGE,
+    IdentityUnavailable,
+    InvalidToken,
+    TokenRequired,
+)
 
 log = logging.getLogger(__name__)
 
@@ -64,11 +75,15 @@ class ProblemCode(StrEnum):
     NOT_FOUND = "not_found"
     NOT_ACCEPTABLE = "not_acceptable"
     INVALID_SIGNATURE = "invalid_signature"
+    TOKEN_REQUIRED = "token_required"
+    INVALID_TOKEN = "invalid_token"
     RATE_LIMITED = "rate_limited"
     # what is stored
     CONFLICT = "conflict"
     IDEMPOTENCY_CONFLICT = "idempotency_conflict"
     INVALID_TRANSITION = "invalid_transition"
+    REFERENCE_ID_TAKEN = "reference_id_taken"
+    NOT_CANCELLABLE = "not_cancellable"
     # downstream services: ``<service>_timeout|_rejected|_unavailable``
     PAYMENT_GATEWAY_TIMEOUT = "payment_gateway_timeout"
     PAYMENT_GATEWAY_REJECTED = "payment_gateway_rejected"
@@ -84,6 +99,7 @@ class ProblemCode(StrEnum):
     REPOSITORY_UNAVAILABLE = "repository_unavailable"
     QUEUE_UNAVAILABLE = "queue_unavailable"
     REPOSITORY_AND_QUEUE_UNAVAILABLE = "repository_and_queue_unavailable"
+    IDENTITY_PROVIDER_UNAVAILABLE = "identity_provider_unavailable"
     INTERNAL_ERROR = "internal_error"
     # Litestar's other HTTP errors: the reason phrase in snake case
     BAD_REQUEST = "bad_request"
@@ -173,16 +189,25 @@ def problem_for(exc: Exception) -> Response[Problem]:
         case InvalidTransition():
             return problem(409, "invalid_transition", str(exc))
         # --- the application ---
+        case InvalidQuery():
+            errors = [FieldError(field=exc.parameter, message=exc.message)]
+            return problem(400, "invalid_parameter", str(exc), errors=errors)
         case NotFound():
             return problem(404, "not_found", str(exc))
         case IdempotencyConflict():
             return problem(409, "idempotency_conflict", str(exc))
+        case ReferenceTaken():
+            return problem(409, "reference_id_taken", str(exc))
+        case NotCancellable():
+            return problem(409, "not_cancellable", str(exc))
         case Conflict():
             return problem(409, "conflict", str(exc))
         case DownstreamTimeout():
             return problem(
                 504, f"{exc.service}_timeout", f"{exc.service} did not answer in time; retry"
             )
+        case CancelUnsupported():
+            return problem(409, "not_cancellable", "this payment provider cannot cancel a payment")
         case RequestRefused():
             # The call carried the caller's input and was refused for it: theirs to change.
             return problem(
@@ -211,6 +236,25 @@ def problem_for(exc: Exception) -> Response[Problem]:
         case ValidationException():
             errors = field_errors(exc)
             return problem(400, "validation_error", _invalid(errors), errors=errors or None)
+        case TokenRequired():
+            return problem(
+                401, "token_required", str(exc.detail), headers={"WWW-Authenticate": CHALLENGE}
+            )
+        case InvalidToken():
+            return problem(
+                401,
+                "invalid_token",
+                "the bearer token is not valid",
+                headers={"WWW-Authenticate": INVALID_CHALLENGE},
+            )
+        case IdentityUnavailable():
+            log.warning("answering 503: %s", exc)
+            return problem(
+                503,
+                "identity_provider_unavailable",
+                "the identity provider's keys cannot be fetched; retry later",
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
         case SignatureRejected():
             return problem(401, "invalid_signature", str(exc.detail))
         case UnsupportedMediaType():
@@ -299,12 +343,16 @@ _DESCRIPTIONS = {
     "within an object, wrong types, missing or unknown fields, or a value the order rules refuse. "
     "`errors` names every offending field, in plain words.",
     401: "The webhook's `X-Signature` is missing, forged or too old; on `/api/admin`, the "
-    "`Authorization: Bearer` admin token is missing or wrong (or no `ADMIN_TOKEN` is set).",
+    "`Authorization: Bearer` admin token is missing or wrong (or no `ADMIN_TOKEN` is set); on "
+    "`/api/orders`, the buyer's bearer token is missing (`token_required`) or not valid "
+    "(`invalid_token`, whatever the check that failed), with `WWW-Authenticate: Bearer`.",
     404: "No such order (or, for the webhook, no order for that payment).",
     405: "Method not allowed.",
     406: "The `Accept` header excludes every media type this route answers.",
-    409: "The request conflicts with what is stored (e.g. a `reference_id` reused with a "
-    "different body).",
+    409: "The request conflicts with what is stored: a `reference_id` reused with a different "
+    "body (`idempotency_conflict`) or held by another buyer's order (`reference_id_taken`, "
+    "which says nothing of that order); an order that cannot be cancelled (`not_cancellable`, "
+    "naming its status).",
     413: "The body is larger than 64 KiB.",
     415: "The body is not `application/json`.",
     422: "The payment gateway refused a value of this request (its answer names it); change "
@@ -314,7 +362,8 @@ _DESCRIPTIONS = {
     500: "A bug; it is logged.",
     502: "A downstream service (the payment gateway) failed or refused; nothing was stored. "
     "Retry with the same body.",
-    503: "Our store or queue is unavailable; retry after `Retry-After` seconds.",
+    503: "Our store or queue (or, for a token naming an unknown key, the identity provider's "
+    "key set) is unavailable; retry after `Retry-After` seconds.",
     504: "A downstream service (the payment gateway) timed out; nothing was stored. Retry with "
     "the same body.",
 }

@@ -187,7 +187,6 @@ class PaymentView(msgspec.Struct, frozen=True):
     """The gateway's payment: where to send the buyer, and its last known status."""
 
     id: Annotated[str, said("The gateway's payment id.", "pay_000001")]
-    token: Annotated[str, said("The gateway's payment token.", "tok_000001")]
     checkout_url: Annotated[
         str | None,
         said(
@@ -226,10 +225,10 @@ class PaymentView(msgspec.Struct, frozen=True):
 
 
 class PasskeyView(msgspec.Struct, frozen=True):
-    """The buyer's passkey, as sent."""
+    """Which of the buyer's passkeys the wallet is derived from (its public key is not shown:
+    the browser has it, and only the wallet service needs it)."""
 
     credential_id: Annotated[str, said("The passkey's credential id.", "cred-1")]
-    public_key: Annotated[str, said("The passkey's public key.", "pk-1")]
 
 
 class TransferView(msgspec.Struct, frozen=True):
@@ -245,6 +244,14 @@ class TransferView(msgspec.Struct, frozen=True):
     amount_out: Annotated[
         str | None, said("The tokens received, a decimal string, once known.", "12.49")
     ]
+
+
+class HistoryLineView(msgspec.Struct, frozen=True):
+    """One move of the order's status, as the buyer sees it (the reasons, which name downstream
+    failures, are the operator's: ``/api/admin/orders/{id}/history``)."""
+
+    status: Annotated[OrderStatus, said("The status the order moved to.", "completed_pay")]
+    at: Annotated[str, when("When it moved.", "2026-03-01T12:01:00.000Z")]
 
 
 class StatusChangeView(msgspec.Struct, frozen=True):
@@ -288,11 +295,12 @@ class EventView(msgspec.Struct, frozen=True):
 
 
 class OrderView(msgspec.Struct, frozen=True):
-    """An order with its status, payment, wallet, transfer and status history."""
+    """An order as its buyer's browser sees it: status, payment, wallet, transfer and status
+    history; what only an operator needs is left out (docs/api.md, "What a buyer sees")."""
 
     id: Annotated[
         str,
-        said("The order id (derived from `reference_id`).", ORDER_ID_EXAMPLE),
+        said("The order id (a keyed digest of `reference_id`).", ORDER_ID_EXAMPLE),
     ]
     reference_id: Annotated[str, said("The caller's idempotency key of the create.", "ref-1")]
     status: Annotated[
@@ -316,20 +324,21 @@ class OrderView(msgspec.Struct, frozen=True):
     ]
     payment: Annotated[PaymentView, said("The gateway's payment of this order.")]
     transfer: Annotated[TransferView | None, said("The token transfer, once made.")]
-    parked: Annotated[
-        bool, said("True: retries are exhausted and an operator must retry it.", False)
-    ]
-    last_error: Annotated[
-        str | None, said("The last failure of a step, if any.", "wallet_service: timeout")
-    ]
     created_at: Annotated[str, when("When the order was created.", "2026-03-01T12:00:00.000Z")]
     updated_at: Annotated[str, when("When the order last changed.", "2026-03-01T12:01:00.000Z")]
-    history: Annotated[
-        list[StatusChangeView], said("Every status move of the order, oldest first.")
-    ]
+    history: Annotated[list[HistoryLineView], said("Every status move of the order, oldest first.")]
+    client_secret: Annotated[
+        str | None,
+        said(
+            "A guest's new order only (`GUEST_CHECKOUT`), in the first answer to its create and "
+            "never again: send it with every read of the order (`?client_secret=` or the "
+            "`X-Client-Secret` header). Null otherwise.",
+            None,
+        ),
+    ] = None
 
     @classmethod
-    def of(cls, order: Order) -> OrderView:
+    def of(cls, order: Order, client_secret: str | None = None) -> OrderView:
         # The request's fields straight from it, not through the order's properties, and the
         # statuses as they are (a StrEnum is the str it encodes to): a third of the view's cost,
         # on every answer of the API.
@@ -348,11 +357,10 @@ class OrderView(msgspec.Struct, frozen=True):
             price_tolerance_percent=_decimal(request.price_tolerance_percent),
             fiat_currency=request.fiat_currency,
             price_fiat=_decimal(request.price_fiat),
-            passkey=PasskeyView(credential_id=passkey.credential_id, public_key=passkey.public_key),
+            passkey=PasskeyView(credential_id=passkey.credential_id),
             smart_wallet_address=order.smart_wallet_address,
             payment=PaymentView(
                 id=payment.id,
-                token=payment.token,
                 checkout_url=payment.checkout_url,
                 # Documented as the enum; the gateway adapter only answers its values.
                 status=cast(PaymentState, payment.status),
@@ -372,14 +380,10 @@ class OrderView(msgspec.Struct, frozen=True):
                 tx_signature=transfer.tx_signature,
                 amount_out=None if transfer.amount_out is None else _decimal(transfer.amount_out),
             ),
-            parked=order.parked,
-            last_error=order.last_error,
             created_at=ms_text(order.created_at),
             updated_at=ms_text(order.updated_at),
-            history=[
-                StatusChangeView(status=c.status, at=ms_text(c.at), reason=c.reason)
-                for c in order.history
-            ],
+            history=[HistoryLineView(status=c.status, at=ms_text(c.at)) for c in order.history],
+            client_secret=client_secret,
         )
 
 

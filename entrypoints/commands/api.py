@@ -60,7 +60,7 @@ def app_from_env() -> Litestar:
     from entrypoints.api.app import create_app  # noqa: PLC0415
     from entrypoints.logging import configure_logging  # noqa: PLC0415
 
-    settings = Settings.from_env(runs_pipeline=True)
+    settings = Settings.from_env(runs_pipeline=True, serves_buyers=True)
     configure_logging(settings)
     return create_app(settings, freeze_startup_objects=True)
 
@@ -102,7 +102,7 @@ def serve(
 
 def _run(args: argparse.Namespace) -> int:
     try:
-        settings = Settings.from_env(runs_pipeline=True)
+        settings = Settings.from_env(runs_pipeline=True, serves_buyers=True)
     except SettingsError as exc:
         print(f"orders-service api: {exc}", file=sys.stderr)
         return 2

@@ -22,6 +22,8 @@ APP_SERVICES = ("api", "worker", "sandbox")
 
 #: Settings that may be left empty in the compose file, and why.
 MAY_BE_EMPTY = {
+    # Empty: buyer tokens are HS256 here (JWT_SECRET); a real shop names its JWKS instead.
+    "JWT_JWKS_URL",
     # Empty keeps the admin endpoints closed to everyone until an operator sets a token.
     "ADMIN_TOKEN",
     # Empty: no browser origin may call the API until an operator names its frontend.

@@ -29,6 +29,7 @@ from entrypoints.api.app import create_app
 from entrypoints.api.signature import signature_header
 from entrypoints.container import Container
 from entrypoints.settings import Settings
+from tests.buyers import JWT_SETTINGS, auth
 
 SECRET = "whsec_current_0123456789"
 OLD_SECRET = "whsec_previous_9876543210"
@@ -153,6 +154,7 @@ def settings() -> Settings:
         mode="dev",
         payment_webhook_secrets=(SECRET, OLD_SECRET),
         rate_limit_per_minute=UNLIMITED,
+        **JWT_SETTINGS,
     )
 
 
@@ -183,7 +185,9 @@ def api_starter(settings: Settings, gateway: FakePaymentGateway) -> StartApi:
         try:
             async with (
                 serve(app) as url,
-                httpx.AsyncClient(base_url=url, timeout=10) as client,
+                # As buyer-1 by default (tests/buyers.py); a test sends other headers to be
+                # someone else, or none at all.
+                httpx.AsyncClient(base_url=url, timeout=10, headers=auth()) as client,
             ):
                 yield Api(client=client, container=seen[0], gateway=gateway)
         finally:
@@ -206,6 +210,7 @@ def start_api_module() -> StartApi:
             mode="dev",
             payment_webhook_secrets=(SECRET, OLD_SECRET),
             rate_limit_per_minute=UNLIMITED,
+            **JWT_SETTINGS,
         ),
         FakePaymentGateway(SystemClock()),
     )

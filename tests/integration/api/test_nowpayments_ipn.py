@@ -18,6 +18,7 @@ from adapters.fakes import FakePaymentGateway, RecordingScheduler
 from entrypoints.container import Container
 from entrypoints.sandbox.nowpayments import sign_ipn, write_object
 from entrypoints.settings import Settings
+from tests.buyers import JWT_SETTINGS
 from tests.integration.api.conftest import (
     PROBLEM,
     SECRET,
@@ -39,6 +40,7 @@ def settings() -> Settings:
         payment_webhook_secrets=(SECRET,),
         nowpayments_ipn_secret=IPN_SECRET,
         rate_limit_per_minute=UNLIMITED,
+        **JWT_SETTINGS,
     )
 
 
@@ -240,7 +242,10 @@ async def test_an_unknown_payment_is_a_404_and_an_unknown_status_is_accepted(
 
 async def test_without_a_configured_secret_every_ipn_is_refused() -> None:
     settings = Settings(
-        mode="dev", payment_webhook_secrets=(SECRET,), rate_limit_per_minute=UNLIMITED
+        mode="dev",
+        payment_webhook_secrets=(SECRET,),
+        rate_limit_per_minute=UNLIMITED,
+        **JWT_SETTINGS,
     )
     async with api_starter(settings, FakePaymentGateway(SystemClock()))() as api:
         order = (await api.create(order_body("ref-nosecret"))).json()

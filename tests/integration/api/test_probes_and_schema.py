@@ -113,6 +113,8 @@ async def test_the_openapi_document_lists_every_endpoint_and_its_problems(api: A
         ("/api/orders", "get"),
         ("/api/orders/{order_id}", "get"),
         ("/api/orders/{order_id}/events", "get"),
+        # The buyer's cancel (issue 17).
+        ("/api/orders/{order_id}/cancel", "post"),
         ("/api/webhooks/payments", "post"),
         ("/api/webhooks/nowpayments", "post"),
         ("/health", "get"),
@@ -125,7 +127,23 @@ async def test_the_openapi_document_lists_every_endpoint_and_its_problems(api: A
         ("/api/admin/orders/{order_id}/retry", "post"),
     }
     create = paths["/api/orders"]["post"]
-    assert set(create["responses"]) >= {"201", "400", "409", "413", "415", "502", "503", "504"}
+    assert set(create["responses"]) >= {
+        "201",
+        "400",
+        "401",
+        "409",
+        "413",
+        "415",
+        "502",
+        "503",
+        "504",
+    }
+    # Every buyer route names the buyer's bearer token and documents its 401.
+    for path, item in paths.items():
+        if path.startswith("/api/orders"):
+            for operation in item.values():
+                assert operation["security"] == [{"BuyerToken": []}], path
+                assert "401" in operation["responses"], path
     assert "Idempotent-Replayed" in create["responses"]["201"]["headers"]
     # Every rate-limited route documents its 429; the webhook and the probes are never limited.
     for path, method in operations:

@@ -20,6 +20,7 @@ import pytest
 import redis
 
 from entrypoints.api.rate_limit import KEY_PREFIX, SharedCounter
+from tests.buyers import auth
 from tests.integration.api.test_api_command import CLI, _env
 from tests.services import free_port
 
@@ -83,9 +84,9 @@ def two_apis(redis_url: str, tmp_path: Path, **extra: str) -> Iterator[list[str]
 
 
 def _statuses(urls: list[str], count: int, headers: list[dict[str, str]]) -> list[int]:
-    """``count`` reads of an unknown order, alternating between the processes."""
+    """``count`` reads of an unknown order by a buyer, alternating between the processes."""
     out = []
-    with httpx.Client(timeout=5) as client:
+    with httpx.Client(timeout=5, headers=auth()) as client:
         for i in range(count):
             url = urls[i % len(urls)]
             out.append(
