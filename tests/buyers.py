@@ -17,14 +17,24 @@ SECRET = "test-buyer-token-secret-0123456789abcdef"
 #: The buyer most tests act as.
 BUYER = "buyer-1"
 
-#: The settings of an API that trusts these tokens (``Settings(**JWT_SETTINGS, ...)``).
-JWT_SETTINGS: dict[str, Any] = {
+#: The key of order ids in the test APIs.
+ORDER_ID_KEY = "test-order-id-key-0123456789abcdefghij"
+
+#: The settings of an API that trusts these tokens and keys order ids
+#: (``Settings(**BUYER_SETTINGS, ...)``).
+BUYER_SETTINGS: dict[str, Any] = {
     "jwt_issuer": ISSUER,
     "jwt_audience": AUDIENCE,
     "jwt_secret": SECRET,
+    "order_id_secret": ORDER_ID_KEY,
 }
 #: The same, as environment variables for a subprocess.
-JWT_ENV: dict[str, str] = {"JWT_ISSUER": ISSUER, "JWT_AUDIENCE": AUDIENCE, "JWT_SECRET": SECRET}
+BUYER_ENV: dict[str, str] = {
+    "JWT_ISSUER": ISSUER,
+    "JWT_AUDIENCE": AUDIENCE,
+    "JWT_SECRET": SECRET,
+    "ORDER_ID_SECRET": ORDER_ID_KEY,
+}
 
 
 def buyer_token(subject: str = BUYER, **claims: Any) -> str:

@@ -29,7 +29,7 @@ from entrypoints.api.app import create_app
 from entrypoints.api.signature import signature_header
 from entrypoints.container import Container
 from entrypoints.settings import Settings
-from tests.buyers import JWT_SETTINGS, auth
+from tests.buyers import BUYER_SETTINGS, auth
 
 SECRET = "whsec_current_0123456789"
 OLD_SECRET = "whsec_previous_9876543210"
@@ -154,7 +154,7 @@ def settings() -> Settings:
         mode="dev",
         payment_webhook_secrets=(SECRET, OLD_SECRET),
         rate_limit_per_minute=UNLIMITED,
-        **JWT_SETTINGS,
+        **BUYER_SETTINGS,
     )
 
 
@@ -210,7 +210,7 @@ def start_api_module() -> StartApi:
             mode="dev",
             payment_webhook_secrets=(SECRET, OLD_SECRET),
             rate_limit_per_minute=UNLIMITED,
-            **JWT_SETTINGS,
+            **BUYER_SETTINGS,
         ),
         FakePaymentGateway(SystemClock()),
     )

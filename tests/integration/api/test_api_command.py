@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from entrypoints.settings import Settings
-from tests.buyers import JWT_ENV
+from tests.buyers import BUYER_ENV
 from tests.services import free_port
 
 CLI = str(Path(sys.executable).with_name("orders-service"))
@@ -23,7 +23,7 @@ CLI = str(Path(sys.executable).with_name("orders-service"))
 def _env(**values: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in Settings.NAMES}
     env["ORDERS_MODE"] = "dev"
-    env.update(JWT_ENV)
+    env.update(BUYER_ENV)
     env.update(values)
     return env
 

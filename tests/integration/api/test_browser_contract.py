@@ -18,7 +18,7 @@ from adapters.fakes import FakePaymentGateway
 from entrypoints.api.app import create_app
 from entrypoints.api.problems import ProblemCode
 from entrypoints.settings import Settings
-from tests.buyers import JWT_SETTINGS
+from tests.buyers import BUYER_SETTINGS
 from tests.integration.api.conftest import (
     PROBLEM,
     SECRET,
@@ -38,7 +38,7 @@ def _settings(*origins: str, per_minute: int = UNLIMITED) -> Settings:
         payment_webhook_secrets=(SECRET,),
         rate_limit_per_minute=per_minute,
         cors_allowed_origins=origins,
-        **JWT_SETTINGS,
+        **BUYER_SETTINGS,
     )
 
 

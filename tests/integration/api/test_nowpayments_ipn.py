@@ -18,7 +18,7 @@ from adapters.fakes import FakePaymentGateway, RecordingScheduler
 from entrypoints.container import Container
 from entrypoints.sandbox.nowpayments import sign_ipn, write_object
 from entrypoints.settings import Settings
-from tests.buyers import JWT_SETTINGS
+from tests.buyers import BUYER_SETTINGS
 from tests.integration.api.conftest import (
     PROBLEM,
     SECRET,
@@ -40,7 +40,7 @@ def settings() -> Settings:
         payment_webhook_secrets=(SECRET,),
         nowpayments_ipn_secret=IPN_SECRET,
         rate_limit_per_minute=UNLIMITED,
-        **JWT_SETTINGS,
+        **BUYER_SETTINGS,
     )
 
 
@@ -245,7 +245,7 @@ async def test_without_a_configured_secret_every_ipn_is_refused() -> None:
         mode="dev",
         payment_webhook_secrets=(SECRET,),
         rate_limit_per_minute=UNLIMITED,
-        **JWT_SETTINGS,
+        **BUYER_SETTINGS,
     )
     async with api_starter(settings, FakePaymentGateway(SystemClock()))() as api:
         order = (await api.create(order_body("ref-nosecret"))).json()

@@ -13,7 +13,7 @@ import pytest
 from adapters.clock import SystemClock
 from adapters.fakes import FakePaymentGateway
 from entrypoints.settings import Settings
-from tests.buyers import JWT_SETTINGS
+from tests.buyers import BUYER_SETTINGS
 from tests.contract.mongo import fresh_database
 from tests.integration.api.conftest import SECRET, UNLIMITED, Api, StartApi, api_starter, order_body
 
@@ -82,7 +82,7 @@ async def mongo_api(mongo_uri: str) -> AsyncIterator[Api]:
             mongodb_db_name=database.name,
             payment_webhook_secrets=(SECRET,),
             rate_limit_per_minute=UNLIMITED,
-            **JWT_SETTINGS,
+            **BUYER_SETTINGS,
         )
         async with api_starter(settings, FakePaymentGateway(SystemClock()))() as api:
             yield api
