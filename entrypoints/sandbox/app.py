@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 import hmac
 import re
+import time
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, cast
 
+import jwt
 import msgspec
 from litestar import Litestar, Request, Response, Router, get, post, put
 from litestar.datastructures import State
@@ -23,7 +25,11 @@ from litestar.enums import MediaType
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
-from application.errors import IdempotencyKeyReused, PermanentDownstreamError
+from application.errors import (
+    IdempotencyKeyReused,
+    PaymentNotCancellable,
+    PermanentDownstreamError,
+)
 from application.ports import PaymentRequest, PaymentState, Transfer, TransferRequest
 from entrypoints.sandbox.config import AFTER_EFFECT, FaultKind, SandboxConfig, SandboxKnobs
 from entrypoints.sandbox.nowpayments import CASES, CLOSED, NowPayment, write_object
@@ -201,6 +207,7 @@ def _authorized(config: SandboxConfig, endpoint: str, header: str) -> bool:
     expected = {
         "create_payment": config.payment_api_key,
         "get_payment": config.payment_api_key,
+        "cancel_payment": config.payment_api_key,
         "create_wallet": config.wallet_api_key,
         "send_transfer": config.transfer_api_key,
         "get_transfer": config.transfer_api_key,
@@ -288,6 +295,28 @@ async def get_payment(request: AnyRequest, payment_id: FromPath[str]) -> Respons
     return await _after_effect(request, _json(200, answer))
 
 
+@post("/payments/{payment_id:str}/cancel", opt={"endpoint": "cancel_payment"})
+async def cancel_payment(request: AnyRequest, payment_id: FromPath[str]) -> Response[bytes]:
+    """Cancel a pending payment (200 again when already cancelled); 409 ``not_cancellable``
+    with the status when it completed, failed or expired first. A cancel that changed the
+    payment sends its ``payment.updated`` webhook, as a settlement does."""
+    sandbox = _sandbox(request)
+    stored = sandbox.gateway.payments.get(payment_id)
+    if stored is None:
+        return _error(404, "not_found")
+    was_pending = stored.status is PaymentState.PENDING
+    try:
+        # The fake decides in one step (no await between its check and its change): a cancel
+        # and a completion of the same payment can never both win.
+        await sandbox.gateway.cancel_payment(payment_id, idempotency_key=f"{payment_id}:cancel")
+    except PaymentNotCancellable as exc:
+        return _json(409, {"error": "not_cancellable", "status": exc.status})
+    if was_pending:
+        sandbox.cancelled_payments += 1
+        sandbox.notify(payment_id)
+    return await _after_effect(request, _json(200, {"id": payment_id, "status": "cancelled"}))
+
+
 # --- 2. wallet service ---
 
 
@@ -349,7 +378,14 @@ async def get_transfer_by_key(
 
 contract = Router(
     path="/v1",
-    route_handlers=[create_payment, get_payment, create_wallet, send_transfer, get_transfer_by_key],
+    route_handlers=[
+        create_payment,
+        get_payment,
+        cancel_payment,
+        create_wallet,
+        send_transfer,
+        get_transfer_by_key,
+    ],
     before_request=_contract_gate,
 )
 
@@ -696,6 +732,31 @@ async def settle_payment(
     return _json(200, _payment_view(sandbox, payment_id, _base_url(request)))
 
 
+#: How long a token the sandbox mints is valid.
+TOKEN_LIFETIME_SECONDS = 3600
+
+
+@get("/sandbox/tokens/{sub:str}", media_type=MediaType.TEXT)
+async def mint_buyer_token(request: AnyRequest, sub: FromPath[str]) -> Response[str]:
+    """A buyer token (HS256, one hour) for any ``sub``, signed with the API's ``JWT_SECRET``: the
+    demo shop's and the README session's stand-in for a shop's identity provider. 404 when the
+    sandbox has no secret (a real identity provider is configured instead)."""
+    config = _sandbox(request).config
+    if not config.jwt_secret:
+        return Response("no JWT_SECRET: the sandbox mints no tokens\n", status_code=404)
+    if not 0 < len(sub) <= 256:
+        return Response("sub must be 1 to 256 characters\n", status_code=400)
+    now = int(time.time())
+    claims = {
+        "sub": sub,
+        "iss": config.jwt_issuer,
+        "aud": config.jwt_audience,
+        "iat": now,
+        "exp": now + TOKEN_LIFETIME_SECONDS,
+    }
+    return Response(jwt.encode(claims, config.jwt_secret, algorithm="HS256"))
+
+
 @get("/checkout/{payment_id:str}", media_type=MediaType.HTML)
 async def checkout(request: AnyRequest, payment_id: FromPath[str]) -> Response[str]:
     sandbox = _sandbox(request)
@@ -754,6 +815,7 @@ def create_sandbox_app(config: SandboxConfig | None = None) -> Litestar:
             confirm_transfers,
             read_payment,
             settle_payment,
+            mint_buyer_token,
             checkout,
             shop,
             index,

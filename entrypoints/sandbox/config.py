@@ -12,6 +12,7 @@ import msgspec
 Endpoint = Literal[
     "create_payment",
     "get_payment",
+    "cancel_payment",
     "create_wallet",
     "send_transfer",
     "get_transfer",
@@ -160,6 +161,12 @@ class SandboxConfig:
     #: key) and the secret IPNs are signed with (None: no IPN is sent).
     nowpayments_api_key: str = ""
     nowpayments_ipn_secret: str | None = None
+    #: Buyer tokens the demo shop uses (``GET /sandbox/tokens/{sub}``): signed HS256 with
+    #: ``jwt_secret`` for ``jwt_issuer`` / ``jwt_audience`` (the API's JWT_* settings); no secret:
+    #: no tokens are minted.
+    jwt_secret: str = ""
+    jwt_issuer: str = ""
+    jwt_audience: str = ""
     #: Seed of the fault and latency draws (None: unseeded).
     seed: int | None = None
     #: The knobs at start; ``POST /sandbox/reset`` goes back to them.

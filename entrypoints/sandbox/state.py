@@ -49,6 +49,7 @@ class Sandbox:
         self.answered_payments: set[str] = set()
         self.answered_transfers: set[str] = set()
         self.payment_conflicts = 0
+        self.cancelled_payments = 0
         self.wallets_existing = 0
         self.calls: Counter[str] = Counter()
         self.faults: Counter[str] = Counter()

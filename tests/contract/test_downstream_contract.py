@@ -4,10 +4,12 @@ runs over the NOWPayments adapter against the sandbox's NOWPayments (docs/nowpay
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
+import httpx
 import pytest
 
 from adapters.fakes import (
@@ -17,7 +19,9 @@ from adapters.fakes import (
     FakeWalletService,
 )
 from application.errors import (
+    CancelUnsupported,
     IdempotencyKeyReused,
+    PaymentNotCancellable,
     PermanentDownstreamError,
     TransientDownstreamError,
 )
@@ -214,6 +218,38 @@ async def test_status_follows_the_buyer(payments: Downstreams) -> None:
     assert completed.paid_at is not None
     assert completed.paid_at.tzinfo is not None
     assert (await payments.gateway.get_payment(failed.id)).status is PaymentState.FAILED
+
+
+async def test_a_pending_payment_is_cancelled_once_and_never_completes(
+    payments: Downstreams,
+) -> None:
+    if not payments.hosted_checkout:
+        with pytest.raises(CancelUnsupported):
+            await payments.gateway.cancel_payment("1", idempotency_key="o-1:cancel_payment")
+        return
+    created = await payments.gateway.create_payment(payment_request("c"), idempotency_key="c")
+
+    await payments.gateway.cancel_payment(created.id, idempotency_key="o-c:cancel_payment")
+    await payments.gateway.cancel_payment(created.id, idempotency_key="o-c:cancel_payment")
+
+    assert (await payments.gateway.get_payment(created.id)).status is PaymentState.CANCELLED
+    with contextlib.suppress(httpx.HTTPStatusError):  # the sandbox answers 409 not_pending
+        await payments.settle(created.id, "complete")
+    assert (await payments.gateway.get_payment(created.id)).status is PaymentState.CANCELLED
+
+
+@pytest.mark.parametrize(("action", "state"), [("complete", "completed"), ("fail", "failed")])
+async def test_a_payment_that_ended_is_not_cancellable_and_says_how_it_ended(
+    downstreams: Downstreams, action: str, state: str
+) -> None:
+    created = await downstreams.gateway.create_payment(payment_request("d"), idempotency_key="d")
+    await downstreams.settle(created.id, action)
+
+    with pytest.raises(PaymentNotCancellable) as caught:
+        await downstreams.gateway.cancel_payment(created.id, idempotency_key="o-d:cancel_payment")
+
+    assert caught.value.status == state
+    assert (await downstreams.gateway.get_payment(created.id)).status.value == state
 
 
 async def test_unknown_payment_is_a_permanent_error(payments: Downstreams) -> None:

@@ -18,6 +18,7 @@ from adapters.http import CircuitOpen, RetryPolicy
 from application.errors import RequestRefused, TransientDownstreamError
 from entrypoints.container import Container
 from entrypoints.settings import Settings
+from tests.buyers import BUYER_SETTINGS
 from tests.downstream_requests import payment_request
 from tests.integration.api.conftest import SECRET, UNLIMITED, Api, api_starter, order_body
 from tests.integration.http.harness import Adapters, SandboxControl
@@ -45,7 +46,10 @@ async def api(fragile: Adapters) -> AsyncIterator[Api]:
         container.payment_gateway.override(providers.Object(fragile.gateway))
 
     settings = Settings(
-        mode="dev", payment_webhook_secrets=(SECRET,), rate_limit_per_minute=UNLIMITED
+        mode="dev",
+        payment_webhook_secrets=(SECRET,),
+        rate_limit_per_minute=UNLIMITED,
+        **BUYER_SETTINGS,
     )
     async with api_starter(settings, FakePaymentGateway(SystemClock()))(configure) as running:
         yield running

@@ -16,6 +16,7 @@ import uvicorn
 
 from entrypoints.api.app import create_app
 from entrypoints.settings import Settings
+from tests.buyers import BUYER_ENV, auth
 from tests.integration.api.conftest import order_body
 from tests.integration.http.harness import (
     API_KEY,
@@ -46,6 +47,7 @@ async def api(sandbox: SandboxControl) -> AsyncIterator[httpx.AsyncClient]:
             "TRANSFER_API_URL": sandbox.url,
             "TRANSFER_API_KEY": API_KEY,
             "RATE_LIMIT_PER_MINUTE": "1000000",
+            **BUYER_ENV,
         }
     )
     server = uvicorn.Server(
@@ -58,7 +60,7 @@ async def api(sandbox: SandboxControl) -> AsyncIterator[httpx.AsyncClient]:
                 task.result()
                 raise RuntimeError("the API stopped before it started")
             await asyncio.sleep(0.005)
-        async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+        async with httpx.AsyncClient(base_url=url, timeout=10, headers=auth()) as client:
             yield client
     finally:
         server.should_exit = True
