@@ -42,6 +42,13 @@ WORKER_GRACE_SECONDS = 10.0
 STOP_SECONDS = 10.0
 
 
+#: The buyer tokens of the dev stack: their issuer and audience, and the buyer the printed
+#: session acts as.
+DEV_ISSUER = "orders-service-dev"
+DEV_AUDIENCE = "orders-api"
+DEV_BUYER = "demo-buyer"
+
+
 class DevError(Exception):
     """The stack could not be started; the message says why."""
 
@@ -309,6 +316,14 @@ def stack_environment(
         env["MONGODB_DB_NAME"] = "orders"
     if not env.get("ADMIN_TOKEN", "").strip():
         env["ADMIN_TOKEN"] = secrets.token_urlsafe(24)
+    # Buyers: HS256 tokens with a secret of this run (the sandbox mints them for the demo shop
+    # and the printed session), unless the caller names an identity provider of their own.
+    if not (env.get("JWT_JWKS_URL", "").strip() or env.get("JWT_SECRET", "").strip()):
+        env["JWT_SECRET"] = "jwt_dev_" + secrets.token_hex(24)
+    env.setdefault("JWT_ISSUER", DEV_ISSUER)
+    env.setdefault("JWT_AUDIENCE", DEV_AUDIENCE)
+    if not env.get("ORDER_ID_SECRET", "").strip():
+        env["ORDER_ID_SECRET"] = "oid_dev_" + secrets.token_hex(24)
     # Children print as they go: their lines are interleaved with the others' by the pumps.
     env["PYTHONUNBUFFERED"] = "1"
     return env
@@ -359,8 +374,27 @@ def _wait_ready(url: str, children: list[Child], stop: StopRequest, deadline: fl
             stop.event.wait(0.2)
 
 
+def dev_buyer_token(env: Mapping[str, str], subject: str = DEV_BUYER) -> str | None:
+    """A buyer token for ``subject`` signed with the stack's HS256 secret (None with a JWKS:
+    the caller's identity provider makes those)."""
+    secret = env.get("JWT_SECRET", "").strip()
+    if not secret:
+        return None
+    from entrypoints.api.identity import mint_token  # noqa: PLC0415 - PyJWT only when printing
+
+    return mint_token(
+        secret,
+        subject=subject,
+        issuer=env["JWT_ISSUER"],
+        audience=env["JWT_AUDIENCE"],
+        lifetime_seconds=24 * 3600,
+    )
+
+
 def curl_session(api: str, sandbox: str) -> str:
-    """A copy-paste shell session: create an order, pay it in the sandbox, see it completed."""
+    """A copy-paste shell session: create an order as a buyer, pay it in the sandbox, see it
+    completed. The buyer's token is ``$BUYER_TOKEN`` when set (``orders-service dev`` prints
+    one), else one the sandbox mints for ``demo-buyer``."""
     body = (
         '{"reference_id": "demo-\'"$(date +%s)"\'", "pool_id": "pool-1", '
         '"token_symbol": "USDC", "amount_token": "12.50", "min_amount_token_receive": "12.40", '
@@ -372,9 +406,12 @@ def curl_session(api: str, sandbox: str) -> str:
         return f"python3 -c 'import json,sys; print(json.load(sys.stdin){path})'"
 
     order_id, payment_id, status = field('["id"]'), field('["payment"]["id"]'), field('["status"]')
+    minted = f"$(curl -s {sandbox}/sandbox/tokens/{DEV_BUYER})"
+    bearer = f'-H "Authorization: Bearer ${{BUYER_TOKEN:-{minted}}}"'
     return "\n".join(
         [
             f"ORDER=$(curl -s -X POST {api}/api/orders -H 'content-type: application/json' \\",
+            f"  {bearer} \\",
             f"  -d '{body}')",
             'echo "$ORDER"',
             f'ORDER_ID=$(echo "$ORDER" | {order_id})',
@@ -382,7 +419,7 @@ def curl_session(api: str, sandbox: str) -> str:
             "# pay it at the gateway: the sandbox posts the signed webhook to the API",
             f'curl -s -X POST "{sandbox}/sandbox/payments/$PAYMENT_ID/complete" > /dev/null',
             "sleep 2",
-            f'curl -s "{api}/api/orders/$ORDER_ID" | {status}',
+            f'curl -s "{api}/api/orders/$ORDER_ID" {bearer} | {status}',
             "# prints: completed",
         ]
     )
@@ -402,6 +439,11 @@ def _banner(
             f"  worker   SAQ on {env['REDIS_URL']} ({redis})",
             f"  store    {env['MONGODB_URI']} db {env['MONGODB_DB_NAME']} ({mongo})",
             f"  admin    ADMIN_TOKEN={env['ADMIN_TOKEN']}",
+            *(
+                [f"  buyer    export BUYER_TOKEN={token}   ({DEV_BUYER}, 24 h)"]
+                if (token := dev_buyer_token(env)) is not None
+                else [f"  buyer    tokens from JWT_JWKS_URL={env.get('JWT_JWKS_URL', '')}"]
+            ),
             f"  pids     {pids} (each the leader of its process group)",
             "",
             "Try it from another shell: create an order, pay it in the sandbox, see it completed:",

@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from tests.buyers import auth
 from tests.e2e.stack import Stack, isolated_redis, running_stack
 from tests.services import free_port, unavailable
 
@@ -84,7 +85,20 @@ def test_a_purchase_in_the_shop_completes_in_the_browser(
         assert page.inner_text("#error") == ""
 
         order_id = page.inner_text("#order-id")
-        order = httpx.get(f"{stack.api_url}/api/orders/{order_id}", timeout=10).json()
+        # The shop's buyer owns the order: read it with their token (the sandbox minted it).
+        shopper = page.evaluate("localStorage.getItem('shop-buyer')")
+        assert isinstance(shopper, str)
+        assert shopper.startswith("shopper-")
+        mine = httpx.get(
+            f"{stack.api_url}/api/orders/{order_id}", headers=auth(shopper), timeout=10
+        )
+        assert (
+            httpx.get(
+                f"{stack.api_url}/api/orders/{order_id}", headers=auth("someone-else"), timeout=10
+            ).status_code
+            == 404
+        )
+        order = mine.json()
         assert order["status"] == "completed"
         assert order["payment"]["id"] == query["payment_id"][0]
 

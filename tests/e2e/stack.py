@@ -21,6 +21,7 @@ import httpx
 import redis
 
 from entrypoints.settings import Settings
+from tests.buyers import BUYER_ENV
 from tests.services import free_port
 
 LOOPBACK = "127.0.0.1"
@@ -181,6 +182,8 @@ def stack_environment(
             "SANDBOX_WEBHOOK_URL": f"http://{LOOPBACK}:{api_port}/api/webhooks/payments",
             # The sandbox's demo shop calls the API from the sandbox's origin (tests/browser).
             "CORS_ALLOWED_ORIGINS": sandbox,
+            # Buyer tokens the tests (tests/buyers.py) and the sandbox's demo shop sign.
+            **BUYER_ENV,
             "PYTHONUNBUFFERED": "1",
             **extra,
         }

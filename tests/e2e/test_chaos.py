@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.buyers import auth
 from tests.e2e.stack import FAST, LOOPBACK, Process, orders_service, stack_environment, wait_until
 from tests.e2e.test_end_to_end import order_body
 from tests.killable import RedisServer, SecantusServer
@@ -234,7 +235,7 @@ class Load:
 
 
 async def test_orders_survive_redis_mongo_and_worker_kills(chaos: Chaos) -> None:
-    async with httpx.AsyncClient(timeout=20) as client:
+    async with httpx.AsyncClient(timeout=20, headers=auth()) as client:
         answer = await client.put(f"{chaos.sandbox_url}/sandbox/config", json=SANDBOX)
         assert answer.status_code == 200, answer.text
         load = Load(chaos, client)

@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.buyers import auth
 from tests.e2e.stack import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis, pytest.mark.mongo]
@@ -147,7 +148,7 @@ async def wait_final(
 
 async def test_fifty_orders_through_faults_and_two_worker_crashes(stack: Stack) -> None:
     run = uuid.uuid4().hex[:8]
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=10, headers=auth()) as client:
         await configure_sandbox(client, stack, CALM)
         orders = await create_orders(
             client,
@@ -231,7 +232,7 @@ def signed_event(secret: str, payment_id: str, status: str) -> tuple[bytes, dict
 
 
 async def test_twenty_deliveries_of_one_webhook_are_processed_once(stack: Stack) -> None:
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=10, headers=auth()) as client:
         await configure_sandbox(client, stack, CALM)
         (order,) = await create_orders(client, stack, [order_body(f"dup-{uuid.uuid4().hex}")])
         payment_id = order["payment"]["id"]
@@ -260,7 +261,7 @@ async def test_twenty_deliveries_of_one_webhook_are_processed_once(stack: Stack)
 
 
 async def test_a_payment_paid_without_webhook_is_found_by_the_recheck(stack: Stack) -> None:
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=10, headers=auth()) as client:
         await configure_sandbox(client, stack, CALM)
         (order,) = await create_orders(client, stack, [order_body(f"lost-{uuid.uuid4().hex}")])
         payment_id = order["payment"]["id"]

@@ -61,6 +61,16 @@ def test_production_refuses_to_start_without_each_required_variable(
         assert secret not in result.stderr
 
 
+def test_the_api_in_production_refuses_to_start_without_the_buyers_settings() -> None:
+    result = _run("api", COMPLETE)
+
+    assert result.returncode == 2, result.stderr
+    assert "JWT_JWKS_URL" in result.stderr
+    assert "GUEST_CHECKOUT" in result.stderr  # the other way out, named
+    assert "ORDER_ID_SECRET" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 @pytest.mark.e2e
 @pytest.mark.redis
 @pytest.mark.mongo

@@ -4,14 +4,25 @@ its port checks, and the session it prints (which the README repeats)."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import socket
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
+from entrypoints.api.identity import build_authenticator
 from entrypoints.cli import build_parser
-from entrypoints.commands.dev import DevError, _claim_port, curl_session, stack_environment
+from entrypoints.commands.dev import (
+    DEV_AUDIENCE,
+    DEV_BUYER,
+    DEV_ISSUER,
+    DevError,
+    _claim_port,
+    curl_session,
+    dev_buyer_token,
+    stack_environment,
+)
 from entrypoints.commands.sandbox import build_config
 from entrypoints.settings import Settings
 
@@ -55,11 +66,35 @@ def test_the_three_processes_are_wired_to_each_other() -> None:
     assert sandbox.wallet_api_key == settings.wallet_api_key != ""
     assert sandbox.transfer_api_key == settings.transfer_api_key != ""
     assert settings.admin_token
+    # Buyers: the sandbox mints tokens with the API's secret, for its issuer and audience, and
+    # the order ids are keyed, as production would have them (the API's own checks pass).
+    assert sandbox.jwt_secret == settings.jwt_secret != ""
+    assert (sandbox.jwt_issuer, sandbox.jwt_audience) == (DEV_ISSUER, DEV_AUDIENCE)
+    assert settings.order_id_secret
+    assert settings.buyer_problems() == []
+
+
+def test_dev_prints_a_buyer_token_the_api_accepts() -> None:
+    env = wired()
+    token = dev_buyer_token(env)
+    assert token is not None
+    settings = Settings.from_env(env)
+    authenticator = build_authenticator(settings, None)
+    caller = asyncio.run(authenticator.caller(f"Bearer {token}"))
+    assert caller.buyer_id == DEV_BUYER
+    # With the caller's own identity provider, none is printed (nor a secret generated).
+    assert dev_buyer_token(wired({"JWT_JWKS_URL": "https://id.example/jwks.json"})) is None
 
 
 def test_secrets_are_new_for_every_run() -> None:
     first, second = wired(), wired()
-    for name in ("PAYMENT_WEBHOOK_SECRETS", "PAYMENT_GATEWAY_API_KEY", "ADMIN_TOKEN"):
+    for name in (
+        "PAYMENT_WEBHOOK_SECRETS",
+        "PAYMENT_GATEWAY_API_KEY",
+        "ADMIN_TOKEN",
+        "JWT_SECRET",
+        "ORDER_ID_SECRET",
+    ):
         assert first[name] != second[name]
 
 

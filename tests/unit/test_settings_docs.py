@@ -42,14 +42,14 @@ def test_env_example_is_the_declared_production_configuration() -> None:
     )
     assert set(commented) == other
     # A production configuration the API and the worker accept as it stands.
-    settings = Settings.from_env(values, runs_pipeline=True)
+    settings = Settings.from_env(values, runs_pipeline=True, serves_buyers=True)
     assert settings.mode == "production"
     assert settings.payment_provider == GATEWAY
     # And with NOWPayments: its lines uncommented, the generic gateway's removed.
     gateway_only = {var.env for _, var, _ in declared() if var.provider == GATEWAY}
     nowpayments = {k: v for k, v in values.items() if k not in gateway_only}
     nowpayments |= commented | {"PAYMENT_PROVIDER": NOWPAYMENTS}
-    settings = Settings.from_env(nowpayments, runs_pipeline=True)
+    settings = Settings.from_env(nowpayments, runs_pipeline=True, serves_buyers=True)
     assert settings.payment_provider == NOWPAYMENTS
     assert settings.payment_gateway_url is None
 

@@ -10,6 +10,7 @@ import pytest
 from adapters.clock import SystemClock
 from adapters.fakes import FakePaymentGateway
 from entrypoints.settings import Settings
+from tests.buyers import BUYER_SETTINGS
 from tests.integration.admin.book import book
 from tests.integration.api.conftest import SECRET, UNLIMITED, Api, StartApi, api_starter
 
@@ -23,6 +24,7 @@ def admin_settings(**overrides: object) -> Settings:
         "payment_webhook_secrets": (SECRET,),
         "admin_token": ADMIN_TOKEN,
         "rate_limit_per_minute": UNLIMITED,
+        **BUYER_SETTINGS,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

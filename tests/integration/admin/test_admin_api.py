@@ -52,9 +52,12 @@ async def test_every_admin_route_needs_the_bearer_token(booked_api: Api) -> None
     assert parked.parked
 
     assert (await booked_api.client.get("/api/admin/stats", headers=AUTH)).status_code == 200
-    # The public order endpoints stay public.
-    public = await booked_api.client.get(f"/api/orders/{order_id}")
-    assert public.status_code == 200
+    # The buyer's endpoints take a buyer's token, never the admin's; the booked orders predate
+    # buyers, so they are no buyer's (an operator's only).
+    admin_there = await booked_api.client.get(f"/api/orders/{order_id}", headers=AUTH)
+    assert admin_there.status_code == 401
+    assert admin_there.json()["code"] == "invalid_token"
+    assert (await booked_api.client.get(f"/api/orders/{order_id}")).status_code == 404
 
 
 async def test_without_an_admin_token_configured_the_admin_api_is_closed() -> None:

@@ -20,6 +20,7 @@ import pytest
 from adapters.clock import SystemClock
 from adapters.fakes import FakePaymentGateway
 from entrypoints.settings import Settings
+from tests.buyers import BUYER_SETTINGS
 from tests.integration.api.conftest import (
     PROBLEM,
     SECRET,
@@ -66,6 +67,7 @@ async def test_a_database_outage_is_a_prompt_503_and_the_api_serves_again_after_
         mongodb_db_name="outage",
         payment_webhook_secrets=(SECRET,),
         rate_limit_per_minute=UNLIMITED,
+        **BUYER_SETTINGS,
     )
     start = api_starter(settings, FakePaymentGateway(SystemClock()))
     async with start() as api:
