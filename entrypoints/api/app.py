@@ -74,13 +74,15 @@ def create_app(
     life. Not for tests, which start many apps in one process: a frozen app is never freed."""
     if settings is None:
         settings = Settings.from_env(runs_pipeline=True, serves_buyers=True)
-    elif problems := settings.buyer_problems():
-        raise SettingsError(problems)
     objects = ContainerObjects({**DEPENDENCIES, **ADMIN_DEPENDENCIES})
     shared_limits: SharedCounter | None = None
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        # Like the adapters' settings (checked as the container is built): the buyers' identity
+        # and the order-id key, before anything is served.
+        if problems := settings.buyer_problems():
+            raise SettingsError(problems)
         async with running(settings, configure=configure) as container:
             app.state.container = container
             await objects.open(container)

@@ -754,7 +754,12 @@ async def mint_buyer_token(request: AnyRequest, sub: FromPath[str]) -> Response[
         "iat": now,
         "exp": now + TOKEN_LIFETIME_SECONDS,
     }
-    return Response(jwt.encode(claims, config.jwt_secret, algorithm="HS256"))
+    # Any page may ask (a demo shop served from elsewhere too): the sandbox mints for anyone
+    # who can reach it anyway.
+    return Response(
+        jwt.encode(claims, config.jwt_secret, algorithm="HS256"),
+        headers={"Access-Control-Allow-Origin": "*"},
+    )
 
 
 @get("/checkout/{payment_id:str}", media_type=MediaType.HTML)
@@ -787,7 +792,12 @@ async def shop(request: AnyRequest) -> Response[str]:
     api = shop_api_base(_sandbox(request).config)
     # A JSON string literal inside the page's script; "</" cannot close the script element.
     literal = msgspec.json.encode(api).decode().replace("</", "<\\/")
-    page = SHOP_PAGE.read_text(encoding="utf-8").replace('"__API_BASE__"', literal)
+    tokens = msgspec.json.encode(_base_url(request)).decode().replace("</", "<\\/")
+    page = (
+        SHOP_PAGE.read_text(encoding="utf-8")
+        .replace('"__API_BASE__"', literal)
+        .replace('"__SANDBOX_BASE__"', tokens)
+    )
     return Response(page, media_type=MediaType.HTML)
 
 

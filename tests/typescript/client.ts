@@ -59,10 +59,10 @@ export const headers: { location: Location; retryAfter: RetryAfter; signature: S
   signature: "t=1,v1=00",
 };
 
-export async function createOrder(base: string): Promise<Order | Problem> {
+export async function createOrder(base: string, buyerToken: string): Promise<Order | Problem> {
   const response = await fetch(`${base}/api/orders`, {
     method: "POST",
-    headers: { "Content-Type": "application/json" },
+    headers: { "Content-Type": "application/json", Authorization: `Bearer ${buyerToken}` },
     body: JSON.stringify(body),
   });
   return (await response.json()) as Order | Problem;
