@@ -43,7 +43,7 @@ from adapters.mongo.client import (
     open_client,
 )
 from adapters.mongo.codec import document_to_order, order_to_document
-from adapters.mongo.durability import Durability, MongoDurabilityProbe, durability_of
+from adapters.mongo.durability import MongoDurabilityProbe, durability_of
 from adapters.mongo.errors import ConcernRejected, OrderDocumentRejected
 from adapters.mongo.repository import MongoOrderRepository
 from adapters.mongo.schema import (
@@ -66,7 +66,6 @@ __all__ = [
     "ORDER_VALIDATOR",
     "WEBHOOK_RETENTION_INDEX",
     "ConcernRejected",
-    "Durability",
     "MongoClient",
     "MongoDurabilityProbe",
     "MongoOrderRepository",

@@ -20,14 +20,13 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException, ValidationException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi.spec import Example
-from litestar.params import FromPath, Parameter, QueryParameter, SkipValidation
+from litestar.params import FromPath, Parameter, QueryParameter
 
 from adapters.instrumented.metrics import OPERATOR_RETRIES
 from application.errors import InvalidQuery, NotParked, OrderNotFound
 from application.get_order import GetOrder
 from application.order_history import GetOrderHistory
-from application.order_stats import CachedOrderStats, Stats
-from application.ports import Clock
+from application.order_stats import CurrentOrderStats, Stats
 from application.ports.order_queries import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
@@ -537,12 +536,8 @@ async def order_history(
     ),
     responses=problem_responses(400, 401, 429, 503),
 )
-async def order_stats(
-    stats: NamedDependency[CachedOrderStats],
-    # Ports are Protocols, which Litestar cannot isinstance-check: SkipValidation.
-    clock: NamedDependency[SkipValidation[Clock]],
-) -> StatsView:
-    return StatsView.of(await stats.execute(clock.now()))
+async def order_stats(stats: NamedDependency[CurrentOrderStats]) -> StatsView:
+    return StatsView.of(await stats.execute())
 
 
 @post(
@@ -593,7 +588,7 @@ async def order_events(
 #: Registered on the app with the others (entrypoints/api/dependencies.py).
 ADMIN_DEPENDENCIES = {
     "search": FromContainer("search_orders", SearchOrders),
-    "stats": FromContainer("order_stats", CachedOrderStats),
+    "stats": FromContainer("current_order_stats", CurrentOrderStats),
     "history": FromContainer("get_order_history", GetOrderHistory),
     "retry": FromContainer("retry_order_now", RetryOrderNow),
 }
