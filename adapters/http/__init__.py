@@ -51,21 +51,19 @@ when attempts run out the last one is raised: ``DownstreamTimeout`` for a timeou
 ``adapters.http`` logger: service, method, path, status, duration, idempotency key, attempt.
 """
 
-from adapters.http.nowpayments import NowPaymentsGateway
-from adapters.http.payments import HttpPaymentGateway
-from adapters.http.transfers import HttpTokenTransferService
-from adapters.http.transport import (
+from adapters.http.caller import RetryPolicy
+from adapters.http.client import build_breakers, build_client, open_client
+from adapters.http.errors import (
     CircuitOpen,
     DownstreamInProgress,
     MalformedAnswer,
     PoolExhausted,
-    PoolShards,
     RateLimited,
-    RetryPolicy,
-    build_breakers,
-    build_client,
-    open_client,
 )
+from adapters.http.nowpayments import NowPaymentsGateway
+from adapters.http.payments import HttpPaymentGateway
+from adapters.http.pool import PoolShards
+from adapters.http.transfers import HttpTokenTransferService
 from adapters.http.wallets import HttpWalletService
 
 __all__ = [

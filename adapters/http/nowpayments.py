@@ -35,7 +35,7 @@ import httpx
 import msgspec
 from purgatory import AsyncCircuitBreakerFactory
 
-from adapters.http.transport import HttpAdapter, RetryPolicy
+from adapters.http.caller import HttpAdapter, RetryPolicy
 from application.ports import CreatedPayment, PaymentRequest, PaymentState, PaymentStatus
 from domain import to_milliseconds
 

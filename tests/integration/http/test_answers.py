@@ -14,7 +14,7 @@ from litestar.datastructures import State
 from litestar.params import FromPath
 
 from adapters.http import MalformedAnswer, RetryPolicy
-from adapters.http.transport import parse_retry_after
+from adapters.http.bodies import parse_retry_after
 from application.errors import PermanentDownstreamError, TransientDownstreamError
 from entrypoints.sandbox import serve_in_thread
 from tests.downstream_requests import payment_request
