@@ -59,8 +59,13 @@ class StaleOrder(Conflict):
         self.expected_version = expected_version
 
 
-class NotParked(Conflict):
-    """A manual retry was asked for an order that has nothing to retry."""
+class OrderFinished(Conflict):
+    """A manual retry was asked for an order in a terminal status: it has nothing to retry."""
+
+    def __init__(self, order_id: str, status: str) -> None:
+        super().__init__(f"order {order_id} is {status}: nothing to retry")
+        self.order_id = order_id
+        self.status = status
 
 
 class DownstreamError(ApplicationError):

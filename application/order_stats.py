@@ -25,7 +25,6 @@ from application.ports.order_queries import (
 )
 from domain import OrderStatus
 
-S = OrderStatus
 _RATE = Decimal("0.0001")
 _SECONDS = Decimal("0.001")
 
@@ -81,7 +80,7 @@ class OrderStats:
         figures = await self._queries.figures()
         counts = figures.counts
         paid = sum(counts.of(s) for s in PAID_STATUSES)
-        decided = counts.total - counts.of(S.PENDING)
+        decided = counts.total - counts.of(OrderStatus.PENDING)
         timing = figures.paid_to_completed
         return Stats(
             at=now,
@@ -90,7 +89,7 @@ class OrderStats:
             counts=counts,
             months=figures.months,
             payment_success_rate=_ratio(paid, decided),
-            completion_rate=_ratio(counts.of(S.COMPLETED), paid),
+            completion_rate=_ratio(counts.of(OrderStatus.COMPLETED), paid),
             paid_to_completed_avg_seconds=(
                 _seconds(Decimal(timing.total_ms) / timing.count) if timing.count else None
             ),

@@ -50,7 +50,7 @@ from application.order_stats import (
     MeasureOpenOrders,
     OrderStats,
 )
-from application.policy import PipelineTimings, RetryPolicy
+from application.policy import OrderRetryPolicy, PipelineTimings
 from application.receive_webhook import ReceiveWebhook
 from application.retry_order_now import RetryOrderNow
 from application.search_orders import SearchOrders
@@ -75,8 +75,8 @@ def _stats_refresh(settings: Settings) -> timedelta:
     return timedelta(seconds=settings.admin_stats_refresh_seconds)
 
 
-def _retry_policy(settings: Settings) -> RetryPolicy:
-    return RetryPolicy(
+def _retry_policy(settings: Settings) -> OrderRetryPolicy:
+    return OrderRetryPolicy(
         base=timedelta(seconds=settings.retry_backoff_base_seconds),
         cap=timedelta(seconds=settings.retry_backoff_max_seconds),
         max_attempts=settings.retry_max_attempts,
@@ -146,7 +146,9 @@ class Container(containers.DeclarativeContainer):
     durability_probe = providers.Singleton(mongo.MongoDurabilityProbe, mongo_database)
 
     # --- downstream services ---
-    http_retry = providers.Singleton(http.RetryPolicy, attempts=settings.provided.http_max_attempts)
+    http_retry = providers.Singleton(
+        http.CallRetryPolicy, attempts=settings.provided.http_max_attempts
+    )
     http_breakers = providers.Singleton(
         http.build_breakers,
         threshold=settings.provided.http_breaker_threshold,

@@ -5,7 +5,7 @@ factory for the process, one adapter per port::
 
     from adapters.http import (
         HttpPaymentGateway, HttpTokenTransferService, HttpWalletService,
-        RetryPolicy, build_breakers, open_client,
+        CallRetryPolicy, build_breakers, open_client,
     )
 
     gateway_client = providers.Resource(
@@ -16,7 +16,7 @@ factory for the process, one adapter per port::
         read_timeout=settings.provided.http_read_timeout_seconds,
         max_connections=settings.provided.http_max_connections,
     )
-    retry = providers.Singleton(RetryPolicy, attempts=settings.provided.http_max_attempts)
+    retry = providers.Singleton(CallRetryPolicy, attempts=settings.provided.http_max_attempts)
     breakers = providers.Singleton(build_breakers)   # threshold=5, reset_after_seconds=30.0
     gateway = providers.Singleton(
         HttpPaymentGateway, gateway_client, retry=retry, breakers=breakers
@@ -31,7 +31,7 @@ Signatures:
   (``PoolShards``: httpcore's pool slows down quadratically with its size);
   ``pool_timeout`` defaults to ``connect_timeout``.
 - ``open_client(...)``: the same arguments, as an async generator for ``providers.Resource``.
-- ``RetryPolicy(attempts=3, wait_initial=0.2, wait_max=2.0, wait_jitter=0.2,
+- ``CallRetryPolicy(attempts=3, wait_initial=0.2, wait_max=2.0, wait_jitter=0.2,
   max_retry_after=5.0)``: in-process retries with exponential backoff and jitter (stamina).
 - ``build_breakers(*, threshold=5, reset_after_seconds=30.0) -> AsyncCircuitBreakerFactory``
   (purgatory); each adapter has its own circuit in it, named after its service.
@@ -51,7 +51,7 @@ when attempts run out the last one is raised: ``DownstreamTimeout`` for a timeou
 ``adapters.http`` logger: service, method, path, status, duration, idempotency key, attempt.
 """
 
-from adapters.http.caller import RetryPolicy
+from adapters.http.caller import CallRetryPolicy
 from adapters.http.client import build_breakers, build_client, open_client
 from adapters.http.errors import (
     CircuitOpen,
@@ -67,6 +67,7 @@ from adapters.http.transfers import HttpTokenTransferService
 from adapters.http.wallets import HttpWalletService
 
 __all__ = [
+    "CallRetryPolicy",
     "CircuitOpen",
     "DownstreamInProgress",
     "HttpPaymentGateway",
@@ -77,7 +78,6 @@ __all__ = [
     "PoolExhausted",
     "PoolShards",
     "RateLimited",
-    "RetryPolicy",
     "build_breakers",
     "build_client",
     "open_client",

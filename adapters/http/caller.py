@@ -45,7 +45,7 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
-class RetryPolicy:
+class CallRetryPolicy:
     """In-process retries of one call (the worker's own, slower backoff sits behind these).
 
     Backoff before retry *n* is ``min(wait_max, wait_initial * 2**(n-1) + uniform(0, wait_jitter))``
@@ -109,7 +109,7 @@ class DownstreamCaller:
         client: httpx.AsyncClient,
         *,
         service: str,
-        retry: RetryPolicy,
+        retry: CallRetryPolicy,
         breakers: AsyncCircuitBreakerFactory,
     ) -> None:
         self._client = client
@@ -307,12 +307,12 @@ class HttpAdapter:
         self,
         client: httpx.AsyncClient,
         *,
-        retry: RetryPolicy | None = None,
+        retry: CallRetryPolicy | None = None,
         breakers: AsyncCircuitBreakerFactory | None = None,
     ) -> None:
         self._calls = DownstreamCaller(
             client,
             service=self.service,
-            retry=retry or RetryPolicy(),
+            retry=retry or CallRetryPolicy(),
             breakers=breakers or build_breakers(),
         )

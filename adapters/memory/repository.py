@@ -9,16 +9,7 @@ import operator
 from datetime import datetime
 
 from application.errors import DuplicateOrder, StaleOrder
-from domain import FAIL_STATUSES, Order, OrderStatus
-
-_STUCK = frozenset(
-    {
-        OrderStatus.COMPLETED_PAY,
-        OrderStatus.CREATING_WALLET,
-        OrderStatus.SENDING_TOKEN_TO_SMARTWALLET,
-    }
-)
-
+from domain import FAIL_STATUSES, RESUMABLE_STATUSES, Order, OrderStatus
 
 _FIELDS = dataclasses.fields(Order)
 assert all(f.init for f in _FIELDS), "_detached passes every field to Order() by position"
@@ -113,7 +104,9 @@ class InMemoryOrderRepository:
 
     async def stuck(self, updated_before: datetime, limit: int) -> list[Order]:
         return self._select(
-            lambda o: o.status in _STUCK and not o.parked and o.updated_at <= updated_before,
+            lambda o: (
+                o.status in RESUMABLE_STATUSES and not o.parked and o.updated_at <= updated_before
+            ),
             limit,
         )
 

@@ -1,8 +1,8 @@
 """Order <-> BSON document, field by field.
 
-The field names are the seed's where the seed names them (``reference_id``, ``id_pool``,
+The field names are the original schema's (docs/mongo.md): ``reference_id``, ``id_pool``,
 ``request``, ``payment`` with ``payment.id`` / ``payment.token``, ``status``, ``created_at``,
-``updated_at``); ``_id`` is the order id. Every amount is a ``Decimal128`` and comes back as the
+``updated_at``; ``_id`` is the order id. Every amount is a ``Decimal128`` and comes back as the
 exact ``Decimal`` that went in; every time is a UTC-aware ``datetime`` (BSON dates carry
 milliseconds, so times are truncated to the millisecond on the way in; see docs/mongo.md).
 """

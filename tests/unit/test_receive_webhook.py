@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import get_args
 
 import pytest
 
@@ -23,6 +24,7 @@ from application.receive_webhook import (
     WebhookReceipt,
 )
 from domain import Order
+from entrypoints.api.admin import RecordedOutcome
 from tests.unit.conftest import make_request
 
 
@@ -177,3 +179,7 @@ async def test_a_log_that_cannot_note_the_failure_does_not_replace_the_error(
     with caplog.at_level(logging.ERROR), pytest.raises(InfrastructureUnavailable, match="queue"):
         await d.receive.execute(d.delivery())
     assert "could not record outcome queue_unavailable of webhook event evt-1" in caplog.text
+
+
+def test_the_api_document_names_every_recorded_outcome() -> None:
+    assert set(get_args(RecordedOutcome)) == {outcome.value for outcome in WebhookOutcome}
