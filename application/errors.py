@@ -12,6 +12,8 @@ class NotFound(ApplicationError):
 
 
 class OrderNotFound(NotFound):
+    """No order has ``key`` (``id`` or ``reference_id``) equal to ``value``."""
+
     def __init__(self, key: str, value: str) -> None:
         super().__init__(f"no order with {key} {value!r}")
         self.key = key
@@ -19,6 +21,8 @@ class OrderNotFound(NotFound):
 
 
 class PaymentNotFound(NotFound):
+    """No stored order has this payment id (not yet stored, or not this service's payment)."""
+
     def __init__(self, payment_id: str) -> None:
         super().__init__(f"no order for payment {payment_id!r}")
         self.payment_id = payment_id

@@ -16,6 +16,8 @@ SERVICE = "payment_gateway"
 
 @dataclasses.dataclass(slots=True)
 class StoredPayment:
+    """A payment the fake gateway made, with the request that made it and where it stands."""
+
     created: CreatedPayment
     request: PaymentRequest
     status: PaymentState = PaymentState.PENDING

@@ -23,6 +23,7 @@ _error_decoder = msgspec.json.Decoder(ErrorBody)
 
 
 def truncated(content: bytes, limit: int = BODY_LOG_LIMIT) -> str:
+    """The first ``limit`` bytes as text (invalid UTF-8 replaced), ``…`` when cut."""
     text = content[:limit].decode("utf-8", errors="replace")
     return text + "…" if len(content) > limit else text
 

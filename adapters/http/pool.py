@@ -11,12 +11,12 @@ import httpx
 class PoolShards(httpx.AsyncBaseTransport):
     """One client's connections, spread over several small httpcore pools.
 
-    Why: httpcore 1.0's pool rescans every connection for each idle one whenever a request starts
-    or ends (``_assign_requests_to_connections``), work quadratic in its size. One pool of 200
-    busy connections spends tens of milliseconds of CPU per call and tops out at a few dozen calls
-    per second (bench/bench_http_adapters.py). Pools of ``connections_per_shard`` keep each scan
-    short. A request goes to the shard with the fewest requests in flight, so it waits for a
-    connection only when every shard is full, as with one pool of ``max_connections``.
+    At most ``max_connections`` connections in all, in pools of ``connections_per_shard`` (the
+    last one smaller): httpcore's pool rescans every connection whenever a request starts or ends,
+    work quadratic in its size, so small pools keep each scan short (docs/benchmarks.md,
+    "Outbound adapters"). A request goes to the shard with the fewest requests in flight, so it
+    waits for a connection only when every shard is full, as with one pool of
+    ``max_connections``. A shard's place is freed when the answer's body is closed.
     """
 
     def __init__(self, *, max_connections: int, connections_per_shard: int = 8) -> None:

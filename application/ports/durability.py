@@ -31,5 +31,7 @@ class Durability:
 
 
 class DurabilityProbe(Protocol):
+    """Reports the write concern the store can acknowledge now."""
+
     def check(self) -> Durability:
         """The store's current view, without a round trip of its own."""

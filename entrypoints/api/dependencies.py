@@ -10,8 +10,8 @@ The objects are resolved once, when the app starts (:meth:`ContainerObjects.open
 lifespan right after the container's resources open), and checked against their expected type
 there: a wiring mistake stops startup instead of failing a request. A request then gets its
 object from a function with no parameters (nothing for Litestar to parse or validate, no
-coroutine, no thread), because a per-request ``await`` of the container was a measurable share of
-the hot routes (docs/benchmarks.md).
+coroutine, no thread): the hot routes pay nothing per request for their dependencies
+(docs/benchmarks.md).
 """
 
 from __future__ import annotations
