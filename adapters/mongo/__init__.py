@@ -1,4 +1,5 @@
-"""MongoDB adapters: the order repository and the webhook log, on PyMongo Async or Motor.
+"""MongoDB adapters: the order repository, the operator's queries, the webhook log and the
+durability probe, on PyMongo Async or Motor.
 
 What the composition root (``entrypoints/container.py``) needs, all in this package:
 

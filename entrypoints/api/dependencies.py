@@ -91,6 +91,7 @@ class ContainerObjects:
 
 
 def container_of(state: State) -> Container:
+    """The container the lifespan put on ``app.state``; ``RuntimeError`` before it started."""
     container = state.get("container")
     # dependency-injector instantiates a DeclarativeContainer as a DynamicContainer, so an
     # isinstance check against Container would always fail.

@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 
 def set_order_gauges(figures: OpenOrderAges) -> None:
+    """The parked count and each open status's oldest age, as the Prometheus gauges."""
     PARKED.set(figures.parked)
     for status, age in figures.oldest.items():
         OLDEST_OPEN_AGE.labels(status.value).set(age.total_seconds())

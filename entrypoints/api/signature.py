@@ -33,6 +33,8 @@ class SignatureError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class ParsedSignature:
+    """The header's ``t`` and its ``v1`` signatures, in order (lower-case hex)."""
+
     timestamp: int
     signatures: tuple[str, ...]
 
