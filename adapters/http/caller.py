@@ -135,7 +135,15 @@ class DownstreamCaller:
         if idempotency_key is not None:
             # The same key on every attempt: that is what makes the retry safe.
             headers["Idempotency-Key"] = idempotency_key
-        call = Call(method, path, parse, body, headers, idempotency_key, accept)
+        call = Call(
+            method=method,
+            path=path,
+            parse=parse,
+            body=body,
+            headers=headers,
+            idempotency_key=idempotency_key,
+            accept=accept,
+        )
         retry = self._retry
         async for attempt in stamina.retry_context(
             on=self._retry_backoff,
