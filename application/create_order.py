@@ -19,6 +19,8 @@ from domain.order import UNKEYED
 
 @dataclass(frozen=True, slots=True)
 class CreateOrderResult:
+    """The order stored; ``replayed`` when it existed already (the same request again)."""
+
     order: Order
     replayed: bool
     #: A guest's new order only: the one-time secret its reads must carry (only its digest is

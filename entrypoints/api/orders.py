@@ -28,6 +28,7 @@ from entrypoints.api.admin import (
     LimitParam,
     StatusParam,
     ToParam,
+    check_time_texts,
     statuses_of,
     utc_of,
 )
@@ -55,6 +56,8 @@ EVENT_MEDIA_TYPES = ["application/json"]
 
 
 class NotAcceptable(HTTPException):
+    """The caller's ``Accept`` allows none of the media types the route answers with: 406."""
+
     status_code = 406
 
 
@@ -238,6 +241,7 @@ class OrdersController(Controller):
             check_names(request, FIND_PARAMETERS)
             return OrderView.of(await read_own_order.by_reference_id(reference_id, caller))
         check_names(request, LIST_PARAMETERS)
+        check_time_texts(request)
         if caller.buyer_id is None:
             raise TokenRequired("listing orders needs Authorization: Bearer <buyer token>")
         page = await list_own_orders.execute(

@@ -12,8 +12,6 @@ from tests.integration.admin.book import SPECS
 from tests.integration.admin.conftest import ADMIN_TOKEN, AUTH, admin_settings, starter
 from tests.integration.api.conftest import PROBLEM, Api, event_body, order_body, signed_headers
 
-S = OrderStatus
-
 
 async def _list(api: Api, params: Any) -> httpx.Response:
     return await api.client.get("/api/admin/orders", params=params, headers=AUTH)
@@ -73,10 +71,13 @@ async def test_each_filter_selects_what_the_book_says(booked_api: Api) -> None:
         return {f"ref-{s.n:02d}" for s in SPECS if keep(s)}
 
     cases: list[tuple[Any, Any]] = [
-        ({"status": ["completed", "pending"]}, lambda s: s.status in {S.COMPLETED, S.PENDING}),
+        (
+            {"status": ["completed", "pending"]},
+            lambda s: s.status in {OrderStatus.COMPLETED, OrderStatus.PENDING},
+        ),
         (
             {"status": "completed_pay,creating_wallet"},
-            lambda s: s.status in {S.COMPLETED_PAY, S.CREATING_WALLET},
+            lambda s: s.status in {OrderStatus.COMPLETED_PAY, OrderStatus.CREATING_WALLET},
         ),
         ({"pool_id": "pool-b"}, lambda s: s.pool == "pool-b"),
         ({"token_symbol": "SOL"}, lambda s: s.token == "SOL"),
@@ -148,6 +149,7 @@ async def test_every_bad_parameter_is_a_400_naming_it(booked_api: Api) -> None:
         ),
         ({"created_from": "2026-03-01"}, "created_from"),
         ({"created_to": "yesterday"}, "created_to"),
+        ({"created_to": "0.5"}, "created_to"),  # Litestar would read a Unix time
         ({"created_to": "0001-01-01T00:00:00+14:00"}, "created_to"),
         ({"min_price_fiat": "50", "max_price_fiat": "10"}, "min_price_fiat"),
         ({"min_price_fiat": "1e5"}, "min_price_fiat"),

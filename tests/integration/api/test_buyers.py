@@ -141,6 +141,7 @@ async def test_bad_list_parameters_are_400s_naming_them(api: Api) -> None:
     cases: list[tuple[dict[str, str], str]] = [
         ({"status": "shipped"}, "status"),
         ({"created_from": "2026-03-01T00:00:00"}, "created_from"),
+        ({"created_to": "0.5"}, "created_to"),  # a Unix time is not the documented format
         (
             {"created_from": "2026-03-02T00:00:00Z", "created_to": "2026-03-01T00:00:00Z"},
             "created_from",

@@ -34,6 +34,7 @@ from schemathesis.specs.openapi.checks import (
 from entrypoints.api.app import create_app
 from entrypoints.api.signature import signature_header
 from entrypoints.settings import Settings
+from tests.buyers import BUYER_SETTINGS, auth
 from tests.integration.api.conftest import SECRET
 
 MIN_REQUESTS = 500
@@ -83,7 +84,9 @@ def api_url() -> Iterator[str]:
 # The app's own document, generated without serving it; test_the_served_document_is_the_one_fuzzed
 # checks that /schema/openapi.json serves this very document. (schemathesis.pytest.from_fixture
 # would load it from the server, but does not work with pytest 9.)
-_SETTINGS = Settings(mode="dev", payment_webhook_secrets=(SECRET,), rate_limit_per_minute=1_000_000)
+_SETTINGS = Settings(
+    mode="dev", payment_webhook_secrets=(SECRET,), rate_limit_per_minute=1_000_000, **BUYER_SETTINGS
+)
 DOCUMENT = create_app(_SETTINGS).openapi_schema.to_schema()
 schema = schemathesis.openapi.from_dict(DOCUMENT)
 
@@ -121,7 +124,8 @@ def test_every_answer_is_documented_and_none_is_a_5xx(case: Any, api_url: str) -
             # what was sent is not the negative case schemathesis made.
             checks = [c for c in CHECKS if c is not negative_data_rejection]
     else:
-        response = case.call(base_url=api_url)
+        # A buyer: the fuzzing is of what a signed-in buyer may send (tokens: test_buyer_tokens).
+        response = case.call(base_url=api_url, headers=auth())
     answers[(operation, response.status_code)] += 1
     case.validate_response(response, checks=checks)
 
