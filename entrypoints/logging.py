@@ -56,6 +56,11 @@ SECRET_KEYS = frozenset(
         "wallet_api_key",
         "transfer_api_key",
         "payment_webhook_secrets",
+        "jwt_secret",
+        "order_id_secret",
+        "client_secret",
+        "x_client_secret",
+        "client_secret_hash",
     }
 )
 #: Visible characters kept at the start of a masked value, so two can still be told apart.
@@ -160,9 +165,12 @@ def register_secrets(values: Iterable[str]) -> None:
 
 def settings_secrets(settings: Settings) -> list[str]:
     """The setting values redaction masks wherever they appear: the admin token, the three
-    downstream API keys and the payment webhook secrets."""
+    downstream API keys, the payment webhook secrets, the buyer tokens' HS256 secret and the
+    order-id key."""
     return [
         settings.admin_token,
+        settings.jwt_secret,
+        settings.order_id_secret,
         settings.payment_gateway_api_key,
         settings.wallet_api_key,
         settings.transfer_api_key,

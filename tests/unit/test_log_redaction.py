@@ -295,3 +295,26 @@ def test_an_exception_s_message_is_masked_and_console_tracebacks_show_no_locals(
         structlog.get_logger("ours").exception("call failed")
     assert "RuntimeError" in console.getvalue()
     assert "wk-local-value-0123" not in console.getvalue()
+
+
+def test_the_buyers_secrets_are_masked_by_key_and_wherever_they_appear() -> None:
+    settings = Settings(
+        mode="dev", jwt_secret="jwt-secret-value-0123456789", order_id_secret="oid-key-0123456789"
+    )
+    assert {"jwt-secret-value-0123456789", "oid-key-0123456789"} <= set(
+        logs.settings_secrets(settings)
+    )
+    register_secrets(logs.settings_secrets(settings))
+    line = logs.redact(
+        None,
+        "info",
+        {
+            "event": "configured with jwt-secret-value-0123456789 and oid-key-0123456789",
+            "client_secret": "cs_abcdefghijklmnop",
+            "x-client-secret": "cs_qrstuvwxyz012345",
+        },
+    )
+    text = json.dumps(line)
+    for secret in ("jwt-secret-value-0123456789", "oid-key-0123456789", "abcdefghijklmnop"):
+        assert secret not in text
+    assert "qrstuvwxyz012345" not in text
