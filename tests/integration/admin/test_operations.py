@@ -16,12 +16,20 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from domain import order_id_for
 from entrypoints.logging import configure_logging, reset_logging
-from tests.integration.admin.conftest import AUTH, admin_settings, starter
-from tests.integration.api.conftest import PROBLEM, Api, event_body, order_body, signed_headers
+from tests.support.api import (
+    AUTH,
+    PROBLEM,
+    Api,
+    admin_settings,
+    admin_starter,
+    event_body,
+    signed_headers,
+)
+from tests.support.orders import order_body
 
 
 async def test_public_endpoints_are_limited_per_client_and_answer_429_with_retry_after() -> None:
-    async with starter(admin_settings(rate_limit_per_minute=3))() as api:
+    async with admin_starter(admin_settings(rate_limit_per_minute=3))() as api:
         for _ in range(3):
             allowed = await api.client.get("/api/orders", params={"reference_id": "x"})
             assert allowed.status_code == 404

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from tests.integration.api.conftest import PROBLEM, Api, StartApi, order_body
+from tests.support.api import PROBLEM, Api, StartApi
+from tests.support.orders import order_body
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

@@ -18,14 +18,8 @@ from adapters.fakes import FakePaymentGateway
 from entrypoints.api.app import create_app
 from entrypoints.api.problems import ProblemCode
 from entrypoints.settings import Settings
-from tests.integration.api.conftest import (
-    PROBLEM,
-    SECRET,
-    UNLIMITED,
-    Api,
-    api_starter,
-    order_body,
-)
+from tests.support.api import PROBLEM, SECRET, UNLIMITED, Api, api_starter
+from tests.support.orders import order_body
 
 SHOP = "http://127.0.0.1:8010"
 OTHER = "http://localhost:3000"

@@ -16,13 +16,13 @@ import uvicorn
 
 from entrypoints.api.app import create_app
 from entrypoints.settings import Settings
-from tests.integration.api.conftest import order_body
 from tests.integration.http.harness import (
     API_KEY,
     NOWPAYMENTS_API_KEY,
     NOWPAYMENTS_IPN_SECRET,
     SandboxControl,
 )
+from tests.support.orders import order_body
 
 
 @pytest.fixture

@@ -13,8 +13,6 @@ from pymongo.asynchronous.database import AsyncDatabase
 from tests.contract.mongo import fresh_database
 from tests.integration.mongo.server_process import SecantusProcess
 
-pytestmark = pytest.mark.mongo
-
 
 @pytest.fixture
 async def db(mongo_uri: str) -> AsyncIterator[AsyncDatabase[dict[str, Any]]]:

@@ -24,8 +24,6 @@ from adapters.mongo import (
 from application.ports import WebhookEvent
 from tests.contract.orders import at, new_order, paid
 
-pytestmark = pytest.mark.mongo
-
 Db = AsyncDatabase[dict[str, Any]]
 DRIVERS = ("pymongo", "motor")
 DURABLE = {"w": "majority", "j": True}

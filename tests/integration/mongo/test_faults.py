@@ -24,8 +24,6 @@ from application.ports import WebhookEvent
 from tests.contract.mongo import short_lived_client
 from tests.contract.orders import at, new_order
 
-pytestmark = pytest.mark.mongo
-
 Db = AsyncDatabase[dict[str, Any]]
 
 

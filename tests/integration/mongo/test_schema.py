@@ -16,8 +16,6 @@ from entrypoints.commands import db_init
 from tests.contract.mongo import short_lived_client
 from tests.contract.orders import new_order
 
-pytestmark = pytest.mark.mongo
-
 Db = AsyncDatabase[dict[str, Any]]
 
 #: The seed's four indexes exactly (keys in order, options), then the worker's two.

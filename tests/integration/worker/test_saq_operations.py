@@ -28,10 +28,8 @@ from domain import OrderStatus
 from entrypoints.settings import Settings
 from entrypoints.worker import GracefulWorker
 from entrypoints.worker.settings import TIMERS
-from tests.integration.worker.conftest import FAST_SWEEPS, Downstream, eventually, running_worker
 from tests.killable import RedisServer
-
-pytestmark = pytest.mark.redis
+from tests.support.worker import FAST_SWEEPS, Downstream, eventually, running_worker
 
 
 #: What SAQ's worker does right after its dequeue (saq/worker.py, Worker.process).
