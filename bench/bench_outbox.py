@@ -29,6 +29,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 
 import bson
 from bson.codec_options import CodecOptions
@@ -83,14 +84,13 @@ async def run(uri: str, args: argparse.Namespace) -> dict[str, float]:
         repository = MongoOrderRepository(db)
         n = args.orders
         sides: dict[str, list[Order]] = {}
-        for k, (name, shape) in enumerate(
-            [
-                ("without events", lambda o: dataclasses.replace(o, events=[], stored_events=0)),
-                ("with 8 events (typical)", lambda o: o),
-                ("with 40 events (many retries)", lambda o: _padded(o, 40)),
-                ("separate collection, lower bound", lambda o: dataclasses.replace(o, events=[])),
-            ]
-        ):
+        shapes: list[tuple[str, Callable[[Order], Order]]] = [
+            ("without events", lambda o: dataclasses.replace(o, events=[], stored_events=0)),
+            ("with 8 events (typical)", lambda o: o),
+            ("with 40 events (many retries)", lambda o: _padded(o, 40)),
+            ("separate collection, lower bound", lambda o: dataclasses.replace(o, events=[])),
+        ]
+        for k, (name, shape) in enumerate(shapes):
             orders = [
                 shape(completed(new_order(i, reference_id=f"s{k}-{i}", payment_id=f"p{k}-{i}"), 1))
                 for i in range(n)
@@ -137,7 +137,9 @@ def codec_cost(n: int = 3000, rounds: int = 5) -> dict[str, tuple[float, float]]
     bare = dataclasses.replace(order, events=[], stored_events=0)
     found: dict[str, tuple[float, float]] = {}
     for name, subject in (("with 8 events", order), ("without events", bare)):
-        document = bson.decode(bson.encode(order_to_document(subject)), CodecOptions(tz_aware=True))
+        document: dict[str, Any] = bson.decode(
+            bson.encode(order_to_document(subject)), CodecOptions(tz_aware=True)
+        )
         encode, decode = [], []
         for _ in range(rounds):
             started = time.perf_counter()

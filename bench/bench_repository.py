@@ -181,7 +181,9 @@ async def run(uri: str, args: argparse.Namespace) -> list[Row]:
 def codec_cost(n: int = 5000) -> tuple[float, float]:
     """(encode, decode) µs per order, no I/O: the floor of the repository's extra cost."""
     order = completed(new_order(1), 1)
-    document = bson.decode(bson.encode(order_to_document(order)), CodecOptions(tz_aware=True))
+    document: dict[str, Any] = bson.decode(
+        bson.encode(order_to_document(order)), CodecOptions(tz_aware=True)
+    )
     started = time.perf_counter()
     for _ in range(n):
         order_to_document(order)

@@ -360,9 +360,11 @@ async def _wait_terminal(
                 final[order_id] = order
         if time.monotonic() > deadline:
             left = Counter(
-                (await client.get(f"{chaos.api_urls[0]}/api/orders/{i}")).json()["status"]
-                for i in ids
-                if i not in final
+                [
+                    (await client.get(f"{chaos.api_urls[0]}/api/orders/{i}")).json()["status"]
+                    for i in ids
+                    if i not in final
+                ]
             )
             raise AssertionError(f"not terminal within {seconds:.0f} s: {left}\n{chaos.logs()}")
         await asyncio.sleep(0.5)

@@ -153,7 +153,8 @@ async def test_fifty_orders_through_faults_and_two_worker_crashes(stack: Stack) 
             for threshold in (3, 20):
 
                 async def reached(threshold: int = threshold) -> bool:
-                    return (await sandbox_stats(client, stack))["transfers"] >= threshold
+                    transfers: int = (await sandbox_stats(client, stack))["transfers"]
+                    return transfers >= threshold
 
                 await eventually(
                     reached, seconds=120, what=f"{threshold} transfers made", stack=stack

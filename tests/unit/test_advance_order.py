@@ -21,7 +21,7 @@ S = OrderStatus
 
 
 async def paid_order(world: World, reference_id: str = "ref-1", **overrides: object) -> Order:
-    order = (await world.create_order.execute(order_request(reference_id, **overrides))).order  # type: ignore[arg-type]
+    order = (await world.create_order.execute(order_request(reference_id, **overrides))).order
     world.gateway.complete(order.payment.id)
     return order
 

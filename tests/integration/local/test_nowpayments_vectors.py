@@ -93,9 +93,9 @@ def test_every_one_byte_change_is_judged_as_javascript_would(
         body = vector["body"].encode("utf-8")
         for index in range(len(body)):
             for flip in (0x01, 0x20):
-                changed = bytearray(body)
-                changed[index] ^= flip
-                mutants.append((vector, bytes(changed)))
+                flipped = bytearray(body)
+                flipped[index] ^= flip
+                mutants.append((vector, bytes(flipped)))
     texts: list[str | None] = []
     for _, changed in mutants:
         try:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from pymongo import monitoring
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.client_options import ClientOptions
 from pymongo.errors import OperationFailure
 
 from adapters.mongo import (
@@ -77,9 +78,11 @@ async def test_the_defaults_fail_fast(driver: str) -> None:
     client = make_client("mongodb://127.0.0.1:9/", driver)
     try:
         options = client.options
+        assert isinstance(options, ClientOptions)
         assert options.server_selection_timeout == 1.0
         assert options.timeout is None  # an operation budget would override server selection
         in_uri = make_client("mongodb://127.0.0.1:9/?serverSelectionTimeoutMS=4000", driver)
+        assert isinstance(in_uri.options, ClientOptions)
         assert in_uri.options.server_selection_timeout == 4.0
         await close_client(in_uri)
     finally:
