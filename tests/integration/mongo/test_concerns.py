@@ -11,7 +11,6 @@ import pytest
 from pymongo import monitoring
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.client_options import ClientOptions
-from pymongo.errors import OperationFailure
 
 from adapters.mongo import (
     ConcernRejected,
@@ -24,6 +23,7 @@ from adapters.mongo import (
 )
 from application.ports import WebhookEvent
 from tests.contract.orders import at, new_order, paid
+from tests.integration.mongo.failpoints import FaultyClient
 
 Db = AsyncDatabase[dict[str, Any]]
 DRIVERS = ("pymongo", "motor")
@@ -135,56 +135,32 @@ async def test_every_write_and_read_of_the_adapters_carries_the_durable_concerns
     assert [(name, rc) for name, rc in reads if rc != {"level": "majority"}] == []
 
 
-async def _fail_next(db: Db, command: str, app_name: str, **data: Any) -> None:
-    """Arm ``failCommand`` for one ``command`` of the client named ``app_name`` only."""
-    try:
-        await db.client.admin.command(
-            "configureFailPoint",
-            "failCommand",
-            mode={"times": 1},
-            data={"failCommands": [command], "appName": app_name, **data},
-        )
-    except OperationFailure as exc:  # a mongod started without enableTestCommands
-        pytest.skip(f"the server has no failCommand failpoint: {exc}")
-
-
 async def test_a_read_concern_the_server_refuses_is_reported_never_weakened(
-    db: Db, mongo_uri: str
+    faulty: FaultyClient,
 ) -> None:
-    await ensure_schema(db)
-    app_name = f"no-majority-{db.name}"
-    client = make_client(mongo_uri, "pymongo", appname=app_name)
-    try:
-        database = get_database(client, db.name)
-        # 148 ReadConcernMajorityNotEnabled: a mongod whose majority reads are turned off.
-        await _fail_next(db, "find", app_name, errorCode=148)
-        with pytest.raises(ConcernRejected, match="readConcernLevel=") as raised:
-            await MongoOrderRepository(database).get("some-order")
-        assert raised.value.code == 148
-        # The same at startup and in db-init: ensure_schema reads once with the read concern.
-        await _fail_next(db, "find", app_name, errorCode=148)
-        with pytest.raises(ConcernRejected):
-            await ensure_schema(database)
-    finally:
-        await close_client(client)
+    # 148 ReadConcernMajorityNotEnabled: a mongod whose majority reads are turned off.
+    await faulty.fail_next("find", errorCode=148)
+    with pytest.raises(ConcernRejected, match="readConcernLevel=") as raised:
+        await MongoOrderRepository(faulty.database).get("some-order")
+    assert raised.value.code == 148
+
+
+async def test_a_read_concern_the_server_refuses_stops_startup_and_db_init(
+    faulty: FaultyClient,
+) -> None:
+    # ensure_schema (startup, db-init) reads once with the read concern.
+    await faulty.fail_next("find", errorCode=148)
+    with pytest.raises(ConcernRejected):
+        await ensure_schema(faulty.database)
 
 
 async def test_a_write_concern_the_server_cannot_satisfy_is_reported(
-    db: Db, mongo_uri: str
+    faulty: FaultyClient,
 ) -> None:
-    await ensure_schema(db)
-    app_name = f"unsatisfiable-{db.name}"
-    client = make_client(mongo_uri, "pymongo", appname=app_name)
-    try:
-        repository = MongoOrderRepository(get_database(client, db.name))
-        await _fail_next(
-            db,
-            "insert",
-            app_name,
-            writeConcernError={"code": 100, "errmsg": "Not enough data-bearing nodes"},
-        )
-        with pytest.raises(ConcernRejected) as raised:
-            await repository.add(new_order(1))
-        assert raised.value.code == 100
-    finally:
-        await close_client(client)
+    repository = MongoOrderRepository(faulty.database)
+    await faulty.fail_next(
+        "insert", writeConcernError={"code": 100, "errmsg": "Not enough data-bearing nodes"}
+    )
+    with pytest.raises(ConcernRejected) as raised:
+        await repository.add(new_order(1))
+    assert raised.value.code == 100
