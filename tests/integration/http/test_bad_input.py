@@ -19,9 +19,9 @@ from application.errors import RequestRefused, TransientDownstreamError
 from entrypoints.container import Container
 from entrypoints.sandbox import FaultKind
 from entrypoints.settings import Settings
-from tests.downstream_requests import payment_request
 from tests.integration.http.harness import Adapters, SandboxControl
 from tests.support.api import SECRET, UNLIMITED, Api, api_starter
+from tests.support.downstream_requests import payment_request
 from tests.support.orders import order_body
 
 #: One failed attempt more than this opens the gateway's circuit in these tests.

@@ -17,9 +17,9 @@ from application.errors import (
     TransientDownstreamError,
 )
 from entrypoints.sandbox import Endpoint, FaultKind
-from tests.downstream_requests import payment_request
 from tests.integration.http.calls import ENDPOINTS, call, prepare
 from tests.integration.http.harness import Adapters, SandboxControl
+from tests.support.downstream_requests import payment_request
 
 TRANSIENT: dict[FaultKind, type[TransientDownstreamError]] = {
     "error": TransientDownstreamError,
