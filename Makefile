@@ -38,9 +38,13 @@ run: $(STAMP) ## start the API, the worker and the sandbox on embedded defaults
 test: lint $(STAMP) ## what CI runs: lint, then every test with branch coverage and its floor
 	$(BIN)/python -m pytest --cov --cov-report=term
 
+# The unit tests need none of the plugins of the other layers (schemathesis, faker, the embedded
+# valkey, coverage), and the state-machine property test runs 50 examples instead of CI's 200.
+UNIT_OPTIONS := -p no:schemathesis -p no:faker -p no:valkey -p no:pytest_cov -p no:anyio
+
 .PHONY: unit
 unit: $(STAMP) ## the unit tests: no I/O, seconds
-	$(BIN)/python -m pytest tests/unit
+	STATE_MACHINE_EXAMPLES=50 $(BIN)/python -m pytest tests/unit $(UNIT_OPTIONS)
 
 .PHONY: integration
 integration: $(STAMP) ## contract and integration tests: real Redis, Mongo-wire, HTTP on loopback
