@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from application.policy import RetryPolicy
+from application.policy import OrderRetryPolicy
 from entrypoints.simulation import World
 from tests.support.jitter import FixedJitter
 
@@ -15,7 +15,7 @@ from tests.support.jitter import FixedJitter
 def world() -> World:
     # Deterministic backoff: half the ceiling plus half the jitter range (rng fixed at 0.5).
     return World(
-        retry_policy=RetryPolicy(
+        retry_policy=OrderRetryPolicy(
             base=timedelta(seconds=4),
             cap=timedelta(minutes=1),
             max_attempts=3,

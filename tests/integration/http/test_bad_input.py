@@ -14,7 +14,7 @@ from dependency_injector import providers
 
 from adapters.clock import SystemClock
 from adapters.fakes import FakePaymentGateway
-from adapters.http import CircuitOpen, RetryPolicy
+from adapters.http import CallRetryPolicy, CircuitOpen
 from application.errors import RequestRefused, TransientDownstreamError
 from entrypoints.container import Container
 from entrypoints.sandbox import FaultKind
@@ -26,7 +26,7 @@ from tests.support.orders import order_body
 
 #: One failed attempt more than this opens the gateway's circuit in these tests.
 THRESHOLD = 2
-RETRY = RetryPolicy(attempts=3, wait_initial=0.001, wait_max=0.005, wait_jitter=0.001)
+RETRY = CallRetryPolicy(attempts=3, wait_initial=0.001, wait_max=0.005, wait_jitter=0.001)
 
 
 @pytest.fixture
