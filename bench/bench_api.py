@@ -46,16 +46,31 @@ import msgspec
 from litestar import Litestar, get, post
 from litestar.params import FromPath, JSONBody
 
+from application.ports import PaymentState
 from bench.common import free_port, percentile
+from domain import OrderStatus
+from entrypoints.api.identity import mint_token
 from entrypoints.api.schemas import (
     CreateOrderBody,
+    HistoryLineView,
     OrderView,
     PasskeyView,
     PaymentView,
-    StatusChangeView,
+    ms_text,
 )
 
 SECRET = "bench-webhook-secret"
+#: The buyers' HS256 secret of the measured API, and the one buyer the load is sent as.
+JWT_SECRET = "bench-buyer-token-secret-0123456789abcdef"
+JWT_ISSUER = "bench"
+JWT_AUDIENCE = "orders-api"
+BUYER_TOKEN = mint_token(
+    JWT_SECRET,
+    subject="bench-buyer",
+    issuer=JWT_ISSUER,
+    audience=JWT_AUDIENCE,
+    lifetime_seconds=86400,
+)
 
 
 # --- the two servers (run as subprocesses: ``python -m bench.bench_api --serve ours|bare``) ---
@@ -63,13 +78,13 @@ SECRET = "bench-webhook-secret"
 
 def _bare_app() -> Litestar:
     """The floor: decode the order body, encode an order of the same shape. No use-case."""
-    now = datetime.now(UTC)
+    now = ms_text(datetime.now(UTC))
 
     def view(body: CreateOrderBody) -> OrderView:
         return OrderView(
             id="9a64f7c3-47d9-5896-8f83-59ba8d71e0bd",
             reference_id=body.reference_id,
-            status="pending",
+            status=OrderStatus.PENDING,
             pool_id=body.pool_id,
             token_symbol=body.token_symbol,
             amount_token=body.amount_token,
@@ -77,24 +92,21 @@ def _bare_app() -> Litestar:
             price_tolerance_percent=body.price_tolerance_percent,
             fiat_currency=body.fiat_currency,
             price_fiat=body.price_fiat,
-            passkey=PasskeyView(body.passkey.credential_id, body.passkey.public_key),
+            passkey=PasskeyView(body.passkey.credential_id),
             smart_wallet_address=body.smart_wallet_address,
             payment=PaymentView(
                 id="pay_000001",
-                token="tok_000001",
                 checkout_url="http://127.0.0.1:8010/checkout/pay_000001",
-                status="pending",
+                status=PaymentState.PENDING,
                 amount=body.price_fiat,
                 currency=body.fiat_currency,
                 created_at=now,
                 expires_at=now,
             ),
             transfer=None,
-            parked=False,
-            last_error=None,
             created_at=now,
             updated_at=now,
-            history=[StatusChangeView(status="pending", at=now, reason="order created")],
+            history=[HistoryLineView(status=OrderStatus.PENDING, at=now)],
         )
 
     stored = view(msgspec.convert(_order(0), CreateOrderBody))
@@ -115,8 +127,10 @@ def _answer_one_order(container: Any) -> None:
     startup, through the container's own override (as the tests override providers)."""
     from dependency_injector import providers  # noqa: PLC0415
 
+    from application.buyers import Caller  # noqa: PLC0415
     from application.create_order import CreateOrder, CreateOrderResult  # noqa: PLC0415
     from application.get_order import GetOrder  # noqa: PLC0415
+    from application.read_own_order import ReadOwnOrder  # noqa: PLC0415
     from domain import Order, OrderRequest, Payment  # noqa: PLC0415
 
     now = datetime.now(UTC)
@@ -137,7 +151,9 @@ def _answer_one_order(container: Any) -> None:
         def __init__(self) -> None:  # no ports: it touches none
             pass
 
-        async def execute(self, request: OrderRequest) -> CreateOrderResult:
+        async def execute(
+            self, request: OrderRequest, caller: Caller | None = None
+        ) -> CreateOrderResult:
             return result
 
     class AnsweringGet(GetOrder):
@@ -147,8 +163,16 @@ def _answer_one_order(container: Any) -> None:
         async def by_id(self, order_id: str) -> Order:
             return result.order
 
+    class AnsweringRead(ReadOwnOrder):
+        def __init__(self) -> None:
+            pass
+
+        async def by_id(self, order_id: str, caller: Caller) -> Order:
+            return result.order
+
     container.create_order.override(providers.Object(AnsweringCreate()))
     container.get_order.override(providers.Object(AnsweringGet()))
+    container.read_own_order.override(providers.Object(AnsweringRead()))
 
 
 def _env() -> dict[str, str]:
@@ -167,6 +191,10 @@ def _env() -> dict[str, str]:
         ORDERS_MODE="dev",
         LOG_FORMAT="json",
         PAYMENT_WEBHOOK_SECRETS=SECRET,
+        JWT_SECRET=JWT_SECRET,
+        JWT_ISSUER=JWT_ISSUER,
+        JWT_AUDIENCE=JWT_AUDIENCE,
+        ORDER_ID_SECRET="bench-order-id-key-0123456789abcdefgh",
         RATE_LIMIT_PER_MINUTE=str(10**9),
     )
     return env
@@ -198,9 +226,11 @@ def _serve(kind: str, port: int) -> None:
     else:
         app = _bare_app()
     # The twins write no logs of their own; the access log is off as in ours.
-    uvicorn.run(
-        app, **{**server_options(settings, host="127.0.0.1", port=port), "log_level": "warning"}
-    )  # type: ignore[arg-type]
+    options: dict[str, Any] = {
+        **server_options(settings, host="127.0.0.1", port=port),
+        "log_level": "warning",
+    }
+    uvicorn.run(app, **options)
 
 
 # --- the load generator ---------------------------------------------------------------------
@@ -222,6 +252,9 @@ def _order(i: int) -> dict[str, object]:
 
 def _raw(method: str, path: str, body: bytes = b"", headers: Sequence[str] = ()) -> bytes:
     lines = [f"{method} {path} HTTP/1.1", "host: 127.0.0.1", *headers]
+    if path.startswith("/api/orders"):
+        # Every buyer request carries its token (verified each time: part of what is measured).
+        lines.append(f"authorization: Bearer {BUYER_TOKEN}")
     if body or method == "POST":
         lines += ["content-type: application/json", f"content-length: {len(body)}"]
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body

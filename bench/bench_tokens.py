@@ -30,9 +30,12 @@ def _claims() -> dict[str, object]:
     return {"sub": "buyer-1", "iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + 3600}
 
 
-def _jwks_tokens(key: object, algorithm: str) -> BuyerTokens:
-    maker = jwt.algorithms.RSAAlgorithm if algorithm == "RS256" else jwt.algorithms.ECAlgorithm
-    jwk = maker.to_jwk(key.public_key(), as_dict=True) | {"kid": "k1", "alg": algorithm}  # type: ignore[attr-defined]
+def _jwks_tokens(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> BuyerTokens:
+    if isinstance(key, rsa.RSAPrivateKey):
+        jwk = jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key(), as_dict=True) | {"alg": "RS256"}
+    else:
+        jwk = jwt.algorithms.ECAlgorithm.to_jwk(key.public_key(), as_dict=True) | {"alg": "ES256"}
+    jwk["kid"] = "k1"
     keys = JwksKeys(httpx.AsyncClient(), "http://unused.invalid/jwks.json")
     # The set as if fetched: what every request after the first finds.
     keys._keys = {"k1": jwt.PyJWK(jwk)}
@@ -53,11 +56,11 @@ def main(argv: list[str]) -> int:
             jwt.encode(_claims(), SECRET, algorithm="HS256"),
         ),
         "RS256 2048 (JWKS, cached)": (
-            _jwks_tokens(rsa_key, "RS256"),
+            _jwks_tokens(rsa_key),
             jwt.encode(_claims(), rsa_key, algorithm="RS256", headers={"kid": "k1"}),
         ),
         "ES256 P-256 (JWKS, cached)": (
-            _jwks_tokens(ec_key, "ES256"),
+            _jwks_tokens(ec_key),
             jwt.encode(_claims(), ec_key, algorithm="ES256", headers={"kid": "k1"}),
         ),
     }

@@ -43,7 +43,7 @@ MIN_REFRESH_SECONDS = 10.0
 #: How long a fetched key set is trusted before it is fetched again on use.
 KEYS_MAX_AGE_SECONDS = 3600.0
 #: The header a guest may send its order's client secret in (or ``?client_secret=``).
-CLIENT_SECRET_HEADER = "x-client-secret"
+CLIENT_SECRET_HEADER = "x-client-secret"  # noqa: S105 - a header's name, not a secret
 #: ``WWW-Authenticate`` of a 401 for a token that is missing, and for one that is not valid.
 CHALLENGE = 'Bearer realm="orders"'
 INVALID_CHALLENGE = 'Bearer realm="orders", error="invalid_token"'

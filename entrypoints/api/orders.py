@@ -219,6 +219,7 @@ class OrdersController(Controller):
     )
     async def find(
         self,
+        *,
         request: Request[Any, Any, Any],
         read_own_order: NamedDependency[ReadOwnOrder],
         list_own_orders: NamedDependency[ListOwnOrders],

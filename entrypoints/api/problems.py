@@ -75,8 +75,8 @@ class ProblemCode(StrEnum):
     NOT_FOUND = "not_found"
     NOT_ACCEPTABLE = "not_acceptable"
     INVALID_SIGNATURE = "invalid_signature"
-    TOKEN_REQUIRED = "token_required"
-    INVALID_TOKEN = "invalid_token"
+    TOKEN_REQUIRED = "token_required"  # noqa: S105 - a problem code, not a secret
+    INVALID_TOKEN = "invalid_token"  # noqa: S105 - a problem code, not a secret
     RATE_LIMITED = "rate_limited"
     # what is stored
     CONFLICT = "conflict"

@@ -21,11 +21,9 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from tests.buyers import auth
 from tests.e2e.stack import Stack, isolated_redis, running_stack
 from tests.services import free_port, unavailable
-
-pytestmark = [pytest.mark.browser, pytest.mark.e2e]
+from tests.support.buyers import auth
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "shop-completed.png"

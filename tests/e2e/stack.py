@@ -21,8 +21,8 @@ import httpx
 import redis
 
 from entrypoints.settings import Settings
-from tests.buyers import BUYER_ENV
 from tests.services import free_port
+from tests.support.buyers import BUYER_ENV
 
 LOOPBACK = "127.0.0.1"
 #: How long a process gets to answer its probe.

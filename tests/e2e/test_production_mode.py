@@ -71,9 +71,6 @@ def test_the_api_in_production_refuses_to_start_without_the_buyers_settings() ->
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.e2e
-@pytest.mark.redis
-@pytest.mark.mongo
 def test_production_starts_on_real_adapters_and_ready_says_so(
     redis_url: str, mongo_uri: str, tmp_path: Path
 ) -> None:

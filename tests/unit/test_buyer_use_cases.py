@@ -18,7 +18,7 @@ from application.errors import (
 from application.read_own_order import ReadOwnOrder
 from domain import CANCELLED_BY_BUYER, Order, OrderStatus, order_id_for
 from entrypoints.simulation import World
-from tests.unit.conftest import make_request
+from tests.support.orders import order_request as make_request
 
 ALICE = Caller(buyer_id="alice")
 BOB = Caller(buyer_id="bob")

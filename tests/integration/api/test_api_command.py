@@ -11,11 +11,10 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 
 from entrypoints.settings import Settings
-from tests.buyers import BUYER_ENV
 from tests.services import free_port
+from tests.support.buyers import BUYER_ENV
 
 CLI = str(Path(sys.executable).with_name("orders-service"))
 
@@ -131,7 +130,6 @@ def _ask_health(port: int) -> socket.socket:
     return client
 
 
-@pytest.mark.mongo
 def test_two_workers_both_answer_and_all_stop_on_sigterm(mongo_uri: str, tmp_path: Path) -> None:
     port = free_port()
     env = _env(

@@ -26,8 +26,9 @@ from adapters.fakes import FakePaymentGateway
 from entrypoints.api.identity import BuyerAuthenticator, BuyerTokens, JwksKeys, TokenRules
 from entrypoints.container import Container
 from entrypoints.settings import Settings
-from tests.buyers import AUDIENCE, BUYER_SETTINGS, ISSUER, SECRET, claims_of, signed
-from tests.integration.api.conftest import PROBLEM, UNLIMITED, Api, api_starter, order_body, serve
+from tests.support.api import PROBLEM, UNLIMITED, Api, api_starter, serve
+from tests.support.buyers import AUDIENCE, BUYER_SETTINGS, ISSUER, SECRET, claims_of, signed
+from tests.support.orders import order_body
 
 RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 EC_KEY = ec.generate_private_key(ec.SECP256R1())
@@ -66,7 +67,7 @@ def _forged(now: int) -> dict[str, str]:
         "wrong issuer": signed(claims_of(iss="https://evil.example")),
         "wrong audience": signed(claims_of(aud="another-api")),
         "wrong signature": signed(claims_of(), "another-secret-of-enough-length-0123"),
-        "alg none": jwt.encode(claims_of(), None, algorithm="none"),
+        "alg none": jwt.encode(claims_of(), "", algorithm="none"),
         "RS256 for an HS256 API": rs256,
         "payload swapped under a valid signature": ".".join(
             [header, signed(claims_of("alice")).split(".")[1], signed(claims_of()).split(".")[2]]
@@ -205,7 +206,7 @@ async def test_rs256_and_es256_tokens_of_the_jwks_are_accepted_and_forgeries_are
         "ES256 under the RSA kid": signed(claims_of(), EC_KEY, "ES256", kid="rsa-1"),
         "another RSA key": signed(claims_of(), OTHER_RSA_KEY, "RS256", kid="rsa-1"),
         "no kid": signed(claims_of(), RSA_KEY, "RS256"),
-        "alg none": jwt.encode(claims_of(), None, algorithm="none", headers={"kid": "rsa-1"}),
+        "alg none": jwt.encode(claims_of(), "", algorithm="none", headers={"kid": "rsa-1"}),
         "expired": signed(claims_of(exp=int(time.time()) - 120), RSA_KEY, "RS256", kid="rsa-1"),
         "wrong audience": signed(claims_of(aud="x"), RSA_KEY, "RS256", kid="rsa-1"),
     }

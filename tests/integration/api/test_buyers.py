@@ -10,8 +10,10 @@ from typing import Any
 
 import httpx
 
-from tests.buyers import ORDER_ID_KEY, auth
-from tests.integration.api.conftest import PROBLEM, Api, event_body, order_body, signed_headers
+from adapters.fakes import FakeTokenTransferService
+from tests.support.api import PROBLEM, Api, event_body, signed_headers
+from tests.support.buyers import ORDER_ID_KEY, auth
+from tests.support.orders import order_body
 
 ALICE = auth("alice")
 BOB = auth("bob")
@@ -202,7 +204,9 @@ async def test_a_payment_completed_first_is_not_cancellable_and_the_order_is_ful
     # The cancel had the pipeline look at the order: it goes on to be fulfilled.
     done = await _status_becomes(api, order["id"], "completed")
     assert done["payment"]["status"] == "completed"
-    assert len(api.container.transfer_service().transfers) == 1
+    transfers = api.container.transfer_service()
+    assert isinstance(transfers, FakeTokenTransferService)
+    assert len(transfers.transfers) == 1
 
 
 async def test_an_order_past_pending_cannot_be_cancelled_the_409_names_its_status(

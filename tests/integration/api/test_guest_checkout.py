@@ -12,8 +12,9 @@ from adapters.clock import SystemClock
 from adapters.fakes import FakePaymentGateway
 from application.buyers import client_secret_hash
 from entrypoints.settings import Settings
-from tests.buyers import BUYER_SETTINGS, auth
-from tests.integration.api.conftest import PROBLEM, UNLIMITED, Api, api_starter, order_body
+from tests.support.api import PROBLEM, UNLIMITED, Api, api_starter
+from tests.support.buyers import BUYER_SETTINGS, auth
+from tests.support.orders import order_body
 
 
 @pytest.fixture

@@ -20,11 +20,9 @@ import pytest
 import redis
 
 from entrypoints.api.rate_limit import KEY_PREFIX, SharedCounter
-from tests.buyers import auth
 from tests.integration.api.test_api_command import CLI, _env
 from tests.services import free_port
-
-pytestmark = pytest.mark.redis
+from tests.support.buyers import auth
 
 LIMIT = 6
 

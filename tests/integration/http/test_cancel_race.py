@@ -17,9 +17,9 @@ import uvicorn
 
 from entrypoints.api.app import create_app
 from entrypoints.settings import Settings
-from tests.buyers import BUYER_ENV, auth
-from tests.integration.api.conftest import order_body
 from tests.integration.http.harness import API_KEY, WEBHOOK_SECRET, SandboxControl, running_sandbox
+from tests.support.buyers import BUYER_ENV, auth
+from tests.support.orders import order_body
 
 ROUNDS = 50
 

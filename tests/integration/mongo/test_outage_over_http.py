@@ -20,19 +20,10 @@ import pytest
 from adapters.clock import SystemClock
 from adapters.fakes import FakePaymentGateway
 from entrypoints.settings import Settings
-from tests.buyers import BUYER_SETTINGS
-from tests.integration.api.conftest import (
-    PROBLEM,
-    SECRET,
-    UNLIMITED,
-    api_starter,
-    event_body,
-    order_body,
-    signed_headers,
-)
 from tests.integration.mongo.server_process import SecantusProcess
-
-pytestmark = pytest.mark.mongo
+from tests.support.api import PROBLEM, SECRET, UNLIMITED, api_starter, event_body, signed_headers
+from tests.support.buyers import BUYER_SETTINGS
+from tests.support.orders import order_body
 
 #: An outage must be answered well before the old ~10.5 s; the design target is under 2 s.
 GENEROUS_BOUND_SECONDS = 5.0
@@ -112,6 +103,7 @@ async def test_ready_reports_the_write_concern_the_replica_set_can_give(mongo_ur
         mongodb_db_name="ready_wc",
         payment_webhook_secrets=(SECRET,),
         rate_limit_per_minute=UNLIMITED,
+        **BUYER_SETTINGS,
     )
     start = api_starter(settings, FakePaymentGateway(SystemClock()))
     async with start() as api:
