@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +42,8 @@ LEEWAY_SECONDS = 30
 MIN_REFRESH_SECONDS = 10.0
 #: How long a fetched key set is trusted before it is fetched again on use.
 KEYS_MAX_AGE_SECONDS = 3600.0
+#: Verified tokens remembered at once (at most 8 KiB each: 16 MiB at worst).
+VERIFIED_CACHE_SIZE = 2048
 #: The header a guest may send its order's client secret in (or ``?client_secret=``).
 CLIENT_SECRET_HEADER = "x-client-secret"  # noqa: S105 - a header's name, not a secret
 #: ``WWW-Authenticate`` of a 401 for a token that is missing, and for one that is not valid.
@@ -134,10 +136,20 @@ class TokenRules:
 
 
 class BuyerTokens:
-    """Verifies buyer tokens: :meth:`buyer_id` answers the ``sub`` of a valid one."""
+    """Verifies buyer tokens: :meth:`buyer_id` answers the ``sub`` of a valid one.
+
+    A token that verified is remembered (up to :data:`VERIFIED_CACHE_SIZE`, the oldest
+    forgotten first) with its ``sub`` and validity window, so the same browser polling its order
+    pays one signature check, not one per request; a remembered token is answered only inside
+    its ``nbf``..``exp`` window (with the same leeway), exactly as a fresh check would."""
 
     def __init__(
-        self, rules: TokenRules, *, secret: str = "", jwks: JwksKeys | None = None
+        self,
+        rules: TokenRules,
+        *,
+        secret: str = "",
+        jwks: JwksKeys | None = None,
+        now: Callable[[], float] = time.time,
     ) -> None:
         if bool(secret) == (jwks is not None):
             raise ValueError("one way to verify tokens: an HS256 secret or a JWKS, not both")
@@ -145,27 +157,22 @@ class BuyerTokens:
         self._secret = secret
         self._jwks = jwks
         self._algorithms = SYMMETRIC if secret else ASYMMETRIC
+        self._now = now
+        #: token -> (sub, valid from, valid until), leeway included.
+        self._verified: dict[str, tuple[str, float, float]] = {}
+        self.verifications = 0
 
     async def buyer_id(self, token: str) -> str:
         """The buyer a valid token names; :class:`InvalidToken` otherwise (the log says why),
         :class:`IdentityUnavailable` when its key cannot be fetched."""
-        if len(token) > MAX_TOKEN_LENGTH:
-            raise _invalid("longer than %d characters", MAX_TOKEN_LENGTH)
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError as exc:
-            raise _invalid("malformed: %s", exc) from None
-        algorithm = header.get("alg")
-        if not isinstance(algorithm, str) or algorithm not in self._algorithms:
-            raise _invalid("algorithm %r is not allowed", algorithm)
-        key: Any = self._secret
-        if self._jwks is not None:
-            kid = header.get("kid")
-            if not isinstance(kid, str) or not kid:
-                raise _invalid("no kid in the header")
-            key = await self._jwks.key(kid)
-            if key is None:
-                raise _invalid("no key %r in the JWKS", kid)
+        known = self._verified.get(token)
+        if known is not None:
+            buyer, valid_from, valid_until = known
+            if valid_from <= self._now() < valid_until:
+                return buyer
+            del self._verified[token]
+        algorithm, key = await self._key_of(token)
+        self.verifications += 1
         try:
             claims = jwt.decode(
                 token,
@@ -181,7 +188,37 @@ class BuyerTokens:
         subject = claims.get("sub")
         if not isinstance(subject, str) or not 0 < len(subject) <= MAX_SUBJECT_LENGTH:
             raise _invalid("sub is not a string of 1 to %d characters", MAX_SUBJECT_LENGTH)
+        self._remember(token, subject, claims)
         return subject
+
+    async def _key_of(self, token: str) -> tuple[str, Any]:
+        """The token's algorithm, if allowed, and the key that must have signed it."""
+        if len(token) > MAX_TOKEN_LENGTH:
+            raise _invalid("longer than %d characters", MAX_TOKEN_LENGTH)
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise _invalid("malformed: %s", exc) from None
+        algorithm = header.get("alg")
+        if not isinstance(algorithm, str) or algorithm not in self._algorithms:
+            raise _invalid("algorithm %r is not allowed", algorithm)
+        if self._jwks is None:
+            return algorithm, self._secret
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid:
+            raise _invalid("no kid in the header")
+        key = await self._jwks.key(kid)
+        if key is None:
+            raise _invalid("no key %r in the JWKS", kid)
+        return algorithm, key
+
+    def _remember(self, token: str, subject: str, claims: Mapping[str, Any]) -> None:
+        # PyJWT checked exp (required) and nbf (when present) as numbers.
+        valid_from = float(claims.get("nbf", float("-inf"))) - LEEWAY_SECONDS
+        valid_until = float(claims["exp"]) + LEEWAY_SECONDS
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            del self._verified[next(iter(self._verified))]
+        self._verified[token] = (subject, valid_from, valid_until)
 
 
 def _invalid(reason: str, *args: object) -> InvalidToken:

@@ -4,6 +4,8 @@ decide a race with the payment, and leaves exactly one outcome."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from adapters.fakes import Fault
@@ -17,7 +19,9 @@ from application.errors import (
 )
 from application.read_own_order import ReadOwnOrder
 from domain import CANCELLED_BY_BUYER, Order, OrderStatus, order_id_for
+from entrypoints.api.identity import LEEWAY_SECONDS, BuyerTokens, InvalidToken, TokenRules
 from entrypoints.simulation import World
+from tests.support.buyers import AUDIENCE, ISSUER, SECRET, buyer_token
 from tests.support.orders import order_request as make_request
 
 ALICE = Caller(buyer_id="alice")
@@ -187,3 +191,25 @@ async def test_only_a_pending_order_of_the_caller_is_cancelled(world: World) -> 
 
     assert caught.value.status == "completed"
     assert world.gateway.cancel_calls == 0
+
+
+async def test_a_verified_token_is_remembered_only_inside_its_validity_window() -> None:
+    clock = [time.time()]
+    tokens = BuyerTokens(TokenRules(ISSUER, AUDIENCE), secret=SECRET, now=lambda: clock[0])
+    token = buyer_token("alice", exp=int(clock[0]) + 600, nbf=int(clock[0]) - 10)
+
+    assert await tokens.buyer_id(token) == "alice"
+    assert await tokens.buyer_id(token) == "alice"
+    assert tokens.verifications == 1  # the second answer came from memory
+    # Past exp and its leeway (by this clock), memory no longer answers: the token is checked
+    # again (PyJWT, on the real clock, still finds it valid here).
+    clock[0] += 600 + LEEWAY_SECONDS + 1
+    assert await tokens.buyer_id(token) == "alice"
+    assert tokens.verifications == 2
+    # Before nbf and its leeway, the same.
+    clock[0] = time.time() - 10 - LEEWAY_SECONDS - 1
+    assert await tokens.buyer_id(token) == "alice"
+    assert tokens.verifications == 3
+    # A forged token is never remembered, whatever came before.
+    with pytest.raises(InvalidToken):
+        await tokens.buyer_id(token[:-2] + ("AA" if not token.endswith("AA") else "BB"))
