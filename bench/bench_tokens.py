@@ -9,8 +9,8 @@ tokens").
 from __future__ import annotations
 
 import argparse
-import functools
 import asyncio
+import functools
 import os
 import statistics
 import time
