@@ -12,7 +12,13 @@ from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
-from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
+from litestar.params import (
+    FromPath,
+    HeaderParameter,
+    JSONBody,
+    PathParameter,
+    QueryParameter,
+)
 
 from application.buyers import Caller
 from application.cancel_order import CancelOrder
@@ -88,6 +94,8 @@ LIST_PARAMETERS = frozenset(
     {"status", "created_from", "created_to", "cursor", "limit", "client_secret"}
 )
 _CALLER = "caller"
+#: A client secret is ``cs_`` and 43 characters; anything much longer is not one of ours.
+MAX_CLIENT_SECRET_LENGTH = 128
 _AUTH = (
     "Needs `Authorization: Bearer <buyer token>`; with `GUEST_CHECKOUT`, a guest's order is read "
     "with its `client_secret` instead (`?client_secret=` or `X-Client-Secret`). Another buyer's "
@@ -146,6 +154,23 @@ class OrdersController(Controller):
     # Litestar un-binds a hook set on a controller class (Controller.__init__).
     before_request = authenticate  # type: ignore[assignment]
     security = [{"BuyerToken": []}]
+    # Declared for the document (and checked); ``authenticate`` reads them from the request.
+    parameters = {
+        "client_secret": QueryParameter(
+            annotation=str,
+            name="client_secret",
+            required=False,
+            max_length=MAX_CLIENT_SECRET_LENGTH,
+            description="A guest's order (`GUEST_CHECKOUT`): the `client_secret` of its create.",
+        ),
+        "x_client_secret": HeaderParameter(
+            annotation=str,
+            name="X-Client-Secret",
+            required=False,
+            max_length=MAX_CLIENT_SECRET_LENGTH,
+            description="The same, as a header (kept out of URLs and their logs).",
+        ),
+    }
 
     @post(
         "/",
