@@ -11,7 +11,6 @@ from entrypoints.sandbox.config import (
     SandboxKnobs,
     uniform_faults,
 )
-from entrypoints.sandbox.server import serve_in_thread
 from entrypoints.sandbox.webhooks import sign
 
 __all__ = [
@@ -22,7 +21,6 @@ __all__ = [
     "SandboxConfig",
     "SandboxKnobs",
     "create_sandbox_app",
-    "serve_in_thread",
     "sign",
     "uniform_faults",
 ]

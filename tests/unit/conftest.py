@@ -11,7 +11,7 @@ import pytest
 
 from application.policy import RetryPolicy
 from domain import OrderRequest, Passkey
-from entrypoints.simulation import World
+from testkit.pipeline import InProcessPipeline
 
 
 class FixedJitter(random.Random):
@@ -43,9 +43,9 @@ def make_request(reference_id: str = "ref-1", **overrides: Any) -> OrderRequest:
 
 
 @pytest.fixture
-def world() -> World:
+def world() -> InProcessPipeline:
     # Deterministic backoff: half the ceiling plus half the jitter range (rng fixed at 0.5).
-    return World(
+    return InProcessPipeline(
         retry_policy=RetryPolicy(
             base=timedelta(seconds=4),
             cap=timedelta(minutes=1),

@@ -12,7 +12,7 @@ from adapters.instrumented import InstrumentedOrderRepository
 from adapters.memory import InMemoryOrderRepository
 from application.errors import StaleOrder
 from application.policy import RetryPolicy
-from entrypoints.simulation import World
+from testkit.pipeline import InProcessPipeline
 from tests.unit.conftest import FixedJitter, make_request
 
 
@@ -43,8 +43,8 @@ class Counters:
         return {w: self._read(*w) - before for w, before in self.before.items()}
 
 
-def world() -> World:
-    return World(
+def world() -> InProcessPipeline:
+    return InProcessPipeline(
         repository=InstrumentedOrderRepository(InMemoryOrderRepository()),
         retry_policy=RetryPolicy(
             base=timedelta(seconds=4),

@@ -28,8 +28,8 @@ from entrypoints.sandbox import (
     SandboxConfig,
     SandboxKnobs,
     create_sandbox_app,
-    serve_in_thread,
 )
+from testkit.server import serve_in_thread
 
 API_KEY = "sandbox-test-key"
 WEBHOOK_SECRET = "whsec_test_0123456789"

@@ -16,7 +16,7 @@ from litestar.params import FromPath
 from adapters.http import MalformedAnswer, RetryPolicy
 from adapters.http.transport import parse_retry_after
 from application.errors import PermanentDownstreamError, TransientDownstreamError
-from entrypoints.sandbox import serve_in_thread
+from testkit.server import serve_in_thread
 from tests.downstream_requests import payment_request
 from tests.integration.http.calls import call
 from tests.integration.http.harness import API_KEY, Adapters, SandboxControl
