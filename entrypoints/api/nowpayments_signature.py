@@ -22,7 +22,7 @@ order. Reproducing that byte for byte in Python means reproducing JavaScript, no
 - duplicate keys: the last one wins, as in ``JSON.parse``.
 
 tests/nowpayments_vectors.js makes the test vectors with Node itself. The sandbox signs with its
-own, independent implementation (entrypoints/sandbox/nowpayments.py); see docs/nowpayments.md.
+own, independent implementation (sandbox/nowpayments.py); see docs/nowpayments.md.
 """
 
 from __future__ import annotations

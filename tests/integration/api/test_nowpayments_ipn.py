@@ -16,8 +16,8 @@ from dependency_injector import providers
 from adapters.clock import SystemClock
 from adapters.fakes import FakePaymentGateway, RecordingScheduler
 from entrypoints.container import Container
-from entrypoints.sandbox.nowpayments import sign_ipn, write_object
 from entrypoints.settings import Settings
+from sandbox.nowpayments import sign_ipn, write_object
 from tests.integration.api.conftest import (
     PROBLEM,
     SECRET,

@@ -22,7 +22,7 @@ from adapters.http import (
     build_breakers,
     build_client,
 )
-from entrypoints.sandbox import (
+from sandbox import (
     EndpointFaults,
     FaultKind,
     SandboxConfig,

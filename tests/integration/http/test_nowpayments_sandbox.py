@@ -18,7 +18,7 @@ import pytest
 from adapters.http import NowPaymentsGateway, build_breakers, build_client
 from application.ports import PaymentState
 from entrypoints.api.nowpayments_signature import verify_ipn
-from entrypoints.sandbox.nowpayments import js_number, write_object
+from sandbox.nowpayments import js_number, write_object
 from testkit.server import serve_in_thread
 from tests.downstream_requests import payment_request
 from tests.integration.http.harness import (

@@ -15,7 +15,7 @@ from litestar import Litestar, Request, Response, post
 from litestar.datastructures import State
 
 from entrypoints.api.signature import SignatureError, verify_signature
-from entrypoints.sandbox import SandboxKnobs
+from sandbox import SandboxKnobs
 from testkit.server import serve_in_thread
 from tests.integration.http.harness import (
     API_KEY,
