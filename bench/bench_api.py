@@ -46,7 +46,8 @@ import msgspec
 from litestar import Litestar, get, post
 from litestar.params import FromPath, JSONBody
 
-from bench.common import free_port, percentile
+from bench.common import percentile
+from devstack import free_port
 from entrypoints.api.schemas import (
     CreateOrderBody,
     OrderView,

@@ -25,10 +25,10 @@ from typing import Any
 import httpx
 import pytest
 
+from devstack import free_port
 from tests.e2e.stack import FAST, LOOPBACK, Process, orders_service, stack_environment, wait_until
 from tests.e2e.test_end_to_end import order_body
 from tests.killable import RedisServer, SecantusServer
-from tests.services import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis, pytest.mark.mongo]
 

@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from devstack import StackError, claim_port, curl_session, stack_environment
 from entrypoints.cli import build_parser
-from entrypoints.commands.dev import DevError, _claim_port, curl_session, stack_environment
 from entrypoints.commands.sandbox import build_config
 from entrypoints.settings import Settings
 
@@ -85,12 +85,12 @@ def test_a_port_in_use_is_refused_naming_the_flag() -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        with pytest.raises(DevError, match=f"port {port} is in use.*--sandbox-port"):
-            _claim_port(port, "--sandbox-port")
+        with pytest.raises(StackError, match=f"port {port} is in use.*--sandbox-port"):
+            claim_port(port, "--sandbox-port")
 
 
 def test_port_zero_picks_a_free_one() -> None:
-    assert _claim_port(0, "--port") > 0
+    assert claim_port(0, "--port") > 0
 
 
 def test_ports_are_checked_by_the_parser() -> None:

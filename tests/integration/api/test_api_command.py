@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from devstack import free_port
 from entrypoints.settings import Settings
-from tests.services import free_port
 
 CLI = str(Path(sys.executable).with_name("orders-service"))
 
