@@ -19,7 +19,7 @@ def sign(secret: str, body: bytes, timestamp: int) -> str:
     """The ``X-Signature`` value: ``t=<unix>,v1=<hex HMAC-SHA256 over "<t>.<body>">``.
 
     The sandbox's own signer, deliberately separate from the service's verifier
-    (``entrypoints/api/signature.py``): a shared mistake would sign and verify alike."""
+    (``adapters/http/webhook_signature.py``): a shared mistake would sign and verify alike."""
     digest = hmac.new(
         secret.encode(), str(timestamp).encode() + b"." + body, hashlib.sha256
     ).hexdigest()

@@ -24,18 +24,18 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 from litestar.params import HeaderParameter, SkipValidation
 
+from adapters.http.nowpayments_signature import (
+    MAX_HEADER_LENGTH,
+    IpnBodyError,
+    IpnSignatureError,
+    IpnVerifier,
+)
 from application.errors import InfrastructureUnavailable, PaymentNotFound
 from application.handle_payment_notification import HandlePaymentNotification
 from application.ports import Clock, WebhookEvent, WebhookEventLog
 from entrypoints.api.bodies import InvalidBody
 from entrypoints.api.dependencies import objects_of
 from entrypoints.api.guards import require_json
-from entrypoints.api.nowpayments_signature import (
-    MAX_HEADER_LENGTH,
-    IpnBodyError,
-    IpnSignatureError,
-    IpnVerifier,
-)
 from entrypoints.api.openapi import ApiOperation
 from entrypoints.api.problems import SignatureRejected, problem_responses
 from entrypoints.api.schemas import WebhookAck
@@ -49,7 +49,7 @@ from entrypoints.api.webhooks import (
     _already_handled,
     _note_failure,
 )
-from entrypoints.logging import bind_order
+from entrypoints.log_config import bind_order
 
 log = logging.getLogger(__name__)
 

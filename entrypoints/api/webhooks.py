@@ -18,6 +18,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 from litestar.params import HeaderParameter, JSONBody, SkipValidation
 
+from adapters.http.webhook_signature import MAX_HEADER_LENGTH
 from application.errors import InfrastructureUnavailable, PaymentNotFound
 from application.handle_payment_notification import HandlePaymentNotification
 from application.ports import Clock, WebhookEvent, WebhookEventLog
@@ -26,8 +27,7 @@ from entrypoints.api.guards import require_signed_json
 from entrypoints.api.openapi import ApiOperation
 from entrypoints.api.problems import problem_responses
 from entrypoints.api.schemas import PaymentWebhookBody, WebhookAck
-from entrypoints.api.signature import MAX_HEADER_LENGTH
-from entrypoints.logging import bind_order
+from entrypoints.log_config import bind_order
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from dependency_injector import providers
 
 from adapters.clock import SystemClock
 from adapters.fakes import RecordingScheduler
-from entrypoints.api.signature import sign
+from adapters.http.webhook_signature import sign
 from entrypoints.container import Container
 from tests.integration.api.conftest import (
     OLD_SECRET,

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from adapters.http import NowPaymentsGateway, build_breakers, build_client
+from adapters.http.nowpayments_signature import verify_ipn
 from application.ports import PaymentState
-from entrypoints.api.nowpayments_signature import verify_ipn
 from sandbox.nowpayments import js_number, write_object
 from testkit.server import serve_in_thread
 from tests.downstream_requests import payment_request

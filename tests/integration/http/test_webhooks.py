@@ -14,7 +14,7 @@ import pytest
 from litestar import Litestar, Request, Response, post
 from litestar.datastructures import State
 
-from entrypoints.api.signature import SignatureError, verify_signature
+from adapters.http.webhook_signature import SignatureError, verify_signature
 from sandbox import SandboxKnobs
 from testkit.server import serve_in_thread
 from tests.integration.http.harness import (

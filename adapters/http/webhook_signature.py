@@ -1,8 +1,10 @@
 """The payment gateway's webhook signature: ``X-Signature: t=<unix seconds>,v1=<hex>[,v1=<hex>…]``
 where each ``<hex>`` is HMAC-SHA256 over ``<t>.<raw body>`` with a shared secret.
 
-Pure functions plus one small class holding the secrets; no framework here, so the sandbox and the
-tests sign with the same code the API verifies with.
+Pure functions plus one small class holding the secrets, no framework: the API verifies with
+:class:`WebhookVerifier`, the tests sign with :func:`sign` and :func:`signature_header`. The
+sandbox signs with its own code (``sandbox/webhooks.py``) on purpose, so that a mistake here
+cannot sign and verify alike.
 """
 
 from __future__ import annotations
