@@ -13,7 +13,7 @@ WORKDIR /app
 # No extras: the image runs in production mode on real MongoDB and Redis (the `embedded` extra's
 # servers are for `orders-service dev` only; docs/adr/0008-orders-mode.md).
 COPY pyproject.toml README.md ./
-RUN mkdir domain application adapters entrypoints sandbox testkit \
+RUN mkdir domain application adapters entrypoints sandbox devstack testkit \
     && pip install . \
     && pip uninstall --yes orders-service
 
@@ -21,9 +21,11 @@ COPY domain ./domain
 COPY application ./application
 COPY adapters ./adapters
 COPY entrypoints ./entrypoints
-# The vendor simulator (`orders-service sandbox`) and the in-process pipeline of
-# `orders-service simulate`: every command is registered at start, so both are in the image.
+# The vendor simulator (`orders-service sandbox`), the dev stack's supervisor (`orders-service
+# dev`) and the in-process pipeline of `orders-service simulate`: every command is registered at
+# start, so all three are in the image (the embedded servers' packages are not).
 COPY sandbox ./sandbox
+COPY devstack ./devstack
 COPY testkit ./testkit
 RUN pip install --no-deps . \
     && useradd --create-home --uid 10001 --user-group orders
