@@ -1,4 +1,4 @@
-"""The sandbox as a Litestar app: the three contracts under ``/v1`` as docs/sandbox.md describes
+"""The sandbox as a Litestar app: the three contracts under ``/v1`` as docs/contracts.md states
 them, NOWPayments under ``/v1/payment``, plus ``/sandbox/*`` controls, the checkout page and a
 demo shop (``/shop``) that buys through the API from the sandbox's origin.
 

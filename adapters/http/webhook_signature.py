@@ -1,10 +1,10 @@
 """The payment gateway's webhook signature: ``X-Signature: t=<unix seconds>,v1=<hex>[,v1=<hex>…]``
 where each ``<hex>`` is HMAC-SHA256 over ``<t>.<raw body>`` with a shared secret.
 
-Pure functions plus one small class holding the secrets, no framework: the API verifies with
-:class:`WebhookVerifier`, the tests sign with :func:`sign` and :func:`signature_header`. The
-sandbox signs with its own code (``sandbox/webhooks.py``) on purpose, so that a mistake here
-cannot sign and verify alike.
+Pure functions plus one small class holding the secrets, no framework. :func:`sign` is the
+service's one signer of this scheme (the tests and benchmarks sign with it too); the sandbox signs
+with its own, independent code (``sandbox/webhooks.py``), so the verifier is checked against a
+second implementation.
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ class SignatureError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class ParsedSignature:
+    """The header's ``t`` and its ``v1`` signatures, in order (lower-case hex)."""
+
     timestamp: int
     signatures: tuple[str, ...]
 

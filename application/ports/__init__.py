@@ -5,8 +5,8 @@ from application.ports.payments import (
     CreatedPayment,
     PaymentGateway,
     PaymentRequest,
+    PaymentSnapshot,
     PaymentState,
-    PaymentStatus,
 )
 from application.ports.repository import OrderRepository
 from application.ports.scheduler import JobScheduler
@@ -26,8 +26,8 @@ __all__ = [
     "OrderRepository",
     "PaymentGateway",
     "PaymentRequest",
+    "PaymentSnapshot",
     "PaymentState",
-    "PaymentStatus",
     "TokenTransferService",
     "Transfer",
     "TransferRequest",
