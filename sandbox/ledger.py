@@ -3,7 +3,7 @@ transfer service): what each has made, under which idempotency key, and what a r
 
 **Deliberately separate from the service.** The service's in-process fakes
 (``adapters/fakes/``) keep the same rules for the use-case tests; these books are written again
-from the contracts (docs/sandbox.md) and imports nothing of ``domain/``, ``application/`` or
+from the contracts (docs/contracts.md) and import nothing of ``domain/``, ``application/`` or
 ``adapters/``, so that the HTTP adapters are tested against an implementation that does not share
 their (or the fakes') reading of the contracts. Statuses are the contracts' strings.
 """
