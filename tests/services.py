@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Generator
 
 import pytest
 
@@ -22,7 +22,7 @@ def unavailable(what: str) -> None:
     pytest.skip(f"{what} is unavailable")
 
 
-def redis_url() -> Iterator[str]:
+def redis_url() -> Generator[str, None, None]:
     """``REDIS_URL`` when set (CI: the machine's Redis), else an embedded valkey server."""
     with contextlib.ExitStack() as stack:
         try:
@@ -33,7 +33,7 @@ def redis_url() -> Iterator[str]:
         yield url
 
 
-def mongo_uri() -> Iterator[str]:
+def mongo_uri() -> Generator[str, None, None]:
     """``MONGODB_TEST_URI`` when set (a real mongod), else a SecantusDB server for this session.
 
     ``retryWrites=false`` on the embedded server because it slows down sharply past ~10,000

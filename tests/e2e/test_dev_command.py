@@ -21,8 +21,6 @@ from entrypoints.settings import Settings
 from tests import services
 from tests.e2e.stack import orders_service, wait_until
 
-pytestmark = pytest.mark.e2e
-
 PROC = Path("/proc")
 SESSION_START = "ORDER=$(curl"
 SESSION_END = "# prints: completed"

@@ -15,13 +15,13 @@ from application.policy import PipelineTimings
 from application.ports import OrderRepository, Wallet
 from domain import Order, OrderStatus, Step
 from testkit.pipeline import InProcessPipeline
-from tests.unit.conftest import make_request
+from tests.support.orders import order_request
 
 
 async def paid_order(
     world: InProcessPipeline, reference_id: str = "ref-1", **overrides: object
 ) -> Order:
-    order = (await world.create_order.execute(make_request(reference_id, **overrides))).order  # type: ignore[arg-type]
+    order = (await world.create_order.execute(order_request(reference_id, **overrides))).order
     world.gateway.complete(order.payment.id)
     return order
 
@@ -121,7 +121,7 @@ async def test_each_step_is_saved_before_its_call(world: InProcessPipeline) -> N
 
 
 async def test_a_pending_payment_is_rechecked_in_30_seconds(world: InProcessPipeline) -> None:
-    order = (await world.create_order.execute(make_request())).order
+    order = (await world.create_order.execute(order_request())).order
     await world.advance.execute(order.id)
     assert (await stored(world, order)).status is OrderStatus.PENDING
     assert world.scheduler.jobs == {order.id: world.clock.now() + timedelta(seconds=30)}
@@ -131,7 +131,7 @@ async def test_a_pending_payment_is_rechecked_in_30_seconds(world: InProcessPipe
 async def test_a_failed_or_expired_payment_fails_the_order(
     world: InProcessPipeline, settle: str
 ) -> None:
-    order = (await world.create_order.execute(make_request())).order
+    order = (await world.create_order.execute(order_request())).order
     getattr(world.gateway, settle)(order.payment.id)
     await world.advance.execute(order.id)
     failed = await stored(world, order)
@@ -141,7 +141,7 @@ async def test_a_failed_or_expired_payment_fails_the_order(
 
 
 async def test_a_payment_pending_past_its_expiry_fails(world: InProcessPipeline) -> None:
-    order = (await world.create_order.execute(make_request())).order
+    order = (await world.create_order.execute(order_request())).order
     assert order.payment.expires_at is not None
     world.clock.set(order.payment.expires_at + world.timings.payment_expiry_grace)
     await world.advance.execute(order.id)
@@ -154,7 +154,7 @@ async def test_a_payment_pending_past_its_expiry_fails(world: InProcessPipeline)
 async def test_an_underpaid_payment_fails_the_order_and_sends_nothing(
     world: InProcessPipeline,
 ) -> None:
-    order = (await world.create_order.execute(make_request())).order
+    order = (await world.create_order.execute(order_request())).order
     world.gateway.complete(order.payment.id, amount=Decimal("1.00"))
     await world.advance.execute(order.id)
     failed = await stored(world, order)
@@ -307,7 +307,7 @@ async def test_the_pending_poll_rotates_through_a_backlog_larger_than_a_batch() 
     world = InProcessPipeline(timings=PipelineTimings(batch_size=2))
     ids = []
     for i in range(3):
-        ids.append((await world.create_order.execute(make_request(f"ref-{i}"))).order.id)
+        ids.append((await world.create_order.execute(order_request(f"ref-{i}"))).order.id)
         world.clock.advance(1)
     world.clock.advance(30)
     assert await world.poll_pending.execute() == 2

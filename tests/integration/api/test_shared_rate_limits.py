@@ -23,8 +23,6 @@ from devstack import free_port
 from entrypoints.api.rate_limit import KEY_PREFIX, SharedCounter
 from tests.integration.api.test_api_command import CLI, _env
 
-pytestmark = pytest.mark.redis
-
 LIMIT = 6
 
 
