@@ -20,7 +20,7 @@ import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from entrypoints.api.identity import BuyerTokens, JwksKeys, TokenRules
+from adapters.http.buyer_tokens import BuyerTokens, JwksKeys, TokenRules
 
 ISSUER = "https://id.bench.example"
 AUDIENCE = "orders-api"

@@ -29,6 +29,9 @@ from dependency_injector import containers, providers
 
 from adapters import http, mongo
 from adapters.clock import SystemClock
+from adapters.http.buyer_tokens import build_authenticator, open_jwks_client
+from adapters.http.nowpayments_signature import IpnVerifier
+from adapters.http.webhook_signature import WebhookVerifier
 from adapters.instrumented import (
     InstrumentedOrderRepository,
     InstrumentedPaymentGateway,
@@ -58,9 +61,6 @@ from application.receive_webhook import ReceiveWebhook
 from application.retry_order_now import RetryOrderNow
 from application.search_orders import SearchOrders
 from application.sweepers import PollPendingPayments, ResumeStuckOrders, RetryFailedOrders
-from entrypoints.api.identity import build_authenticator, open_jwks_client
-from entrypoints.api.nowpayments_signature import IpnVerifier
-from entrypoints.api.signature import WebhookVerifier
 from entrypoints.settings import Settings, SettingsError
 
 T = TypeVar("T")
@@ -293,7 +293,15 @@ class Container(containers.DeclarativeContainer):
         settings.provided.jwt_jwks_url,
         settings.provided.http_read_timeout_seconds,
     )
-    buyer_authenticator = providers.Singleton(build_authenticator, settings, jwks_client)
+    buyer_authenticator = providers.Singleton(
+        build_authenticator,
+        issuer=settings.provided.jwt_issuer,
+        audience=settings.provided.jwt_audience,
+        jwks_url=settings.provided.jwt_jwks_url,
+        secret=settings.provided.jwt_secret,
+        guest_checkout=settings.provided.guest_checkout,
+        jwks_client=jwks_client,
+    )
 
 
 async def _ensure_schema_once(database: Any, retention_days: int) -> bool:

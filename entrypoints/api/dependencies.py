@@ -23,6 +23,9 @@ from typing import Any, cast
 from litestar.datastructures import State
 from litestar.di import Provide
 
+from adapters.http.buyer_tokens import BuyerAuthenticator
+from adapters.http.nowpayments_signature import IpnVerifier
+from adapters.http.webhook_signature import WebhookVerifier
 from application.cancel_order import CancelOrder
 from application.check_readiness import CheckReadiness
 from application.create_order import CreateOrder
@@ -30,9 +33,6 @@ from application.get_order import GetOrder
 from application.list_own_orders import ListOwnOrders
 from application.read_own_order import ReadOwnOrder
 from application.receive_webhook import ReceiveWebhook
-from entrypoints.api.identity import BuyerAuthenticator
-from entrypoints.api.nowpayments_signature import IpnVerifier
-from entrypoints.api.signature import WebhookVerifier
 from entrypoints.container import Container, resolve
 from entrypoints.settings import Settings
 

@@ -20,6 +20,7 @@ from litestar.params import (
     QueryParameter,
 )
 
+from adapters.http.buyer_tokens import CLIENT_SECRET_HEADER, BuyerAuthenticator, TokenRequired
 from application.buyers import Caller
 from application.cancel_order import CancelOrder
 from application.create_order import CreateOrder
@@ -41,7 +42,6 @@ from entrypoints.api.admin import (
 from entrypoints.api.bodies import BODY_PROBLEMS, JSON_BODY
 from entrypoints.api.dependencies import objects_of
 from entrypoints.api.guards import require_json_body
-from entrypoints.api.identity import CLIENT_SECRET_HEADER, BuyerAuthenticator, TokenRequired
 from entrypoints.api.openapi import ApiOperation
 from entrypoints.api.problems import problem_responses
 from entrypoints.api.schemas import (
@@ -51,7 +51,7 @@ from entrypoints.api.schemas import (
     create_order_problems,
     said,
 )
-from entrypoints.logging import bind_order
+from entrypoints.log_config import bind_order
 from entrypoints.settings import Settings, origin_of
 
 REPLAYED_HEADER = "Idempotent-Replayed"

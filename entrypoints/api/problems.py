@@ -29,6 +29,13 @@ from litestar.exceptions import (
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.openapi.datastructures import ResponseSpec
 
+from adapters.http.buyer_tokens import (
+    CHALLENGE,
+    INVALID_CHALLENGE,
+    IdentityUnavailable,
+    InvalidToken,
+    TokenRequired,
+)
 from application.errors import (
     CancelUnsupported,
     Conflict,
@@ -46,13 +53,6 @@ from application.errors import (
 )
 from domain.errors import InvalidOrder, InvalidTransition
 from entrypoints.api.bodies import InvalidBody, every_problem, plain
-from entrypoints.api.identity import (
-    CHALLENGE,
-    INVALID_CHALLENGE,
-    IdentityUnavailable,
-    InvalidToken,
-    TokenRequired,
-)
 
 log = logging.getLogger(__name__)
 
@@ -239,9 +239,7 @@ def problem_for(exc: Exception) -> Response[Problem]:
             errors = field_errors(exc)
             return problem(400, "validation_error", _invalid(errors), errors=errors or None)
         case TokenRequired():
-            return problem(
-                401, "token_required", str(exc.detail), headers={"WWW-Authenticate": CHALLENGE}
-            )
+            return problem(401, "token_required", str(exc), headers={"WWW-Authenticate": CHALLENGE})
         case InvalidToken():
             return problem(
                 401,

@@ -21,8 +21,9 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from devstack import free_port
 from tests.e2e.stack import Stack, isolated_redis, running_stack
-from tests.services import free_port, unavailable
+from tests.services import unavailable
 from tests.support.buyers import auth
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -8,7 +8,7 @@ from typing import Any
 
 import jwt
 
-from entrypoints.api.identity import mint_token
+from adapters.http.buyer_tokens import mint_token
 
 ISSUER = "https://id.test.example"
 AUDIENCE = "orders-api-tests"

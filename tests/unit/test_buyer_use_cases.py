@@ -9,6 +9,7 @@ import time
 import pytest
 
 from adapters.fakes import Fault
+from adapters.http.buyer_tokens import LEEWAY_SECONDS, BuyerTokens, InvalidToken, TokenRules
 from application.buyers import Caller, client_secret_hash
 from application.cancel_order import CancelOrder
 from application.errors import (
@@ -19,8 +20,7 @@ from application.errors import (
 )
 from application.read_own_order import ReadOwnOrder
 from domain import CANCELLED_BY_BUYER, Order, OrderStatus, order_id_for
-from entrypoints.api.identity import LEEWAY_SECONDS, BuyerTokens, InvalidToken, TokenRules
-from entrypoints.simulation import World
+from testkit.pipeline import InProcessPipeline as World
 from tests.support.buyers import AUDIENCE, ISSUER, SECRET, buyer_token
 from tests.support.orders import order_request as make_request
 

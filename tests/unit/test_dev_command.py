@@ -10,9 +10,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from entrypoints.api.identity import build_authenticator
-from entrypoints.cli import build_parser
-from entrypoints.commands.dev import (
+from adapters.http.buyer_tokens import build_authenticator
+from devstack import (
     DEV_AUDIENCE,
     DEV_BUYER,
     DEV_ISSUER,
@@ -20,6 +19,7 @@ from entrypoints.commands.dev import (
     dev_buyer_token,
     stack_environment,
 )
+from entrypoints.cli import build_parser
 from entrypoints.commands.sandbox import build_config
 from entrypoints.settings import Settings
 
@@ -76,7 +76,14 @@ def test_dev_prints_a_buyer_token_the_api_accepts() -> None:
     token = dev_buyer_token(env)
     assert token is not None
     settings = Settings.from_env(env)
-    authenticator = build_authenticator(settings, None)
+    authenticator = build_authenticator(
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        jwks_url=settings.jwt_jwks_url,
+        secret=settings.jwt_secret,
+        guest_checkout=settings.guest_checkout,
+        jwks_client=None,
+    )
     caller = asyncio.run(authenticator.caller(f"Bearer {token}"))
     assert caller.buyer_id == DEV_BUYER
     # With the caller's own identity provider, none is printed (nor a secret generated).

@@ -23,7 +23,7 @@ from litestar import Litestar, Response, get
 
 from adapters.clock import SystemClock
 from adapters.fakes import FakePaymentGateway
-from entrypoints.api.identity import BuyerAuthenticator, BuyerTokens, JwksKeys, TokenRules
+from adapters.http.buyer_tokens import BuyerAuthenticator, BuyerTokens, JwksKeys, TokenRules
 from entrypoints.container import Container
 from entrypoints.settings import Settings
 from tests.support.api import PROBLEM, UNLIMITED, Api, api_starter, serve

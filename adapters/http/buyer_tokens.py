@@ -1,5 +1,7 @@
-"""Buyer identity at the edge: ``Authorization: Bearer <JWT>`` from the shop's identity provider,
-verified with PyJWT (docs/adr/0014-buyer-identity-and-order-ids.md, docs/api.md "Buyers").
+"""Buyer tokens: ``Authorization: Bearer <JWT>`` from the shop's identity provider, verified with
+PyJWT, its keys fetched with httpx (docs/adr/0014-buyer-identity-and-order-ids.md, docs/api.md
+"Buyers"). The API's edge (``entrypoints/api/orders.py``) asks :class:`BuyerAuthenticator` who a
+request comes from; ``entrypoints/api/problems.py`` answers its errors.
 
 One kind of token per deployment, never both (no algorithm switching): RS256/ES256 with the keys
 of ``JWT_JWKS_URL`` (cached; fetched again when a token names an unknown ``kid``, at most once per
@@ -20,10 +22,8 @@ from typing import Any
 
 import httpx
 import jwt
-from litestar.exceptions import NotAuthorizedException
 
 from application.buyers import Caller
-from entrypoints.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +51,12 @@ CHALLENGE = 'Bearer realm="orders"'
 INVALID_CHALLENGE = 'Bearer realm="orders", error="invalid_token"'
 
 
-class TokenRequired(NotAuthorizedException):
-    """No ``Authorization: Bearer`` on an endpoint that needs a buyer."""
+class TokenRequired(Exception):
+    """No ``Authorization: Bearer`` on an endpoint that needs a buyer (a 401)."""
 
 
-class InvalidToken(NotAuthorizedException):
-    """The token failed a check; the answer never says which."""
+class InvalidToken(Exception):
+    """The token failed a check (a 401); the answer never says which."""
 
 
 class IdentityUnavailable(Exception):
@@ -277,16 +277,23 @@ async def open_jwks_client(
 
 
 def build_authenticator(
-    settings: Settings, jwks_client: httpx.AsyncClient | None
+    *,
+    issuer: str,
+    audience: str,
+    jwks_url: str | None,
+    secret: str,
+    guest_checkout: bool,
+    jwks_client: httpx.AsyncClient | None,
 ) -> BuyerAuthenticator:
-    """The authenticator of ``settings``."""
-    rules = TokenRules(issuer=settings.jwt_issuer, audience=settings.jwt_audience)
+    """The authenticator of the API's settings (``JWT_*``, ``GUEST_CHECKOUT``): none verifies
+    tokens without a JWKS URL or a secret (every token is then refused)."""
+    rules = TokenRules(issuer=issuer, audience=audience)
     tokens: BuyerTokens | None = None
-    if settings.jwt_jwks_url and jwks_client is not None:
-        tokens = BuyerTokens(rules, jwks=JwksKeys(jwks_client, settings.jwt_jwks_url))
-    elif settings.jwt_secret:
-        tokens = BuyerTokens(rules, secret=settings.jwt_secret)
-    return BuyerAuthenticator(tokens, guest_checkout=settings.guest_checkout)
+    if jwks_url and jwks_client is not None:
+        tokens = BuyerTokens(rules, jwks=JwksKeys(jwks_client, jwks_url))
+    elif secret:
+        tokens = BuyerTokens(rules, secret=secret)
+    return BuyerAuthenticator(tokens, guest_checkout=guest_checkout)
 
 
 def mint_token(

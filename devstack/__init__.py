@@ -1,0 +1,41 @@
+"""The embedded dev stack: Redis and Mongo-wire servers started on demand, free loopback ports,
+and the supervisor that runs the sandbox, the API and the worker wired to each other.
+
+Used by ``orders-service dev`` (``entrypoints/commands/dev.py``, the CLI only) and by the tests;
+never by the running service (import-linter)."""
+
+from devstack.errors import MissingExtra, StackError
+from devstack.ports import LOOPBACK, claim_port, free_port
+from devstack.servers import EXTRA, check_embedded, embedded_mongo, embedded_redis
+from devstack.supervisor import (
+    DEV_AUDIENCE,
+    DEV_BUYER,
+    DEV_ISSUER,
+    Child,
+    curl_session,
+    dev_buyer_token,
+    run_stack,
+    signal_group,
+    stack_environment,
+)
+
+__all__ = [
+    "DEV_AUDIENCE",
+    "DEV_BUYER",
+    "DEV_ISSUER",
+    "EXTRA",
+    "LOOPBACK",
+    "Child",
+    "MissingExtra",
+    "StackError",
+    "check_embedded",
+    "claim_port",
+    "curl_session",
+    "dev_buyer_token",
+    "embedded_mongo",
+    "embedded_redis",
+    "free_port",
+    "run_stack",
+    "signal_group",
+    "stack_environment",
+]
