@@ -16,6 +16,8 @@ What the composition root (``entrypoints/container.py``) uses:
   ``HttpTokenTransferService``; ``NowPaymentsGateway(client, *, pay_currency, public_base_url,
   retry=None, breakers=None)``, whose create is never retried (no idempotency key on that API).
   ``None``: the default policy, and a breaker of its own.
+- ``buyer_tokens.build_authenticator(...)`` with ``buyer_tokens.open_jwks_client(url, timeout)``:
+  who a request to ``/api/orders`` comes from (a buyer's JWT, or a guest; ADR 0014).
 
 Errors: a permanent answer raises ``PermanentDownstreamError`` at once (``IdempotencyKeyReused``
 for 409 ``idempotency_key_reused``; ``RequestRefused`` for a 400/422 or a request httpx cannot

@@ -1,6 +1,6 @@
 """``/api/orders``: a buyer creates an order (idempotent on ``reference_id``), reads it back,
 lists their orders and cancels one not yet paid. Every route first finds out who asks
-(``entrypoints/api/identity.py``): a buyer's token, or a guest's client secret with
+(``adapters/http/buyer_tokens.py``): a buyer's token, or a guest's client secret with
 ``GUEST_CHECKOUT``; another buyer's order answers 404, as a missing one."""
 
 from __future__ import annotations
