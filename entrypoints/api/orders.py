@@ -107,7 +107,14 @@ async def authenticate(request: Request[Any, Any, Any]) -> None:
     """Who asks (a 401 for a missing or invalid token, before anything else is read), kept on
     the request for its handler."""
     authenticator: BuyerAuthenticator = objects_of(request.app.state).get("buyer_authenticator")
-    secret = request.headers.get(CLIENT_SECRET_HEADER) or request.query_params.get("client_secret")
+    from_header = request.headers.get(CLIENT_SECRET_HEADER)
+    from_query = request.query_params.get("client_secret")
+    # Checked here, before anything else reads them (a layered parameter's bounds are the
+    # document's, not checked by Litestar).
+    for name, value in (("X-Client-Secret", from_header), ("client_secret", from_query)):
+        if value is not None and len(value) > MAX_CLIENT_SECRET_LENGTH:
+            raise InvalidQuery(name, f"must be at most {MAX_CLIENT_SECRET_LENGTH} characters")
+    secret = from_header or from_query
     request.state[_CALLER] = await authenticator.caller(
         request.headers.get("authorization"), secret
     )

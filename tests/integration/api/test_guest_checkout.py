@@ -64,6 +64,7 @@ async def test_a_guest_reads_their_order_with_the_secret_and_only_with_it(
         await guest.get(f"/api/orders/{order['id']}"),
         await guest.get(f"/api/orders/{order['id']}", params={"client_secret": secret + "x"}),
         await guest.get(f"/api/orders/{order['id']}", params={"client_secret": ""}),
+        await guest.get(f"/api/orders/{order['id']}", headers={"X-Client-Secret": "x" * 128}),
         await guest.get("/api/orders", params={"reference_id": "guest-1"}),
         await guest.get(f"/api/orders/{order['id']}/events"),
         await guest.post(f"/api/orders/{order['id']}/cancel"),
@@ -139,3 +140,12 @@ async def test_without_guest_checkout_a_create_without_a_token_is_a_401(api: Api
     assert response.json()["code"] == "token_required"
     assert api.gateway.create_calls == 0
     assert api.repository.all() == []
+
+
+async def test_an_overlong_client_secret_is_a_400_naming_it(guest: httpx.AsyncClient) -> None:
+    query = await guest.get("/api/orders/x", params={"client_secret": "x" * 129})
+    header = await guest.get("/api/orders/x", headers={"X-Client-Secret": "x" * 129})
+
+    assert (query.status_code, header.status_code) == (400, 400)
+    assert [e["field"] for e in query.json()["errors"]] == ["client_secret"]
+    assert [e["field"] for e in header.json()["errors"]] == ["X-Client-Secret"]
