@@ -26,7 +26,8 @@ from adapters.fakes import FakePaymentGateway
 from adapters.http.buyer_tokens import BuyerAuthenticator, BuyerTokens, JwksKeys, TokenRules
 from entrypoints.container import Container
 from entrypoints.settings import Settings
-from tests.support.api import PROBLEM, UNLIMITED, Api, api_starter, serve
+from testkit.server import serve_in_loop
+from tests.support.api import PROBLEM, UNLIMITED, Api, api_starter
 from tests.support.buyers import AUDIENCE, BUYER_SETTINGS, ISSUER, SECRET, claims_of, signed
 from tests.support.orders import order_body
 
@@ -161,7 +162,7 @@ class Jwks:
 @pytest.fixture
 async def jwks() -> AsyncIterator[Jwks]:
     endpoint = Jwks(keys=[_jwk(RSA_KEY, "rsa-1", "RS256"), _jwk(EC_KEY, "ec-1", "ES256")])
-    async with serve(endpoint.app()) as url:
+    async with serve_in_loop(endpoint.app()) as url:
         endpoint.url = f"{url}/jwks.json"
         yield endpoint
 

@@ -7,16 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import random
-import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from entrypoints.api.app import create_app
 from entrypoints.settings import Settings
+from testkit.server import loopback_socket, serve_in_loop, url_of
 from tests.integration.http.harness import API_KEY, WEBHOOK_SECRET, SandboxControl, running_sandbox
 from tests.support.buyers import BUYER_ENV, auth
 from tests.support.orders import order_body
@@ -24,23 +23,14 @@ from tests.support.orders import order_body
 ROUNDS = 50
 
 
-@pytest.fixture
-def api_socket() -> Iterator[socket.socket]:
-    """The API's port, bound first: the sandbox posts its webhooks to it."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    try:
-        yield sock
-    finally:
-        sock.close()
-
-
 Wired = tuple[httpx.AsyncClient, SandboxControl]
 
 
 @pytest.fixture
-async def wired(api_socket: socket.socket) -> AsyncIterator[Wired]:
-    api_url = f"http://127.0.0.1:{api_socket.getsockname()[1]}"
+async def wired() -> AsyncIterator[Wired]:
+    # The API's port first: the sandbox posts its webhooks to it.
+    sock = loopback_socket()
+    api_url = url_of(sock)
     with running_sandbox(webhook_url=f"{api_url}/api/webhooks/payments") as sandbox_url:
         control = SandboxControl(sandbox_url)
         await control.client.put("/sandbox/config", json={"webhook_backoff_seconds": 0.05})
@@ -60,21 +50,13 @@ async def wired(api_socket: socket.socket) -> AsyncIterator[Wired]:
             runs_pipeline=True,
             serves_buyers=True,
         )
-        server = uvicorn.Server(
-            uvicorn.Config(create_app(settings), lifespan="on", log_level="warning", http="h11")
-        )
-        task = asyncio.create_task(server.serve(sockets=[api_socket]))
         try:
-            while not server.started:
-                if task.done():
-                    task.result()
-                    raise RuntimeError("the API stopped before it started")
-                await asyncio.sleep(0.005)
-            async with httpx.AsyncClient(base_url=api_url, timeout=10, headers=auth()) as client:
+            async with (
+                serve_in_loop(create_app(settings), sock=sock) as url,
+                httpx.AsyncClient(base_url=url, timeout=10, headers=auth()) as client,
+            ):
                 yield client, control
         finally:
-            server.should_exit = True
-            await task
             await control.aclose()
 
 
