@@ -9,7 +9,8 @@ from domain import FAIL_STATUSES, Order
 
 class RetryOrderNow:
     """Un-park a failed order (fresh attempt budget) and schedule it at once. An order in any other
-    non-terminal status is only nudged; a finished order is refused with ``NotParked``."""
+    non-terminal status is only nudged; a finished order is refused with ``NotParked``. An order
+    with a refund: a parked refund is retried (same key), anything else is ``NotParked``."""
 
     def __init__(self, repository: OrderRepository, scheduler: JobScheduler, clock: Clock) -> None:
         self._repository = repository
@@ -29,6 +30,16 @@ class RetryOrderNow:
             raise ValueError("order_id or reference_id is required")
         if order is None:
             raise OrderNotFound(key, value)
+        if order.refund is not None:
+            # The fulfilment ended: only a refund that ran out of attempts can be retried.
+            if not order.parked or order.refund.is_final:
+                raise NotParked(
+                    f"order {order.id} has a {order.refund.status.value} refund: nothing to retry"
+                )
+            order.retry_refund(self._clock.now())
+            await self._repository.save(order, expected_version=order.version)
+            await self._scheduler.schedule_advance(order.id)
+            return order
         if order.is_terminal:
             raise NotParked(f"order {order.id} is {order.status.value}: nothing to retry")
         if order.status in FAIL_STATUSES:

@@ -53,6 +53,9 @@ class InstrumentedOrderRepository:
     async def due_for_retry(self, now: datetime, limit: int) -> list[Order]:
         return await self.inner.due_for_retry(now, limit)
 
+    async def refunds_due(self, now: datetime, limit: int) -> list[Order]:
+        return await self.inner.refunds_due(now, limit)
+
     async def pending_payments(self, updated_before: datetime, limit: int) -> list[Order]:
         return await self.inner.pending_payments(updated_before, limit)
 

@@ -111,10 +111,34 @@ async def test_a_notification_schedules_the_order_now(world: World) -> None:
     assert world.scheduler.jobs == {order.id: world.clock.now()}
 
 
-async def test_a_notification_for_a_finished_order_schedules_nothing(world: World) -> None:
+async def test_a_notification_for_a_completed_order_schedules_nothing(world: World) -> None:
+    order = (await world.create_order.execute(make_request())).order
+    world.gateway.complete(order.payment.id)
+    await world.run_due_jobs()
+    await world.advance.execute(order.id)
+    assert (await world.repository.get(order.id)).status is OrderStatus.COMPLETED  # type: ignore[union-attr]
+    await world.handle_notification.execute(order.payment.id)
+    assert world.scheduler.jobs == {}
+
+
+async def test_a_notification_for_a_failed_order_is_looked_at_once_refunded_never(
+    world: World,
+) -> None:
+    """failed_pay may hear of a late payment; once its refund exists nothing is scheduled."""
     order = (await world.create_order.execute(make_request())).order
     world.gateway.fail(order.payment.id)
     await world.advance.execute(order.id)
+    await world.handle_notification.execute(order.payment.id)
+    assert world.scheduler.jobs == {order.id: world.clock.now()}
+    await world.run_due_jobs()  # the payment did not complete: nothing happens
+    assert (await world.repository.get(order.id)).refund is None  # type: ignore[union-attr]
+    world.gateway.complete(order.payment.id, late=True)
+    await world.handle_notification.execute(order.payment.id)
+    await world.run_due_jobs()
+    refunded = await world.repository.get(order.id)
+    assert refunded is not None
+    assert refunded.refund is not None
+    assert refunded.refund.status.value == "succeeded"
     await world.handle_notification.execute(order.payment.id)
     assert world.scheduler.jobs == {}
 
