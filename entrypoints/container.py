@@ -45,9 +45,16 @@ from application.handle_payment_notification import HandlePaymentNotification
 from application.order_history import GetOrderHistory
 from application.order_stats import CachedOrderStats, OrderStats
 from application.policy import PipelineTimings, RetryPolicy
+from application.refund_order import RefundOrder
 from application.retry_order_now import RetryOrderNow
+from application.retry_transfer import RetryTransfer
 from application.search_orders import SearchOrders
-from application.sweepers import PollPendingPayments, ResumeStuckOrders, RetryFailedOrders
+from application.sweepers import (
+    DriveRefunds,
+    PollPendingPayments,
+    ResumeStuckOrders,
+    RetryFailedOrders,
+)
 from entrypoints.api.nowpayments_signature import IpnVerifier
 from entrypoints.api.signature import WebhookVerifier
 from entrypoints.settings import Settings, SettingsError
@@ -234,7 +241,16 @@ class Container(containers.DeclarativeContainer):
     resume_stuck_orders = providers.Singleton(
         ResumeStuckOrders, observed_repository, scheduler, clock, timings
     )
+    drive_refunds = providers.Singleton(
+        DriveRefunds, observed_repository, scheduler, clock, timings
+    )
     retry_order_now = providers.Singleton(RetryOrderNow, observed_repository, scheduler, clock)
+    refund_order = providers.Singleton(
+        RefundOrder, observed_repository, observed_transfer_service, scheduler, clock
+    )
+    retry_transfer = providers.Singleton(
+        RetryTransfer, observed_repository, observed_transfer_service, scheduler, clock
+    )
 
     # --- the operator's read side ---
     order_queries = providers.Singleton(MongoOrderQueries, mongo_database)

@@ -14,7 +14,7 @@ import msgspec
 
 from adapters.clock import SystemClock
 from adapters.fakes import FakePaymentGateway, FakeTokenTransferService, FakeWalletService
-from application.ports import PaymentState
+from application.ports import PaymentState, RefundState
 from entrypoints.sandbox.config import Endpoint, FaultKind, SandboxConfig, SandboxKnobs
 from entrypoints.sandbox.nowpayments import NowPayment, NowPaymentsLedger, sign_ipn, write_object
 from entrypoints.sandbox.webhooks import Delivery, WebhookSender
@@ -48,6 +48,9 @@ class Sandbox:
         #: Ids already answered once: a later answer with the same id is a replay (200, not 201).
         self.answered_payments: set[str] = set()
         self.answered_transfers: set[str] = set()
+        self.answered_refunds: set[str] = set()
+        #: Refund calls per idempotency key (replays included).
+        self.refund_requests: Counter[str] = Counter()
         self.payment_conflicts = 0
         self.wallets_existing = 0
         self.calls: Counter[str] = Counter()
@@ -71,6 +74,7 @@ class Sandbox:
     def replace_knobs(self, knobs: SandboxKnobs) -> None:
         self.knobs = knobs
         self.transfers.confirm_immediately = knobs.confirm_transfers
+        self.gateway.refund_outcome = RefundState(knobs.refund_outcome)
 
     # --- faults ---
 
@@ -102,13 +106,21 @@ class Sandbox:
     # --- the buyer's side ---
 
     def settle(
-        self, payment_id: str, action: str, amount: Decimal | None, *, notify: bool = True
+        self,
+        payment_id: str,
+        action: str,
+        amount: Decimal | None,
+        *,
+        notify: bool = True,
+        currency: str | None = None,
+        late: bool = False,
     ) -> PaymentState:
         """Complete, fail or expire a pending payment, then send its webhook (unless not
-        ``notify``: a webhook that never arrives)."""
+        ``notify``: a webhook that never arrives). ``late`` completes one already expired or
+        failed (the bank settled after the expiry)."""
         stored = self.gateway.payments[payment_id]
         if action == "complete":
-            self.gateway.complete(payment_id, amount=amount)
+            self.gateway.complete(payment_id, amount=amount, currency=currency, late=late)
         elif action == "fail":
             self.gateway.fail(payment_id)
         else:
@@ -171,6 +183,17 @@ class Sandbox:
             "wallets_existing": self.wallets_existing,
             "transfers": len(self.transfers.transfers),
             "duplicates_refused": self.transfers.duplicates_refused,
+            "refunds": len(self.gateway.refunds),
+            "refunds_by_key": {
+                key: {
+                    "id": stored.refund.id,
+                    "payment_id": stored.refund.payment_id,
+                    "status": stored.refund.status.value,
+                    "amount": f"{stored.amount:f}",
+                    "requests": self.refund_requests[key],
+                }
+                for key, stored in sorted(self.gateway.refunds.items())
+            },
             "calls": {name: self.calls[name] for name in sorted(self.calls)},
             "faults": {name: self.faults[name] for name in sorted(self.faults)},
             "webhooks": {
