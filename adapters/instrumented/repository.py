@@ -6,9 +6,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from adapters.instrumented.metrics import EVENTS, PARKINGS, RETRIES, STATUS_ENTERED, child
+from adapters.instrumented.metrics import (
+    EVENTS,
+    PARKINGS,
+    REFUNDS,
+    RETRIES,
+    STATUS_ENTERED,
+    TRANSFERS_SHORT,
+    child,
+)
 from application.ports import OrderRepository
-from domain import MOVES, EventType, Order, OrderEvent
+from domain import MOVES, REFUND_EVENTS, EventType, Order, OrderEvent
 
 
 def count(events: list[OrderEvent]) -> None:
@@ -21,6 +29,10 @@ def count(events: list[OrderEvent]) -> None:
             child(RETRIES, str(event.data["step"])).inc()
         elif event.type is EventType.PARKED:
             PARKINGS.inc()
+        elif event.type is EventType.TRANSFER_SHORT:
+            TRANSFERS_SHORT.inc()
+        if event.type in REFUND_EVENTS:
+            child(REFUNDS, str(event.data["refund"])).inc()
 
 
 class InstrumentedOrderRepository:

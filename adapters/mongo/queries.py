@@ -63,6 +63,8 @@ def filter_query(filters: OrderFilters) -> dict[str, Any]:
         query["request.fiat_currency"] = filters.fiat_currency
     if filters.parked_only:
         query["parked"] = True
+    if filters.refund_status is not None:
+        query["refund.status"] = filters.refund_status.value
     created: dict[str, Any] = {}
     if filters.created_from is not None:
         created["$gte"] = time_to_bson(filters.created_from)

@@ -259,6 +259,8 @@ def test_operation_ids_are_readable() -> None:
         "receiveNowPaymentsIpn",
         "getAdminStats",
         "retryAdminOrder",
+        "refundAdminOrder",
+        "retryAdminOrderTransfer",
     }
 
 
