@@ -44,6 +44,7 @@ from application.get_order import GetOrder
 from application.handle_payment_notification import HandlePaymentNotification
 from application.order_history import GetOrderHistory
 from application.order_stats import CachedOrderStats, OrderStats
+from application.period_stats import PeriodOrderStats
 from application.policy import PipelineTimings, RetryPolicy
 from application.refund_order import RefundOrder
 from application.retry_order_now import RetryOrderNow
@@ -262,6 +263,7 @@ class Container(containers.DeclarativeContainer):
         providers.Callable(_stats_refresh, settings),
     )
     get_order_history = providers.Singleton(GetOrderHistory, repository, webhook_log)
+    period_stats = providers.Singleton(PeriodOrderStats, order_queries)
 
     # --- the HTTP edge ---
     webhook_verifier = providers.Singleton(

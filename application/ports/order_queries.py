@@ -237,3 +237,7 @@ class OrderQueries(Protocol):
 
     async def parked_count(self) -> int:
         """How many orders are parked, waiting for a person."""
+
+    async def active_between(self, start: datetime, end: datetime, limit: int) -> list[Order]:
+        """Up to ``limit`` orders that can have a history line in ``[start, end)``: created
+        before ``end`` and last changed at or after ``start``, oldest first."""

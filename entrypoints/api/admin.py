@@ -27,6 +27,7 @@ from application.errors import InvalidQuery, NotParked, OrderNotFound, RefundCon
 from application.get_order import GetOrder
 from application.order_history import GetOrderHistory
 from application.order_stats import CachedOrderStats, Stats
+from application.period_stats import PeriodOrderStats, PeriodStats
 from application.ports import Clock
 from application.ports.order_queries import (
     DEFAULT_PAGE_SIZE,
@@ -564,6 +565,93 @@ async def order_stats(
     return StatsView.of(await stats.execute(clock.now()))
 
 
+class StatusTimesView(msgspec.Struct, frozen=True):
+    """Stays in one status that began in the period and ended: count and percentiles."""
+
+    count: Annotated[int, said("Stays counted.", 40)]
+    p50_seconds: Annotated[str, said("Median length in seconds, a decimal string.", "1.250")]
+    p95_seconds: Annotated[str, said("95th percentile (nearest rank), seconds.", "7.900")]
+
+
+class PeriodStatsView(msgspec.Struct, frozen=True, rename={"from_": "from"}):
+    """The period ``[from, to)`` from the orders' histories (docs/refunds.md, docs/api.md)."""
+
+    from_: Annotated[str, when("Start of the period (included).", "2026-03-01T00:00:00.000Z")]
+    to: Annotated[str, when("End of the period (excluded).", "2026-03-02T00:00:00.000Z")]
+    orders: Annotated[int, said("Orders read: created before `to`, changed since `from`.", 120)]
+    truncated: Annotated[
+        bool, said("True: more orders than one answer reads; narrow the period.", False)
+    ]
+    time_in_status: Annotated[
+        dict[str, StatusTimesView],
+        said("Per status: stays that began in the period and have ended."),
+    ]
+    refunds: Annotated[
+        dict[str, int],
+        said("Refunds requested in the period, by their status now.", {"succeeded": 3}),
+    ]
+    refunded: Annotated[
+        dict[str, str],
+        said("Money refunded (succeeded) per currency, decimal strings.", {"EUR": "39.30"}),
+    ]
+
+    @classmethod
+    def of(cls, stats: PeriodStats) -> PeriodStatsView:
+        def seconds(ms: int) -> str:
+            return f"{Decimal(ms) / 1000:.3f}"
+
+        return cls(
+            from_=ms_text(stats.start),
+            to=ms_text(stats.end),
+            orders=stats.orders,
+            truncated=stats.truncated,
+            time_in_status={
+                s.value: StatusTimesView(t.count, seconds(t.p50_ms), seconds(t.p95_ms))
+                for s, t in stats.time_in_status.items()
+            },
+            refunds={s.value: n for s, n in stats.refunds.items()},
+            refunded={c: f"{v:f}" for c, v in stats.refunded.items()},
+        )
+
+
+PeriodStartParam = Annotated[
+    datetime,
+    QueryParameter(
+        name="from",
+        description="Start of the period, included (ISO 8601 with a time zone).",
+        examples=_TIME_EXAMPLE,
+    ),
+]
+PeriodEndParam = Annotated[
+    datetime,
+    QueryParameter(
+        name="to",
+        description="End of the period, excluded (ISO 8601 with a time zone).",
+        examples=_TIME_EXAMPLE,
+    ),
+]
+
+
+@get(
+    "/stats/period",
+    operation_id="getAdminPeriodStats",
+    operation_class=ApiOperation,
+    summary="Time in each status and refunds over a period",
+    description=(
+        f"{_AUTH} From the orders' histories: per status, how long the stays that began in "
+        "`[from, to)` lasted (p50, p95); the refunds requested in the period by status and "
+        "the money refunded per currency. Not cached: each call reads the period's orders."
+    ),
+    responses=problem_responses(400, 401, 429, 503),
+)
+async def period_stats(
+    period: NamedDependency[PeriodOrderStats],
+    start: PeriodStartParam,
+    end: PeriodEndParam,
+) -> PeriodStatsView:
+    return PeriodStatsView.of(await period.execute(start, end))
+
+
 @post(
     "/orders/{order_id:str}/retry",
     operation_id="retryAdminOrder",
@@ -681,6 +769,7 @@ ADMIN_DEPENDENCIES = {
     "history": FromContainer("get_order_history", GetOrderHistory),
     "retry": FromContainer("retry_order_now", RetryOrderNow),
     "refunder": FromContainer("refund_order", RefundOrder),
+    "period": FromContainer("period_stats", PeriodOrderStats),
     "resend": FromContainer("retry_transfer", RetryTransfer),
 }
 
@@ -691,6 +780,7 @@ admin_router = Router(
         order_history,
         order_events,
         order_stats,
+        period_stats,
         retry_order,
         refund_order,
         retry_transfer,

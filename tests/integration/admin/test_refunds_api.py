@@ -116,3 +116,30 @@ async def test_a_re_send_needs_the_old_transfer_failed_by_lookup(booked_api: Api
     assert any(f"re-sending under key {key}:2" in h.reason for h in order.history)
     refund = await _post(booked_api, PARKED_TRANSFER, "refund", {"reason": "too late"})
     assert refund.status_code == 409
+
+
+async def test_period_stats_tell_time_in_status_and_refunds(booked_api: Api) -> None:
+    refunded = await _post(booked_api, PARKED_WALLET, "refund", {"reason": "buyer asked"})
+    assert refunded.status_code == 200
+    response = await booked_api.client.get(
+        "/api/admin/stats/period",
+        params={"from": "2026-01-01T00:00:00Z", "to": "2030-01-01T00:00:00Z"},
+        headers=AUTH,
+    )
+    assert response.status_code == 200, response.text
+    stats = response.json()
+    assert stats["from"] == "2026-01-01T00:00:00.000Z"
+    assert stats["orders"] == 16
+    assert stats["truncated"] is False
+    # Every completed order of the book stayed in pending, then moved on.
+    assert stats["time_in_status"]["pending"]["count"] >= 6
+    assert sum(stats["refunds"].values()) == 1
+    bad = await booked_api.client.get(
+        "/api/admin/stats/period",
+        params={"from": "2026-02-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"},
+        headers=AUTH,
+    )
+    assert bad.status_code == 400
+    assert bad.headers["content-type"] == PROBLEM
+    missing = await booked_api.client.get("/api/admin/stats/period", headers=AUTH)
+    assert missing.status_code == 400

@@ -260,6 +260,7 @@ def test_operation_ids_are_readable() -> None:
         "getAdminStats",
         "retryAdminOrder",
         "refundAdminOrder",
+        "getAdminPeriodStats",
         "retryAdminOrderTransfer",
     }
 
@@ -345,6 +346,7 @@ def test_parameters_and_headers_are_declared() -> None:
         "min_price_fiat",
         "max_price_fiat",
         "parked",
+        "refund",
         "sort",
         "direction",
         "cursor",
