@@ -25,15 +25,15 @@ class RefundStatus(StrEnum):
     FAILED = "failed"
 
 
-R = RefundStatus
-
 #: Each refund status and the statuses it may move to. Code, tests and the diagram read it.
 #: The gateway's first answer may already be final, so ``requested`` may skip ``pending``.
 REFUND_TRANSITIONS: Mapping[RefundStatus, frozenset[RefundStatus]] = {
-    R.REQUESTED: frozenset({R.PENDING, R.SUCCEEDED, R.FAILED}),
-    R.PENDING: frozenset({R.SUCCEEDED, R.FAILED}),
-    R.SUCCEEDED: frozenset(),
-    R.FAILED: frozenset(),
+    RefundStatus.REQUESTED: frozenset(
+        {RefundStatus.PENDING, RefundStatus.SUCCEEDED, RefundStatus.FAILED}
+    ),
+    RefundStatus.PENDING: frozenset({RefundStatus.SUCCEEDED, RefundStatus.FAILED}),
+    RefundStatus.SUCCEEDED: frozenset(),
+    RefundStatus.FAILED: frozenset(),
 }
 
 FINAL_REFUND_STATUSES = frozenset(s for s, targets in REFUND_TRANSITIONS.items() if not targets)

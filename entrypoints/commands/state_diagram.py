@@ -20,14 +20,13 @@ BEGIN = "<!-- BEGIN GENERATED: orders-service state-diagram -->"
 REFUND_BEGIN = "<!-- BEGIN GENERATED: orders-service state-diagram --refunds -->"
 END = "<!-- END GENERATED -->"
 
-R = RefundStatus
 #: Why each refund move happens, for the edge labels.
 REFUND_LABELS: dict[tuple[RefundStatus, RefundStatus], str] = {
-    (R.REQUESTED, R.PENDING): "gateway accepted it",
-    (R.REQUESTED, R.SUCCEEDED): "gateway refunded at once",
-    (R.REQUESTED, R.FAILED): "gateway failed it at once",
-    (R.PENDING, R.SUCCEEDED): "lookup: succeeded",
-    (R.PENDING, R.FAILED): "lookup: failed (parked for a person)",
+    (RefundStatus.REQUESTED, RefundStatus.PENDING): "gateway accepted it",
+    (RefundStatus.REQUESTED, RefundStatus.SUCCEEDED): "gateway refunded at once",
+    (RefundStatus.REQUESTED, RefundStatus.FAILED): "gateway failed it at once",
+    (RefundStatus.PENDING, RefundStatus.SUCCEEDED): "lookup: succeeded",
+    (RefundStatus.PENDING, RefundStatus.FAILED): "lookup: failed (parked for a person)",
 }
 #: How a refund comes to be (the edge from the start).
 REFUND_START = "late payment, amount/currency mismatch, or an operator (parked order)"
@@ -71,7 +70,7 @@ def refund_mermaid() -> str:
     lines = [
         "```mermaid",
         "stateDiagram-v2",
-        f"    [*] --> {R.REQUESTED.value}: {REFUND_START}",
+        f"    [*] --> {RefundStatus.REQUESTED.value}: {REFUND_START}",
     ]
     for source, targets in REFUND_TRANSITIONS.items():
         for target in sorted(targets, key=list(RefundStatus).index):
