@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from application.errors import NotParked, OrderNotFound
+from application.errors import OrderFinished, OrderNotFound
 from application.ports import Clock, JobScheduler, OrderRepository
 from domain import FAIL_STATUSES, Order
 
 
 class RetryOrderNow:
     """Un-park a failed order (fresh attempt budget) and schedule it at once. An order in any other
-    non-terminal status is only nudged; a finished order is refused with ``NotParked``. An order
-    with a refund: a parked refund is retried (same key), anything else is ``NotParked``."""
+    non-terminal status is only nudged; a finished order is refused with ``OrderFinished``. An
+    order with a refund: a parked refund is retried (same key), anything else is
+    ``OrderFinished``."""
 
     def __init__(self, repository: OrderRepository, scheduler: JobScheduler, clock: Clock) -> None:
         self._repository = repository
@@ -33,15 +34,13 @@ class RetryOrderNow:
         if order.refund is not None:
             # The fulfilment ended: only a refund that ran out of attempts can be retried.
             if not order.parked or order.refund.is_final:
-                raise NotParked(
-                    f"order {order.id} has a {order.refund.status.value} refund: nothing to retry"
-                )
+                raise OrderFinished(order.id, f"refunded ({order.refund.status.value} refund)")
             order.retry_refund(self._clock.now())
             await self._repository.save(order, expected_version=order.version)
             await self._scheduler.schedule_advance(order.id)
             return order
         if order.is_terminal:
-            raise NotParked(f"order {order.id} is {order.status.value}: nothing to retry")
+            raise OrderFinished(order.id, order.status.value)
         if order.status in FAIL_STATUSES:
             order.unpark(self._clock.now())
             await self._repository.save(order, expected_version=order.version)

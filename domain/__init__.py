@@ -6,6 +6,7 @@ from domain.events import MOVES, REFUND_EVENTS, EventType, OrderEvent, event_id
 from domain.order import (
     FAIL_STATUSES,
     IN_FLIGHT_STATUSES,
+    RESUMABLE_STATUSES,
     TERMINAL_STATUSES,
     TRANSITIONS,
     Order,
@@ -38,6 +39,7 @@ __all__ = [
     "OPEN_REFUND_STATUSES",
     "REFUND_EVENTS",
     "REFUND_TRANSITIONS",
+    "RESUMABLE_STATUSES",
     "TERMINAL_STATUSES",
     "TRANSITIONS",
     "DomainError",

@@ -38,14 +38,21 @@ from adapters.instrumented import (
 from adapters.mongo.queries import MongoOrderQueries
 from adapters.saq import DEFAULT_QUEUE_NAME, SaqJobScheduler, open_queue
 from application.advance_order import AdvanceOrder
+from application.check_readiness import CheckReadiness
 from application.create_order import CreateOrder
 from application.errors import InfrastructureUnavailable
 from application.get_order import GetOrder
 from application.handle_payment_notification import HandlePaymentNotification
 from application.order_history import GetOrderHistory
-from application.order_stats import CachedOrderStats, OrderStats
+from application.order_stats import (
+    CachedOrderStats,
+    CurrentOrderStats,
+    MeasureOpenOrders,
+    OrderStats,
+)
 from application.period_stats import PeriodOrderStats
-from application.policy import PipelineTimings, RetryPolicy
+from application.policy import OrderRetryPolicy, PipelineTimings
+from application.receive_webhook import ReceiveWebhook
 from application.refund_order import RefundOrder
 from application.retry_order_now import RetryOrderNow
 from application.retry_transfer import RetryTransfer
@@ -76,8 +83,8 @@ def _stats_refresh(settings: Settings) -> timedelta:
     return timedelta(seconds=settings.admin_stats_refresh_seconds)
 
 
-def _retry_policy(settings: Settings) -> RetryPolicy:
-    return RetryPolicy(
+def _retry_policy(settings: Settings) -> OrderRetryPolicy:
+    return OrderRetryPolicy(
         base=timedelta(seconds=settings.retry_backoff_base_seconds),
         cap=timedelta(seconds=settings.retry_backoff_max_seconds),
         max_attempts=settings.retry_max_attempts,
@@ -147,7 +154,9 @@ class Container(containers.DeclarativeContainer):
     durability_probe = providers.Singleton(mongo.MongoDurabilityProbe, mongo_database)
 
     # --- downstream services ---
-    http_retry = providers.Singleton(http.RetryPolicy, attempts=settings.provided.http_max_attempts)
+    http_retry = providers.Singleton(
+        http.CallRetryPolicy, attempts=settings.provided.http_max_attempts
+    )
     http_breakers = providers.Singleton(
         http.build_breakers,
         threshold=settings.provided.http_breaker_threshold,
@@ -222,6 +231,10 @@ class Container(containers.DeclarativeContainer):
     handle_payment_notification = providers.Singleton(
         HandlePaymentNotification, observed_repository, scheduler
     )
+    receive_webhook = providers.Singleton(
+        ReceiveWebhook, webhook_log, handle_payment_notification, clock
+    )
+    check_readiness = providers.Singleton(CheckReadiness, repository, scheduler, durability_probe)
     advance_order = providers.Singleton(
         AdvanceOrder,
         observed_repository,
@@ -262,6 +275,8 @@ class Container(containers.DeclarativeContainer):
         providers.Singleton(OrderStats, order_queries),
         providers.Callable(_stats_refresh, settings),
     )
+    current_order_stats = providers.Singleton(CurrentOrderStats, order_stats, clock)
+    measure_open_orders = providers.Singleton(MeasureOpenOrders, order_queries, clock)
     get_order_history = providers.Singleton(GetOrderHistory, repository, webhook_log)
     period_stats = providers.Singleton(PeriodOrderStats, order_queries)
 

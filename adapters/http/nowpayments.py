@@ -35,14 +35,14 @@ import httpx
 import msgspec
 from purgatory import AsyncCircuitBreakerFactory
 
-from adapters.http.transport import HttpAdapter, RetryPolicy
+from adapters.http.caller import CallRetryPolicy, HttpAdapter
 from application.errors import PermanentDownstreamError
 from application.ports import (
     CreatedPayment,
     GatewayRefund,
     PaymentRequest,
+    PaymentSnapshot,
     PaymentState,
-    PaymentStatus,
 )
 from domain import to_milliseconds
 
@@ -177,7 +177,7 @@ class NowPaymentsGateway(HttpAdapter):
         *,
         pay_currency: str,
         public_base_url: str,
-        retry: RetryPolicy | None = None,
+        retry: CallRetryPolicy | None = None,
         breakers: AsyncCircuitBreakerFactory | None = None,
     ) -> None:
         super().__init__(client, retry=retry, breakers=breakers)
@@ -290,8 +290,8 @@ class NowPaymentsGateway(HttpAdapter):
     async def get_refund(self, refund_id: str) -> GatewayRefund:
         raise PermanentDownstreamError(SERVICE, f"no refund {refund_id} at NOWPayments")
 
-    async def get_payment(self, payment_id: str) -> PaymentStatus:
-        def parse(status: int, content: bytes) -> PaymentStatus:
+    async def get_payment(self, payment_id: str) -> PaymentSnapshot:
+        def parse(status: int, content: bytes) -> PaymentSnapshot:
             answer = _status_decoder.decode(content)
             if payment_id_text(answer.payment_id) != payment_id:
                 raise ValueError(f"payment_id {answer.payment_id!r} is not {payment_id!r}")
@@ -304,7 +304,7 @@ class NowPaymentsGateway(HttpAdapter):
                     answer.pay_amount,
                     extra={"payment_id": payment_id, "payment_status": answer.payment_status},
                 )
-            return PaymentStatus(
+            return PaymentSnapshot(
                 id=payment_id,
                 status=state,
                 amount=_amount(answer.price_amount, "price_amount"),

@@ -16,8 +16,8 @@ from application.ports import (
     CreatedPayment,
     GatewayRefund,
     PaymentRequest,
+    PaymentSnapshot,
     PaymentState,
-    PaymentStatus,
     RefundState,
     Transfer,
     TransferRequest,
@@ -116,8 +116,8 @@ class PaymentStatusAnswer(msgspec.Struct):
     currency: NonEmpty
     paid_at: AwareDatetime | None
 
-    def to_port(self) -> PaymentStatus:
-        return PaymentStatus(
+    def to_port(self) -> PaymentSnapshot:
+        return PaymentSnapshot(
             id=self.id,
             status=self.status,
             amount=parse_amount(self.amount, "amount"),

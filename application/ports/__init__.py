@@ -6,8 +6,8 @@ from application.ports.payments import (
     GatewayRefund,
     PaymentGateway,
     PaymentRequest,
+    PaymentSnapshot,
     PaymentState,
-    PaymentStatus,
     RefundState,
 )
 from application.ports.repository import OrderRepository
@@ -29,8 +29,8 @@ __all__ = [
     "OrderRepository",
     "PaymentGateway",
     "PaymentRequest",
+    "PaymentSnapshot",
     "PaymentState",
-    "PaymentStatus",
     "RefundState",
     "TokenTransferService",
     "Transfer",

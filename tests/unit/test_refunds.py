@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from adapters.fakes import Fault, SimulatedCrash
-from application.errors import NotParked, RefundConflict
+from application.errors import OrderFinished, RefundConflict
 from application.ports import RefundState
 from domain import (
     REFUND_TRANSITIONS,
@@ -29,8 +29,6 @@ from entrypoints.simulation import World
 from tests.unit.conftest import make_request
 from tests.unit.test_transitions import make_order
 
-S = OrderStatus
-R = RefundStatus
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
@@ -54,7 +52,7 @@ async def parked_transfer(world: World, fault: Fault = Fault.FAILED_ON_CHAIN) ->
     await world.advance.execute(order.id)
     parked = await stored(world, order.id)
     assert parked.parked
-    assert parked.status is S.SEND_TOKEN_TO_SMARTWALLET_FAIL
+    assert parked.status is OrderStatus.SEND_TOKEN_TO_SMARTWALLET_FAIL
     return parked
 
 
@@ -63,16 +61,16 @@ async def parked_transfer(world: World, fault: Fault = Fault.FAILED_ON_CHAIN) ->
 
 def test_the_refund_table_is_the_issues() -> None:
     assert {
-        R.REQUESTED: {R.PENDING, R.SUCCEEDED, R.FAILED},
-        R.PENDING: {R.SUCCEEDED, R.FAILED},
-        R.SUCCEEDED: set(),
-        R.FAILED: set(),
+        RefundStatus.REQUESTED: {RefundStatus.PENDING, RefundStatus.SUCCEEDED, RefundStatus.FAILED},
+        RefundStatus.PENDING: {RefundStatus.SUCCEEDED, RefundStatus.FAILED},
+        RefundStatus.SUCCEEDED: set(),
+        RefundStatus.FAILED: set(),
     } == REFUND_TRANSITIONS
 
 
 @given(st.lists(st.sampled_from(list(RefundStatus)), max_size=6))
 def test_a_refund_moves_only_along_its_table(targets: list[RefundStatus]) -> None:
-    refund = Refund(R.REQUESTED, Decimal("1"), "EUR", RefundCause.OPERATOR, "why", T0)
+    refund = Refund(RefundStatus.REQUESTED, Decimal("1"), "EUR", RefundCause.OPERATOR, "why", T0)
     for target in targets:
         if target in REFUND_TRANSITIONS[refund.status]:
             refund = refund.moved(target)
@@ -93,9 +91,12 @@ async def test_a_late_payment_on_a_failed_order_is_refunded_once_of_the_paid_amo
         await world.handle_notification.execute(order.payment.id)
         await world.run_due_jobs()
     done = await stored(world, order.id)
-    assert done.status is S.FAILED_PAY
+    assert done.status is OrderStatus.FAILED_PAY
     assert done.refund is not None
-    assert (done.refund.status, done.refund.cause) == (R.SUCCEEDED, RefundCause.LATE_PAYMENT)
+    assert (done.refund.status, done.refund.cause) == (
+        RefundStatus.SUCCEEDED,
+        RefundCause.LATE_PAYMENT,
+    )
     assert list(world.gateway.refunds) == [f"{order.id}:refund"]
     assert world.gateway.refund_calls == 1
     assert [e.type.value for e in done.events][-2:] == ["order.refund_requested", "order.refunded"]
@@ -107,7 +108,7 @@ async def test_a_mismatched_currency_is_refunded_in_that_currency(world: World) 
     world.gateway.complete(order.payment.id, currency="USD")
     await world.advance.execute(order.id)
     done = await stored(world, order.id)
-    assert done.status is S.FAILED_PAY
+    assert done.status is OrderStatus.FAILED_PAY
     assert done.refund is not None
     assert (done.refund.amount, done.refund.currency) == (Decimal("13.10"), "USD")
     assert done.refund.cause is RefundCause.AMOUNT_MISMATCH
@@ -121,12 +122,12 @@ async def test_a_pending_refund_is_looked_up_until_it_settles(world: World) -> N
     await world.run_due_jobs()
     pending = await stored(world, order.id)
     assert pending.refund is not None
-    assert pending.refund.status is R.PENDING
+    assert pending.refund.status is RefundStatus.PENDING
     world.gateway.settle_refunds(RefundState.SUCCEEDED)
     await world.settle(max_ticks=5, step_seconds=15)
     done = await stored(world, order.id)
     assert done.refund is not None
-    assert done.refund.status is R.SUCCEEDED
+    assert done.refund.status is RefundStatus.SUCCEEDED
     assert world.gateway.refund_calls == 1
 
 
@@ -138,10 +139,10 @@ async def test_a_failed_refund_is_parked_for_a_person_and_not_retried(world: Wor
     await world.run_due_jobs()
     done = await stored(world, order.id)
     assert done.refund is not None
-    assert done.refund.status is R.FAILED
+    assert done.refund.status is RefundStatus.FAILED
     assert done.parked
     assert "failed" in (done.parked_reason or "")
-    with pytest.raises(NotParked):
+    with pytest.raises(OrderFinished):
         await world.retry_now.execute(order_id=order.id)
 
 
@@ -155,7 +156,7 @@ async def test_refund_faults_retry_with_backoff_park_then_an_operator_resumes(
     await world.settle(max_ticks=20, step_seconds=30)
     parked = await stored(world, order.id)
     assert parked.refund is not None
-    assert parked.refund.status is R.REQUESTED
+    assert parked.refund.status is RefundStatus.REQUESTED
     assert parked.parked
     assert parked.refund.attempts == 3
     assert world.gateway.refunds == {}
@@ -163,7 +164,7 @@ async def test_refund_faults_retry_with_backoff_park_then_an_operator_resumes(
     await world.run_due_jobs()
     done = await stored(world, order.id)
     assert done.refund is not None
-    assert done.refund.status is R.SUCCEEDED
+    assert done.refund.status is RefundStatus.SUCCEEDED
     assert not done.parked
 
 
@@ -182,7 +183,7 @@ async def test_a_refund_made_but_not_recorded_is_replayed_under_its_key(
     await world.settle(max_ticks=10, step_seconds=30)
     done = await stored(world, order.id)
     assert done.refund is not None
-    assert done.refund.status is R.SUCCEEDED
+    assert done.refund.status is RefundStatus.SUCCEEDED
     assert len(world.gateway.refunds) == 1
     assert world.gateway.refund_calls == 2
 
@@ -195,15 +196,15 @@ async def test_an_operator_refund_ends_the_fulfilment_for_good(world: World) -> 
     await world.refund_order.execute(order.id, "buyer asked")
     await world.settle(max_ticks=10, step_seconds=30)
     done = await stored(world, order.id)
-    assert done.status is S.SEND_TOKEN_TO_SMARTWALLET_FAIL
+    assert done.status is OrderStatus.SEND_TOKEN_TO_SMARTWALLET_FAIL
     assert done.refund is not None
-    assert done.refund.status is R.SUCCEEDED
+    assert done.refund.status is RefundStatus.SUCCEEDED
     assert done.refund.amount == Decimal("13.10")
     assert not done.parked
     assert await world.repository.due_for_retry(world.clock.now(), 10) == []
     with pytest.raises(RefundConflict):
         await world.retry_transfer.execute(order.id, "changed my mind")
-    with pytest.raises(NotParked):
+    with pytest.raises(OrderFinished):
         await world.retry_now.execute(order_id=order.id)
     again = await world.refund_order.execute(order.id, "buyer asked")  # a replay
     assert again.refund == done.refund
@@ -234,7 +235,7 @@ async def test_a_re_send_uses_a_new_key_only_after_the_lookup_says_failed(world:
     assert "confirmed failed by lookup" in resent.history[-1].reason
     await world.run_due_jobs()
     done = await stored(world, order.id)
-    assert done.status is S.COMPLETED
+    assert done.status is OrderStatus.COMPLETED
     assert sorted(world.transfers.transfers) == [
         f"{order.id}:send_token",
         f"{order.id}:send_token:2",
@@ -259,7 +260,7 @@ async def test_a_short_transfer_parks_with_its_reason_and_is_not_refunded(world:
     await world.run_due_jobs()
     again = await stored(world, order.id)
     assert again.parked
-    assert again.status is S.SEND_TOKEN_TO_SMARTWALLET_FAIL
+    assert again.status is OrderStatus.SEND_TOKEN_TO_SMARTWALLET_FAIL
     assert len(world.transfers.transfers) == 1
 
 

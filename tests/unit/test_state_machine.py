@@ -26,11 +26,11 @@ from adapters.memory import InMemoryOrderRepository
 from application.errors import (
     DownstreamError,
     IdempotencyConflict,
-    NotParked,
+    OrderFinished,
     PaymentNotFound,
     RefundConflict,
 )
-from application.policy import PipelineTimings, RetryPolicy
+from application.policy import OrderRetryPolicy, PipelineTimings
 from application.ports import OrderRepository, PaymentState, RefundState, TransferState
 from domain import (
     REFUND_EVENTS,
@@ -46,7 +46,6 @@ from entrypoints.simulation import World
 from tests.unit.conftest import FixedJitter, make_request
 
 T = TypeVar("T")
-S = OrderStatus
 REFERENCES = [f"ref-{i}" for i in range(4)]
 FAULTS = [
     Fault.TRANSIENT,
@@ -74,7 +73,7 @@ class OrderPipeline(RuleBasedStateMachine):
         repository = self.run(self.make_repository())
         self.world = World(
             repository=repository,
-            retry_policy=RetryPolicy(
+            retry_policy=OrderRetryPolicy(
                 base=timedelta(seconds=2),
                 cap=timedelta(seconds=20),
                 max_attempts=3,
@@ -210,7 +209,7 @@ class OrderPipeline(RuleBasedStateMachine):
         if order.parked:
             try:
                 self.run(self.world.retry_now.execute(order_id=order.id))
-            except NotParked:
+            except OrderFinished:
                 assert order.refund is not None
                 assert order.refund.is_final
 
@@ -322,10 +321,10 @@ class OrderPipeline(RuleBasedStateMachine):
             assert stored.amount == order.refund.amount == paid
             assert stored.refund.payment_id == order.payment.id
             assert self.live_transfers(order_id) == [], "refunded and tokens sent"
-            assert order.status is not S.COMPLETED
+            assert order.status is not OrderStatus.COMPLETED
         for order in self.orders():
             if order.refund is not None:
-                assert order.status is not S.COMPLETED
+                assert order.status is not OrderStatus.COMPLETED
                 assert self.live_transfers(order.id) == []
             kinds = [e.data["refund"] for e in order.events if e.type in REFUND_EVENTS]
             statuses = [RefundStatus(str(k)) for k in kinds]
@@ -338,7 +337,7 @@ class OrderPipeline(RuleBasedStateMachine):
         for order in self.orders():
             assert order.status in TRANSITIONS
             history = [change.status for change in order.history]
-            assert history[0] is S.PENDING
+            assert history[0] is OrderStatus.PENDING
             assert history[-1] is order.status
             for a, b in itertools.pairwise(history):
                 assert a is b or b in TRANSITIONS[a], (order.id, a, b)
@@ -362,17 +361,25 @@ class OrderPipeline(RuleBasedStateMachine):
     def completed_means_exactly_one_transfer_to_its_wallet_of_its_amount(self) -> None:
         for order in self.orders():
             stored = self.world.transfers.transfers.get(order.idempotency_key(Step.SEND_TOKEN))
-            if order.status is S.COMPLETED:
+            if order.status is OrderStatus.COMPLETED:
                 assert stored is not None
                 assert stored.request.destination == order.smart_wallet_address
                 assert stored.request.amount == order.amount_token
                 assert order.transfer is not None
                 assert order.transfer.transfer_id == stored.transfer.id
-            if order.status in (S.PENDING, S.FAILED_PAY, S.COMPLETED_PAY, S.CREATING_WALLET):
+            if order.status in (
+                OrderStatus.PENDING,
+                OrderStatus.FAILED_PAY,
+                OrderStatus.COMPLETED_PAY,
+                OrderStatus.CREATING_WALLET,
+            ):
                 assert stored is None
-            if order.status is not S.PENDING:
+            if order.status is not OrderStatus.PENDING:
                 payment = self.world.gateway.payments[order.payment.id]
-                assert order.status is S.FAILED_PAY or payment.status is PaymentState.COMPLETED
+                assert (
+                    order.status is OrderStatus.FAILED_PAY
+                    or payment.status is PaymentState.COMPLETED
+                )
 
     # --- the end ---
     def operator_looks_at_every_parked_order(self) -> None:
@@ -381,15 +388,15 @@ class OrderPipeline(RuleBasedStateMachine):
             if not order.parked:
                 continue
             try:
-                if order.status is S.SEND_TOKEN_TO_SMARTWALLET_FAIL and turn % 2:
+                if order.status is OrderStatus.SEND_TOKEN_TO_SMARTWALLET_FAIL and turn % 2:
                     self.run(self.world.refund_order.execute(order.id, "operator refunds"))
-                elif order.status is S.SEND_TOKEN_TO_SMARTWALLET_FAIL:
+                elif order.status is OrderStatus.SEND_TOKEN_TO_SMARTWALLET_FAIL:
                     self.run(self.world.retry_transfer.execute(order.id, "operator re-sends"))
                 else:
                     self.run(self.world.retry_now.execute(order_id=order.id))
             except RefundConflict:
                 self.run(self.world.retry_now.execute(order_id=order.id))
-            except NotParked:
+            except OrderFinished:
                 pass
 
     def faults_stop_and_everything_paid_completes(self) -> None:
@@ -412,7 +419,7 @@ class OrderPipeline(RuleBasedStateMachine):
             payment = self.world.gateway.payments[order.payment.id]
             refunded = self.world.gateway.refunds.get(f"{order.id}:refund")
             live = self.live_transfers(order.id)
-            if order.status is S.COMPLETED:
+            if order.status is OrderStatus.COMPLETED:
                 assert refunded is None
                 assert order.refund is None
                 assert len(live) == 1
@@ -423,9 +430,13 @@ class OrderPipeline(RuleBasedStateMachine):
             elif order.transfer is not None and order.transfer.amount_out is not None:
                 # Confirmed below the minimum: parked for a person, nothing refunded.
                 assert order.parked
-                assert order.status is S.SEND_TOKEN_TO_SMARTWALLET_FAIL
+                assert order.status is OrderStatus.SEND_TOKEN_TO_SMARTWALLET_FAIL
             else:
-                assert order.status is S.FAILED_PAY, (order.id, order.status, order.history)
+                assert order.status is OrderStatus.FAILED_PAY, (
+                    order.id,
+                    order.status,
+                    order.history,
+                )
                 assert payment.status is not PaymentState.COMPLETED, order.history
         self.at_most_one_transfer_per_order_and_each_matches_its_order()
         self.refunded_at_most_once_of_the_paid_amount_and_never_with_tokens()
