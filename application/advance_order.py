@@ -96,19 +96,23 @@ class AdvanceOrder:
         return AdvanceOutcome(order, events=tuple(order.events[first : order.stored_events]))
 
     async def _run(self, order: Order) -> None:
+        """Fulfil the order, or (``failed_pay``) look for a late payment; then drive its refund,
+        if it has one (requested just now, by an operator, or earlier)."""
+        if order.refund is None:
+            if order.status is OrderStatus.FAILED_PAY:
+                await self._check_late_payment(order)
+            else:
+                await self._fulfil(order)
+        if order.refund is not None:
+            await self._drive_refund(order)
+
+    async def _fulfil(self, order: Order) -> None:
         # True only right after this run announced the transfer coming from a status the transfer
         # was never tried in (completed_pay, creating_wallet): nobody can have sent under the key
         # yet, so the lookup is skipped. It is decided by where the order came from, never by the
         # attempt count, which an operator's retry resets.
         fresh_send = False
         for _ in range(_MAX_MOVES):
-            if order.refund is not None:
-                await self._drive_refund(order)
-                return
-            if order.status is OrderStatus.FAILED_PAY:
-                if not await self._check_late_payment(order):
-                    return
-                continue
             if order.is_terminal or order.parked:
                 return
             status = order.status
@@ -171,7 +175,7 @@ class AdvanceOrder:
                     RefundCause.AMOUNT_MISMATCH, info.amount, info.currency, reason, now
                 )
                 await self._save(order)
-                return True
+                return False  # the run drives the refund next
             order.mark_paid(now)
             await self._save(order)
             return True
@@ -191,18 +195,18 @@ class AdvanceOrder:
         await self._schedule(order, now + self._timings.payment_recheck)
         return False
 
-    async def _check_late_payment(self, order: Order) -> bool:
-        """A ``failed_pay`` order without a refund (a webhook hinted at news): ask the gateway.
-        True when the payment completed after all and its refund is now requested."""
+    async def _check_late_payment(self, order: Order) -> None:
+        """A ``failed_pay`` order without a refund (a webhook hinted at news): ask the gateway;
+        a payment that completed after all gets its refund requested."""
         now = self._clock.now()
         try:
             info = await self._gateway.get_payment(order.payment.id)
         except DownstreamError as exc:
             log.warning("late payment check of order %s failed: %s", order.id, exc)
             await self._schedule(order, now + self._timings.payment_recheck)
-            return False
+            return
         if info.status is not PaymentState.COMPLETED:
-            return False
+            return
         order.record_payment_status(info.status.value)
         order.request_refund(
             RefundCause.LATE_PAYMENT,
@@ -212,7 +216,6 @@ class AdvanceOrder:
             now,
         )
         await self._save(order)
-        return True
 
     async def _drive_refund(self, order: Order) -> None:
         """Call (or replay, same key) the refund, or look a pending one up; retries with

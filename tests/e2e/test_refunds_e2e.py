@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -18,15 +19,7 @@ import httpx
 import pytest
 
 from tests.e2e.stack import FAST, Stack, isolated_redis, running_stack
-from tests.e2e.test_end_to_end import (
-    configure_sandbox,
-    create_orders,
-    eventually,
-    order_body,
-    read_order,
-    sandbox_stats,
-    transfers_of,
-)
+from tests.support.orders import e2e_order
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis, pytest.mark.mongo]
 
@@ -66,6 +59,52 @@ def refund_stack(
         yield running
 
 
+async def eventually(
+    check: Callable[[], Awaitable[bool]], *, seconds: float, what: str, stack: Stack
+) -> None:
+    """Poll ``check`` until it holds (a bound against hanging, not a measure of speed)."""
+    deadline = time.monotonic() + seconds
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {seconds:.0f} s: {what}\n{stack.logs()}")
+        await asyncio.sleep(0.3)
+
+
+async def configure_sandbox(client: httpx.AsyncClient, stack: Stack, knobs: Json) -> None:
+    answer = await client.put(f"{stack.sandbox_url}/sandbox/config", json=knobs)
+    assert answer.status_code == 200, answer.text
+
+
+async def create_orders(client: httpx.AsyncClient, stack: Stack, refs: list[str]) -> list[Json]:
+    async def create(reference: str) -> Json:
+        answer = await client.post(f"{stack.api_url}/api/orders", json=e2e_order(reference))
+        assert answer.status_code == 201, answer.text
+        order: Json = answer.json()
+        return order
+
+    return list(await asyncio.gather(*(create(r) for r in refs)))
+
+
+async def read_order(client: httpx.AsyncClient, stack: Stack, order_id: str) -> Json:
+    answer = await client.get(f"{stack.api_url}/api/orders/{order_id}")
+    assert answer.status_code == 200, answer.text
+    order: Json = answer.json()
+    return order
+
+
+async def sandbox_stats(client: httpx.AsyncClient, stack: Stack) -> Json:
+    answer = await client.get(f"{stack.sandbox_url}/sandbox/stats")
+    assert answer.status_code == 200, answer.text
+    stats: Json = answer.json()
+    return stats
+
+
+async def transfers_of(client: httpx.AsyncClient, stack: Stack, order_ids: set[str]) -> list[Json]:
+    answer = await client.get(f"{stack.sandbox_url}/sandbox/transfers")
+    assert answer.status_code == 200, answer.text
+    return [t for t in answer.json() if t["key"].split(":", 1)[0] in order_ids]
+
+
 async def _sandbox(client: httpx.AsyncClient, stack: Stack, path: str, **params: str) -> Json:
     answer = await client.post(f"{stack.sandbox_url}{path}", params=params)
     assert answer.status_code == 200, answer.text
@@ -95,6 +134,24 @@ def _refund_is(status: str) -> Any:
     return lambda o: o["refund"] is not None and o["refund"]["status"] == status
 
 
+def _one_refund_per_key_of_the_amount_paid(
+    stats: Json, paid: dict[str, tuple[Decimal, str]], final: list[Json]
+) -> None:
+    """Exactly one refund per key, of the amount paid, for exactly the orders of ``paid``."""
+    by_key = stats["refunds_by_key"]
+    assert stats["refunds"] == len(paid)
+    assert set(by_key) == {f"{i}:refund" for i in paid}
+    payments = {o["id"]: o["payment"]["id"] for o in final}
+    for order_id, (paid_amount, _) in paid.items():
+        refund = by_key[f"{order_id}:refund"]
+        assert Decimal(refund["amount"]) == paid_amount, (order_id, refund)
+        assert refund["payment_id"] == payments[order_id]
+        assert refund["status"] == "succeeded"
+    for order in final:
+        shown = (Decimal(order["refund"]["amount"]), order["refund"]["currency"])
+        assert shown == paid[order["id"]]
+
+
 async def test_eighteen_refunds_once_each_two_resends_through_faults_and_a_crash(
     refund_stack: Stack,
 ) -> None:
@@ -103,7 +160,7 @@ async def test_eighteen_refunds_once_each_two_resends_through_faults_and_a_crash
     async with httpx.AsyncClient(timeout=10) as client:
         await configure_sandbox(client, stack, {"webhook_backoff_seconds": 0.2})
         late, mismatched, on_chain = [
-            await create_orders(client, stack, [order_body(f"rf-{run}-{k}-{i}") for i in range(n)])
+            await create_orders(client, stack, [f"rf-{run}-{k}-{i}" for i in range(n)])
             for k, n in (("late", 10), ("mis", 5), ("chain", 5))
         ]
 
@@ -193,20 +250,8 @@ async def test_eighteen_refunds_once_each_two_resends_through_faults_and_a_crash
         await configure_sandbox(client, stack, {"webhook_backoff_seconds": 0.2})
 
     assert refunds_at_kill < 18, "the kill landed after every refund was made"
-    # Exactly one refund per key, of the amount paid, for exactly these 18 orders.
-    by_key = stats["refunds_by_key"]
-    assert stats["refunds"] == 18
-    assert set(by_key) == {f"{i}:refund" for i in refund_ids}
-    payments = {o["id"]: o["payment"]["id"] for o in final}
-    for order_id, (amount, _) in paid.items():
-        refund = by_key[f"{order_id}:refund"]
-        assert Decimal(refund["amount"]) == amount, (order_id, refund)
-        assert refund["payment_id"] == payments[order_id]
-        assert refund["status"] == "succeeded"
-    for order in final:
-        assert (Decimal(order["refund"]["amount"]), order["refund"]["currency"]) == paid[
-            order["id"]
-        ]
+    assert len(paid) == 10 + 5 + 3
+    _one_refund_per_key_of_the_amount_paid(stats, paid, final)
     # The faults struck the refund endpoint, before and after the effect.
     assert stats["faults"].get("error", 0) > 0, stats
     assert stats["faults"].get("effect_then_fail", 0) > 0, stats

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from application.period_stats import nearest_rank, period_stats, stays
 from domain import OrderStatus, RefundCause, RefundStatus, StatusChange
-from tests.unit.test_transitions import make_order
+from tests.support.orders import placed_order
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -40,11 +40,11 @@ def test_nearest_rank() -> None:
 
 
 def test_the_period_counts_stays_begun_in_it_and_its_refunds() -> None:
-    early = make_order()
+    early = placed_order()
     early.mark_payment_failed(at(10), "expired")  # pending 0 → 10 s
     early.request_refund(RefundCause.LATE_PAYMENT, Decimal("10.5"), "EUR", "late", at(20))
     early.refund_answered("rf_1", RefundStatus.SUCCEEDED, None, at(21), recheck_at=None)
-    late = make_order()
+    late = placed_order()
     late.history = [
         StatusChange(OrderStatus.PENDING, at(100)),
         StatusChange(OrderStatus.FAILED_PAY, at(104)),

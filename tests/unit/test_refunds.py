@@ -26,8 +26,7 @@ from domain import (
     replay_history,
 )
 from entrypoints.simulation import World
-from tests.unit.conftest import make_request
-from tests.unit.test_transitions import make_order
+from tests.support.orders import order_request, placed_order
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -39,14 +38,14 @@ async def stored(world: World, order_id: str) -> Order:
 
 
 async def failed_order(world: World, reference_id: str = "ref-1") -> Order:
-    order = (await world.create_order.execute(make_request(reference_id))).order
+    order = (await world.create_order.execute(order_request(reference_id))).order
     world.gateway.fail(order.payment.id)
     await world.advance.execute(order.id)
     return await stored(world, order.id)
 
 
 async def parked_transfer(world: World, fault: Fault = Fault.FAILED_ON_CHAIN) -> Order:
-    order = (await world.create_order.execute(make_request())).order
+    order = (await world.create_order.execute(order_request())).order
     world.gateway.complete(order.payment.id)
     world.transfer_faults.script("send", fault)
     await world.advance.execute(order.id)
@@ -104,7 +103,7 @@ async def test_a_late_payment_on_a_failed_order_is_refunded_once_of_the_paid_amo
 
 
 async def test_a_mismatched_currency_is_refunded_in_that_currency(world: World) -> None:
-    order = (await world.create_order.execute(make_request())).order
+    order = (await world.create_order.execute(order_request())).order
     world.gateway.complete(order.payment.id, currency="USD")
     await world.advance.execute(order.id)
     done = await stored(world, order.id)
@@ -213,7 +212,7 @@ async def test_an_operator_refund_ends_the_fulfilment_for_good(world: World) -> 
 
 async def test_no_refund_while_the_transfer_under_the_key_landed(world: World) -> None:
     """Parked after its budget with the answer lost each time: the tokens went out."""
-    order = (await world.create_order.execute(make_request())).order
+    order = (await world.create_order.execute(order_request())).order
     world.gateway.complete(order.payment.id)
     world.transfer_faults.script("send", Fault.LOST_ANSWER)
     world.transfer_faults.script("find_by_key", *[Fault.TRANSIENT] * 5)
@@ -265,12 +264,12 @@ async def test_a_short_transfer_parks_with_its_reason_and_is_not_refunded(world:
 
 
 def test_an_order_is_never_refunded_twice_nor_after_completion() -> None:
-    order = make_order()
+    order = placed_order()
     order.mark_payment_failed(T0, "expired")
     order.request_refund(RefundCause.LATE_PAYMENT, Decimal("10.5"), "EUR", "late", T0)
     with pytest.raises(InvalidTransition, match="already has a refund"):
         order.request_refund(RefundCause.LATE_PAYMENT, Decimal("10.5"), "EUR", "late", T0)
-    completed = make_order(wallet="0xabc")
+    completed = placed_order(wallet="0xabc")
     completed.mark_paid(T0)
     with pytest.raises(InvalidTransition):
         completed.request_refund(RefundCause.OPERATOR, Decimal("10.5"), "EUR", "no", T0)

@@ -10,8 +10,7 @@ import pytest
 from adapters.fakes import FakeTokenTransferService
 from application.ports import TransferRequest
 from domain import order_id_for
-from tests.integration.admin.conftest import AUTH
-from tests.integration.api.conftest import PROBLEM, Api
+from tests.support.api import AUTH, PROBLEM, Api
 
 PARKED_WALLET = order_id_for("ref-06")  # create_wallet_fail, parked
 PARKED_TRANSFER = order_id_for("ref-15")  # send_token_to_smartwallet_fail, parked

@@ -8,8 +8,8 @@ import pytest
 
 from application.errors import PermanentDownstreamError, TransientDownstreamError
 from application.ports import RefundState, TransferState
-from tests.downstream_requests import payment_request, transfer_request
 from tests.integration.http.harness import Adapters, SandboxControl
+from tests.support.downstream_requests import payment_request, transfer_request
 
 
 async def _paid(sandbox: SandboxControl, adapters: Adapters, ref: str) -> str:
