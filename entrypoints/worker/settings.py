@@ -23,7 +23,7 @@ from application.sweepers import (
     RetryFailedOrders,
 )
 from entrypoints.container import Container, resolve, running
-from entrypoints.logging import bind_job_context
+from entrypoints.log_config import bind_job_context
 from entrypoints.settings import Settings, SettingsError
 from entrypoints.worker import tasks
 from entrypoints.worker.tasks import Services, WorkerContext
@@ -138,7 +138,7 @@ def worker_settings(
         ],
         "startup": startup,
         "shutdown": shutdown,
-        # The job key and order id on every log line of the job (entrypoints/logging.py).
+        # The job key and order id on every log line of the job (entrypoints/log_config.py).
         "before_process": bind_job_context,
         "after_process": tasks.after_process,
         "timers": TIMERS,

@@ -25,26 +25,26 @@ from domain import (
     RefundStatus,
     replay_history,
 )
-from entrypoints.simulation import World
+from testkit.pipeline import InProcessPipeline
 from tests.support.orders import order_request, placed_order
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-async def stored(world: World, order_id: str) -> Order:
+async def stored(world: InProcessPipeline, order_id: str) -> Order:
     found = await world.repository.get(order_id)
     assert found is not None
     return found
 
 
-async def failed_order(world: World, reference_id: str = "ref-1") -> Order:
+async def failed_order(world: InProcessPipeline, reference_id: str = "ref-1") -> Order:
     order = (await world.create_order.execute(order_request(reference_id))).order
     world.gateway.fail(order.payment.id)
     await world.advance.execute(order.id)
     return await stored(world, order.id)
 
 
-async def parked_transfer(world: World, fault: Fault = Fault.FAILED_ON_CHAIN) -> Order:
+async def parked_transfer(world: InProcessPipeline, fault: Fault = Fault.FAILED_ON_CHAIN) -> Order:
     order = (await world.create_order.execute(order_request())).order
     world.gateway.complete(order.payment.id)
     world.transfer_faults.script("send", fault)
@@ -82,7 +82,7 @@ def test_a_refund_moves_only_along_its_table(targets: list[RefundStatus]) -> Non
 
 
 async def test_a_late_payment_on_a_failed_order_is_refunded_once_of_the_paid_amount(
-    world: World,
+    world: InProcessPipeline,
 ) -> None:
     order = await failed_order(world)
     world.gateway.complete(order.payment.id, late=True, amount=Decimal("13.10"))
@@ -102,7 +102,7 @@ async def test_a_late_payment_on_a_failed_order_is_refunded_once_of_the_paid_amo
     assert replay_history(done.events) == done.history
 
 
-async def test_a_mismatched_currency_is_refunded_in_that_currency(world: World) -> None:
+async def test_a_mismatched_currency_is_refunded_in_that_currency(world: InProcessPipeline) -> None:
     order = (await world.create_order.execute(order_request())).order
     world.gateway.complete(order.payment.id, currency="USD")
     await world.advance.execute(order.id)
@@ -113,7 +113,7 @@ async def test_a_mismatched_currency_is_refunded_in_that_currency(world: World) 
     assert done.refund.cause is RefundCause.AMOUNT_MISMATCH
 
 
-async def test_a_pending_refund_is_looked_up_until_it_settles(world: World) -> None:
+async def test_a_pending_refund_is_looked_up_until_it_settles(world: InProcessPipeline) -> None:
     world.gateway.refund_outcome = RefundState.PENDING
     order = await failed_order(world)
     world.gateway.complete(order.payment.id, late=True)
@@ -130,7 +130,9 @@ async def test_a_pending_refund_is_looked_up_until_it_settles(world: World) -> N
     assert world.gateway.refund_calls == 1
 
 
-async def test_a_failed_refund_is_parked_for_a_person_and_not_retried(world: World) -> None:
+async def test_a_failed_refund_is_parked_for_a_person_and_not_retried(
+    world: InProcessPipeline,
+) -> None:
     world.gateway.refund_outcome = RefundState.FAILED
     order = await failed_order(world)
     world.gateway.complete(order.payment.id, late=True)
@@ -146,7 +148,7 @@ async def test_a_failed_refund_is_parked_for_a_person_and_not_retried(world: Wor
 
 
 async def test_refund_faults_retry_with_backoff_park_then_an_operator_resumes(
-    world: World,
+    world: InProcessPipeline,
 ) -> None:
     order = await failed_order(world)
     world.gateway.complete(order.payment.id, late=True)
@@ -169,7 +171,7 @@ async def test_refund_faults_retry_with_backoff_park_then_an_operator_resumes(
 
 @pytest.mark.parametrize("fault", [Fault.CRASH_AFTER_EFFECT, Fault.LOST_ANSWER])
 async def test_a_refund_made_but_not_recorded_is_replayed_under_its_key(
-    world: World, fault: Fault
+    world: InProcessPipeline, fault: Fault
 ) -> None:
     order = await failed_order(world)
     world.gateway.complete(order.payment.id, late=True)
@@ -190,7 +192,7 @@ async def test_a_refund_made_but_not_recorded_is_replayed_under_its_key(
 # --- the operator's choices for a failed transfer ---
 
 
-async def test_an_operator_refund_ends_the_fulfilment_for_good(world: World) -> None:
+async def test_an_operator_refund_ends_the_fulfilment_for_good(world: InProcessPipeline) -> None:
     order = await parked_transfer(world)
     await world.refund_order.execute(order.id, "buyer asked")
     await world.settle(max_ticks=10, step_seconds=30)
@@ -210,7 +212,7 @@ async def test_an_operator_refund_ends_the_fulfilment_for_good(world: World) -> 
     assert len(world.gateway.refunds) == 1
 
 
-async def test_no_refund_while_the_transfer_under_the_key_landed(world: World) -> None:
+async def test_no_refund_while_the_transfer_under_the_key_landed(world: InProcessPipeline) -> None:
     """Parked after its budget with the answer lost each time: the tokens went out."""
     order = (await world.create_order.execute(order_request())).order
     world.gateway.complete(order.payment.id)
@@ -227,7 +229,9 @@ async def test_no_refund_while_the_transfer_under_the_key_landed(world: World) -
     assert world.gateway.refunds == {}
 
 
-async def test_a_re_send_uses_a_new_key_only_after_the_lookup_says_failed(world: World) -> None:
+async def test_a_re_send_uses_a_new_key_only_after_the_lookup_says_failed(
+    world: InProcessPipeline,
+) -> None:
     order = await parked_transfer(world)
     resent = await world.retry_transfer.execute(order.id, "pool fixed")
     assert resent.send_generation == 2
@@ -243,13 +247,15 @@ async def test_a_re_send_uses_a_new_key_only_after_the_lookup_says_failed(world:
         await world.refund_order.execute(order.id, "too late")
 
 
-async def test_no_re_send_when_no_transfer_was_ever_made(world: World) -> None:
+async def test_no_re_send_when_no_transfer_was_ever_made(world: InProcessPipeline) -> None:
     order = await parked_transfer(world, Fault.PERMANENT)  # 422 slippage: nothing made
     with pytest.raises(RefundConflict, match="no transfer was made"):
         await world.retry_transfer.execute(order.id, "again")
 
 
-async def test_a_short_transfer_parks_with_its_reason_and_is_not_refunded(world: World) -> None:
+async def test_a_short_transfer_parks_with_its_reason_and_is_not_refunded(
+    world: InProcessPipeline,
+) -> None:
     order = await parked_transfer(world, Fault.SHORT_ON_CHAIN)
     assert "below min_amount_token_receive 12.4" in (order.parked_reason or "")
     assert "order.transfer_short" in [e.type.value for e in order.events]

@@ -1,6 +1,6 @@
-"""The sandbox as a Litestar app: the three contracts under ``/v1``, exactly as
-docs/contracts.md states them, plus ``/sandbox/*`` controls, the checkout page and a demo
-shop (``/shop``) that buys through the API from the sandbox's origin.
+"""The sandbox as a Litestar app: the three contracts under ``/v1`` as docs/contracts.md states
+them, NOWPayments under ``/v1/payment``, plus ``/sandbox/*`` controls, the checkout page and a
+demo shop (``/shop``) that buys through the API from the sandbox's origin.
 
 Bodies are read and written with msgspec by hand, so that every answer, errors included, has
 the contract's shape (``{"error": "<reason>"}``) rather than the framework's.
@@ -15,6 +15,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 import msgspec
 from litestar import Litestar, Request, Response, Router, get, post, put
@@ -23,26 +24,22 @@ from litestar.enums import MediaType
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
-from application.errors import IdempotencyKeyReused, NotRefundable, PermanentDownstreamError
-from application.ports import (
-    GatewayRefund,
-    PaymentRequest,
-    PaymentState,
-    RefundState,
+from sandbox.config import AFTER_EFFECT, OUTCOMES, FaultKind, SandboxConfig, SandboxKnobs
+from sandbox.ledger import (
+    EXPIRED,
+    FAILED,
+    PENDING,
+    AboveAmountPaid,
+    KeyReused,
+    NotRefundable,
+    PaymentOrder,
+    Refund,
     Transfer,
-    TransferRequest,
+    TransferOrder,
 )
-from entrypoints.sandbox.config import (
-    AFTER_EFFECT,
-    OUTCOMES,
-    FaultKind,
-    SandboxConfig,
-    SandboxKnobs,
-)
-from entrypoints.sandbox.nowpayments import CASES, CLOSED, NowPayment, write_object
-from entrypoints.sandbox.pages import after_checkout, checkout_page, index_page
-from entrypoints.sandbox.state import Sandbox
-from entrypoints.settings import origin_of
+from sandbox.nowpayments import CASES, CLOSED, NowPayment, write_object
+from sandbox.pages import after_checkout, checkout_page, index_page
+from sandbox.state import Sandbox
 
 AnyRequest = Request[Any, Any, Any]
 
@@ -85,29 +82,6 @@ class PaymentStatusOut(msgspec.Struct):
     paid_at: datetime | None
 
 
-class RefundIn(msgspec.Struct):
-    amount: str
-    reason: str
-
-
-class RefundOut(msgspec.Struct):
-    id: str
-    payment_id: str
-    status: str
-    amount: str
-    failure_reason: str | None
-
-    @classmethod
-    def of(cls, refund: GatewayRefund) -> RefundOut:
-        return cls(
-            id=refund.id,
-            payment_id=refund.payment_id,
-            status=refund.status.value,
-            amount=f"{refund.amount:f}",
-            failure_reason=refund.failure_reason,
-        )
-
-
 class WalletIn(msgspec.Struct):
     passkey_credential_id: str
     passkey_public_key: str
@@ -138,17 +112,40 @@ class TransferOut(msgspec.Struct):
     def of(cls, transfer: Transfer) -> TransferOut:
         return cls(
             id=transfer.id,
-            status=transfer.status.value,
+            status=transfer.status,
             tx_signature=transfer.tx_signature,
             amount_out=None if transfer.amount_out is None else f"{transfer.amount_out:f}",
             failure_reason=transfer.failure_reason,
         )
 
 
+class RefundIn(msgspec.Struct):
+    amount: str
+    reason: str
+
+
+class RefundOut(msgspec.Struct):
+    id: str
+    payment_id: str
+    status: str
+    amount: str
+    failure_reason: str | None
+
+    @classmethod
+    def of(cls, refund: Refund) -> RefundOut:
+        return cls(
+            id=refund.id,
+            payment_id=refund.payment_id,
+            status=refund.status,
+            amount=f"{refund.amount:f}",
+            failure_reason=refund.failure_reason,
+        )
+
+
 _payment_in = msgspec.json.Decoder(PaymentIn)
 _wallet_in = msgspec.json.Decoder(WalletIn)
-_refund_in = msgspec.json.Decoder(RefundIn)
 _transfer_in = msgspec.json.Decoder(TransferIn)
+_refund_in = msgspec.json.Decoder(RefundIn)
 _knobs_in = msgspec.json.Decoder(SandboxKnobs)
 
 
@@ -280,7 +277,7 @@ async def create_payment(request: AnyRequest) -> Response[bytes]:
             raise BadBody(f"currency must be an ISO 4217 code, got {body.currency!r}")
     except BadBody as exc:
         return _error(400, "invalid_request", detail=str(exc))
-    payment_request = PaymentRequest(
+    payment_order = PaymentOrder(
         reference_id=body.reference_id,
         amount=amount,
         currency=body.currency,
@@ -290,20 +287,20 @@ async def create_payment(request: AnyRequest) -> Response[bytes]:
         return_url=body.return_url,
     )
     try:
-        created = await sandbox.gateway.create_payment(payment_request, idempotency_key=key)
-    except IdempotencyKeyReused:
+        created = sandbox.gateway.create(payment_order, key=key)
+    except KeyReused:
         sandbox.payment_conflicts += 1
         return _error(409, "idempotency_key_reused")
-    # No await since the fake stored the payment: this check and the add are one step.
+    # No await since the book stored the payment: this check and the add are one step.
     replay = created.id in sandbox.answered_payments
     sandbox.answered_payments.add(created.id)
     answer = PaymentOut(
         id=created.id,
         token=created.token,
         checkout_url=f"{_base_url(request)}/checkout/{created.id}",
-        status=created.status,
-        amount=f"{created.amount:f}",
-        currency=created.currency,
+        status=PENDING,
+        amount=f"{created.order.amount:f}",
+        currency=created.order.currency,
         created_at=created.created_at,
         expires_at=created.expires_at,
     )
@@ -313,16 +310,15 @@ async def create_payment(request: AnyRequest) -> Response[bytes]:
 @get("/payments/{payment_id:str}", opt={"endpoint": "get_payment"})
 async def get_payment(request: AnyRequest, payment_id: FromPath[str]) -> Response[bytes]:
     sandbox = _sandbox(request)
-    try:
-        status = await sandbox.gateway.get_payment(payment_id)
-    except PermanentDownstreamError:
+    stored = sandbox.gateway.payments.get(payment_id)
+    if stored is None:
         return _error(404, "not_found")
     answer = PaymentStatusOut(
-        id=status.id,
-        status=status.status.value,
-        amount=f"{status.amount:f}",
-        currency=status.currency,
-        paid_at=status.paid_at,
+        id=stored.id,
+        status=stored.status,
+        amount=f"{stored.paid:f}",
+        currency=stored.currency,
+        paid_at=stored.paid_at,
     )
     return await _after_effect(request, _json(200, answer))
 
@@ -337,17 +333,18 @@ async def refund_payment(request: AnyRequest, payment_id: FromPath[str]) -> Resp
     except BadBody as exc:
         return _error(400, "invalid_request", detail=str(exc))
     sandbox.refund_requests[key] += 1
+    payment = sandbox.gateway.payments.get(payment_id)
+    if payment is None:
+        return _error(404, "not_found")
     try:
-        refund = await sandbox.gateway.refund_payment(
-            payment_id, amount, body.reason, idempotency_key=key
+        refund = sandbox.gateway.refund(
+            payment, amount, body.reason, key=key, outcome=sandbox.knobs.refund_outcome
         )
-    except IdempotencyKeyReused:
+    except KeyReused:
         return _error(409, "idempotency_key_reused")
     except NotRefundable:
         return _error(409, "not_refundable")
-    except PermanentDownstreamError as exc:
-        if payment_id not in sandbox.gateway.payments:
-            return _error(404, "not_found")
+    except AboveAmountPaid as exc:
         return _error(400, "invalid_request", detail=str(exc))
     replay = refund.id in sandbox.answered_refunds
     sandbox.answered_refunds.add(refund.id)
@@ -356,9 +353,8 @@ async def refund_payment(request: AnyRequest, payment_id: FromPath[str]) -> Resp
 
 @get("/refunds/{refund_id:str}", opt={"endpoint": "get_refund"})
 async def get_refund(request: AnyRequest, refund_id: FromPath[str]) -> Response[bytes]:
-    try:
-        refund = await _sandbox(request).gateway.get_refund(refund_id)
-    except PermanentDownstreamError:
+    refund = _sandbox(request).gateway.refund_by_id(refund_id)
+    if refund is None:
         return _error(404, "not_found")
     return await _after_effect(request, _json(200, RefundOut.of(refund)))
 
@@ -376,15 +372,12 @@ async def create_wallet(request: AnyRequest) -> Response[bytes]:
             raise BadBody("passkey_credential_id and passkey_public_key must not be empty")
     except BadBody as exc:
         return _error(400, "invalid_request", detail=str(exc))
-    wallet = await sandbox.wallets.create_wallet(
-        credential_id=body.passkey_credential_id,
-        public_key=body.passkey_public_key,
-        idempotency_key=key,
-    )
-    if not wallet.created:
+    del key  # required by the contract; the credential alone names the wallet
+    address, created = sandbox.wallets.create(body.passkey_credential_id)
+    if not created:
         sandbox.wallets_existing += 1
-    answer = WalletOut(address=wallet.address, created=wallet.created)
-    return await _after_effect(request, _json(201 if wallet.created else 200, answer))
+    answer = WalletOut(address=address, created=created)
+    return await _after_effect(request, _json(201 if created else 200, answer))
 
 
 # --- 3. token transfer service ---
@@ -396,7 +389,7 @@ async def send_transfer(request: AnyRequest) -> Response[bytes]:
     try:
         key = _idempotency_key(request)
         body: TransferIn = _decode(_transfer_in, await request.body())
-        transfer_request = TransferRequest(
+        transfer_order = TransferOrder(
             destination=body.destination,
             pool_id=body.pool_id,
             token_symbol=body.token_symbol,
@@ -406,7 +399,9 @@ async def send_transfer(request: AnyRequest) -> Response[bytes]:
         )
     except BadBody as exc:
         return _error(400, "invalid_request", detail=str(exc))
-    transfer = await sandbox.transfers.send(transfer_request, idempotency_key=key)
+    transfer = sandbox.transfers.send(
+        transfer_order, key=key, confirm=sandbox.knobs.confirm_transfers
+    )
     replay = transfer.id in sandbox.answered_transfers
     outcome = request.state.get("fault")
     if not replay and outcome == "failed_on_chain":
@@ -421,7 +416,7 @@ async def send_transfer(request: AnyRequest) -> Response[bytes]:
 async def get_transfer_by_key(
     request: AnyRequest, idempotency_key: FromPath[str]
 ) -> Response[bytes]:
-    transfer = await _sandbox(request).transfers.find_by_key(idempotency_key)
+    transfer = _sandbox(request).transfers.transfers.get(idempotency_key)
     if transfer is None:
         return _error(404, "not_found")
     return await _after_effect(request, _json(200, TransferOut.of(transfer)))
@@ -696,12 +691,12 @@ async def list_transfers(request: AnyRequest) -> Response[bytes]:
         [
             {
                 "key": stored.key,
-                "id": stored.transfer.id,
-                "status": stored.transfer.status.value,
-                "destination": stored.request.destination,
-                "pool_id": stored.request.pool_id,
-                "token_symbol": stored.request.token_symbol,
-                "amount": f"{stored.request.amount:f}",
+                "id": stored.id,
+                "status": stored.status,
+                "destination": stored.order.destination,
+                "pool_id": stored.order.pool_id,
+                "token_symbol": stored.order.token_symbol,
+                "amount": f"{stored.order.amount:f}",
             }
             for stored in transfers.values()
         ],
@@ -717,14 +712,14 @@ async def list_refunds(request: AnyRequest) -> Response[bytes]:
         [
             {
                 "key": key,
-                "id": stored.refund.id,
-                "payment_id": stored.refund.payment_id,
-                "status": stored.refund.status.value,
-                "amount": f"{stored.amount:f}",
-                "reason": stored.reason,
+                "id": refund.id,
+                "payment_id": refund.payment_id,
+                "status": refund.status,
+                "amount": f"{refund.amount:f}",
+                "reason": refund.reason,
                 "requests": sandbox.refund_requests[key],
             }
-            for key, stored in sorted(sandbox.gateway.refunds.items())
+            for key, refund in sorted(sandbox.gateway.refunds.items())
         ],
     )
 
@@ -736,7 +731,7 @@ async def settle_refunds(
     """Settle every ``pending`` refund to ``?status=succeeded`` (default) or ``failed``."""
     if status not in ("succeeded", "failed"):
         return _error(400, "invalid_request", detail="status must be succeeded or failed")
-    _sandbox(request).gateway.settle_refunds(RefundState(status))
+    _sandbox(request).gateway.settle_refunds(status)
     return _json(200, {"settled": True})
 
 
@@ -751,12 +746,12 @@ def _payment_view(sandbox: Sandbox, payment_id: str, base_url: str) -> dict[str,
     stored = sandbox.gateway.payments[payment_id]
     return {
         "id": payment_id,
-        "reference_id": stored.request.reference_id,
-        "order_id": stored.request.order_id,
-        "pool_id": stored.request.pool_id,
-        "status": stored.status.value,
-        "amount": f"{stored.created.amount:f}",
-        "currency": stored.created.currency,
+        "reference_id": stored.order.reference_id,
+        "order_id": stored.order.order_id,
+        "pool_id": stored.order.pool_id,
+        "status": stored.status,
+        "amount": f"{stored.order.amount:f}",
+        "currency": stored.order.currency,
         "paid_amount": None if stored.paid_amount is None else f"{stored.paid_amount:f}",
         "paid_at": stored.paid_at,
         "checkout_url": f"{base_url}/checkout/{payment_id}",
@@ -804,23 +799,19 @@ async def settle_payment(
     if action not in ("complete", "fail", "expire", "webhook"):
         return _error(404, "unknown_action", detail="complete, fail, expire or webhook")
     stored = sandbox.gateway.payments[payment_id]
-    late_completion = (
-        action == "complete"
-        and late
-        and stored.status in (PaymentState.PENDING, PaymentState.EXPIRED, PaymentState.FAILED)
-    )
+    late_completion = action == "complete" and late and stored.status in (PENDING, EXPIRED, FAILED)
     if action == "webhook":
         sandbox.notify(payment_id)
-    elif stored.status is not PaymentState.PENDING and not late_completion:
+    elif stored.status != PENDING and not late_completion:
         if not from_form:
-            return _error(409, "not_pending", payment_status=stored.status.value)
+            return _error(409, "not_pending", payment_status=stored.status)
     else:
         try:
             paid = None if amount is None else _amount(amount, "amount")
+            if currency is not None and not (len(currency) == 3 and currency.isalpha()):
+                raise BadBody(f"currency must be an ISO 4217 code, got {currency!r}")
         except BadBody as exc:
             return _error(400, "invalid_request", detail=str(exc))
-        if currency is not None and not (len(currency) == 3 and currency.isalpha()):
-            return _error(400, "invalid_request", detail="currency must be an ISO 4217 code")
         sandbox.settle(
             payment_id, action, paid, notify=webhook, currency=currency, late=late_completion
         )
@@ -840,10 +831,26 @@ async def checkout(request: AnyRequest, payment_id: FromPath[str]) -> Response[s
     )
 
 
-#: The demo shop: plain HTML and fetch, no build step (entrypoints/sandbox/shop.html).
+#: The demo shop: plain HTML and fetch, no build step (sandbox/shop.html).
 SHOP_PAGE = Path(__file__).with_name("shop.html")
 #: The API the shop calls when neither ``?api=`` nor the webhook target says otherwise.
 DEFAULT_API = "http://127.0.0.1:8000"
+
+
+def origin_of(url: str) -> str | None:
+    """``scheme://host[:port]`` of an absolute http(s) URL (no default port), or None.
+
+    The sandbox's own copy, kept small: ``sandbox/`` imports nothing of the service."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    default = 80 if parts.scheme == "http" else 443
+    return f"{parts.scheme}://{host}" + ("" if port in (None, default) else f":{port}")
 
 
 def shop_api_base(config: SandboxConfig) -> str:
