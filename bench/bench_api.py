@@ -108,6 +108,7 @@ def _bare_app() -> Litestar:
             created_at=now,
             updated_at=now,
             history=[HistoryLineView(status=OrderStatus.PENDING, at=now)],
+            refund=None,
         )
 
     stored = view(msgspec.convert(_order(0), CreateOrderBody))

@@ -36,8 +36,14 @@ import msgspec
 from purgatory import AsyncCircuitBreakerFactory
 
 from adapters.http.caller import CallRetryPolicy, HttpAdapter
-from application.errors import CancelUnsupported
-from application.ports import CreatedPayment, PaymentRequest, PaymentSnapshot, PaymentState
+from application.errors import CancelUnsupported, PermanentDownstreamError
+from application.ports import (
+    CreatedPayment,
+    GatewayRefund,
+    PaymentRequest,
+    PaymentSnapshot,
+    PaymentState,
+)
 from domain import to_milliseconds
 
 log = logging.getLogger("adapters.http.nowpayments")
@@ -276,6 +282,18 @@ class NowPaymentsGateway(HttpAdapter):
         """NOWPayments has no call that cancels a payment (the buyer simply does not send the
         crypto; it expires): ``CancelUnsupported``."""
         raise CancelUnsupported(self.service, "NOWPayments cannot cancel a payment")
+
+    async def refund_payment(
+        self, payment_id: str, amount: Decimal, reason: str, *, idempotency_key: str
+    ) -> GatewayRefund:
+        """NOWPayments' public API has no refund call with an idempotency key: refused at
+        once (permanent), so the order's refund parks for a person to refund by hand."""
+        raise PermanentDownstreamError(
+            SERVICE, "refunds are not available through the NOWPayments API: refund by hand"
+        )
+
+    async def get_refund(self, refund_id: str) -> GatewayRefund:
+        raise PermanentDownstreamError(SERVICE, f"no refund {refund_id} at NOWPayments")
 
     async def get_payment(self, payment_id: str) -> PaymentSnapshot:
         def parse(status: int, content: bytes) -> PaymentSnapshot:

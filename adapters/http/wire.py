@@ -14,9 +14,11 @@ import msgspec
 
 from application.ports import (
     CreatedPayment,
+    GatewayRefund,
     PaymentRequest,
     PaymentSnapshot,
     PaymentState,
+    RefundState,
     Transfer,
     TransferRequest,
     TransferState,
@@ -129,6 +131,32 @@ class CancelledPaymentAnswer(msgspec.Struct):
     status: str
 
 
+class RefundBody(msgspec.Struct):
+    amount: str
+    reason: str
+
+    @classmethod
+    def of(cls, amount: Decimal, reason: str) -> RefundBody:
+        return cls(amount=decimal_text(amount), reason=reason)
+
+
+class RefundAnswer(msgspec.Struct):
+    id: NonEmpty
+    payment_id: NonEmpty
+    status: RefundState
+    amount: str
+    failure_reason: str | None = None
+
+    def to_port(self) -> GatewayRefund:
+        return GatewayRefund(
+            id=self.id,
+            payment_id=self.payment_id,
+            status=self.status,
+            amount=parse_amount(self.amount, "amount"),
+            failure_reason=self.failure_reason,
+        )
+
+
 # --- wallet service ---
 
 
@@ -202,5 +230,6 @@ encoder = msgspec.json.Encoder()
 created_payment_decoder = msgspec.json.Decoder(CreatedPaymentAnswer)
 payment_status_decoder = msgspec.json.Decoder(PaymentStatusAnswer)
 cancelled_payment_decoder = msgspec.json.Decoder(CancelledPaymentAnswer)
+refund_decoder = msgspec.json.Decoder(RefundAnswer)
 wallet_decoder = msgspec.json.Decoder(WalletAnswer)
 transfer_decoder = msgspec.json.Decoder(TransferAnswer)

@@ -3,10 +3,12 @@
 from application.ports.clock import Clock
 from application.ports.payments import (
     CreatedPayment,
+    GatewayRefund,
     PaymentGateway,
     PaymentRequest,
     PaymentSnapshot,
     PaymentState,
+    RefundState,
 )
 from application.ports.repository import OrderRepository
 from application.ports.scheduler import JobScheduler
@@ -22,12 +24,14 @@ from application.ports.webhook_log import WebhookEvent, WebhookEventLog
 __all__ = [
     "Clock",
     "CreatedPayment",
+    "GatewayRefund",
     "JobScheduler",
     "OrderRepository",
     "PaymentGateway",
     "PaymentRequest",
     "PaymentSnapshot",
     "PaymentState",
+    "RefundState",
     "TokenTransferService",
     "Transfer",
     "TransferRequest",

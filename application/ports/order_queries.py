@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from application.errors import InvalidQuery
-from domain import TERMINAL_STATUSES, Order, OrderStatus
+from domain import TERMINAL_STATUSES, Order, OrderStatus, RefundStatus
 
 #: The largest page an operator may ask for.
 MAX_PAGE_SIZE = 200
@@ -55,6 +55,8 @@ class OrderFilters:
     parked_only: bool = False
     #: One buyer's orders only ("my orders"); None: everybody's (the operator's search).
     buyer_id: str | None = None
+    #: Only orders whose refund is in this status.
+    refund_status: RefundStatus | None = None
 
     def __post_init__(self) -> None:
         for name in ("created_from", "created_to"):
@@ -95,6 +97,10 @@ class OrderFilters:
             and (self.max_price_fiat is None or order.price_fiat <= self.max_price_fiat)
             and (not self.parked_only or order.parked)
             and (self.buyer_id is None or order.buyer_id == self.buyer_id)
+            and (
+                self.refund_status is None
+                or (order.refund is not None and order.refund.status is self.refund_status)
+            )
         )
 
 
@@ -241,3 +247,7 @@ class OrderQueries(Protocol):
 
     async def parked_count(self) -> int:
         """How many orders are parked, waiting for a person."""
+
+    async def active_between(self, start: datetime, end: datetime, limit: int) -> list[Order]:
+        """Up to ``limit`` orders that can have a history line in ``[start, end)``: created
+        before ``end`` and last changed at or after ``start``, oldest first."""

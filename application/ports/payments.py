@@ -67,6 +67,24 @@ class PaymentSnapshot:
     paid_at: datetime | None
 
 
+class RefundState(StrEnum):
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayRefund:
+    """A refund as the gateway tells it (``POST /v1/payments/{id}/refunds``, ``GET
+    /v1/refunds/{id}``)."""
+
+    id: str
+    payment_id: str
+    status: RefundState
+    amount: Decimal
+    failure_reason: str | None
+
+
 class PaymentGateway(Protocol):
     """Creates payments and tells their real status (a webhook body is only a hint)."""
 
@@ -82,3 +100,12 @@ class PaymentGateway(Protocol):
         """Cancel a pending payment (again: no harm). ``PaymentNotCancellable`` naming the status
         when it already completed, failed or expired; ``CancelUnsupported`` when the gateway
         cannot cancel payments at all."""
+
+    async def refund_payment(
+        self, payment_id: str, amount: Decimal, reason: str, *, idempotency_key: str
+    ) -> GatewayRefund:
+        """Refund (part of) a completed payment, at most once per key: the same key answers
+        the refund already made. ``NotRefundable`` if the payment never completed."""
+
+    async def get_refund(self, refund_id: str) -> GatewayRefund:
+        """The refund now; ``PermanentDownstreamError`` if the gateway lacks it."""
