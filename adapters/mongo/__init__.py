@@ -45,6 +45,7 @@ from adapters.mongo.client import (
 from adapters.mongo.codec import document_to_order, order_to_document
 from adapters.mongo.durability import Durability, MongoDurabilityProbe, durability_of
 from adapters.mongo.errors import ConcernRejected, OrderDocumentRejected
+from adapters.mongo.events import MongoDeliveryLog, MongoEventOutbox
 from adapters.mongo.repository import MongoOrderRepository
 from adapters.mongo.schema import (
     DEFAULT_WEBHOOK_RETENTION_DAYS,
@@ -68,7 +69,9 @@ __all__ = [
     "ConcernRejected",
     "Durability",
     "MongoClient",
+    "MongoDeliveryLog",
     "MongoDurabilityProbe",
+    "MongoEventOutbox",
     "MongoOrderRepository",
     "MongoWebhookEventLog",
     "OrderDocumentRejected",

@@ -1,6 +1,16 @@
 """The ports the use-cases own; adapters implement them."""
 
 from application.ports.clock import Clock
+from application.ports.events import (
+    Attempt,
+    Delivery,
+    DeliveryLog,
+    EventOutbox,
+    EventSubscriber,
+    Outcome,
+    StaleDelivery,
+    relay_cue,
+)
 from application.ports.payments import (
     CreatedPayment,
     PaymentGateway,
@@ -20,14 +30,21 @@ from application.ports.wallets import Wallet, WalletService
 from application.ports.webhook_log import WebhookEvent, WebhookEventLog
 
 __all__ = [
+    "Attempt",
     "Clock",
     "CreatedPayment",
+    "Delivery",
+    "DeliveryLog",
+    "EventOutbox",
+    "EventSubscriber",
     "JobScheduler",
     "OrderRepository",
+    "Outcome",
     "PaymentGateway",
     "PaymentRequest",
     "PaymentState",
     "PaymentStatus",
+    "StaleDelivery",
     "TokenTransferService",
     "Transfer",
     "TransferRequest",
@@ -36,4 +53,5 @@ __all__ = [
     "WalletService",
     "WebhookEvent",
     "WebhookEventLog",
+    "relay_cue",
 ]

@@ -1,0 +1,261 @@
+"""``RelayEvents``: one pass of the event relay (docs/events.md, ADR 0016).
+
+Each subscriber gets each order's events one at a time, in sequence, the next only after the
+previous one is done (acknowledged with a 2xx, refused with 410, or given up on after the retry
+window). Progress is one ``Delivery`` per subscriber and order, written with compare-and-set
+after every event, so a crash between a send and its mark sends that event once more, never
+skips it (at least once). A failing subscriber backs off on its own state and holds back
+neither the other subscribers nor other orders.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from application.errors import InfrastructureUnavailable, OrderNotFound
+from application.policy import RetryPolicy
+from application.ports import (
+    Clock,
+    Delivery,
+    DeliveryLog,
+    EventOutbox,
+    EventSubscriber,
+    OrderRepository,
+    Outcome,
+    StaleDelivery,
+)
+from domain import Order, order_after
+
+log = logging.getLogger(__name__)
+
+#: How soon to look again at an order whose subscriber state another relay holds or changed.
+_SOON = timedelta(seconds=1)
+
+
+@dataclass(frozen=True, slots=True)
+class RelayPolicy:
+    """Backoff of a failing subscriber (``backoff.max_attempts`` is not used: the window is),
+    how long it is retried before the event is dead, and how long a relay holds a state."""
+
+    backoff: RetryPolicy = field(
+        default_factory=lambda: RetryPolicy(
+            base=timedelta(seconds=1), cap=timedelta(hours=1), max_attempts=1
+        )
+    )
+    give_up_after: timedelta = timedelta(days=3)
+    lease: timedelta = timedelta(seconds=30)
+    #: Orders (and delivery states) taken per pass.
+    batch_size: int = 200
+
+
+@dataclass(slots=True)
+class RelayReport:
+    """What one pass did, per subscriber: counts by outcome (``dead`` included)."""
+
+    orders: int = 0
+    outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+    def count(self, subscriber: str, outcome: str) -> None:
+        self.outcomes[(subscriber, outcome)] += 1
+
+    def total(self, outcome: str) -> int:
+        return sum(n for (_, o), n in self.outcomes.items() if o == outcome)
+
+
+class RelayEvents:
+    """One pass: the orders with new events, then the subscriber states due for a retry."""
+
+    def __init__(
+        self,
+        repository: OrderRepository,
+        outbox: EventOutbox,
+        deliveries: DeliveryLog,
+        subscribers: Sequence[EventSubscriber],
+        clock: Clock,
+        policy: RelayPolicy,
+        concurrency: int,
+    ) -> None:
+        self._repository = repository
+        self._outbox = outbox
+        self._deliveries = deliveries
+        self._subscribers = {s.name: s for s in subscribers}
+        self._clock = clock
+        self._policy = policy
+        self._limit = asyncio.Semaphore(max(1, concurrency))
+
+    @property
+    def subscribers(self) -> list[str]:
+        return list(self._subscribers)
+
+    async def execute(self) -> RelayReport:
+        report = RelayReport()
+        if not self._subscribers:
+            return report
+        now = self._clock.now()
+        orders = await self._outbox.due(now, self._policy.batch_size)
+        report.orders = len(orders)
+        await asyncio.gather(*(self._order(order, report) for order in orders))
+        states = await self._deliveries.due(now, self._policy.batch_size)
+        await asyncio.gather(*(self._retry(state, report) for state in states))
+        return report
+
+    async def _order(self, order: Order, report: RelayReport) -> None:
+        async with self._limit:
+            looks = await asyncio.gather(
+                *(self._relay(s, order, None, report) for s in self._subscribers.values())
+            )
+            pending = [t for t in looks if t is not None]
+            await self._outbox.settle(order.id, order.version, min(pending, default=None))
+
+    async def _retry(self, state: Delivery, report: RelayReport) -> None:
+        subscriber = self._subscribers.get(state.subscriber)
+        if subscriber is None:
+            return  # a subscriber no longer configured: its state waits for it
+        async with self._limit:
+            order = await self._repository.get(state.order_id)
+            if order is None:
+                return
+            await self._relay(subscriber, order, state, report)
+
+    async def _relay(
+        self,
+        subscriber: EventSubscriber,
+        order: Order,
+        state: Delivery | None,
+        report: RelayReport,
+    ) -> datetime | None:
+        """Deliver what ``subscriber`` has not had of ``order``. Answers when the *order* must be
+        looked at again (another relay holds the state), else None: a retry is due on the
+        state itself."""
+        try:
+            return await self._deliver(subscriber, order, state, report)
+        except StaleDelivery:
+            return self._clock.now() + _SOON  # another relay or an operator moved it: look again
+        except InfrastructureUnavailable as exc:
+            log.warning("relay of %s to %s: %s", order.id, subscriber.name, exc)
+            return self._clock.now() + _SOON
+
+    async def _deliver(
+        self,
+        subscriber: EventSubscriber,
+        order: Order,
+        state: Delivery | None,
+        report: RelayReport,
+    ) -> datetime | None:
+        if state is None:
+            state = await self._deliveries.get(subscriber.name, order.id)
+        if state is None:
+            state = Delivery(subscriber.name, order.id)
+        total = len(order.events)
+        now = self._clock.now()
+        if state.delivered >= total and state.due_at is None:
+            return None
+        if state.lease_until is not None and state.lease_until > now:
+            return state.lease_until
+        if state.due_at is not None and state.due_at > now and state.lease_until is None:
+            return None  # backing off: the state's own due time brings it back
+        if state.delivered >= total:
+            # Due (a redelivery of events the order no longer has, or a lease run out).
+            await self._put(state, due_at=None, lease_until=None)
+            return None
+        lease_until = now + self._policy.lease
+        # Claimed: a relay that dies holding it leaves it due at the lease's end.
+        state = await self._put(state, lease_until=lease_until, due_at=lease_until)
+        while state.delivered < total:
+            event = order.events[state.delivered]
+            attempt = await subscriber.deliver(event, order_after(order, event.sequence))
+            now = self._clock.now()
+            last = event.sequence == total
+            done = {
+                "delivered": event.sequence,
+                "attempts": 0,
+                "failing_since": None,
+                "last_error": None,
+            }
+            if last:
+                done |= {"lease_until": None, "due_at": None}
+            if attempt.outcome is Outcome.DELIVERED:
+                report.count(subscriber.name, "delivered")
+                state = await self._put(state, **done)
+                continue
+            if attempt.outcome is Outcome.GONE:
+                log.warning("event %s: %s answered 410 (gone); skipped", event.id, subscriber.name)
+                report.count(subscriber.name, "gone")
+                state = await self._put(state, gone=(*state.gone, event.sequence), **done)
+                continue
+            report.count(subscriber.name, "failed")
+            failing_since = state.failing_since or now
+            if now - failing_since >= self._policy.give_up_after:
+                log.error(
+                    "event %s: %s failed for %s (%s); dead",
+                    event.id,
+                    subscriber.name,
+                    now - failing_since,
+                    attempt.detail,
+                )
+                report.count(subscriber.name, "dead")
+                state = await self._put(state, dead=(*state.dead, event.sequence), **done)
+                continue
+            attempts = state.attempts + 1
+            retry_at = now + self._policy.backoff.delay(attempts)
+            log.info(
+                "event %s: %s failed (attempt %d: %s); again at %s",
+                event.id,
+                subscriber.name,
+                attempts,
+                attempt.detail,
+                retry_at.isoformat(timespec="milliseconds"),
+            )
+            await self._put(
+                state,
+                attempts=attempts,
+                failing_since=failing_since,
+                last_error=attempt.detail[:500],
+                due_at=retry_at,
+                lease_until=None,
+            )
+            return None
+        return None
+
+    async def _put(self, state: Delivery, **changes: object) -> Delivery:
+        changed = replace(state, updated_at=self._clock.now(), **changes)  # type: ignore[arg-type]
+        return await self._deliveries.put(changed, expected_version=state.version)
+
+
+class RedeliverEvents:
+    """An operator sends an order's events to a subscriber again, from a sequence on."""
+
+    def __init__(self, repository: OrderRepository, deliveries: DeliveryLog, clock: Clock) -> None:
+        self._repository = repository
+        self._deliveries = deliveries
+        self._clock = clock
+
+    async def execute(self, order_id: str, subscriber: str, from_sequence: int = 1) -> Delivery:
+        """Reset ``subscriber``'s state of the order to "done up to ``from_sequence`` - 1" and
+        make it due now; the relay then sends every event from there on, in sequence. Raises
+        ``OrderNotFound``; ``StaleDelivery`` if a relay wrote the state meanwhile (ask again)."""
+        order = await self._repository.get(order_id)
+        if order is None:
+            raise OrderNotFound("id", order_id)
+        if not 1 <= from_sequence <= max(len(order.events), 1):
+            raise ValueError(f"from_sequence must be within 1..{len(order.events)}")
+        state = await self._deliveries.get(subscriber, order_id) or Delivery(subscriber, order_id)
+        now = self._clock.now()
+        reset = replace(
+            state,
+            delivered=from_sequence - 1,
+            attempts=0,
+            failing_since=None,
+            last_error=None,
+            due_at=now,
+            lease_until=None,
+            dead=tuple(s for s in state.dead if s < from_sequence),
+            gone=tuple(s for s in state.gone if s < from_sequence),
+            updated_at=now,
+        )
+        return await self._deliveries.put(reset, expected_version=state.version)
