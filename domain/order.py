@@ -660,11 +660,11 @@ def order_after(order: Order, sequence: int) -> Order:
                 then.attempts[Step(str(data["step"]))] = 0
                 then.next_attempt_at = event.at
             case EventType.TOKENS_SENT:
-                amount_out = data["amount_out"]
+                amount_out, signature = data["amount_out"], data["tx_signature"]
                 then.transfer = TransferResult(
                     transfer_id=str(data["transfer_id"]),
                     status=str(data["transfer_status"]),
-                    tx_signature=None if data["tx_signature"] is None else str(data["tx_signature"]),
+                    tx_signature=None if signature is None else str(signature),
                     amount_out=None if amount_out is None else Decimal(str(amount_out)),
                 )
                 then.last_error = None

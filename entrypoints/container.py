@@ -45,11 +45,13 @@ from application.handle_payment_notification import HandlePaymentNotification
 from application.order_history import GetOrderHistory
 from application.order_stats import CachedOrderStats, OrderStats
 from application.policy import PipelineTimings, RetryPolicy
+from application.relay_events import RedeliverEvents, RelayEvents, RelayPolicy
 from application.retry_order_now import RetryOrderNow
 from application.search_orders import SearchOrders
 from application.sweepers import PollPendingPayments, ResumeStuckOrders, RetryFailedOrders
 from entrypoints.api.nowpayments_signature import IpnVerifier
-from entrypoints.api.signature import WebhookVerifier
+from entrypoints.api.schemas import event_webhook_body
+from entrypoints.api.signature import WebhookVerifier, signature_header
 from entrypoints.settings import Settings, SettingsError
 
 T = TypeVar("T")
@@ -74,6 +76,60 @@ def _retry_policy(settings: Settings) -> RetryPolicy:
         cap=timedelta(seconds=settings.retry_backoff_max_seconds),
         max_attempts=settings.retry_max_attempts,
     )
+
+
+def _send_seconds(settings: Settings) -> float:
+    return settings.http_connect_timeout_seconds + settings.http_read_timeout_seconds
+
+
+def _relay_policy(settings: Settings) -> RelayPolicy:
+    return RelayPolicy(
+        backoff=RetryPolicy(
+            base=timedelta(seconds=settings.order_events_retry_base_seconds),
+            cap=timedelta(seconds=settings.order_events_retry_max_seconds),
+            max_attempts=1,
+        ),
+        give_up_after=timedelta(seconds=settings.order_events_give_up_seconds),
+        # Longer than one send can take (connect + read), with room: a relay that dies holding
+        # a state leaves it to another after this.
+        lease=timedelta(
+            seconds=max(
+                10.0,
+                3 * (settings.http_connect_timeout_seconds + settings.http_read_timeout_seconds),
+            )
+        ),
+    )
+
+
+async def _webhook_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient | None]:
+    """The merchant webhook's client; None without ``ORDER_EVENTS_WEBHOOK_URL``."""
+    if not settings.order_events_webhook_url:
+        yield None
+        return
+    async for client in http.open_webhook_client(
+        connect_timeout=settings.http_connect_timeout_seconds,
+        read_timeout=settings.http_read_timeout_seconds,
+        max_connections=settings.worker_concurrency,
+    ):
+        yield client
+
+
+def _event_subscribers(
+    settings: Settings, webhook_client: httpx.AsyncClient | None, clock: SystemClock
+) -> list[http.EventWebhookSubscriber]:
+    """Where the relay delivers: the merchant webhook when its URL is set; else nowhere."""
+    url, secret = settings.order_events_webhook_url, settings.order_events_webhook_secret
+    if not url or webhook_client is None:
+        return []
+
+    def signature(stamp: int, body: bytes) -> str:
+        return signature_header((secret,), stamp, body)
+
+    return [
+        http.EventWebhookSubscriber(
+            webhook_client, url, body=event_webhook_body, signature=signature, clock=clock
+        )
+    ]
 
 
 #: The kind of each adapter of the production wiring (``/ready`` and the startup line say them);
@@ -135,6 +191,9 @@ class Container(containers.DeclarativeContainer):
     mongo_database = providers.Singleton(_mongo_database, mongo_client, settings)
     repository = providers.Singleton(mongo.MongoOrderRepository, mongo_database)
     webhook_log = providers.Singleton(mongo.MongoWebhookEventLog, mongo_database)
+    #: The event relay's outbox (the orders' ``relay_due_at``) and delivery states (ADR 0016).
+    event_outbox = providers.Singleton(mongo.MongoEventOutbox, mongo_database)
+    delivery_log = providers.Singleton(mongo.MongoDeliveryLog, mongo_database)
     #: The write concern ``/ready`` reports (None with the in-memory store).
     durability_probe = providers.Singleton(mongo.MongoDurabilityProbe, mongo_database)
 
@@ -189,6 +248,9 @@ class Container(containers.DeclarativeContainer):
         http.HttpTokenTransferService, transfer_client, retry=http_retry, breakers=http_breakers
     )
 
+    webhook_client = providers.Resource(_webhook_client, settings)
+    event_subscribers = providers.Singleton(_event_subscribers, settings, webhook_client, clock)
+
     # --- metrics: the use-cases get each port wrapped once (adapters/instrumented) ---
     observed_repository = providers.Singleton(InstrumentedOrderRepository, repository)
     observed_payment_gateway = providers.Singleton(InstrumentedPaymentGateway, payment_gateway)
@@ -235,6 +297,18 @@ class Container(containers.DeclarativeContainer):
         ResumeStuckOrders, observed_repository, scheduler, clock, timings
     )
     retry_order_now = providers.Singleton(RetryOrderNow, observed_repository, scheduler, clock)
+    relay_policy = providers.Singleton(_relay_policy, settings)
+    relay_events = providers.Singleton(
+        RelayEvents,
+        repository,
+        event_outbox,
+        delivery_log,
+        event_subscribers,
+        clock,
+        relay_policy,
+        settings.provided.worker_concurrency,
+    )
+    redeliver_events = providers.Singleton(RedeliverEvents, repository, delivery_log, clock)
 
     # --- the operator's read side ---
     order_queries = providers.Singleton(MongoOrderQueries, mongo_database)

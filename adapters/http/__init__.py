@@ -51,6 +51,11 @@ when attempts run out the last one is raised: ``DownstreamTimeout`` for a timeou
 ``adapters.http`` logger: service, method, path, status, duration, idempotency key, attempt.
 """
 
+from adapters.http.event_webhook import (
+    MERCHANT_WEBHOOK,
+    EventWebhookSubscriber,
+    open_webhook_client,
+)
 from adapters.http.nowpayments import NowPaymentsGateway
 from adapters.http.payments import HttpPaymentGateway
 from adapters.http.transfers import HttpTokenTransferService
@@ -69,8 +74,10 @@ from adapters.http.transport import (
 from adapters.http.wallets import HttpWalletService
 
 __all__ = [
+    "MERCHANT_WEBHOOK",
     "CircuitOpen",
     "DownstreamInProgress",
+    "EventWebhookSubscriber",
     "HttpPaymentGateway",
     "HttpTokenTransferService",
     "HttpWalletService",
@@ -83,4 +90,5 @@ __all__ = [
     "build_breakers",
     "build_client",
     "open_client",
+    "open_webhook_client",
 ]

@@ -16,6 +16,7 @@ from adapters.clock import SystemClock
 from adapters.fakes import FakePaymentGateway, FakeTokenTransferService, FakeWalletService
 from application.ports import PaymentState
 from entrypoints.sandbox.config import Endpoint, FaultKind, SandboxConfig, SandboxKnobs
+from entrypoints.sandbox.merchant import MerchantLog
 from entrypoints.sandbox.nowpayments import NowPayment, NowPaymentsLedger, sign_ipn, write_object
 from entrypoints.sandbox.webhooks import Delivery, WebhookSender
 
@@ -54,6 +55,8 @@ class Sandbox:
         self.faults: Counter[str] = Counter()
         self.deliveries: dict[str, list[Delivery]] = {}
         self.nowpayments = NowPaymentsLedger()
+        #: The merchant receiver's record of order events (entrypoints/sandbox/merchant.py).
+        self.merchant = MerchantLog()
         #: Outcomes forced by a NOWPayments ``case``, waiting for their moment.
         self.background: set[asyncio.Task[None]] = set()
         self.webhooks.reset_counters()

@@ -16,6 +16,7 @@ from saq.types import PartialTimersDict, SettingsDict
 
 from adapters.saq import ADVANCE_ORDER_JOB, DEFAULT_QUEUE_NAME, SaqJobScheduler, make_queue
 from application.advance_order import AdvanceOrder
+from application.relay_events import RelayEvents
 from application.sweepers import PollPendingPayments, ResumeStuckOrders, RetryFailedOrders
 from entrypoints.container import Container, resolve, running
 from entrypoints.logging import bind_job_context
@@ -54,6 +55,9 @@ class CronIntervals:
     pending_payments: float | None = 30.0
     due_retries: float | None = 5.0
     stuck_orders: float | None = 60.0
+    #: The event relay: a pass every second (deliveries are near-live; an idle pass is two
+    #: indexed reads).
+    relay_events: float | None = 1.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CronIntervals:
@@ -101,6 +105,7 @@ def worker_settings(
                     container.poll_pending_payments, PollPendingPayments
                 ),
                 resume_stuck_orders=await resolve(container.resume_stuck_orders, ResumeStuckOrders),
+                relay_events=await resolve(container.relay_events, RelayEvents),
                 stack=stack,
             )
         except BaseException:
@@ -122,6 +127,7 @@ def worker_settings(
                 (tasks.recheck_pending_payments, crons.pending_payments),
                 (tasks.retry_due_orders, crons.due_retries),
                 (tasks.resume_stuck_orders, crons.stuck_orders),
+                (tasks.relay_events, crons.relay_events),
             )
             if seconds is not None
         ],
