@@ -561,6 +561,22 @@ class Settings:
         parse=Number(1),
         example="259200",
     )
+    order_events_stream_heartbeat_seconds: float = setting(
+        15.0,
+        "ORDER_EVENTS_STREAM_HEARTBEAT_SECONDS",
+        "how often an idle live event stream (text/event-stream) sends a comment, seconds",
+        group="order events",
+        parse=Number(0.05),
+        example="15",
+    )
+    order_events_stream_poll_seconds: float = setting(
+        0.5,
+        "ORDER_EVENTS_STREAM_POLL_SECONDS",
+        "how often an API process reads a watched order for new events (its live streams), seconds",
+        group="order events",
+        parse=Number(0.05),
+        example="0.5",
+    )
     # --- pipeline timing ---
     retry_backoff_base_seconds: float = setting(
         5.0,

@@ -26,6 +26,7 @@ from litestar.di import Provide
 from application.create_order import CreateOrder
 from application.get_order import GetOrder
 from application.handle_payment_notification import HandlePaymentNotification
+from entrypoints.api.event_stream import EventStreams
 from entrypoints.api.nowpayments_signature import IpnVerifier
 from entrypoints.api.signature import WebhookVerifier
 from entrypoints.container import Container, resolve
@@ -47,6 +48,7 @@ class FromContainer:
 DEPENDENCIES: dict[str, FromContainer] = {
     "create_order": FromContainer("create_order", CreateOrder),
     "get_order": FromContainer("get_order", GetOrder),
+    "event_streams": FromContainer("event_streams", EventStreams),
     "handle_payment_notification": FromContainer(
         "handle_payment_notification", HandlePaymentNotification
     ),
