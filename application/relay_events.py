@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from application.errors import InfrastructureUnavailable, OrderNotFound
+from application.errors import Conflict, InfrastructureUnavailable, InvalidQuery, OrderNotFound
 from application.policy import RetryPolicy
 from application.ports import (
     Clock,
@@ -227,35 +227,111 @@ class RelayEvents:
         return await self._deliveries.put(changed, expected_version=state.version)
 
 
-class RedeliverEvents:
-    """An operator sends an order's events to a subscriber again, from a sequence on."""
+@dataclass(frozen=True, slots=True)
+class OrderDeliveries:
+    """An order and every subscriber's delivery state of it (a subscriber that never got
+    anything has a fresh state)."""
 
-    def __init__(self, repository: OrderRepository, deliveries: DeliveryLog, clock: Clock) -> None:
+    order: Order
+    deliveries: list[Delivery]
+
+
+class ReadDeliveries:
+    """An operator's view: where each subscriber is in an order's events."""
+
+    def __init__(
+        self,
+        repository: OrderRepository,
+        deliveries: DeliveryLog,
+        subscribers: Sequence[EventSubscriber],
+    ) -> None:
         self._repository = repository
         self._deliveries = deliveries
-        self._clock = clock
+        self._names = [s.name for s in subscribers]
 
-    async def execute(self, order_id: str, subscriber: str, from_sequence: int = 1) -> Delivery:
-        """Reset ``subscriber``'s state of the order to "done up to ``from_sequence`` - 1" and
-        make it due now; the relay then sends every event from there on, in sequence. Raises
-        ``OrderNotFound``; ``StaleDelivery`` if a relay wrote the state meanwhile (ask again)."""
+    async def execute(self, order_id: str) -> OrderDeliveries:
         order = await self._repository.get(order_id)
         if order is None:
             raise OrderNotFound("id", order_id)
-        if not 1 <= from_sequence <= max(len(order.events), 1):
-            raise ValueError(f"from_sequence must be within 1..{len(order.events)}")
-        state = await self._deliveries.get(subscriber, order_id) or Delivery(subscriber, order_id)
-        now = self._clock.now()
-        reset = replace(
-            state,
-            delivered=from_sequence - 1,
-            attempts=0,
-            failing_since=None,
-            last_error=None,
-            due_at=now,
-            lease_until=None,
-            dead=tuple(s for s in state.dead if s < from_sequence),
-            gone=tuple(s for s in state.gone if s < from_sequence),
-            updated_at=now,
-        )
-        return await self._deliveries.put(reset, expected_version=state.version)
+        found = {d.subscriber: d for d in await self._deliveries.of_order(order_id)}
+        for name in self._names:
+            found.setdefault(name, Delivery(name, order_id))
+        return OrderDeliveries(order, [found[name] for name in sorted(found)])
+
+
+class RedeliverEvents:
+    """An operator sends an order's events to subscribers again, from a sequence on."""
+
+    #: Compare-and-set attempts against a relay writing the same state meanwhile.
+    ATTEMPTS = 5
+
+    def __init__(
+        self,
+        repository: OrderRepository,
+        deliveries: DeliveryLog,
+        subscribers: Sequence[EventSubscriber],
+        clock: Clock,
+    ) -> None:
+        self._repository = repository
+        self._deliveries = deliveries
+        self._names = [s.name for s in subscribers]
+        self._clock = clock
+
+    async def execute(
+        self, order_id: str, *, from_sequence: int = 1, subscriber: str | None = None
+    ) -> OrderDeliveries:
+        """Reset the state of ``subscriber`` (every configured one when None) to "done up to
+        ``from_sequence`` - 1" and make it due now: the relay then sends every event from there
+        on, in sequence. Raises ``OrderNotFound``; ``InvalidQuery`` naming ``from_sequence``
+        or ``subscriber``; ``NoSubscribers`` when none is configured."""
+        order = await self._repository.get(order_id)
+        if order is None:
+            raise OrderNotFound("id", order_id)
+        if not 1 <= from_sequence <= len(order.events):
+            raise InvalidQuery(
+                "from_sequence",
+                f"must be a sequence of the order's events (1..{len(order.events)})",
+            )
+        if subscriber is not None and subscriber not in self._names:
+            raise InvalidQuery(
+                "subscriber", f"must be one of the configured: {', '.join(self._names) or 'none'}"
+            )
+        names = self._names if subscriber is None else [subscriber]
+        if not names:
+            raise NoSubscribers()
+        for name in names:
+            await self._reset(order_id, name, from_sequence)
+        found = [await self._deliveries.get(name, order_id) for name in names]
+        return OrderDeliveries(order, [d for d in found if d is not None])
+
+    async def _reset(self, order_id: str, subscriber: str, from_sequence: int) -> None:
+        for attempt in range(self.ATTEMPTS):
+            state = await self._deliveries.get(subscriber, order_id)
+            state = state or Delivery(subscriber, order_id)
+            now = self._clock.now()
+            reset = replace(
+                state,
+                delivered=from_sequence - 1,
+                attempts=0,
+                failing_since=None,
+                last_error=None,
+                due_at=now,
+                # A relay holding it loses its next compare-and-set and stops.
+                lease_until=None,
+                dead=tuple(s for s in state.dead if s < from_sequence),
+                gone=tuple(s for s in state.gone if s < from_sequence),
+                updated_at=now,
+            )
+            try:
+                await self._deliveries.put(reset, expected_version=state.version)
+                return
+            except StaleDelivery:
+                if attempt == self.ATTEMPTS - 1:
+                    raise
+
+
+class NoSubscribers(Conflict):
+    """No subscriber is configured: there is nothing to deliver to."""
+
+    def __init__(self) -> None:
+        super().__init__("no event subscriber is configured (ORDER_EVENTS_WEBHOOK_URL is unset)")

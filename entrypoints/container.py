@@ -45,10 +45,16 @@ from application.handle_payment_notification import HandlePaymentNotification
 from application.order_history import GetOrderHistory
 from application.order_stats import CachedOrderStats, OrderStats
 from application.policy import PipelineTimings, RetryPolicy
-from application.relay_events import RedeliverEvents, RelayEvents, RelayPolicy
+from application.relay_events import (
+    ReadDeliveries,
+    RedeliverEvents,
+    RelayEvents,
+    RelayPolicy,
+)
 from application.retry_order_now import RetryOrderNow
 from application.search_orders import SearchOrders
 from application.sweepers import PollPendingPayments, ResumeStuckOrders, RetryFailedOrders
+from entrypoints.api.event_stream import open_event_streams
 from entrypoints.api.nowpayments_signature import IpnVerifier
 from entrypoints.api.schemas import event_webhook_body
 from entrypoints.api.signature import WebhookVerifier, signature_header
@@ -308,7 +314,12 @@ class Container(containers.DeclarativeContainer):
         relay_policy,
         settings.provided.worker_concurrency,
     )
-    redeliver_events = providers.Singleton(RedeliverEvents, repository, delivery_log, clock)
+    redeliver_events = providers.Singleton(
+        RedeliverEvents, repository, delivery_log, event_subscribers, clock
+    )
+    read_deliveries = providers.Singleton(
+        ReadDeliveries, repository, delivery_log, event_subscribers
+    )
 
     # --- the operator's read side ---
     order_queries = providers.Singleton(MongoOrderQueries, mongo_database)
@@ -329,6 +340,10 @@ class Container(containers.DeclarativeContainer):
         clock,
     )
     ipn_verifier = providers.Singleton(IpnVerifier, settings.provided.nowpayments_ipn_secret)
+    #: The live event streams of this process (text/event-stream), ended at shutdown.
+    event_streams = providers.Resource(
+        open_event_streams, repository, settings.provided.order_events_stream_poll_seconds
+    )
 
 
 async def _ensure_schema_once(database: Any, retention_days: int) -> bool:

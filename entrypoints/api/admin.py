@@ -24,10 +24,9 @@ from litestar.params import FromPath, Parameter, QueryParameter, SkipValidation
 
 from adapters.instrumented.metrics import OPERATOR_RETRIES
 from application.errors import InvalidQuery, NotParked, OrderNotFound
-from application.get_order import GetOrder
 from application.order_history import GetOrderHistory
 from application.order_stats import CachedOrderStats, Stats
-from application.ports import Clock
+from application.ports import Clock, Delivery
 from application.ports.order_queries import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
@@ -37,9 +36,10 @@ from application.ports.order_queries import (
     SortDirection,
     SortField,
 )
+from application.relay_events import OrderDeliveries, ReadDeliveries, RedeliverEvents
 from application.retry_order_now import RetryOrderNow
 from application.search_orders import MAX_CURSOR_LENGTH, SearchOrders
-from domain import Order, OrderStatus, grammar
+from domain import Order, OrderEvent, OrderStatus, grammar
 from entrypoints.api.dependencies import FromContainer, container_of
 from entrypoints.api.openapi import ApiOperation
 from entrypoints.api.problems import (
@@ -255,6 +255,83 @@ def invalid_query(_: Request[Any, Any, Any], exc: Exception) -> Response[Problem
 
 
 # --- answers -----------------------------------------------------------------------------------
+
+
+DeliveryState = Literal["delivered", "pending", "failing", "gone", "dead"]
+
+
+class DeliveryView(msgspec.Struct, frozen=True):
+    """Where one subscriber is with one event."""
+
+    subscriber: Annotated[str, said("The subscriber.", "merchant_webhook")]
+    state: Annotated[
+        DeliveryState,
+        said(
+            "`delivered` (acknowledged), `pending` (not sent yet: events go in sequence), "
+            "`failing` (tried, to be tried again), `gone` (refused with 410, skipped) or `dead` "
+            "(failed for the whole retry window, given up).",
+            "delivered",
+        ),
+    ]
+    attempts: Annotated[int, said("Failed attempts so far (`failing` only).", 0)]
+    last_error: Annotated[str | None, said("The last failure (`failing` only).", "HTTP 503")]
+    next_attempt_at: Annotated[
+        str | None, when("When it is tried again (`failing` only).", "2026-03-01T12:05:00.000Z")
+    ]
+
+
+class AdminEventView(msgspec.Struct, frozen=True):
+    """One event of an order and its delivery to each subscriber."""
+
+    id: Annotated[str, said("The event id: `<order id>:<sequence>`.", "o-1:2")]
+    type: Annotated[str, said("What happened.", "order.paid")]
+    order_id: Annotated[str, said("The order.", ORDER_ID_EXAMPLE)]
+    sequence: Annotated[int, said("1, 2, 3 … per order, with no gaps.", 2)]
+    created_at: Annotated[str, when("When it happened.", "2026-03-01T12:01:00.123Z")]
+    data: Annotated[
+        dict[str, str | int | bool | None],
+        said("The event's payload (docs/events.md).", {"status": "completed_pay"}),
+    ]
+    deliveries: Annotated[
+        list[DeliveryView], said("Each configured (or past) subscriber's delivery of it.")
+    ]
+
+    @classmethod
+    def of(cls, event: OrderEvent, deliveries: list[Delivery]) -> AdminEventView:
+        base = EventView.of(event)
+        return cls(
+            id=base.id,
+            type=base.type.value,
+            order_id=base.order_id,
+            sequence=base.sequence,
+            created_at=base.created_at,
+            data=base.data,
+            deliveries=[_delivery_of(event.sequence, d) for d in deliveries],
+        )
+
+
+def _delivery_of(sequence: int, state: Delivery) -> DeliveryView:
+    failing = sequence == state.delivered + 1 and state.attempts > 0
+    name: DeliveryState
+    if sequence in state.dead:
+        name = "dead"
+    elif sequence in state.gone:
+        name = "gone"
+    elif sequence <= state.delivered:
+        name = "delivered"
+    else:
+        name = "failing" if failing else "pending"
+    return DeliveryView(
+        subscriber=state.subscriber,
+        state=name,
+        attempts=state.attempts if failing else 0,
+        last_error=state.last_error if failing else None,
+        next_attempt_at=ms_text_or_none(state.due_at) if failing else None,
+    )
+
+
+def _events_view(found: OrderDeliveries) -> list[AdminEventView]:
+    return [AdminEventView.of(e, found.deliveries) for e in found.order.events]
 
 
 class OrderSummary(msgspec.Struct, frozen=True):
@@ -575,16 +652,77 @@ async def retry_order(
     "/orders/{order_id:str}/events",
     operation_id="getAdminOrderEvents",
     operation_class=ApiOperation,
-    summary="An order's stored events, oldest first",
+    summary="An order's stored events and their delivery to each subscriber",
     description=_AUTH
-    + " Delivery state per subscriber is not kept yet (no relay); docs/events.md.",
+    + " Oldest first; each with its delivery state per subscriber (docs/events.md).",
     responses=problem_responses(400, 401, 404, 429, 503),
 )
 async def order_events(
-    order_id: FromPath[OrderId], get_order: NamedDependency[GetOrder]
-) -> list[EventView]:
+    order_id: FromPath[OrderId], deliveries: NamedDependency[ReadDeliveries]
+) -> list[AdminEventView]:
     bind_order(order_id)
-    return [EventView.of(e) for e in await get_order.events_of(order_id)]
+    return _events_view(await deliveries.execute(order_id))
+
+
+_REDELIVER = (
+    " The relay then sends the events again, in sequence, from that one on (delivery is at "
+    "least once: subscribers dedupe on the event id). No subscriber configured: 409."
+)
+Subscriber = Annotated[
+    str | None,
+    QueryParameter(
+        min_length=1,
+        max_length=64,
+        description="Only this subscriber (default: every configured one).",
+    ),
+]
+
+
+@post(
+    "/orders/{order_id:str}/events/redeliver",
+    operation_id="redeliverAdminOrderEvents",
+    operation_class=ApiOperation,
+    status_code=200,
+    summary="Deliver an order's events again",
+    description=f"{_AUTH} Resets each subscriber's delivery of the order to `from_sequence`."
+    + _REDELIVER,
+    responses=problem_responses(400, 401, 404, 409, 429, 503),
+)
+async def redeliver_order_events(
+    order_id: FromPath[OrderId],
+    redeliver: NamedDependency[RedeliverEvents],
+    from_sequence: Annotated[
+        int, QueryParameter(ge=1, le=1_000_000, description="The first event sent again.")
+    ] = 1,
+    subscriber: Subscriber = None,
+) -> list[AdminEventView]:
+    bind_order(order_id)
+    found = await redeliver.execute(order_id, from_sequence=from_sequence, subscriber=subscriber)
+    return _events_view(found)
+
+
+@post(
+    "/events/{event_id:str}/redeliver",
+    operation_id="redeliverAdminEvent",
+    operation_class=ApiOperation,
+    status_code=200,
+    summary="Deliver an event (and those after it) again",
+    description=f"{_AUTH} `event_id` is `<order id>:<sequence>`." + _REDELIVER,
+    responses=problem_responses(400, 401, 404, 409, 429, 503),
+)
+async def redeliver_event(
+    event_id: FromPath[
+        Annotated[str, Parameter(min_length=3, max_length=140, description="The event id.")]
+    ],
+    redeliver: NamedDependency[RedeliverEvents],
+    subscriber: Subscriber = None,
+) -> list[AdminEventView]:
+    order_id, _, sequence = event_id.rpartition(":")
+    if not order_id or not (sequence.isascii() and sequence.isdigit()) or len(sequence) > 7:
+        raise InvalidQuery("event_id", "must be <order id>:<sequence>")
+    bind_order(order_id)
+    found = await redeliver.execute(order_id, from_sequence=int(sequence), subscriber=subscriber)
+    return _events_view(found)
 
 
 # --- wiring ------------------------------------------------------------------------------------
@@ -596,11 +734,21 @@ ADMIN_DEPENDENCIES = {
     "stats": FromContainer("order_stats", CachedOrderStats),
     "history": FromContainer("get_order_history", GetOrderHistory),
     "retry": FromContainer("retry_order_now", RetryOrderNow),
+    "deliveries": FromContainer("read_deliveries", ReadDeliveries),
+    "redeliver": FromContainer("redeliver_events", RedeliverEvents),
 }
 
 admin_router = Router(
     path="/api/admin",
-    route_handlers=[search_orders, order_history, order_events, order_stats, retry_order],
+    route_handlers=[
+        search_orders,
+        order_history,
+        order_events,
+        redeliver_order_events,
+        redeliver_event,
+        order_stats,
+        retry_order,
+    ],
     guards=[require_admin],
     tags=["admin"],
     exception_handlers={InvalidQuery: invalid_query, ValidationException: invalid_query},

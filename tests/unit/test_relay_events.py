@@ -176,7 +176,9 @@ async def test_an_operator_redelivers_from_a_sequence_on() -> None:
     rig = Rig(a)
     order = await rig.order()
     await rig.passes(1)
-    await RedeliverEvents(rig.repository, rig.log, rig.clock).execute(order.id, "a", 4)
+    await RedeliverEvents(rig.repository, rig.log, [a], rig.clock).execute(
+        order.id, from_sequence=4
+    )
     await rig.passes(1)
     assert a.ids() == ids(order, 1, 2, 3, 4, 5, 6, 4, 5, 6)
 
