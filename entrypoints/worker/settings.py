@@ -127,10 +127,16 @@ def worker_settings(
                 (tasks.recheck_pending_payments, crons.pending_payments),
                 (tasks.retry_due_orders, crons.due_retries),
                 (tasks.resume_stuck_orders, crons.stuck_orders),
-                (tasks.relay_events, crons.relay_events),
             )
             if seconds is not None
-        ],
+        ]
+        + (
+            []
+            if crons.relay_events is None
+            # Heartbeating: a relay pass left by a killed worker is swept within seconds, not
+            # after the timeout, so the next pass is not held back by its unique cron key.
+            else [_sweep(tasks.relay_events, crons.relay_events, heartbeat=RELAY_HEARTBEAT)]
+        ),
         "startup": startup,
         "shutdown": shutdown,
         # The job key and order id on every log line of the job (entrypoints/logging.py).
@@ -141,12 +147,23 @@ def worker_settings(
     }
 
 
+#: The relay pass's heartbeat, seconds.
+RELAY_HEARTBEAT = 3
+
+
 def _sweep(
-    function: Callable[[WorkerContext], Awaitable[int]], seconds: float
+    function: Callable[[WorkerContext], Awaitable[int]], seconds: float, *, heartbeat: int = 0
 ) -> CronJob[WorkerContext]:
     # A sweep that overruns its interval is skipped (SAQ's unique cron key), never doubled; a
     # failed one is simply run again at the next tick.
-    return CronJob(function, cron=cron_every(seconds), timeout=120, retries=1, ttl=60)
+    return CronJob(
+        function,
+        cron=cron_every(seconds),
+        timeout=120,
+        heartbeat=heartbeat or None,
+        retries=1,
+        ttl=60,
+    )
 
 
 def settings() -> SettingsDict[WorkerContext]:

@@ -82,7 +82,8 @@ async def resume_stuck_orders(ctx: WorkerContext) -> int:
 async def relay_events(ctx: WorkerContext) -> int:
     """Cron: deliver stored events to every subscriber, in sequence per order (docs/events.md);
     returns how many deliveries were acknowledged."""
-    report = await ctx["services"].relay_events.execute()
+    async with _heartbeat(ctx.get("job")):
+        report = await ctx["services"].relay_events.execute()
     for (subscriber, outcome), n in report.outcomes.items():
         child(EVENT_DELIVERIES, subscriber, outcome).inc(n)
     return report.total("delivered")

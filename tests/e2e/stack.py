@@ -182,7 +182,8 @@ def stack_environment(
             # The sandbox's demo shop calls the API from the sandbox's origin (tests/browser).
             "CORS_ALLOWED_ORIGINS": sandbox,
             "PYTHONUNBUFFERED": "1",
-            **extra,
+            # ``{sandbox}`` in a value is the sandbox's base URL (its merchant receiver's, say).
+            **{name: value.replace("{sandbox}", sandbox) for name, value in extra.items()},
         }
     )
     return env
@@ -222,6 +223,17 @@ def running_stack(
         webhook_secret=secret,
     )
     try:
+        # The schema first, by one process: SecantusDB can wedge when two processes create the
+        # same collection at once (the API and the worker both ensure it at startup).
+        subprocess.run(  # noqa: S603 - our own script and arguments
+            [script, "db-init"],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=True,
+            timeout=START_SECONDS,
+        )
         for process in stack.processes:
             process.start()
         _wait_for(f"{stack.sandbox_url}/sandbox/stats", stack)
