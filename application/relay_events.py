@@ -2,9 +2,10 @@
 
 Each subscriber gets each order's events one at a time, in sequence, the next only after the
 previous one is done (acknowledged with a 2xx, refused with 410, or given up on after the retry
-window). Progress is one ``Delivery`` per subscriber and order, written with compare-and-set
-after every event, so a crash between a send and its mark sends that event once more, never
-skips it (at least once). A failing subscriber backs off on its own state and holds back
+window). Progress is one ``Delivery`` per subscriber and order, held by a lease while a relay
+works on it and written with compare-and-set at the end of the run, at a failure and every
+``mark_every`` events, so a crash between a send and its mark sends those events once more,
+never skips one (at least once). A failing subscriber backs off on its own state and holds back
 neither the other subscribers nor other orders.
 """
 
@@ -49,6 +50,9 @@ class RelayPolicy:
     )
     give_up_after: timedelta = timedelta(days=3)
     lease: timedelta = timedelta(seconds=30)
+    #: Progress is written after at most this many events of a run (and at its end, or at a
+    #: failure): a relay that dies in between sends those again (at least once), never skips.
+    mark_every: int = 10
     #: Orders (and delivery states) taken per pass.
     batch_size: int = 200
 
@@ -165,32 +169,49 @@ class RelayEvents:
             return None
         lease_until = now + self._policy.lease
         # Claimed: a relay that dies holding it leaves it due at the lease's end.
-        state = await self._put(state, lease_until=lease_until, due_at=lease_until)
-        while state.delivered < total:
-            event = order.events[state.delivered]
+        stored = await self._put(state, lease_until=lease_until, due_at=lease_until)
+        current, unmarked = stored, 0
+        while current.delivered < total:
+            event = order.events[current.delivered]
             attempt = await subscriber.deliver(event, order_after(order, event.sequence))
             now = self._clock.now()
-            last = event.sequence == total
             done = {
                 "delivered": event.sequence,
                 "attempts": 0,
                 "failing_since": None,
                 "last_error": None,
             }
-            if last:
-                done |= {"lease_until": None, "due_at": None}
             if attempt.outcome is Outcome.DELIVERED:
                 report.count(subscriber.name, "delivered")
-                state = await self._put(state, **done)
-                continue
-            if attempt.outcome is Outcome.GONE:
+                current = replace(current, **done)  # type: ignore[arg-type]
+            elif attempt.outcome is Outcome.GONE:
                 log.warning("event %s: %s answered 410 (gone); skipped", event.id, subscriber.name)
                 report.count(subscriber.name, "gone")
-                state = await self._put(state, gone=(*state.gone, event.sequence), **done)
-                continue
-            report.count(subscriber.name, "failed")
-            failing_since = state.failing_since or now
-            if now - failing_since >= self._policy.give_up_after:
+                current = replace(current, gone=(*current.gone, event.sequence), **done)  # type: ignore[arg-type]
+            else:
+                report.count(subscriber.name, "failed")
+                failing_since = current.failing_since or now
+                if now - failing_since < self._policy.give_up_after:
+                    attempts = current.attempts + 1
+                    retry_at = now + self._policy.backoff.delay(attempts)
+                    log.info(
+                        "event %s: %s failed (attempt %d: %s); again at %s",
+                        event.id,
+                        subscriber.name,
+                        attempts,
+                        attempt.detail,
+                        retry_at.isoformat(timespec="milliseconds"),
+                    )
+                    await self._mark(
+                        stored,
+                        current,
+                        attempts=attempts,
+                        failing_since=failing_since,
+                        last_error=attempt.detail[:500],
+                        due_at=retry_at,
+                        lease_until=None,
+                    )
+                    return None
                 log.error(
                     "event %s: %s failed for %s (%s); dead",
                     event.id,
@@ -199,28 +220,18 @@ class RelayEvents:
                     attempt.detail,
                 )
                 report.count(subscriber.name, "dead")
-                state = await self._put(state, dead=(*state.dead, event.sequence), **done)
-                continue
-            attempts = state.attempts + 1
-            retry_at = now + self._policy.backoff.delay(attempts)
-            log.info(
-                "event %s: %s failed (attempt %d: %s); again at %s",
-                event.id,
-                subscriber.name,
-                attempts,
-                attempt.detail,
-                retry_at.isoformat(timespec="milliseconds"),
-            )
-            await self._put(
-                state,
-                attempts=attempts,
-                failing_since=failing_since,
-                last_error=attempt.detail[:500],
-                due_at=retry_at,
-                lease_until=None,
-            )
-            return None
+                current = replace(current, dead=(*current.dead, event.sequence), **done)  # type: ignore[arg-type]
+            unmarked += 1
+            if unmarked >= self._policy.mark_every and current.delivered < total:
+                stored = current = await self._mark(stored, current)
+                unmarked = 0
+        await self._mark(stored, current, lease_until=None, due_at=None)
         return None
+
+    async def _mark(self, stored: Delivery, current: Delivery, **changes: object) -> Delivery:
+        """Write ``current`` (plus ``changes``) over ``stored``, compare-and-set on its version."""
+        changed = replace(current, updated_at=self._clock.now(), **changes)  # type: ignore[arg-type]
+        return await self._deliveries.put(changed, expected_version=stored.version)
 
     async def _put(self, state: Delivery, **changes: object) -> Delivery:
         changed = replace(state, updated_at=self._clock.now(), **changes)  # type: ignore[arg-type]

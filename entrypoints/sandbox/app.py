@@ -781,6 +781,11 @@ async def merchant_events(request: AnyRequest) -> Response[bytes]:
     return _json(200, _sandbox(request).merchant.view())
 
 
+@get("/sandbox/merchant/stats")
+async def merchant_stats(request: AnyRequest) -> Response[bytes]:
+    return _json(200, _sandbox(request).merchant.stats())
+
+
 @post("/sandbox/merchant/reset")
 async def merchant_reset(request: AnyRequest) -> Response[bytes]:
     _sandbox(request).merchant = MerchantLog()
@@ -805,6 +810,7 @@ def create_sandbox_app(config: SandboxConfig | None = None) -> Litestar:
             confirm_transfers,
             receive_order_event,
             merchant_events,
+            merchant_stats,
             merchant_reset,
             read_payment,
             settle_payment,

@@ -3,8 +3,9 @@ benchmarks and the dev stack: verifies each delivery's signature with its own co
 merchant would, sharing nothing with the service), records events by id (deduped), and fails or
 delays on the knobs ``merchant_fail_rate``, ``merchant_fail_after_rate``, ``merchant_delay_ms``.
 
-``POST /merchant/order-events`` receives; ``GET /sandbox/merchant/events`` shows what arrived;
-``POST /sandbox/merchant/reset`` forgets it.
+``POST /merchant/order-events`` receives; ``GET /sandbox/merchant/events`` shows what arrived
+(``GET /sandbox/merchant/stats``: the counters only); ``POST /sandbox/merchant/reset`` forgets
+it.
 """
 
 from __future__ import annotations
@@ -85,6 +86,9 @@ class MerchantLog:
     events: dict[str, Received] = field(default_factory=dict)
     orders: dict[str, list[int]] = field(default_factory=dict)
     counters: Counter[str] = field(default_factory=Counter)
+    #: Unix times of the first and the latest new event recorded (a benchmark's clock).
+    first_at: float | None = None
+    last_at: float | None = None
 
     def record(self, event: OrderEventIn) -> bool:
         """Record a verified event; False if its id was already recorded (a redelivery)."""
@@ -101,11 +105,22 @@ class MerchantLog:
             self.counters["gaps"] += 1
         sequences.append(event.sequence)
         self.counters["accepted"] += 1
+        self.last_at = time.time()
+        if self.first_at is None:
+            self.first_at = self.last_at
         return True
+
+    def stats(self) -> dict[str, object]:
+        """The counters and the first and latest times, without the events."""
+        return {
+            "counters": dict(self.counters),
+            "first_at": self.first_at,
+            "last_at": self.last_at,
+        }
 
     def view(self) -> dict[str, object]:
         return {
-            "counters": dict(self.counters),
+            **self.stats(),
             "events": {event_id: asdict(r) for event_id, r in self.events.items()},
             "orders": self.orders,
         }

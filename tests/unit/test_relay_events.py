@@ -4,6 +4,7 @@ subscriber, 410 skipped, dead after the window, a crash between send and mark re
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
@@ -41,12 +42,14 @@ class Killed(Exception):
 
 
 class CrashingLog(InMemoryDeliveryLog):
-    """A delivery log whose next ``crash`` writes die (the process killed after the send)."""
+    """A delivery log whose next ``crash`` marks past ``after`` die (the process killed after
+    the sends)."""
 
     crash = 0
+    after = 0
 
     async def put(self, delivery: Delivery, *, expected_version: int) -> Delivery:
-        if self.crash and delivery.delivered > 0:
+        if self.crash and delivery.delivered > self.after:
             self.crash -= 1
             raise Killed
         return await super().put(delivery, expected_version=expected_version)
@@ -62,12 +65,17 @@ POLICY = RelayPolicy(
 
 
 class Rig:
-    def __init__(self, *subscribers: Recorder, log: InMemoryDeliveryLog | None = None) -> None:
+    def __init__(
+        self,
+        *subscribers: Recorder,
+        log: InMemoryDeliveryLog | None = None,
+        policy: RelayPolicy = POLICY,
+    ) -> None:
         self.clock = FakeClock()
         self.repository = InMemoryOrderRepository()
         self.log = log or InMemoryDeliveryLog()
         self.relay = RelayEvents(
-            self.repository, self.repository, self.log, subscribers, self.clock, POLICY, 4
+            self.repository, self.repository, self.log, subscribers, self.clock, policy, 4
         )
 
     async def order(self, reference_id: str = "ref-1", *, complete: bool = True) -> Order:
@@ -161,14 +169,27 @@ async def test_a_crash_between_send_and_mark_sends_the_event_again() -> None:
     rig = Rig(a, log=log)
     order = await rig.order()
     log.crash = 1
-    with pytest.raises(Killed):
+    with pytest.raises(Killed):  # the run's mark, after its six sends
         await rig.passes(1)
-    assert a.ids() == ids(order, 1)
+    assert a.ids() == ids(order, 1, 2, 3, 4, 5, 6)
     await rig.passes(1)  # held by the dead relay's lease
-    assert a.ids() == ids(order, 1)
+    assert len(a.ids()) == 6
     rig.clock.advance(31)
     await rig.passes(2)
-    assert a.ids() == ids(order, 1, 1, 2, 3, 4, 5, 6)
+    assert a.ids() == ids(order, 1, 2, 3, 4, 5, 6, 1, 2, 3, 4, 5, 6)
+
+
+async def test_a_crash_resends_only_what_came_after_the_last_mark() -> None:
+    log = CrashingLog()
+    a = Recorder("a")
+    rig = Rig(a, log=log, policy=replace(POLICY, mark_every=2))
+    order = await rig.order()
+    log.crash, log.after = 1, 2  # the mark at 2 is written; the one at 4 dies
+    with pytest.raises(Killed):
+        await rig.passes(1)
+    rig.clock.advance(31)
+    await rig.passes(2)
+    assert a.ids() == ids(order, 1, 2, 3, 4, 3, 4, 5, 6)
 
 
 async def test_an_operator_redelivers_from_a_sequence_on() -> None:
