@@ -11,7 +11,12 @@ delay counted: concurrency / delay (events of one order go one after another, or
 parallel).
 
     REDIS_URL=redis://127.0.0.1:6379 python -m bench.bench_relay [--orders 200]
-        [--concurrency 20] [--delay-ms 50]
+        [--concurrency 20] [--delay-ms 50] [--in-process]
+
+``--in-process`` runs the same ``RelayEvents`` in this process on the in-memory stores instead
+(no Mongo, no worker, no cron tick): what the relay and the receiver cost without the store.
+``--baseline`` sends the same signed bodies with plain httpx, ``--concurrency`` at a time, no
+relay at all: the most this machine's HTTP client and receiver give now.
 """
 
 from __future__ import annotations
@@ -27,6 +32,9 @@ from pathlib import Path
 
 import httpx
 
+from adapters.clock import SystemClock
+from adapters.http import EventWebhookSubscriber
+from adapters.memory import InMemoryDeliveryLog, InMemoryOrderRepository
 from adapters.mongo import (
     MongoOrderRepository,
     close_client,
@@ -34,11 +42,16 @@ from adapters.mongo import (
     get_database,
     make_client,
 )
+from application.relay_events import RelayEvents, RelayPolicy
 from bench.bench_repository import mongo_server
 from bench.common import start_sandbox
+from domain import Order, OrderEvent, order_after
+from entrypoints.api.schemas import event_webhook_body
+from entrypoints.api.signature import signature_header
 from tests.contract.orders import completed, new_order
 
 SECRET = "oesec_bench_0123456789abcdef"
+WHERE = {False: "relay: a worker process, Mongo", True: "relay: in process, in-memory stores"}
 
 
 async def seed(uri: str, db_name: str, orders: int) -> int:
@@ -93,19 +106,83 @@ def wait_for(sandbox: str, total: int, seconds: float) -> dict[str, object]:
         time.sleep(0.2)
 
 
+async def relay_in_process(sandbox: str, args: argparse.Namespace) -> int:
+    """The relay on the in-memory stores, pass after pass until nothing is due; the events."""
+    repository = InMemoryOrderRepository()
+    total = 0
+    for n in range(args.orders):
+        order = completed(new_order(n, payment_id=f"pay-{n}"), seconds=n % 60)
+        await repository.add(order)
+        total += len(order.events)
+    limits = httpx.Limits(max_connections=args.concurrency)
+    async with httpx.AsyncClient(timeout=10, limits=limits) as client:
+        subscriber = EventWebhookSubscriber(
+            client,
+            f"{sandbox}/merchant/order-events",
+            body=event_webhook_body,
+            signature=lambda stamp, body: signature_header((SECRET,), stamp, body),
+            clock=SystemClock(),
+        )
+        relay = RelayEvents(
+            repository,
+            repository,
+            InMemoryDeliveryLog(),
+            [subscriber],
+            SystemClock(),
+            RelayPolicy(batch_size=args.orders),
+            args.concurrency,
+        )
+        while (await relay.execute()).orders:
+            pass
+    return total
+
+
+async def plain_posts(sandbox: str, args: argparse.Namespace) -> int:
+    """The events' bodies, signed, posted with httpx ``concurrency`` at a time; the events."""
+    orders = [
+        completed(new_order(n, payment_id=f"pay-{n}"), seconds=n % 60) for n in range(args.orders)
+    ]
+    work = [(event, order) for order in orders for event in order.events]
+    limit = asyncio.Semaphore(args.concurrency)
+    limits = httpx.Limits(max_connections=args.concurrency)
+    async with httpx.AsyncClient(timeout=10, limits=limits) as client:
+
+        async def post(event: OrderEvent, order: Order) -> None:
+            async with limit:
+                body = event_webhook_body(event, order_after(order, event.sequence))
+                headers = {
+                    "content-type": "application/json",
+                    "x-event-id": event.id,
+                    "x-signature": signature_header((SECRET,), int(time.time()), body),
+                }
+                answer = await client.post(
+                    f"{sandbox}/merchant/order-events", content=body, headers=headers
+                )
+                answer.raise_for_status()
+
+        await asyncio.gather(*(post(e, o) for e, o in work))
+    return len(work)
+
+
 def run(uri: str, args: argparse.Namespace) -> str:
     db_name = f"bench_relay_{uuid.uuid4().hex[:8]}"
-    total = asyncio.run(seed(uri, db_name, args.orders))
+    local = args.in_process or args.baseline
+    total = 0 if local else asyncio.run(seed(uri, db_name, args.orders))
     sandbox_process, sandbox = start_sandbox(0, {"ORDER_EVENTS_WEBHOOK_SECRET": SECRET})
     worker: subprocess.Popen[bytes] | None = None
     try:
         knobs = {"merchant_delay_ms": args.delay_ms}
         httpx.put(f"{sandbox}/sandbox/config", json=knobs).raise_for_status()
         load_before = os.getloadavg()
-        script = Path(sys.executable).with_name("orders-service")
-        worker = subprocess.Popen(  # noqa: S603 - our own script
-            [str(script), "worker"], env=worker_env(uri, db_name, sandbox, args)
-        )
+        if args.baseline:
+            total = asyncio.run(plain_posts(sandbox, args))
+        elif args.in_process:
+            total = asyncio.run(relay_in_process(sandbox, args))
+        else:
+            script = Path(sys.executable).with_name("orders-service")
+            worker = subprocess.Popen(  # noqa: S603 - our own script
+                [str(script), "worker"], env=worker_env(uri, db_name, sandbox, args)
+            )
         stats = wait_for(sandbox, total, seconds=600)
         load_after = os.getloadavg()
     finally:
@@ -114,7 +191,8 @@ def run(uri: str, args: argparse.Namespace) -> str:
             worker.wait(30)
         sandbox_process.terminate()
         sandbox_process.wait(30)
-        asyncio.run(drop(uri, db_name))
+        if not local:
+            asyncio.run(drop(uri, db_name))
     first, last = stats["first_at"], stats["last_at"]
     assert isinstance(first, float)
     assert isinstance(last, float)
@@ -124,7 +202,8 @@ def run(uri: str, args: argparse.Namespace) -> str:
     bound = args.concurrency / (args.delay_ms / 1000)
     return "\n".join(
         [
-            f"relay: {args.orders} orders, {total} events, WORKER_CONCURRENCY {args.concurrency},"
+            f"{'baseline (plain httpx, no relay)' if args.baseline else WHERE[args.in_process]}:"
+            f" {args.orders} orders, {total} events, WORKER_CONCURRENCY {args.concurrency},"
             f" receiver delay {args.delay_ms:g} ms",
             f"delivered {total} in {last - first:.2f} s: {rate:.0f} events/s "
             f"({rate / bound:.0%} of the bound {bound:.0f}/s)",
@@ -145,7 +224,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/14")
     )
+    parser.add_argument("--in-process", action="store_true")
+    parser.add_argument("--baseline", action="store_true")
     args = parser.parse_args(argv)
+    if args.in_process or args.baseline:
+        print(run("", args))
+        return 0
     with mongo_server() as (uri, _):
         print(run(uri, args))
     return 0
