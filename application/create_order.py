@@ -16,6 +16,8 @@ from domain import Order, OrderRequest, Payment, order_id_for
 
 @dataclass(frozen=True, slots=True)
 class CreateOrderResult:
+    """The order stored; ``replayed`` when it existed already (the same request again)."""
+
     order: Order
     replayed: bool
 

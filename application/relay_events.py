@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from application.errors import Conflict, InfrastructureUnavailable, InvalidQuery, OrderNotFound
-from application.policy import RetryPolicy
+from application.policy import OrderRetryPolicy
 from application.ports import (
     Clock,
     Delivery,
@@ -43,8 +43,8 @@ class RelayPolicy:
     """Backoff of a failing subscriber (``backoff.max_attempts`` is not used: the window is),
     how long it is retried before the event is dead, and how long a relay holds a state."""
 
-    backoff: RetryPolicy = field(
-        default_factory=lambda: RetryPolicy(
+    backoff: OrderRetryPolicy = field(
+        default_factory=lambda: OrderRetryPolicy(
             base=timedelta(seconds=1), cap=timedelta(hours=1), max_attempts=1
         )
     )

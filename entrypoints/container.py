@@ -38,13 +38,20 @@ from adapters.instrumented import (
 from adapters.mongo.queries import MongoOrderQueries
 from adapters.saq import DEFAULT_QUEUE_NAME, SaqJobScheduler, open_queue
 from application.advance_order import AdvanceOrder
+from application.check_readiness import CheckReadiness
 from application.create_order import CreateOrder
 from application.errors import InfrastructureUnavailable
 from application.get_order import GetOrder
 from application.handle_payment_notification import HandlePaymentNotification
 from application.order_history import GetOrderHistory
-from application.order_stats import CachedOrderStats, OrderStats
-from application.policy import PipelineTimings, RetryPolicy
+from application.order_stats import (
+    CachedOrderStats,
+    CurrentOrderStats,
+    MeasureOpenOrders,
+    OrderStats,
+)
+from application.policy import OrderRetryPolicy, PipelineTimings
+from application.receive_webhook import ReceiveWebhook
 from application.relay_events import (
     ReadDeliveries,
     RedeliverEvents,
@@ -76,8 +83,8 @@ def _stats_refresh(settings: Settings) -> timedelta:
     return timedelta(seconds=settings.admin_stats_refresh_seconds)
 
 
-def _retry_policy(settings: Settings) -> RetryPolicy:
-    return RetryPolicy(
+def _retry_policy(settings: Settings) -> OrderRetryPolicy:
+    return OrderRetryPolicy(
         base=timedelta(seconds=settings.retry_backoff_base_seconds),
         cap=timedelta(seconds=settings.retry_backoff_max_seconds),
         max_attempts=settings.retry_max_attempts,
@@ -90,7 +97,7 @@ def _send_seconds(settings: Settings) -> float:
 
 def _relay_policy(settings: Settings) -> RelayPolicy:
     return RelayPolicy(
-        backoff=RetryPolicy(
+        backoff=OrderRetryPolicy(
             base=timedelta(seconds=settings.order_events_retry_base_seconds),
             cap=timedelta(seconds=settings.order_events_retry_max_seconds),
             max_attempts=1,
@@ -204,7 +211,9 @@ class Container(containers.DeclarativeContainer):
     durability_probe = providers.Singleton(mongo.MongoDurabilityProbe, mongo_database)
 
     # --- downstream services ---
-    http_retry = providers.Singleton(http.RetryPolicy, attempts=settings.provided.http_max_attempts)
+    http_retry = providers.Singleton(
+        http.CallRetryPolicy, attempts=settings.provided.http_max_attempts
+    )
     http_breakers = providers.Singleton(
         http.build_breakers,
         threshold=settings.provided.http_breaker_threshold,
@@ -282,6 +291,10 @@ class Container(containers.DeclarativeContainer):
     handle_payment_notification = providers.Singleton(
         HandlePaymentNotification, observed_repository, scheduler
     )
+    receive_webhook = providers.Singleton(
+        ReceiveWebhook, webhook_log, handle_payment_notification, clock
+    )
+    check_readiness = providers.Singleton(CheckReadiness, repository, scheduler, durability_probe)
     advance_order = providers.Singleton(
         AdvanceOrder,
         observed_repository,
@@ -330,6 +343,8 @@ class Container(containers.DeclarativeContainer):
         providers.Singleton(OrderStats, order_queries),
         providers.Callable(_stats_refresh, settings),
     )
+    current_order_stats = providers.Singleton(CurrentOrderStats, order_stats, clock)
+    measure_open_orders = providers.Singleton(MeasureOpenOrders, order_queries, clock)
     get_order_history = providers.Singleton(GetOrderHistory, repository, webhook_log)
 
     # --- the HTTP edge ---

@@ -1,5 +1,7 @@
-"""In-memory adapters: a repository (with the relay's outbox), a delivery log and a webhook log
-that behave like the Mongo ones, and an in-process scheduler for running without a queue."""
+"""In-memory adapters: a repository (with the relay's outbox), order queries, a delivery log and
+a webhook log that pass the same contract suites as the Mongo ones (tests/contract), and an
+in-process scheduler for running without a queue. Dev mode and tests only: nothing survives the
+process."""
 
 from adapters.memory.deliveries import InMemoryDeliveryLog
 from adapters.memory.repository import InMemoryOrderRepository

@@ -15,8 +15,8 @@ from application.ports.payments import (
     CreatedPayment,
     PaymentGateway,
     PaymentRequest,
+    PaymentSnapshot,
     PaymentState,
-    PaymentStatus,
 )
 from application.ports.repository import OrderRepository
 from application.ports.scheduler import JobScheduler
@@ -42,8 +42,8 @@ __all__ = [
     "Outcome",
     "PaymentGateway",
     "PaymentRequest",
+    "PaymentSnapshot",
     "PaymentState",
-    "PaymentStatus",
     "StaleDelivery",
     "TokenTransferService",
     "Transfer",

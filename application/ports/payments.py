@@ -10,6 +10,8 @@ from typing import Protocol
 
 
 class PaymentState(StrEnum):
+    """Where a payment stands at the gateway (the API shows it as the order's payment status)."""
+
     PENDING = "pending"
     COMPLETED = "completed"
     FAILED = "failed"
@@ -52,7 +54,10 @@ class CreatedPayment:
 
 
 @dataclass(frozen=True, slots=True)
-class PaymentStatus:
+class PaymentSnapshot:
+    """A payment as the gateway reports it at the time of asking (``paid_at``: when it was paid,
+    if the gateway says)."""
+
     id: str
     status: PaymentState
     amount: Decimal
@@ -68,5 +73,5 @@ class PaymentGateway(Protocol):
     ) -> CreatedPayment:
         """Create (or replay) the payment; ``IdempotencyKeyReused`` on a different body."""
 
-    async def get_payment(self, payment_id: str) -> PaymentStatus:
+    async def get_payment(self, payment_id: str) -> PaymentSnapshot:
         """The payment's status now; ``PermanentDownstreamError`` if the gateway lacks it."""

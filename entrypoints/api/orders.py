@@ -38,6 +38,8 @@ LAST_EVENT_ID = "Last-Event-ID"
 
 
 class NotAcceptable(HTTPException):
+    """The caller's ``Accept`` allows none of the media types the route answers with: 406."""
+
     status_code = 406
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from adapters.fakes.clock import FakeClock
 from adapters.memory import InMemoryDeliveryLog, InMemoryOrderRepository
-from application.policy import RetryPolicy
+from application.policy import OrderRetryPolicy
 from application.ports import Attempt, Delivery, Outcome
 from application.relay_events import RedeliverEvents, RelayEvents, RelayPolicy
 from domain import Order, OrderEvent, Payment, TransferResult
@@ -56,7 +56,7 @@ class CrashingLog(InMemoryDeliveryLog):
 
 
 POLICY = RelayPolicy(
-    backoff=RetryPolicy(
+    backoff=OrderRetryPolicy(
         base=timedelta(seconds=2), cap=timedelta(seconds=60), max_attempts=1, jitter=FixedJitter(1)
     ),
     give_up_after=timedelta(hours=1),
