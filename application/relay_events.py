@@ -81,6 +81,7 @@ class RelayEvents:
         deliveries: DeliveryLog,
         subscribers: Sequence[EventSubscriber],
         clock: Clock,
+        *,
         policy: RelayPolicy,
         concurrency: int,
     ) -> None:
@@ -152,24 +153,38 @@ class RelayEvents:
         report: RelayReport,
     ) -> datetime | None:
         if state is None:
-            state = await self._deliveries.get(subscriber.name, order.id)
-        if state is None:
-            state = Delivery(subscriber.name, order.id)
-        total = len(order.events)
+            found = await self._deliveries.get(subscriber.name, order.id)
+            state = found or Delivery(subscriber.name, order.id)
+        claimed = await self._claim(state, len(order.events))
+        if isinstance(claimed, Delivery):
+            await self._run(subscriber, order, claimed, report)
+            return None
+        return claimed
+
+    async def _claim(self, state: Delivery, total: int) -> Delivery | datetime | None:
+        """``state`` leased to this relay (a relay that dies holding it leaves it due at the
+        lease's end); else when the order must be looked at again (another relay holds it), or
+        None: nothing to do now (caught up, or backing off until the state's own due time)."""
         now = self._clock.now()
         if state.delivered >= total and state.due_at is None:
             return None
         if state.lease_until is not None and state.lease_until > now:
             return state.lease_until
         if state.due_at is not None and state.due_at > now and state.lease_until is None:
-            return None  # backing off: the state's own due time brings it back
+            return None
         if state.delivered >= total:
             # Due (a redelivery of events the order no longer has, or a lease run out).
             await self._put(state, due_at=None, lease_until=None)
             return None
         lease_until = now + self._policy.lease
-        # Claimed: a relay that dies holding it leaves it due at the lease's end.
-        stored = await self._put(state, lease_until=lease_until, due_at=lease_until)
+        return await self._put(state, lease_until=lease_until, due_at=lease_until)
+
+    async def _run(
+        self, subscriber: EventSubscriber, order: Order, stored: Delivery, report: RelayReport
+    ) -> None:
+        """Send ``order``'s events after ``stored.delivered``, in sequence, until the end or a
+        failure; mark progress at the end, at a failure and every ``mark_every`` events."""
+        total = len(order.events)
         current, unmarked = stored, 0
         while current.delivered < total:
             event = order.events[current.delivered]
@@ -211,7 +226,7 @@ class RelayEvents:
                         due_at=retry_at,
                         lease_until=None,
                     )
-                    return None
+                    return
                 log.error(
                     "event %s: %s failed for %s (%s); dead",
                     event.id,
@@ -226,7 +241,6 @@ class RelayEvents:
                 stored = current = await self._mark(stored, current)
                 unmarked = 0
         await self._mark(stored, current, lease_until=None, due_at=None)
-        return None
 
     async def _mark(self, stored: Delivery, current: Delivery, **changes: object) -> Delivery:
         """Write ``current`` (plus ``changes``) over ``stored``, compare-and-set on its version."""

@@ -43,8 +43,8 @@ from adapters.mongo import (
     make_client,
 )
 from application.relay_events import RelayEvents, RelayPolicy
-from bench.bench_repository import mongo_server
 from bench.common import start_sandbox
+from bench.mongo import mongo_server
 from domain import Order, OrderEvent, order_after
 from entrypoints.api.schemas import event_webhook_body
 from entrypoints.api.signature import signature_header
@@ -129,8 +129,8 @@ async def relay_in_process(sandbox: str, args: argparse.Namespace) -> int:
             InMemoryDeliveryLog(),
             [subscriber],
             SystemClock(),
-            RelayPolicy(batch_size=args.orders),
-            args.concurrency,
+            policy=RelayPolicy(batch_size=args.orders),
+            concurrency=args.concurrency,
         )
         while (await relay.execute()).orders:
             pass

@@ -324,8 +324,8 @@ class Container(containers.DeclarativeContainer):
         delivery_log,
         event_subscribers,
         clock,
-        relay_policy,
-        settings.provided.worker_concurrency,
+        policy=relay_policy,
+        concurrency=settings.provided.worker_concurrency,
     )
     redeliver_events = providers.Singleton(
         RedeliverEvents, repository, delivery_log, event_subscribers, clock

@@ -17,7 +17,7 @@ from application.ports import Delivery, DeliveryLog, EventOutbox, OrderRepositor
 from domain import Order, Payment
 from tests.contract.conftest import MONGO, mongo_uri
 from tests.contract.mongo import fresh_database
-from tests.unit.conftest import make_request
+from tests.support.orders import order_request
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -43,7 +43,7 @@ async def stores(request: pytest.FixtureRequest) -> AsyncIterator[Stores]:
 
 def placed(at: datetime = T0) -> Order:
     payment = Payment("pay-1", "tok", None, "pending", Decimal(13), "EUR")
-    return Order.place(make_request(), payment, at=at)
+    return Order.place(order_request(), payment, at=at)
 
 
 async def test_a_save_with_events_makes_the_order_due_and_settle_is_compare_and_set(

@@ -18,14 +18,9 @@ import httpx
 import pytest
 
 from tests.e2e.stack import FAST, Stack, isolated_redis, running_stack
-from tests.e2e.test_end_to_end import (
-    configure_sandbox,
-    create_orders,
-    order_body,
-    settle,
-    wait_final,
-)
-from tests.integration.api.sse import Frame, frames
+from tests.e2e.test_end_to_end import configure_sandbox, create_orders, settle, wait_final
+from tests.support.orders import e2e_order
+from tests.support.sse import Frame, frames
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis, pytest.mark.mongo]
 
@@ -88,7 +83,7 @@ async def test_every_event_reaches_the_merchant_signed_in_order_through_kills(
     async with httpx.AsyncClient(timeout=10) as client:
         await configure_sandbox(client, stack, FAULTY_RECEIVER)
         orders = await create_orders(
-            client, stack, [order_body(f"ref-events-{i:02d}") for i in range(ORDERS)]
+            client, stack, [e2e_order(f"ref-events-{i:02d}") for i in range(ORDERS)]
         )
         ids = [o["id"] for o in orders]
         # Connected before payment: the worker's events must reach this API process's stream.

@@ -11,12 +11,12 @@ from adapters.fakes.clock import FakeClock
 from adapters.memory import InMemoryOrderRepository
 from domain import Order, OrderEvent, Payment, TransferResult
 from entrypoints.api.event_stream import DROPPED, END, EventStreams, Item, Watch
-from tests.unit.conftest import make_request
+from tests.support.orders import order_request
 
 
 async def stored(repository: InMemoryOrderRepository) -> Order:
     payment = Payment("pay-1", "tok", None, "pending", Decimal(13), "EUR")
-    order = Order.place(make_request(), payment, at=FakeClock().now())
+    order = Order.place(order_request(), payment, at=FakeClock().now())
     await repository.add(order)
     return order
 

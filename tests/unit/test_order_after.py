@@ -4,13 +4,31 @@ carries (``data.order``), rebuilt from the events alone and compared with the re
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import msgspec
 import pytest
 
-from domain import Order, order_after
+from domain import Order, Payment, TransferResult, order_after
 from entrypoints.api.schemas import OrderView
-from tests.unit.test_events import at, confirmed, placed
+from tests.support.orders import order_request
+
+T0 = datetime(2026, 1, 1, 12, 0, 0, 123000, tzinfo=UTC)
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def placed() -> Order:
+    payment = Payment("pay-1", "tok", "https://pay/1", "pending", Decimal("13.10"), "EUR")
+    return Order.place(order_request(), payment, at=T0)
+
+
+def confirmed() -> TransferResult:
+    return TransferResult("tr-1", "confirmed", "sig-1", Decimal("12.45"))
+
 
 Move = Callable[[Order], None]
 
@@ -22,6 +40,11 @@ def _view(order: Order) -> bytes:
 def _paid(order: Order) -> None:
     order.record_payment_status("completed")
     order.mark_paid(at(1))
+
+
+def _payment_failed(order: Order) -> None:
+    order.record_payment_status("failed")
+    order.mark_payment_failed(at(1), "failed")
 
 
 def _start(seconds: float) -> Move:
@@ -55,7 +78,7 @@ PATHS: dict[str, list[Move]] = {
         lambda o: o.tokens_sent(confirmed(), at(31)),
     ],
     "payment failed": [
-        lambda o: (o.record_payment_status("failed"), o.mark_payment_failed(at(1), "failed"))[-1],
+        _payment_failed,
     ],
 }
 

@@ -16,7 +16,8 @@ from application.policy import OrderRetryPolicy
 from application.ports import Attempt, Delivery, Outcome
 from application.relay_events import RedeliverEvents, RelayEvents, RelayPolicy
 from domain import Order, OrderEvent, Payment, TransferResult
-from tests.unit.conftest import FixedJitter, make_request
+from tests.support.jitter import FixedJitter
+from tests.support.orders import order_request
 
 
 class Recorder:
@@ -75,12 +76,18 @@ class Rig:
         self.repository = InMemoryOrderRepository()
         self.log = log or InMemoryDeliveryLog()
         self.relay = RelayEvents(
-            self.repository, self.repository, self.log, subscribers, self.clock, policy, 4
+            self.repository,
+            self.repository,
+            self.log,
+            subscribers,
+            self.clock,
+            policy=policy,
+            concurrency=4,
         )
 
     async def order(self, reference_id: str = "ref-1", *, complete: bool = True) -> Order:
         payment = Payment(f"pay-{reference_id}", "tok", None, "pending", Decimal(13), "EUR")
-        order = Order.place(make_request(reference_id), payment, at=self.clock.now())
+        order = Order.place(order_request(reference_id), payment, at=self.clock.now())
         await self.repository.add(order)
         if complete:
             await self.advance(order)
@@ -207,7 +214,9 @@ async def test_an_operator_redelivers_from_a_sequence_on() -> None:
 async def test_two_relays_at_once_never_send_an_event_before_its_predecessor_is_done() -> None:
     a = Recorder("a")
     rig = Rig(a)
-    other = RelayEvents(rig.repository, rig.repository, rig.log, [a], rig.clock, POLICY, 4)
+    other = RelayEvents(
+        rig.repository, rig.repository, rig.log, [a], rig.clock, policy=POLICY, concurrency=4
+    )
     orders = [await rig.order(f"ref-{i}") for i in range(5)]
     await asyncio.gather(rig.relay.execute(), other.execute())
     rig.clock.advance(1)

@@ -13,9 +13,9 @@ import pytest
 from application.relay_events import RelayEvents
 from entrypoints.container import resolve
 from entrypoints.sandbox import SandboxKnobs
-from tests.integration.admin.conftest import AUTH, admin_settings, starter
-from tests.integration.api.conftest import PROBLEM, Api, order_body
 from tests.integration.http.harness import MERCHANT_EVENTS_SECRET, running_sandbox
+from tests.support.api import AUTH, PROBLEM, Api, admin_settings, admin_starter
+from tests.support.orders import order_body
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +37,7 @@ async def api(sandbox_url: str, merchant: httpx.AsyncClient) -> AsyncIterator[Ap
         order_events_webhook_url=f"{sandbox_url}/merchant/order-events",
         order_events_webhook_secret=MERCHANT_EVENTS_SECRET,
     )
-    async with starter(settings)() as running:
+    async with admin_starter(settings)() as running:
         yield running
 
 
@@ -121,7 +121,7 @@ async def test_redeliver_needs_the_token_and_an_order(api: Api) -> None:
 
 
 async def test_redeliver_without_a_subscriber_is_a_409() -> None:
-    async with starter(admin_settings())() as bare:
+    async with admin_starter(admin_settings())() as bare:
         order = (await bare.create(order_body("ref-none"))).json()
         response = await bare.client.post(
             f"/api/admin/orders/{order['id']}/events/redeliver", headers=AUTH

@@ -13,18 +13,16 @@ import httpx
 import pytest
 
 from entrypoints.settings import Settings
-from tests.integration.api.conftest import (
-    OLD_SECRET,
+from tests.support.api import (
     PROBLEM,
-    SECRET,
-    UNLIMITED,
     Api,
     StartApi,
+    api_settings,
     event_body,
-    order_body,
     signed_headers,
 )
-from tests.integration.api.sse import Frame, frames
+from tests.support.orders import order_body
+from tests.support.sse import Frame, frames
 
 PATH = "/api/orders/{}/events"
 STREAM = {"accept": "text/event-stream"}
@@ -39,12 +37,8 @@ LIVE_AFTER_CREATED = [
 
 @pytest.fixture
 def settings() -> Settings:
-    return Settings(
-        mode="dev",
-        payment_webhook_secrets=(SECRET, OLD_SECRET),
-        rate_limit_per_minute=UNLIMITED,
-        order_events_stream_heartbeat_seconds=0.2,
-        order_events_stream_poll_seconds=0.05,
+    return api_settings(
+        order_events_stream_heartbeat_seconds=0.2, order_events_stream_poll_seconds=0.05
     )
 
 

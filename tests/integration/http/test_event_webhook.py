@@ -23,7 +23,7 @@ from entrypoints.api.schemas import OrderView, event_webhook_body
 from entrypoints.api.signature import signature_header
 from entrypoints.sandbox import SandboxKnobs
 from tests.integration.http.harness import MERCHANT_EVENTS_SECRET, SandboxControl
-from tests.unit.conftest import make_request
+from tests.support.orders import order_request
 
 FAST = RelayPolicy(
     backoff=OrderRetryPolicy(
@@ -55,7 +55,7 @@ async def completed_orders(repository: InMemoryOrderRepository, n: int) -> list[
     orders = []
     for i in range(n):
         payment = Payment(f"pay-{i}", "tok", None, "pending", Decimal(13), "EUR")
-        order = Order.place(make_request(f"ref-{i}"), payment, at=clock.now())
+        order = Order.place(order_request(f"ref-{i}"), payment, at=clock.now())
         await repository.add(order)
         order.record_payment_status("completed")
         order.mark_paid(clock.now())
@@ -82,7 +82,13 @@ async def test_every_event_arrives_signed_in_sequence_despite_receiver_faults(
     orders = await completed_orders(repository, 5)
     hook = subscriber(client, sandbox.url, MERCHANT_EVENTS_SECRET)
     relay = RelayEvents(
-        repository, repository, InMemoryDeliveryLog(), [hook], SystemClock(), FAST, 4
+        repository,
+        repository,
+        InMemoryDeliveryLog(),
+        [hook],
+        SystemClock(),
+        policy=FAST,
+        concurrency=4,
     )
     expected = {o.id: list(range(1, len(o.events) + 1)) for o in orders}
     deadline = time.monotonic() + 60  # a bound against hanging on a loaded machine
@@ -118,7 +124,9 @@ async def test_a_wrong_secret_is_refused_by_the_receiver_and_retried_not_lost(
     [order] = await completed_orders(repository, 1)
     log = InMemoryDeliveryLog()
     hook = subscriber(client, sandbox.url, "not-the-merchant-secret")
-    relay = RelayEvents(repository, repository, log, [hook], SystemClock(), FAST, 4)
+    relay = RelayEvents(
+        repository, repository, log, [hook], SystemClock(), policy=FAST, concurrency=4
+    )
     await relay.execute()
     [state] = await log.of_order(order.id)
     assert state.delivered == 0
