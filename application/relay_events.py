@@ -265,14 +265,11 @@ class ReadDeliveries:
     """An operator's view: where each subscriber is in an order's events."""
 
     def __init__(
-        self,
-        repository: OrderRepository,
-        deliveries: DeliveryLog,
-        subscribers: Sequence[EventSubscriber],
+        self, repository: OrderRepository, deliveries: DeliveryLog, subscribers: Sequence[str]
     ) -> None:
         self._repository = repository
         self._deliveries = deliveries
-        self._names = [s.name for s in subscribers]
+        self._names = list(subscribers)
 
     async def execute(self, order_id: str) -> OrderDeliveries:
         order = await self._repository.get(order_id)
@@ -294,12 +291,12 @@ class RedeliverEvents:
         self,
         repository: OrderRepository,
         deliveries: DeliveryLog,
-        subscribers: Sequence[EventSubscriber],
+        subscribers: Sequence[str],
         clock: Clock,
     ) -> None:
         self._repository = repository
         self._deliveries = deliveries
-        self._names = [s.name for s in subscribers]
+        self._names = list(subscribers)
         self._clock = clock
 
     async def execute(

@@ -34,6 +34,7 @@ import httpx
 
 from adapters.clock import SystemClock
 from adapters.http import EventWebhookSubscriber
+from adapters.http.webhook_signature import signature_header
 from adapters.memory import InMemoryDeliveryLog, InMemoryOrderRepository
 from adapters.mongo import (
     MongoOrderRepository,
@@ -47,7 +48,6 @@ from bench.common import start_sandbox
 from bench.mongo import mongo_server
 from domain import Order, OrderEvent, order_after
 from entrypoints.api.schemas import event_webhook_body
-from entrypoints.api.signature import signature_header
 from tests.contract.orders import completed, new_order
 
 SECRET = "oesec_bench_0123456789abcdef"

@@ -29,6 +29,8 @@ from dependency_injector import containers, providers
 
 from adapters import http, mongo
 from adapters.clock import SystemClock
+from adapters.http.nowpayments_signature import IpnVerifier
+from adapters.http.webhook_signature import WebhookVerifier, signature_header
 from adapters.instrumented import (
     InstrumentedOrderRepository,
     InstrumentedPaymentGateway,
@@ -61,10 +63,8 @@ from application.relay_events import (
 from application.retry_order_now import RetryOrderNow
 from application.search_orders import SearchOrders
 from application.sweepers import PollPendingPayments, ResumeStuckOrders, RetryFailedOrders
-from entrypoints.api.event_stream import open_event_streams
-from entrypoints.api.nowpayments_signature import IpnVerifier
-from entrypoints.api.schemas import event_webhook_body
-from entrypoints.api.signature import WebhookVerifier, signature_header
+from application.watch_events import open_event_streams
+from domain import Order, OrderEvent
 from entrypoints.settings import Settings, SettingsError
 
 T = TypeVar("T")
@@ -127,8 +127,20 @@ async def _webhook_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient
         yield client
 
 
+#: What the merchant webhook carries: ``(event, the order as it stood after it) -> raw body``.
+EventBody = Callable[[OrderEvent, Order], bytes]
+
+
+def _subscriber_names(settings: Settings) -> list[str]:
+    """The subscribers configured: the merchant webhook when its URL is set."""
+    return [http.MERCHANT_WEBHOOK] if settings.order_events_webhook_url else []
+
+
 def _event_subscribers(
-    settings: Settings, webhook_client: httpx.AsyncClient | None, clock: SystemClock
+    settings: Settings,
+    webhook_client: httpx.AsyncClient | None,
+    clock: SystemClock,
+    body: EventBody,
 ) -> list[http.EventWebhookSubscriber]:
     """Where the relay delivers: the merchant webhook when its URL is set; else nowhere."""
     url, secret = settings.order_events_webhook_url, settings.order_events_webhook_secret
@@ -140,7 +152,7 @@ def _event_subscribers(
 
     return [
         http.EventWebhookSubscriber(
-            webhook_client, url, body=event_webhook_body, signature=signature, clock=clock
+            webhook_client, url, body=body, signature=signature, clock=clock
         )
     ]
 
@@ -264,7 +276,13 @@ class Container(containers.DeclarativeContainer):
     )
 
     webhook_client = providers.Resource(_webhook_client, settings)
-    event_subscribers = providers.Singleton(_event_subscribers, settings, webhook_client, clock)
+    #: The webhook's body: the order as the API shows it. The API's schema is not the
+    #: container's to import: the worker, which relays, provides it (entrypoints/worker).
+    event_body: providers.Dependency[EventBody] = providers.Dependency()
+    event_subscribers = providers.Singleton(
+        _event_subscribers, settings, webhook_client, clock, event_body
+    )
+    subscriber_names = providers.Callable(_subscriber_names, settings)
 
     # --- metrics: the use-cases get each port wrapped once (adapters/instrumented) ---
     observed_repository = providers.Singleton(InstrumentedOrderRepository, repository)
@@ -328,10 +346,10 @@ class Container(containers.DeclarativeContainer):
         concurrency=settings.provided.worker_concurrency,
     )
     redeliver_events = providers.Singleton(
-        RedeliverEvents, repository, delivery_log, event_subscribers, clock
+        RedeliverEvents, repository, delivery_log, subscriber_names, clock
     )
     read_deliveries = providers.Singleton(
-        ReadDeliveries, repository, delivery_log, event_subscribers
+        ReadDeliveries, repository, delivery_log, subscriber_names
     )
 
     # --- the operator's read side ---

@@ -16,16 +16,16 @@ from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from application.create_order import CreateOrder
 from application.get_order import GetOrder
+from application.watch_events import DROPPED, EventStreams, Watch
 from domain import Order, OrderEvent
 from domain.errors import InvalidOrder
 from entrypoints.api.bodies import BODY_PROBLEMS, JSON_BODY
 from entrypoints.api.dependencies import objects_of
-from entrypoints.api.event_stream import DROPPED, EventStreams, Watch
 from entrypoints.api.guards import require_json_body
 from entrypoints.api.openapi import ApiOperation
 from entrypoints.api.problems import problem_responses
 from entrypoints.api.schemas import CreateOrderBody, EventView, OrderView, create_order_problems
-from entrypoints.logging import bind_order
+from entrypoints.log_config import bind_order
 from entrypoints.settings import Settings, origin_of
 
 REPLAYED_HEADER = "Idempotent-Replayed"

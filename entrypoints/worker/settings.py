@@ -18,8 +18,9 @@ from adapters.saq import ADVANCE_ORDER_JOB, DEFAULT_QUEUE_NAME, SaqJobScheduler,
 from application.advance_order import AdvanceOrder
 from application.relay_events import RelayEvents
 from application.sweepers import PollPendingPayments, ResumeStuckOrders, RetryFailedOrders
+from entrypoints.api.schemas import event_webhook_body
 from entrypoints.container import Container, resolve, running
-from entrypoints.logging import bind_job_context
+from entrypoints.log_config import bind_job_context
 from entrypoints.settings import Settings, SettingsError
 from entrypoints.worker import tasks
 from entrypoints.worker.tasks import Services, WorkerContext
@@ -87,6 +88,9 @@ def worker_settings(
 
     def configure_container(container: Container) -> None:
         container.saq_queue_name.override(providers.Object(queue_name))
+        # The relay's webhook body: the order as the API shows it (its schema, not the
+        # container's to import).
+        container.event_body.override(providers.Object(event_webhook_body))
         if configure is not None:
             configure(container)
 
@@ -139,7 +143,7 @@ def worker_settings(
         ),
         "startup": startup,
         "shutdown": shutdown,
-        # The job key and order id on every log line of the job (entrypoints/logging.py).
+        # The job key and order id on every log line of the job (entrypoints/log_config.py).
         "before_process": bind_job_context,
         "after_process": tasks.after_process,
         "timers": TIMERS,

@@ -29,7 +29,7 @@ ORDERS = 30
 MERCHANT_SECRET = "oesec_e2e_0123456789abcdef"
 ENV = {
     **FAST,
-    "ORDER_EVENTS_WEBHOOK_URL": "{sandbox}/merchant/order-events",
+    # ORDER_EVENTS_WEBHOOK_URL: the stack's (devstack's) sandbox receiver already.
     "ORDER_EVENTS_WEBHOOK_SECRET": MERCHANT_SECRET,
     "ORDER_EVENTS_RETRY_BASE_SECONDS": "0.2",
     "ORDER_EVENTS_RETRY_MAX_SECONDS": "1",

@@ -9,8 +9,8 @@ from decimal import Decimal
 
 from adapters.fakes.clock import FakeClock
 from adapters.memory import InMemoryOrderRepository
+from application.watch_events import DROPPED, END, EventStreams, Item, Watch
 from domain import Order, OrderEvent, Payment, TransferResult
-from entrypoints.api.event_stream import DROPPED, END, EventStreams, Item, Watch
 from tests.support.orders import order_request
 
 

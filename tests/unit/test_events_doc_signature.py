@@ -9,8 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from entrypoints.api.signature import signature_header
-from entrypoints.sandbox.merchant import BadSignature, verify
+from adapters.http.webhook_signature import signature_header
+from sandbox.merchant import BadSignature, verify
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "events.md"
 Verify = Callable[[str, str, bytes], bool]

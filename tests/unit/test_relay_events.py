@@ -204,7 +204,7 @@ async def test_an_operator_redelivers_from_a_sequence_on() -> None:
     rig = Rig(a)
     order = await rig.order()
     await rig.passes(1)
-    await RedeliverEvents(rig.repository, rig.log, [a], rig.clock).execute(
+    await RedeliverEvents(rig.repository, rig.log, ["a"], rig.clock).execute(
         order.id, from_sequence=4
     )
     await rig.passes(1)

@@ -9,10 +9,12 @@ from typing import Any
 import httpx
 import msgspec
 import pytest
+from dependency_injector import providers
 
 from application.relay_events import RelayEvents
-from entrypoints.container import resolve
-from entrypoints.sandbox import SandboxKnobs
+from entrypoints.api.schemas import event_webhook_body
+from entrypoints.container import Container, resolve
+from sandbox import SandboxKnobs
 from tests.integration.http.harness import MERCHANT_EVENTS_SECRET, running_sandbox
 from tests.support.api import AUTH, PROBLEM, Api, admin_settings, admin_starter
 from tests.support.orders import order_body
@@ -37,8 +39,14 @@ async def api(sandbox_url: str, merchant: httpx.AsyncClient) -> AsyncIterator[Ap
         order_events_webhook_url=f"{sandbox_url}/merchant/order-events",
         order_events_webhook_secret=MERCHANT_EVENTS_SECRET,
     )
-    async with admin_starter(settings)() as running:
+    async with admin_starter(settings)(with_event_body) as running:
         yield running
+
+
+def with_event_body(container: Container) -> None:
+    """The relay runs in the worker, which gives the container the webhook's body; this test
+    runs it in the API's container, so it gives it the same."""
+    container.event_body.override(providers.Object(event_webhook_body))
 
 
 async def relay(api: Api) -> None:

@@ -15,13 +15,13 @@ import pytest
 
 from adapters.clock import SystemClock
 from adapters.http import EventWebhookSubscriber
+from adapters.http.webhook_signature import signature_header
 from adapters.memory import InMemoryDeliveryLog, InMemoryOrderRepository
 from application.policy import OrderRetryPolicy
 from application.relay_events import RelayEvents, RelayPolicy
 from domain import Order, Payment, TransferResult, order_after
 from entrypoints.api.schemas import OrderView, event_webhook_body
-from entrypoints.api.signature import signature_header
-from entrypoints.sandbox import SandboxKnobs
+from sandbox import SandboxKnobs
 from tests.integration.http.harness import MERCHANT_EVENTS_SECRET, SandboxControl
 from tests.support.orders import order_request
 

@@ -1,5 +1,5 @@
-"""The live stream of an order's events (``GET /api/orders/{id}/events`` as
-``text/event-stream``, docs/events.md).
+"""Watching an order's events live: what feeds ``GET /api/orders/{id}/events`` as
+``text/event-stream`` (docs/events.md).
 
 Fan-out across processes by polling the outbox: the events live in the order document (ADR
 0013), so whichever process wrote them (the worker, another API process), a read of the order
