@@ -90,8 +90,9 @@ class EventStreams:
         if entry is not None:
             entry.watches.discard(watch)
 
-    async def aclose(self) -> None:
-        """End every stream (the process is stopping) and stop the pollers."""
+    def end_all(self) -> list[asyncio.Task[None]]:
+        """End every stream now and refuse new ones (the process is stopping: its clients
+        reconnect elsewhere with ``Last-Event-ID``); the pollers, cancelled."""
         self._stopping = True
         pollers = []
         for entry in list(self._orders.values()):
@@ -100,7 +101,11 @@ class EventStreams:
             if entry.poller is not None:
                 entry.poller.cancel()
                 pollers.append(entry.poller)
-        await asyncio.gather(*pollers, return_exceptions=True)
+        return pollers
+
+    async def aclose(self) -> None:
+        """End every stream and wait for the pollers to stop."""
+        await asyncio.gather(*self.end_all(), return_exceptions=True)
         self._orders.clear()
 
     async def _poll(self, order_id: str) -> None:
