@@ -37,7 +37,6 @@ from adapters.instrumented import (
     InstrumentedTokenTransferService,
     InstrumentedWalletService,
 )
-from adapters.mongo.queries import MongoOrderQueries
 from adapters.saq import DEFAULT_QUEUE_NAME, SaqJobScheduler, open_queue
 from application.advance_order import AdvanceOrder
 from application.check_readiness import CheckReadiness
@@ -52,8 +51,10 @@ from application.order_stats import (
     MeasureOpenOrders,
     OrderStats,
 )
+from application.period_stats import PeriodOrderStats
 from application.policy import OrderRetryPolicy, PipelineTimings
 from application.receive_webhook import ReceiveWebhook
+from application.refund_order import RefundOrder
 from application.relay_events import (
     ReadDeliveries,
     RedeliverEvents,
@@ -61,8 +62,14 @@ from application.relay_events import (
     RelayPolicy,
 )
 from application.retry_order_now import RetryOrderNow
+from application.retry_transfer import RetryTransfer
 from application.search_orders import SearchOrders
-from application.sweepers import PollPendingPayments, ResumeStuckOrders, RetryFailedOrders
+from application.sweepers import (
+    DriveRefunds,
+    PollPendingPayments,
+    ResumeStuckOrders,
+    RetryFailedOrders,
+)
 from application.watch_events import open_event_streams
 from domain import Order, OrderEvent
 from entrypoints.settings import Settings, SettingsError
@@ -333,6 +340,9 @@ class Container(containers.DeclarativeContainer):
     resume_stuck_orders = providers.Singleton(
         ResumeStuckOrders, observed_repository, scheduler, clock, timings
     )
+    drive_refunds = providers.Singleton(
+        DriveRefunds, observed_repository, scheduler, clock, timings
+    )
     retry_order_now = providers.Singleton(RetryOrderNow, observed_repository, scheduler, clock)
     relay_policy = providers.Singleton(_relay_policy, settings)
     relay_events = providers.Singleton(
@@ -351,9 +361,15 @@ class Container(containers.DeclarativeContainer):
     read_deliveries = providers.Singleton(
         ReadDeliveries, repository, delivery_log, subscriber_names
     )
+    refund_order = providers.Singleton(
+        RefundOrder, observed_repository, observed_transfer_service, scheduler, clock
+    )
+    retry_transfer = providers.Singleton(
+        RetryTransfer, observed_repository, observed_transfer_service, scheduler, clock
+    )
 
     # --- the operator's read side ---
-    order_queries = providers.Singleton(MongoOrderQueries, mongo_database)
+    order_queries = providers.Singleton(mongo.MongoOrderQueries, mongo_database)
     search_orders = providers.Singleton(SearchOrders, order_queries)
     # One cache per process: at most one aggregation per refresh interval (docs/operations.md).
     order_stats = providers.Singleton(
@@ -364,6 +380,7 @@ class Container(containers.DeclarativeContainer):
     current_order_stats = providers.Singleton(CurrentOrderStats, order_stats, clock)
     measure_open_orders = providers.Singleton(MeasureOpenOrders, order_queries, clock)
     get_order_history = providers.Singleton(GetOrderHistory, repository, webhook_log)
+    period_stats = providers.Singleton(PeriodOrderStats, order_queries)
 
     # --- the HTTP edge ---
     webhook_verifier = providers.Singleton(

@@ -21,17 +21,20 @@ What the composition root (``entrypoints/container.py``) needs, all in this pack
     had to change. Run at startup and by ``orders-service db-init``.
 ``MongoOrderRepository(database)``
     ``application.ports.OrderRepository``; ``ping()`` backs the readiness check.
+``MongoOrderQueries(database)``
+    ``application.ports.OrderQueries``: the operator's searches, read-only, each on an index.
 ``MongoWebhookEventLog(database)``
     ``application.ports.WebhookEventLog`` on ``webhook_events`` (``_id`` = event id).
 ``MongoDurabilityProbe(database)``
     ``application.ports.durability.DurabilityProbe``: the write concern the deployment can
     acknowledge now, from the driver's view (no round trip).
 
-Errors: ``DuplicateOrder`` (11000, naming ``id``/``reference_id``/``payment.id``),
-``StaleOrder`` (compare-and-set lost), ``InfrastructureUnavailable`` (network, timeouts: transient),
-``CorruptDocument`` (a stored order that no longer decodes, naming its id),
-``ConcernRejected`` (the server cannot give the configured write/read concern: configuration) and
-``OrderDocumentRejected`` (the validator refused a write, code 121: a bug, logged with the id).
+Errors, the application's (``application.errors``): ``DuplicateOrder`` (11000, naming
+``id``/``reference_id``/``payment.id``), ``StaleOrder`` (compare-and-set lost),
+``InfrastructureUnavailable`` (network, timeouts: transient), ``CorruptDocument`` (a stored order
+that no longer decodes, naming its id); this package's: ``ConcernRejected`` (the server cannot
+give the configured write/read concern: configuration) and ``OrderDocumentRejected`` (the
+validator refused a write, code 121: a bug, logged with the id).
 The document shape, indexes and validator are described in docs/mongo.md.
 """
 
@@ -49,6 +52,7 @@ from adapters.mongo.codec import document_to_order, order_to_document
 from adapters.mongo.durability import MongoDurabilityProbe, durability_of
 from adapters.mongo.errors import ConcernRejected, OrderDocumentRejected
 from adapters.mongo.events import MongoDeliveryLog, MongoEventOutbox
+from adapters.mongo.queries import MongoOrderQueries
 from adapters.mongo.repository import MongoOrderRepository
 from adapters.mongo.schema import (
     DEFAULT_WEBHOOK_RETENTION_DAYS,
@@ -74,6 +78,7 @@ __all__ = [
     "MongoDeliveryLog",
     "MongoDurabilityProbe",
     "MongoEventOutbox",
+    "MongoOrderQueries",
     "MongoOrderRepository",
     "MongoWebhookEventLog",
     "OrderDocumentRejected",

@@ -13,10 +13,12 @@ from application.ports.events import (
 )
 from application.ports.payments import (
     CreatedPayment,
+    GatewayRefund,
     PaymentGateway,
     PaymentRequest,
     PaymentSnapshot,
     PaymentState,
+    RefundState,
 )
 from application.ports.repository import OrderRepository
 from application.ports.scheduler import JobScheduler
@@ -37,6 +39,7 @@ __all__ = [
     "DeliveryLog",
     "EventOutbox",
     "EventSubscriber",
+    "GatewayRefund",
     "JobScheduler",
     "OrderRepository",
     "Outcome",
@@ -44,6 +47,7 @@ __all__ = [
     "PaymentRequest",
     "PaymentSnapshot",
     "PaymentState",
+    "RefundState",
     "StaleDelivery",
     "TokenTransferService",
     "Transfer",

@@ -17,7 +17,12 @@ from adapters.saq import ADVANCE_ORDER_JOB, PAYLOAD_VERSION, SaqJobScheduler, Wo
 from application.advance_order import AdvanceOrder
 from application.errors import OrderNotFound
 from application.relay_events import RelayEvents
-from application.sweepers import PollPendingPayments, ResumeStuckOrders, RetryFailedOrders
+from application.sweepers import (
+    DriveRefunds,
+    PollPendingPayments,
+    ResumeStuckOrders,
+    RetryFailedOrders,
+)
 from entrypoints.container import Container
 
 log = logging.getLogger(__name__)
@@ -34,6 +39,7 @@ class Services:
     poll_pending_payments: PollPendingPayments
     resume_stuck_orders: ResumeStuckOrders
     relay_events: RelayEvents
+    drive_refunds: DriveRefunds
     #: Closes the container on shutdown.
     stack: AsyncExitStack
 
@@ -87,6 +93,11 @@ async def relay_events(ctx: WorkerContext) -> int:
     for (subscriber, outcome), n in report.outcomes.items():
         child(EVENT_DELIVERIES, subscriber, outcome).inc(n)
     return report.total("delivered")
+
+
+async def drive_due_refunds(ctx: WorkerContext) -> int:
+    """Cron: call, retry or look up every open refund that is due (and resume crashed ones)."""
+    return await ctx["services"].drive_refunds.execute()
 
 
 async def after_process(ctx: WorkerContext) -> None:

@@ -31,7 +31,7 @@ def test_intervals_follow_the_settings() -> None:
         )
     )
     assert crons == CronIntervals(
-        pending_payments=30, due_retries=2, stuck_orders=30, relay_events=1
+        pending_payments=30, due_retries=2, stuck_orders=30, refunds=2, relay_events=1
     )
 
 
@@ -41,6 +41,7 @@ def test_the_worker_settings_need_redis_and_carry_the_sweeps_and_the_relay() -> 
     built = worker_settings(Settings(redis_url="redis://127.0.0.1:6379", worker_concurrency=7))
     assert built["concurrency"] == 7
     assert sorted(c.function.__name__ for c in built["cron_jobs"]) == [
+        "drive_due_refunds",
         "recheck_pending_payments",
         "relay_events",
         "resume_stuck_orders",
@@ -49,7 +50,11 @@ def test_the_worker_settings_need_redis_and_carry_the_sweeps_and_the_relay() -> 
     left_out = worker_settings(
         Settings(redis_url="redis://127.0.0.1:6379"),
         crons=CronIntervals(
-            pending_payments=30, due_retries=None, stuck_orders=None, relay_events=None
+            pending_payments=30,
+            due_retries=None,
+            stuck_orders=None,
+            refunds=None,
+            relay_events=None,
         ),
     )
     assert [c.function.__name__ for c in left_out["cron_jobs"]] == ["recheck_pending_payments"]

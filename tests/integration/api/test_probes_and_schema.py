@@ -117,7 +117,7 @@ async def test_the_openapi_document_lists_every_endpoint_and_its_problems(api: A
         ("/api/webhooks/nowpayments", "post"),
         ("/health", "get"),
         ("/ready", "get"),
-        # The operator's (issue 7).
+        # The operator's (docs/operations.md).
         ("/api/admin/orders", "get"),
         ("/api/admin/orders/{order_id}/history", "get"),
         ("/api/admin/orders/{order_id}/events", "get"),
@@ -126,6 +126,10 @@ async def test_the_openapi_document_lists_every_endpoint_and_its_problems(api: A
         # Event redelivery (issue 15).
         ("/api/admin/orders/{order_id}/events/redeliver", "post"),
         ("/api/admin/events/{event_id}/redeliver", "post"),
+        # Refunds and re-sends (docs/refunds.md).
+        ("/api/admin/orders/{order_id}/refund", "post"),
+        ("/api/admin/orders/{order_id}/retry-transfer", "post"),
+        ("/api/admin/stats/period", "get"),
     }
     create = paths["/api/orders"]["post"]
     assert set(create["responses"]) >= {"201", "400", "409", "413", "415", "502", "503", "504"}

@@ -6,16 +6,15 @@ from NOWPayments' own status (wallet and transfer: the sandbox's too; in-process
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from entrypoints.api.app import create_app
 from entrypoints.settings import Settings
+from testkit.server import loopback_socket, serve_in_loop, url_of
 from tests.integration.http.harness import (
     API_KEY,
     NOWPAYMENTS_API_KEY,
@@ -29,9 +28,7 @@ from tests.support.orders import order_body
 async def api(sandbox: SandboxControl) -> AsyncIterator[httpx.AsyncClient]:
     await sandbox.client.put("/sandbox/config", json={"webhook_backoff_seconds": 0.05})
     # The port is bound first: PUBLIC_BASE_URL (where IPNs go) must name it.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    sock = loopback_socket()
     settings = Settings.from_env(
         {
             "ORDERS_MODE": "dev",
@@ -40,7 +37,7 @@ async def api(sandbox: SandboxControl) -> AsyncIterator[httpx.AsyncClient]:
             "NOWPAYMENTS_API_KEY": NOWPAYMENTS_API_KEY,
             "NOWPAYMENTS_IPN_SECRET": NOWPAYMENTS_IPN_SECRET,
             "NOWPAYMENTS_PAY_CURRENCY": "sol",
-            "PUBLIC_BASE_URL": url,
+            "PUBLIC_BASE_URL": url_of(sock),
             "WALLET_API_URL": sandbox.url,
             "WALLET_API_KEY": API_KEY,
             "TRANSFER_API_URL": sandbox.url,
@@ -48,22 +45,11 @@ async def api(sandbox: SandboxControl) -> AsyncIterator[httpx.AsyncClient]:
             "RATE_LIMIT_PER_MINUTE": "1000000",
         }
     )
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), lifespan="on", log_level="warning", http="h11")
-    )
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        while not server.started:
-            if task.done():
-                task.result()
-                raise RuntimeError("the API stopped before it started")
-            await asyncio.sleep(0.005)
-        async with httpx.AsyncClient(base_url=url, timeout=10) as client:
-            yield client
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
+    async with (
+        serve_in_loop(create_app(settings), sock=sock) as url,
+        httpx.AsyncClient(base_url=url, timeout=10) as client,
+    ):
+        yield client
 
 
 async def _order_becomes(client: httpx.AsyncClient, order_id: str, status: str) -> dict[str, Any]:
@@ -146,10 +132,10 @@ async def test_a_failed_payment_fails_the_order(
 async def test_twenty_orders_with_lost_create_answers_and_duplicated_ipns_pay_once_each(
     sandbox: SandboxControl, api: httpx.AsyncClient
 ) -> None:
-    """Most of the issue's scenario, in process: 20 orders; one create in 20 (5 %) loses its
-    answer after NOWPayments made the payment (the client retries); an intermediate IPN is lost
-    and every final one is delivered twice. 20 orders, 20 payments, 20 completed, one transfer
-    each. (Reordered IPNs and real processes: not covered here, docs/nowpayments.md.)"""
+    """The exactly-once scenario (docs/nowpayments.md), in process: 20 orders; one create in 20
+    (5 %) loses its answer after NOWPayments made the payment (the client retries); an
+    intermediate IPN is lost and every final one is delivered twice. 20 orders, 20 payments, 20
+    completed, one transfer each. (Reordered IPNs and real processes: not covered here.)"""
     await sandbox.script("nowpayments_create", "effect_then_fail")  # the first create of all
     orders: list[dict[str, Any]] = []
     for n in range(20):
