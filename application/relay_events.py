@@ -38,6 +38,18 @@ log = logging.getLogger(__name__)
 _SOON = timedelta(seconds=1)
 
 
+def _as_of(order: Order, sequence: int) -> Order:
+    """The order as it stood after event ``sequence``; the order as it is now if its events do
+    not rebuild it (an event kind ``order_after`` does not know yet): never a stuck relay."""
+    try:
+        return order_after(order, sequence)
+    except (ValueError, KeyError, TypeError) as exc:
+        log.warning(
+            "event %s:%d: order as of it not rebuilt (%s); sent as now", order.id, sequence, exc
+        )
+        return order
+
+
 @dataclass(frozen=True, slots=True)
 class RelayPolicy:
     """Backoff of a failing subscriber (``backoff.max_attempts`` is not used: the window is),
@@ -188,7 +200,7 @@ class RelayEvents:
         current, unmarked = stored, 0
         while current.delivered < total:
             event = order.events[current.delivered]
-            attempt = await subscriber.deliver(event, order_after(order, event.sequence))
+            attempt = await subscriber.deliver(event, _as_of(order, event.sequence))
             now = self._clock.now()
             done = {
                 "delivered": event.sequence,

@@ -868,6 +868,7 @@ def replay_history(events: Sequence[OrderEvent]) -> list[StatusChange]:
     return lines
 
 
+_STEP_VALUES = frozenset(step.value for step in Step)
 #: The payment's status before the gateway's verdict is recorded (what every gateway answers a
 #: new payment with).
 _PAYMENT_PENDING = "pending"
@@ -926,8 +927,15 @@ def order_after(order: Order, sequence: int) -> Order:
             case EventType.RETRIED:
                 then.parked = False
                 then.parked_reason = None
-                then.attempts[Step(str(data["step"]))] = 0
-                then.next_attempt_at = event.at
+                if data["step"] in _STEP_VALUES:  # not a refund's retry
+                    then.attempts[Step(str(data["step"]))] = 0
+                    then.next_attempt_at = event.at
+                    if "key" in data:  # an operator's re-send under a new key
+                        then.send_generation += 1
+                        then.transfer = None
+            case EventType.REFUND_REQUESTED:
+                # The refund's own progress is not in the events: its latest state is shown.
+                then.refund = order.refund
             case EventType.TOKENS_SENT:
                 amount_out, signature = data["amount_out"], data["tx_signature"]
                 then.transfer = TransferResult(

@@ -11,6 +11,7 @@ import msgspec
 import pytest
 
 from domain import Order, Payment, TransferResult, order_after
+from domain.refund import RefundCause
 from entrypoints.api.schemas import OrderView
 from tests.support.orders import order_request
 
@@ -113,3 +114,20 @@ def test_a_sequence_outside_the_events_is_refused() -> None:
         order_after(order, 2)
     with pytest.raises(ValueError, match="no event 0"):
         order_after(order, 0)
+
+
+def test_an_operator_re_send_and_a_refund_rebuild_without_error() -> None:
+    order = placed()
+    for move in PATHS["straight"][:3]:
+        move(order)
+    order.step_failed(at(4), "transfer failed on chain", retry_at=None)  # parks
+    order.resend_tokens(at(5), "tr-1", "lookup says failed")
+    assert order.send_generation == 2
+    after_resend = len(order.events)
+    order.start_step(order.next_step(), at(6))
+    order.step_failed(at(6.5), "again", retry_at=None)
+    order.request_refund(RefundCause.OPERATOR, Decimal("13.10"), "EUR", "give up", at(7))
+    for sequence in range(1, len(order.events) + 1):
+        _view(order_after(order, sequence))  # every one rebuilds
+    assert order_after(order, after_resend).send_generation == 2
+    assert order_after(order, after_resend - 1).send_generation == 1
