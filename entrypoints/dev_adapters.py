@@ -13,7 +13,12 @@ from contextlib import asynccontextmanager
 from dependency_injector import providers
 
 from adapters.fakes import FakePaymentGateway, FakeTokenTransferService, FakeWalletService
-from adapters.memory import InMemoryOrderRepository, InMemoryWebhookEventLog, InProcessScheduler
+from adapters.memory import (
+    InMemoryDeliveryLog,
+    InMemoryOrderRepository,
+    InMemoryWebhookEventLog,
+    InProcessScheduler,
+)
 from adapters.memory.queries import InMemoryOrderQueries
 from application.advance_order import AdvanceOrder
 from entrypoints.container import PRODUCTION_KINDS, Container, resolve
@@ -30,6 +35,9 @@ def use_stand_ins(container: Container, settings: Settings) -> dict[str, str]:
         kinds["repository"] = "memory"
         container.repository.override(providers.Singleton(InMemoryOrderRepository))
         container.webhook_log.override(providers.Singleton(InMemoryWebhookEventLog))
+        # The in-memory repository is its own outbox.
+        container.event_outbox.override(container.repository)
+        container.delivery_log.override(providers.Singleton(InMemoryDeliveryLog))
         container.durability_probe.override(providers.Object(None))
         container.order_queries.override(
             providers.Singleton(InMemoryOrderQueries, container.repository)

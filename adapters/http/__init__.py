@@ -18,6 +18,9 @@ What the composition root (``entrypoints/container.py``) uses:
   ``None``: the default policy, and a breaker of its own.
 - ``buyer_tokens.build_authenticator(...)`` with ``buyer_tokens.open_jwks_client(url, timeout)``:
   who a request to ``/api/orders`` comes from (a buyer's JWT, or a guest; ADR 0014).
+- ``EventWebhookSubscriber(client, url, *, body, signature, clock)`` and
+  ``open_webhook_client(...)``: the merchant's order-event webhook (docs/events.md), one attempt
+  per call (the relay retries).
 
 Errors: a permanent answer raises ``PermanentDownstreamError`` at once (``IdempotencyKeyReused``
 for 409 ``idempotency_key_reused``; ``RequestRefused`` for a 400/422 or a request httpx cannot
@@ -37,6 +40,11 @@ from adapters.http.errors import (
     PoolExhausted,
     RateLimited,
 )
+from adapters.http.event_webhook import (
+    MERCHANT_WEBHOOK,
+    EventWebhookSubscriber,
+    open_webhook_client,
+)
 from adapters.http.nowpayments import NowPaymentsGateway
 from adapters.http.payments import HttpPaymentGateway
 from adapters.http.pool import PoolShards
@@ -44,9 +52,11 @@ from adapters.http.transfers import HttpTokenTransferService
 from adapters.http.wallets import HttpWalletService
 
 __all__ = [
+    "MERCHANT_WEBHOOK",
     "CallRetryPolicy",
     "CircuitOpen",
     "DownstreamInProgress",
+    "EventWebhookSubscriber",
     "HttpPaymentGateway",
     "HttpTokenTransferService",
     "HttpWalletService",
@@ -58,4 +68,5 @@ __all__ = [
     "build_breakers",
     "build_client",
     "open_client",
+    "open_webhook_client",
 ]

@@ -18,6 +18,7 @@ from typing import Any
 from bson.decimal128 import Decimal128, create_decimal128_context
 
 from application.errors import CorruptDocument
+from application.ports import relay_cue
 from domain import (
     EventType,
     Order,
@@ -211,6 +212,8 @@ def order_to_document(order: Order) -> Document:
         "next_attempt_at": _opt_time_to_bson(order.next_attempt_at),
         "parked": order.parked,
         "parked_reason": order.parked_reason,
+        # The relay's cue (ADR 0016): due at once with new events, else carried as read.
+        "relay_due_at": _opt_time_to_bson(relay_cue(order)),
         "events": [
             {
                 "id": e.id,
@@ -370,6 +373,7 @@ def _decode(doc: Mapping[str, Any]) -> Order:
         buyer_id=_opt_str(doc, "buyer_id"),
         client_secret_hash=_opt_str(doc, "client_secret_hash"),
         cancel_requested_at=_opt_time_from_bson(doc.get("cancel_requested_at")),
+        relay_due_at=_opt_time_from_bson(doc.get("relay_due_at")),
         refund=refund_from_document(doc.get("refund")),
         send_generation=_generation(doc.get("send_generation", 1)),
     )

@@ -22,6 +22,8 @@ from domain import EventType, OrderStatus
 
 ORDERS = "orders"
 WEBHOOK_EVENTS = "webhook_events"
+#: Each subscriber's delivery state per order (ADR 0016).
+EVENT_DELIVERIES = "event_deliveries"
 
 Keys = tuple[tuple[str, int | str], ...]
 
@@ -133,6 +135,26 @@ ORDER_INDEXES: tuple[IndexSpec, ...] = (
         "admin_parked_created",
         partial_filter={"parked": True},
     ),
+    # The event relay (ADR 0016): orders whose stored events it has not looked at yet. Partial:
+    # only those orders are in it, however many orders are done.
+    IndexSpec(
+        ORDERS,
+        (("relay_due_at", ASCENDING),),
+        "relay_due",
+        partial_filter={"relay_due_at": {"$type": "date"}},
+    ),
+)
+
+DELIVERY_INDEXES: tuple[IndexSpec, ...] = (
+    # States due for a retry, a redelivery or a lease run out; only those are in it.
+    IndexSpec(
+        EVENT_DELIVERIES,
+        (("due_at", ASCENDING),),
+        "delivery_due",
+        partial_filter={"due_at": {"$type": "date"}},
+    ),
+    # The admin's view of one order's deliveries.
+    IndexSpec(EVENT_DELIVERIES, (("order_id", ASCENDING),), "order_id_1"),
 )
 
 WEBHOOK_INDEXES: tuple[IndexSpec, ...] = (
@@ -145,7 +167,7 @@ WEBHOOK_INDEXES: tuple[IndexSpec, ...] = (
     ),
 )
 
-INDEXES = ORDER_INDEXES + WEBHOOK_INDEXES
+INDEXES = ORDER_INDEXES + WEBHOOK_INDEXES + DELIVERY_INDEXES
 
 #: ``WEBHOOK_EVENT_RETENTION_DAYS``'s default.
 DEFAULT_WEBHOOK_RETENTION_DAYS = 90
@@ -251,6 +273,7 @@ ORDER_VALIDATOR: dict[str, Any] = {
             "next_attempt_at": _OPT_DATE,
             "parked": {"bsonType": "bool"},
             "parked_reason": _OPT_STRING,
+            "relay_due_at": _OPT_DATE,
             "transfer": {"bsonType": ["object", "null"]},
             # Buyers (ADR 0014): not required, orders stored before them have none.
             "buyer_id": _STRING,
@@ -470,6 +493,7 @@ async def ensure_schema(
     with translate_errors("ensure schema"):
         await _ensure_orders_collection(db, report)
         await _ensure_plain_collection(db, WEBHOOK_EVENTS, report)
+        await _ensure_plain_collection(db, EVENT_DELIVERIES, report)
         for spec in specs:
             await _ensure_index(db, spec, report)
         await _check_read_concern(db)

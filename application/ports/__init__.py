@@ -1,6 +1,16 @@
 """The ports the use-cases own; adapters implement them."""
 
 from application.ports.clock import Clock
+from application.ports.events import (
+    Attempt,
+    Delivery,
+    DeliveryLog,
+    EventOutbox,
+    EventSubscriber,
+    Outcome,
+    StaleDelivery,
+    relay_cue,
+)
 from application.ports.payments import (
     CreatedPayment,
     GatewayRefund,
@@ -22,16 +32,23 @@ from application.ports.wallets import Wallet, WalletService
 from application.ports.webhook_log import WebhookEvent, WebhookEventLog
 
 __all__ = [
+    "Attempt",
     "Clock",
     "CreatedPayment",
+    "Delivery",
+    "DeliveryLog",
+    "EventOutbox",
+    "EventSubscriber",
     "GatewayRefund",
     "JobScheduler",
     "OrderRepository",
+    "Outcome",
     "PaymentGateway",
     "PaymentRequest",
     "PaymentSnapshot",
     "PaymentState",
     "RefundState",
+    "StaleDelivery",
     "TokenTransferService",
     "Transfer",
     "TransferRequest",
@@ -40,4 +57,5 @@ __all__ = [
     "WalletService",
     "WebhookEvent",
     "WebhookEventLog",
+    "relay_cue",
 ]

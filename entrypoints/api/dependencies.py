@@ -33,6 +33,7 @@ from application.get_order import GetOrder
 from application.list_own_orders import ListOwnOrders
 from application.read_own_order import ReadOwnOrder
 from application.receive_webhook import ReceiveWebhook
+from application.watch_events import EventStreams
 from entrypoints.container import Container, resolve
 from entrypoints.settings import Settings
 
@@ -56,6 +57,7 @@ DEPENDENCIES: dict[str, FromContainer] = {
     "cancel_order": FromContainer("cancel_order", CancelOrder),
     "list_own_orders": FromContainer("list_own_orders", ListOwnOrders),
     "buyer_authenticator": FromContainer("buyer_authenticator", BuyerAuthenticator),
+    "event_streams": FromContainer("event_streams", EventStreams),
     "receive_webhook": FromContainer("receive_webhook", ReceiveWebhook),
     "check_readiness": FromContainer("check_readiness", CheckReadiness),
     "webhook_verifier": FromContainer("webhook_verifier", WebhookVerifier),
