@@ -19,6 +19,7 @@ import pytest
 
 from tests.e2e.stack import FAST, Stack, isolated_redis, running_stack
 from tests.e2e.test_end_to_end import configure_sandbox, create_orders, settle, wait_final
+from tests.support.buyers import auth
 from tests.support.orders import e2e_order
 from tests.support.sse import Frame, frames
 
@@ -80,7 +81,7 @@ async def watch(client: httpx.AsyncClient, stack: Stack, order_id: str) -> list[
 async def test_every_event_reaches_the_merchant_signed_in_order_through_kills(
     stack: Stack,
 ) -> None:
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=10, headers=auth()) as client:
         await configure_sandbox(client, stack, FAULTY_RECEIVER)
         orders = await create_orders(
             client, stack, [e2e_order(f"ref-events-{i:02d}") for i in range(ORDERS)]
