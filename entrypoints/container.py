@@ -38,7 +38,7 @@ from adapters.instrumented import (
 from adapters.mongo.queries import MongoOrderQueries
 from adapters.saq import DEFAULT_QUEUE_NAME, SaqJobScheduler, open_queue
 from application.advance_order import AdvanceOrder
-from application.create_order import CreateOrder
+from application.create_order import CreateOrder, IntentTimings
 from application.errors import InfrastructureUnavailable
 from application.get_order import GetOrder
 from application.handle_payment_notification import HandlePaymentNotification
@@ -62,6 +62,17 @@ def _timings(settings: Settings) -> PipelineTimings:
         payment_expiry_grace=timedelta(seconds=settings.payment_expiry_grace_seconds),
         stuck_step_lease=timedelta(seconds=settings.stuck_step_lease_seconds),
     )
+
+
+def _intent_timings(settings: Settings) -> IntentTimings:
+    """The lease of a payment create holding its order's intent (NOWPayments, docs/adr/0012):
+    room for the adapter's look (every attempt of it, timed out, with the retry waits between),
+    the create's one POST, timed out too, and the insert. Derived, so it can never be shorter
+    than the calls it must cover."""
+    call = settings.http_connect_timeout_seconds + settings.http_read_timeout_seconds
+    attempts = settings.http_max_attempts
+    waits = (attempts - 1) * http.RetryPolicy().wait_max
+    return IntentTimings(lease=timedelta(seconds=(attempts + 1) * call + waits + 2))
 
 
 def _stats_refresh(settings: Settings) -> timedelta:
@@ -205,8 +216,20 @@ class Container(containers.DeclarativeContainer):
     scheduler = providers.Singleton(SaqJobScheduler, saq_queue, clock)
 
     # --- use-cases ---
+    #: Only a gateway without idempotency keys needs a create to hold its order's intent
+    #: (docs/adr/0012); the generic gateway's creates replay under their key (ADR 0001).
+    payment_intents = providers.Selector(
+        settings.provided.payment_provider,
+        gateway=providers.Object(None),
+        nowpayments=providers.Singleton(mongo.MongoPaymentIntents, mongo_database),
+    )
     create_order = providers.Singleton(
-        CreateOrder, observed_repository, observed_payment_gateway, clock
+        CreateOrder,
+        observed_repository,
+        observed_payment_gateway,
+        clock,
+        payment_intents,
+        providers.Singleton(_intent_timings, settings),
     )
     # Reads only: the instrumented repository counts the events a write stores; a read-only
     # use-case needs no wrapper (and the API's hottest route pays for none).

@@ -13,7 +13,12 @@ from contextlib import asynccontextmanager
 from dependency_injector import providers
 
 from adapters.fakes import FakePaymentGateway, FakeTokenTransferService, FakeWalletService
-from adapters.memory import InMemoryOrderRepository, InMemoryWebhookEventLog, InProcessScheduler
+from adapters.memory import (
+    InMemoryOrderRepository,
+    InMemoryPaymentIntents,
+    InMemoryWebhookEventLog,
+    InProcessScheduler,
+)
 from adapters.memory.queries import InMemoryOrderQueries
 from application.advance_order import AdvanceOrder
 from entrypoints.container import PRODUCTION_KINDS, Container, resolve
@@ -34,6 +39,8 @@ def use_stand_ins(container: Container, settings: Settings) -> dict[str, str]:
         container.order_queries.override(
             providers.Singleton(InMemoryOrderQueries, container.repository)
         )
+        if settings.payment_provider == NOWPAYMENTS:
+            container.payment_intents.override(providers.Singleton(InMemoryPaymentIntents))
     gateway_url = (
         settings.nowpayments_api_url
         if settings.payment_provider == NOWPAYMENTS

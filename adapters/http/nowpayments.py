@@ -8,8 +8,8 @@ of their text.
 NOWPayments has no idempotency key: two creates make two payments. So a create first looks for
 the order's payment (``GET /v1/payment/?order_id=``): a payment made by an earlier attempt whose
 answer was lost (a timeout, a crash) is answered again instead of making a second one. The POST
-itself is sent once, never retried in-process. Concurrent creates of one order can still each
-make a payment; docs/nowpayments.md and docs/adr/0012 say what holds and what does not.
+itself is sent once, never retried in-process. Concurrent creates of one order are kept to one
+caller by ``CreateOrder``'s payment intent (docs/adr/0012), not here.
 
 Status mapping onto :class:`PaymentState` (only ``finished`` means the merchant has the money):
 

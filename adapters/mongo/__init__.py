@@ -23,6 +23,9 @@ What the composition root (``entrypoints/container.py``) needs, all in this pack
     ``application.ports.OrderRepository``; ``ping()`` backs the readiness check.
 ``MongoWebhookEventLog(database)``
     ``application.ports.WebhookEventLog`` on ``webhook_events`` (``_id`` = event id).
+``MongoPaymentIntents(database)``
+    ``application.ports.PaymentIntents`` on ``payment_intents`` (``_id`` = order id): who is
+    creating an order's payment at a gateway without idempotency keys (NOWPayments).
 
 Errors: ``DuplicateOrder`` (11000, naming ``id``/``reference_id``/``payment.id``),
 ``StaleOrder`` (compare-and-set lost), ``InfrastructureUnavailable`` (network, timeouts: transient),
@@ -45,6 +48,7 @@ from adapters.mongo.client import (
 from adapters.mongo.codec import document_to_order, order_to_document
 from adapters.mongo.durability import Durability, MongoDurabilityProbe, durability_of
 from adapters.mongo.errors import ConcernRejected, OrderDocumentRejected
+from adapters.mongo.payment_intents import MongoPaymentIntents
 from adapters.mongo.repository import MongoOrderRepository
 from adapters.mongo.schema import (
     DEFAULT_WEBHOOK_RETENTION_DAYS,
@@ -70,6 +74,7 @@ __all__ = [
     "MongoClient",
     "MongoDurabilityProbe",
     "MongoOrderRepository",
+    "MongoPaymentIntents",
     "MongoWebhookEventLog",
     "OrderDocumentRejected",
     "SchemaReport",

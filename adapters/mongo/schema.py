@@ -1,5 +1,5 @@
-"""The ``orders`` and ``webhook_events`` collections: validator and indexes, ensured
-idempotently and never destructively.
+"""The ``orders``, ``webhook_events`` and ``payment_intents`` collections: validator and
+indexes, ensured idempotently and never destructively.
 
 ``ensure_schema(db)`` creates what is missing, updates an older ``orders`` validator in place
 with ``collMod`` and reports what it changed; a second run reports "up to date". It never drops a
@@ -22,6 +22,8 @@ from domain import EventType, OrderStatus
 
 ORDERS = "orders"
 WEBHOOK_EVENTS = "webhook_events"
+#: Creates in progress at a gateway without idempotency keys (``MongoPaymentIntents``).
+PAYMENT_INTENTS = "payment_intents"
 
 Keys = tuple[tuple[str, int | str], ...]
 
@@ -131,7 +133,18 @@ WEBHOOK_INDEXES: tuple[IndexSpec, ...] = (
     ),
 )
 
-INDEXES = ORDER_INDEXES + WEBHOOK_INDEXES
+#: An intent is removed by the create that took it; one a crash left behind is taken over by
+#: the next create once its lease ends, and removed by MongoDB a day after that.
+INTENT_INDEXES: tuple[IndexSpec, ...] = (
+    IndexSpec(
+        PAYMENT_INTENTS,
+        (("lease_until", ASCENDING),),
+        "lease_until_ttl",
+        expire_after_seconds=86_400,
+    ),
+)
+
+INDEXES = ORDER_INDEXES + WEBHOOK_INDEXES + INTENT_INDEXES
 
 #: ``WEBHOOK_EVENT_RETENTION_DAYS``'s default.
 DEFAULT_WEBHOOK_RETENTION_DAYS = 90
@@ -452,6 +465,7 @@ async def ensure_schema(
     with translate_errors("ensure schema"):
         await _ensure_orders_collection(db, report)
         await _ensure_plain_collection(db, WEBHOOK_EVENTS, report)
+        await _ensure_plain_collection(db, PAYMENT_INTENTS, report)
         for spec in specs:
             await _ensure_index(db, spec, report)
         await _check_read_concern(db)

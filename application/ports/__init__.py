@@ -1,6 +1,7 @@
 """The ports the use-cases own; adapters implement them."""
 
 from application.ports.clock import Clock
+from application.ports.payment_intents import PaymentIntent, PaymentIntents
 from application.ports.payments import (
     CreatedPayment,
     PaymentGateway,
@@ -25,6 +26,8 @@ __all__ = [
     "JobScheduler",
     "OrderRepository",
     "PaymentGateway",
+    "PaymentIntent",
+    "PaymentIntents",
     "PaymentRequest",
     "PaymentState",
     "PaymentStatus",

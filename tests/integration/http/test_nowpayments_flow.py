@@ -6,64 +6,22 @@ from NOWPayments' own status (wallet and transfer: the sandbox's too; in-process
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
-from entrypoints.api.app import create_app
-from entrypoints.settings import Settings
 from tests.integration.api.conftest import order_body
-from tests.integration.http.harness import (
-    API_KEY,
-    NOWPAYMENTS_API_KEY,
-    NOWPAYMENTS_IPN_SECRET,
-    SandboxControl,
-)
+from tests.integration.http.harness import SandboxControl
+from tests.integration.http.nowpayments_api import nowpayments_api
 
 
 @pytest.fixture
 async def api(sandbox: SandboxControl) -> AsyncIterator[httpx.AsyncClient]:
     await sandbox.client.put("/sandbox/config", json={"webhook_backoff_seconds": 0.05})
-    # The port is bound first: PUBLIC_BASE_URL (where IPNs go) must name it.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    settings = Settings.from_env(
-        {
-            "ORDERS_MODE": "dev",
-            "PAYMENT_PROVIDER": "nowpayments",
-            "NOWPAYMENTS_API_URL": sandbox.url,
-            "NOWPAYMENTS_API_KEY": NOWPAYMENTS_API_KEY,
-            "NOWPAYMENTS_IPN_SECRET": NOWPAYMENTS_IPN_SECRET,
-            "NOWPAYMENTS_PAY_CURRENCY": "sol",
-            "PUBLIC_BASE_URL": url,
-            "WALLET_API_URL": sandbox.url,
-            "WALLET_API_KEY": API_KEY,
-            "TRANSFER_API_URL": sandbox.url,
-            "TRANSFER_API_KEY": API_KEY,
-            "RATE_LIMIT_PER_MINUTE": "1000000",
-        }
-    )
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), lifespan="on", log_level="warning", http="h11")
-    )
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        while not server.started:
-            if task.done():
-                task.result()
-                raise RuntimeError("the API stopped before it started")
-            await asyncio.sleep(0.005)
-        async with httpx.AsyncClient(base_url=url, timeout=10) as client:
-            yield client
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
+    async with nowpayments_api(sandbox.url) as client:
+        yield client
 
 
 async def _order_becomes(client: httpx.AsyncClient, order_id: str, status: str) -> dict[str, Any]:

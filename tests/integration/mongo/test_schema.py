@@ -89,7 +89,7 @@ async def _options(db: Db, name: str) -> dict[str, Any]:
 async def test_an_empty_database_gets_the_validator_and_exactly_the_indexes(db: Db) -> None:
     report = await ensure_schema(db)
 
-    assert report.collections_created == ["orders", "webhook_events"]
+    assert report.collections_created == ["orders", "webhook_events", "payment_intents"]
     assert not report.conflicts
     indexes = await _indexes(db, "orders")
     # The seed's four and the worker's two, with exactly these keys and options...
@@ -101,6 +101,11 @@ async def test_an_empty_database_gets_the_validator_and_exactly_the_indexes(db: 
         "payment_id_1_received_at_1": {"key": [("payment_id", 1), ("received_at", 1)]},
         # Retention: WEBHOOK_EVENT_RETENTION_DAYS (90 by default) after it was received.
         "received_at_ttl": {"key": [("received_at", 1)], "expireAfterSeconds": 90 * 86_400},
+    }
+    # Intents a crash left behind go a day after their lease (docs/adr/0012).
+    assert await _indexes(db, "payment_intents") == {
+        "_id_": {"key": [("_id", 1)]},
+        "lease_until_ttl": {"key": [("lease_until", 1)], "expireAfterSeconds": 86_400},
     }
     options = await _options(db, "orders")
     assert _plain(options["validator"]) == _plain(ORDER_VALIDATOR)
