@@ -140,6 +140,8 @@ class Stack:
     api_url: str
     sandbox_url: str
     webhook_secret: str
+    #: Every process's environment (the settings they were started with).
+    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def processes(self) -> tuple[Process, ...]:
@@ -160,10 +162,23 @@ def stack_environment(
     sandbox_port: int,
     webhook_secret: str,
     extra: Mapping[str, str],
+    provider: str = "gateway",
 ) -> dict[str, str]:
+    """``provider="nowpayments"``: payments at the sandbox's NOWPayments, IPNs to the API."""
     # Nothing of the caller's own settings leaks in: only what this stack sets.
     env = {k: v for k, v in os.environ.items() if k not in Settings.NAMES}
     sandbox = f"http://{LOOPBACK}:{sandbox_port}"
+    if provider == "nowpayments":
+        env.update(
+            {
+                "PAYMENT_PROVIDER": "nowpayments",
+                "NOWPAYMENTS_API_URL": sandbox,
+                "NOWPAYMENTS_API_KEY": "np_e2e_" + secrets.token_hex(8),
+                "NOWPAYMENTS_IPN_SECRET": "ipn_e2e_" + secrets.token_hex(16),
+                "NOWPAYMENTS_PAY_CURRENCY": "sol",
+                "PUBLIC_BASE_URL": f"http://{LOOPBACK}:{api_port}",
+            }
+        )
     env.update(
         {
             # Explicitly dev: the downstreams are the sandbox (docs/adr/0008-orders-mode.md).
@@ -190,7 +205,12 @@ def stack_environment(
 
 @contextlib.contextmanager
 def running_stack(
-    *, redis_url: str, mongodb_uri: str, logs: Path, extra_env: Mapping[str, str]
+    *,
+    redis_url: str,
+    mongodb_uri: str,
+    logs: Path,
+    extra_env: Mapping[str, str],
+    provider: str = "gateway",
 ) -> Iterator[Stack]:
     """Start the three processes, wait for their probes, and kill every group they ever had on
     exit, whatever happened (a failed start included)."""
@@ -203,6 +223,7 @@ def running_stack(
         sandbox_port=sandbox_port,
         webhook_secret=secret,
         extra=extra_env,
+        provider=provider,
     )
     script = orders_service()
     on = ["--host", LOOPBACK, "--port"]
@@ -220,6 +241,7 @@ def running_stack(
         api_url=f"http://{LOOPBACK}:{api_port}",
         sandbox_url=f"http://{LOOPBACK}:{sandbox_port}",
         webhook_secret=secret,
+        env=env,
     )
     try:
         for process in stack.processes:
