@@ -146,6 +146,7 @@ class StatusAnswer(msgspec.Struct):
     price_currency: NonEmpty
     pay_amount: Decimal | None = None
     actually_paid: Decimal | None = None
+    pay_currency: str | None = None
     order_id: str | None = None
     updated_at: str | None = None
 
@@ -291,6 +292,14 @@ class NowPaymentsGateway(HttpAdapter):
                 amount=_amount(answer.price_amount, "price_amount"),
                 currency=answer.price_currency.upper(),
                 paid_at=_time(answer.updated_at) if state is PaymentState.COMPLETED else None,
+                # What the buyer sent so far: the order keeps an under-payment for a refund.
+                paid_amount=None
+                if answer.actually_paid is None
+                else _amount(answer.actually_paid, "actually_paid"),
+                paid_currency=answer.pay_currency,
+                pay_amount=None
+                if answer.pay_amount is None
+                else _amount(answer.pay_amount, "pay_amount"),
             )
 
         return await self._calls.call("GET", f"/v1/payment/{quote(payment_id, safe='')}", parse)

@@ -6,7 +6,8 @@ from NOWPayments' own status (wallet and transfer: the sandbox's too; in-process
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -22,6 +23,18 @@ async def api(sandbox: SandboxControl) -> AsyncIterator[httpx.AsyncClient]:
     await sandbox.client.put("/sandbox/config", json={"webhook_backoff_seconds": 0.05})
     async with nowpayments_api(sandbox.url) as client:
         yield client
+
+
+async def _order_shows(
+    client: httpx.AsyncClient, order_id: str, shows: Callable[[dict[str, Any]], object]
+) -> dict[str, Any]:
+    order: dict[str, Any] = {}
+    for _ in range(500):
+        order = (await client.get(f"/api/orders/{order_id}")).json()
+        if shows(order):
+            return order
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"order {order_id} never showed it: {order}")
 
 
 async def _order_becomes(client: httpx.AsyncClient, order_id: str, status: str) -> dict[str, Any]:
@@ -61,7 +74,16 @@ async def test_an_order_paid_in_crypto_completes_through_the_ipn(
             break
         await asyncio.sleep(0.01)
     assert ipns[-1]["status"] == "delivered"
-    assert (await api.get(f"/api/orders/{order['id']}")).json()["status"] == "pending"
+    # Not paid: the order stays pending, and keeps what was sent (for a refund) with a reason.
+    underpaid = await _order_shows(api, order["id"], lambda o: o["payment"]["paid_amount"])
+    assert underpaid["status"] == "pending"
+    assert Decimal(underpaid["payment"]["paid_amount"]) == Decimal(half)
+    assert underpaid["payment"]["paid_currency"] == "sol"
+    assert underpaid["history"][-1]["status"] == "pending"
+    assert underpaid["history"][-1]["reason"] == (
+        f"underpaid: {underpaid['payment']['paid_amount']} sol received of "
+        f"{payment['pay_amount']} sol asked; not paid"
+    )
 
     # The rest arrives: finished, and the order completes; a duplicate IPN changes nothing.
     await sandbox.client.post(
