@@ -131,6 +131,36 @@ async def _http_client(
         yield client
 
 
+async def _breakers(
+    settings: Settings, queue_name: str = DEFAULT_QUEUE_NAME
+) -> AsyncIterator[http.Breakers]:
+    """The circuit breakers of every downstream: shared in Redis with ``HTTP_BREAKER_SCOPE=shared``
+    (the default) when ``REDIS_URL`` is set, this process's own otherwise (and, with the shared
+    ones, while Redis does not answer). Shared by the processes of one queue: whatever keeps
+    deployments (or tests) apart on one Redis keeps their circuits apart too."""
+    local = http.build_breakers(
+        threshold=settings.http_breaker_threshold,
+        reset_after_seconds=settings.http_breaker_reset_seconds,
+    )
+    if settings.http_breaker_scope != "shared" or not settings.redis_url:
+        yield local
+        return
+    shared = http.SharedBreakers(
+        settings.redis_url,
+        local,
+        threshold=settings.http_breaker_threshold,
+        reset_after_seconds=settings.http_breaker_reset_seconds,
+        # A trial's longest attempt: one that dies mid-call holds the trial no longer.
+        trial_seconds=settings.http_connect_timeout_seconds + settings.http_read_timeout_seconds,
+        key_prefix=f"{http.BREAKER_KEY_PREFIX}{queue_name}:",
+    )
+    await shared.open()
+    try:
+        yield shared
+    finally:
+        await shared.close()
+
+
 class Container(containers.DeclarativeContainer):
     """Every object of the service, built once per process."""
 
@@ -150,12 +180,11 @@ class Container(containers.DeclarativeContainer):
     durability_probe = providers.Singleton(mongo.MongoDurabilityProbe, mongo_database)
 
     # --- downstream services ---
+    #: Overridden by tests (and by anything sharing a Redis) to keep queues apart.
+    saq_queue_name = providers.Object(DEFAULT_QUEUE_NAME)
     http_retry = providers.Singleton(http.RetryPolicy, attempts=settings.provided.http_max_attempts)
-    http_breakers = providers.Singleton(
-        http.build_breakers,
-        threshold=settings.provided.http_breaker_threshold,
-        reset_after_seconds=settings.provided.http_breaker_reset_seconds,
-    )
+    #: One circuit per downstream for every process (Redis), or per process (docs/adr/0017).
+    http_breakers = providers.Resource(_breakers, settings, saq_queue_name)
     gateway_client = providers.Resource(
         _http_client,
         settings.provided.payment_gateway_url,
@@ -209,8 +238,6 @@ class Container(containers.DeclarativeContainer):
     )
 
     # --- queue ---
-    #: Overridden by tests (and by anything sharing a Redis) to keep queues apart.
-    saq_queue_name = providers.Object(DEFAULT_QUEUE_NAME)
     # Yields None without REDIS_URL (dev mode only; the in-process scheduler replaces it then).
     saq_queue = providers.Resource(open_queue, settings.provided.redis_url, saq_queue_name)
     scheduler = providers.Singleton(SaqJobScheduler, saq_queue, clock)

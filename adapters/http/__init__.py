@@ -34,7 +34,11 @@ Signatures:
 - ``RetryPolicy(attempts=3, wait_initial=0.2, wait_max=2.0, wait_jitter=0.2,
   max_retry_after=5.0)``: in-process retries with exponential backoff and jitter (stamina).
 - ``build_breakers(*, threshold=5, reset_after_seconds=30.0) -> AsyncCircuitBreakerFactory``
-  (purgatory); each adapter has its own circuit in it, named after its service.
+  (purgatory): this process's own; each adapter has its own circuit in it, named after its
+  service.
+- ``SharedBreakers(redis_url, local, *, threshold, reset_after_seconds, trial_seconds)``: the
+  same circuits shared by every process, in Redis (atomic Lua scripts), ``local`` while Redis
+  does not answer; ``await open()`` / ``await close()`` around its use (docs/adr/0017).
 - ``HttpPaymentGateway(client, *, retry=None, breakers=None)``, same for ``HttpWalletService``
   and ``HttpTokenTransferService``: ``None`` means the defaults above (a breaker of its own).
 - ``NowPaymentsGateway(client, *, pay_currency, public_base_url, retry=None, breakers=None)``:
@@ -51,6 +55,8 @@ when attempts run out the last one is raised: ``DownstreamTimeout`` for a timeou
 ``adapters.http`` logger: service, method, path, status, duration, idempotency key, attempt.
 """
 
+from adapters.http.breakers import KEY_PREFIX as BREAKER_KEY_PREFIX
+from adapters.http.breakers import Breakers, SharedBreakers
 from adapters.http.nowpayments import NowPaymentsGateway
 from adapters.http.payments import HttpPaymentGateway
 from adapters.http.transfers import HttpTokenTransferService
@@ -69,6 +75,8 @@ from adapters.http.transport import (
 from adapters.http.wallets import HttpWalletService
 
 __all__ = [
+    "BREAKER_KEY_PREFIX",
+    "Breakers",
     "CircuitOpen",
     "DownstreamInProgress",
     "HttpPaymentGateway",
@@ -80,6 +88,7 @@ __all__ = [
     "PoolShards",
     "RateLimited",
     "RetryPolicy",
+    "SharedBreakers",
     "build_breakers",
     "build_client",
     "open_client",

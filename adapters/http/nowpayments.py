@@ -33,8 +33,8 @@ from urllib.parse import quote, urlencode
 
 import httpx
 import msgspec
-from purgatory import AsyncCircuitBreakerFactory
 
+from adapters.http.breakers import Breakers
 from adapters.http.transport import HttpAdapter, RetryPolicy
 from application.ports import CreatedPayment, PaymentRequest, PaymentState, PaymentStatus
 from domain import to_milliseconds
@@ -172,7 +172,7 @@ class NowPaymentsGateway(HttpAdapter):
         pay_currency: str,
         public_base_url: str,
         retry: RetryPolicy | None = None,
-        breakers: AsyncCircuitBreakerFactory | None = None,
+        breakers: Breakers | None = None,
     ) -> None:
         super().__init__(client, retry=retry, breakers=breakers)
         self._pay_currency = pay_currency

@@ -25,6 +25,7 @@ import stamina
 from purgatory import AsyncCircuitBreakerFactory
 from purgatory.domain.model import OpenedState
 
+from adapters.http.breakers import Breakers
 from application.errors import (
     DownstreamTimeout,
     IdempotencyKeyReused,
@@ -327,7 +328,7 @@ class DownstreamCaller:
         *,
         service: str,
         retry: RetryPolicy,
-        breakers: AsyncCircuitBreakerFactory,
+        breakers: Breakers,
     ) -> None:
         self._client = client
         self.service = service
@@ -531,7 +532,8 @@ class DownstreamCaller:
 class HttpAdapter:
     """What the three adapters share: one :class:`DownstreamCaller` for the service they name in
     ``service``, on the client given (one per base URL), with its retry policy and breakers
-    (``None``: the defaults, and a breaker of its own)."""
+    (``None``: the defaults, and a breaker of its own; ``SharedBreakers``: one circuit for every
+    process, adapters/http/breakers.py)."""
 
     service: ClassVar[str]
 
@@ -540,7 +542,7 @@ class HttpAdapter:
         client: httpx.AsyncClient,
         *,
         retry: RetryPolicy | None = None,
-        breakers: AsyncCircuitBreakerFactory | None = None,
+        breakers: Breakers | None = None,
     ) -> None:
         self._calls = DownstreamCaller(
             client,

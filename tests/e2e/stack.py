@@ -114,7 +114,8 @@ class Process:
 
 def isolated_redis(url: str) -> str:
     """The test's Redis with a database index of its own (the queue name is fixed: ``orders``),
-    cleared of SAQ keys left by an earlier run that was killed."""
+    cleared of SAQ keys left by an earlier run that was killed, and of circuit breaker states
+    (shared by every process of a stack: one module's open circuit is not the next one's)."""
     parts = urlsplit(url)
     if parts.path.strip("/"):
         isolated = url
@@ -122,7 +123,10 @@ def isolated_redis(url: str) -> str:
         isolated = urlunsplit(parts._replace(path=f"/{1 + os.getpid() % 15}"))
     client = redis.Redis.from_url(isolated)
     try:
-        keys = list(client.scan_iter(match="saq:*", count=1000))
+        keys = [
+            *client.scan_iter(match="saq:*", count=1000),
+            *client.scan_iter(match="orders-service:breaker:*", count=1000),
+        ]
         if keys:
             client.delete(*keys)
     finally:
