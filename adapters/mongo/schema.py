@@ -92,6 +92,15 @@ ORDER_INDEXES: tuple[IndexSpec, ...] = (
     # sort key and ``_id``, so a page is read in index order (no in-memory sort) and the cursor's
     # tie-break on ``_id`` is served too. Read backwards for ascending sorts.
     IndexSpec(ORDERS, (("created_at", DESCENDING), ("_id", DESCENDING)), "admin_created"),
+    # A price range with the default sort: the price after the sort keys (equality-sort-range),
+    # so the range is checked on index keys, no document fetched for an order outside it. On a
+    # mongod ``admin_created`` is its prefix and could go; SecantusDB's planner reads an index
+    # for a sort only when its keys are the sort's, so the dev and test server needs it.
+    IndexSpec(
+        ORDERS,
+        (("created_at", DESCENDING), ("_id", DESCENDING), ("request.price_fiat", DESCENDING)),
+        "admin_created_price",
+    ),
     IndexSpec(
         ORDERS,
         (("status", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)),

@@ -38,6 +38,7 @@ EXPECTED_ORDER_INDEXES = {
     },
     # The admin search's (issue 7; see docs/operations.md).
     "admin_created": {"key": [("created_at", -1), ("_id", -1)]},
+    "admin_created_price": {"key": [("created_at", -1), ("_id", -1), ("request.price_fiat", -1)]},
     "admin_status_created": {"key": [("status", 1), ("created_at", -1), ("_id", -1)]},
     "admin_pool_created": {"key": [("id_pool", 1), ("created_at", -1), ("_id", -1)]},
     "admin_token_created": {"key": [("request.token_symbol", 1), ("created_at", -1), ("_id", -1)]},
