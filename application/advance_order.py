@@ -18,7 +18,7 @@ from application.errors import (
     PermanentDownstreamError,
     StaleOrder,
 )
-from application.policy import PipelineTimings, RetryPolicy
+from application.policy import OrderRetryPolicy, PipelineTimings
 from application.ports import (
     Clock,
     JobScheduler,
@@ -35,7 +35,6 @@ from domain import Order, OrderEvent, OrderStatus, Step, TransferResult
 
 log = logging.getLogger(__name__)
 
-S = OrderStatus
 
 #: More moves than any order can make in one run (pending → … → completed is four saves).
 _MAX_MOVES = 8
@@ -62,7 +61,7 @@ class AdvanceOrder:
         transfers: TokenTransferService,
         scheduler: JobScheduler,
         clock: Clock,
-        retry_policy: RetryPolicy,
+        retry_policy: OrderRetryPolicy,
         timings: PipelineTimings,
     ) -> None:
         self._repository = repository
@@ -98,24 +97,24 @@ class AdvanceOrder:
             if order.is_terminal or order.parked:
                 return
             status = order.status
-            if status is S.PENDING:
+            if status is OrderStatus.PENDING:
                 if not await self._check_payment(order):
                     return
-            elif status is S.COMPLETED_PAY or status in (
-                S.CREATE_WALLET_FAIL,
-                S.SEND_TOKEN_TO_SMARTWALLET_FAIL,
+            elif status is OrderStatus.COMPLETED_PAY or status in (
+                OrderStatus.CREATE_WALLET_FAIL,
+                OrderStatus.SEND_TOKEN_TO_SMARTWALLET_FAIL,
             ):
-                if status is not S.COMPLETED_PAY and not self._due(order):
+                if status is not OrderStatus.COMPLETED_PAY and not self._due(order):
                     await self._schedule(order, order.next_attempt_at)
                     return
                 step = order.next_step()
                 order.start_step(step, self._clock.now())
                 await self._save(order)
-                fresh_send = step is Step.SEND_TOKEN and status is S.COMPLETED_PAY
-            elif status is S.CREATING_WALLET:
+                fresh_send = step is Step.SEND_TOKEN and status is OrderStatus.COMPLETED_PAY
+            elif status is OrderStatus.CREATING_WALLET:
                 await self._create_wallet(order)
-                fresh_send = order.status is S.SENDING_TOKEN_TO_SMARTWALLET
-            elif status is S.SENDING_TOKEN_TO_SMARTWALLET:
+                fresh_send = order.status is OrderStatus.SENDING_TOKEN_TO_SMARTWALLET
+            elif status is OrderStatus.SENDING_TOKEN_TO_SMARTWALLET:
                 await self._send_tokens(order, lookup_first=not fresh_send)
                 return
             else:  # pragma: no cover - every non-terminal status is handled above

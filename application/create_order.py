@@ -37,6 +37,8 @@ GATEWAY_SERVICE = "payment_gateway"
 
 @dataclass(frozen=True, slots=True)
 class CreateOrderResult:
+    """The order stored; ``replayed`` when it existed already (the same request again)."""
+
     order: Order
     replayed: bool
 

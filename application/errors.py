@@ -12,6 +12,8 @@ class NotFound(ApplicationError):
 
 
 class OrderNotFound(NotFound):
+    """No order has ``key`` (``id`` or ``reference_id``) equal to ``value``."""
+
     def __init__(self, key: str, value: str) -> None:
         super().__init__(f"no order with {key} {value!r}")
         self.key = key
@@ -19,6 +21,8 @@ class OrderNotFound(NotFound):
 
 
 class PaymentNotFound(NotFound):
+    """No stored order has this payment id (not yet stored, or not this service's payment)."""
+
     def __init__(self, payment_id: str) -> None:
         super().__init__(f"no order for payment {payment_id!r}")
         self.payment_id = payment_id
@@ -59,8 +63,13 @@ class StaleOrder(Conflict):
         self.expected_version = expected_version
 
 
-class NotParked(Conflict):
-    """A manual retry was asked for an order that has nothing to retry."""
+class OrderFinished(Conflict):
+    """A manual retry was asked for an order in a terminal status: it has nothing to retry."""
+
+    def __init__(self, order_id: str, status: str) -> None:
+        super().__init__(f"order {order_id} is {status}: nothing to retry")
+        self.order_id = order_id
+        self.status = status
 
 
 class DownstreamError(ApplicationError):

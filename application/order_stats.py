@@ -14,7 +14,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
+from application.ports import Clock
 from application.ports.order_queries import (
+    OPEN_STATUSES,
     PAID_STATUSES,
     MonthVolume,
     OldestOrder,
@@ -23,7 +25,6 @@ from application.ports.order_queries import (
 )
 from domain import OrderStatus
 
-S = OrderStatus
 _RATE = Decimal("0.0001")
 _SECONDS = Decimal("0.001")
 
@@ -79,7 +80,7 @@ class OrderStats:
         figures = await self._queries.figures()
         counts = figures.counts
         paid = sum(counts.of(s) for s in PAID_STATUSES)
-        decided = counts.total - counts.of(S.PENDING)
+        decided = counts.total - counts.of(OrderStatus.PENDING)
         timing = figures.paid_to_completed
         return Stats(
             at=now,
@@ -88,7 +89,7 @@ class OrderStats:
             counts=counts,
             months=figures.months,
             payment_success_rate=_ratio(paid, decided),
-            completion_rate=_ratio(counts.of(S.COMPLETED), paid),
+            completion_rate=_ratio(counts.of(OrderStatus.COMPLETED), paid),
             paid_to_completed_avg_seconds=(
                 _seconds(Decimal(timing.total_ms) / timing.count) if timing.count else None
             ),
@@ -173,3 +174,43 @@ def _retrieve(task: asyncio.Task[Stats]) -> None:
     """Mark a background refresh's error as seen (it was logged, or a waiting request got it)."""
     if not task.cancelled():
         task.exception()
+
+
+class CurrentOrderStats:
+    """The operator's figures as of now: ``CachedOrderStats`` asked at the clock's time."""
+
+    def __init__(self, cache: CachedOrderStats, clock: Clock) -> None:
+        self._cache = cache
+        self._clock = clock
+
+    async def execute(self) -> Stats:
+        return await self._cache.execute(self._clock.now())
+
+
+@dataclass(frozen=True, slots=True)
+class OpenOrderAges:
+    """``parked``: orders waiting for a person; ``oldest``: the age of the oldest order of each
+    non-terminal status (zero for a status with none)."""
+
+    parked: int
+    oldest: dict[OrderStatus, timedelta]
+
+
+class MeasureOpenOrders:
+    """The cheap figures a metrics scrape refreshes each time (index-served reads only); the
+    store's errors are raised unchanged."""
+
+    def __init__(self, queries: OrderQueries, clock: Clock) -> None:
+        self._queries = queries
+        self._clock = clock
+
+    async def execute(self) -> OpenOrderAges:
+        oldest = await self._queries.oldest_open()
+        parked = await self._queries.parked_count()
+        now = self._clock.now()
+        ages = {}
+        for status in OPEN_STATUSES:
+            found = oldest.get(status)
+            age = timedelta(0) if found is None else max(now - found.created_at, timedelta(0))
+            ages[status] = age
+        return OpenOrderAges(parked=parked, oldest=ages)

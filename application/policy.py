@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 
 @dataclass(frozen=True, slots=True)
-class RetryPolicy:
+class OrderRetryPolicy:
     """Exponential backoff with jitter; ``None`` once ``max_attempts`` are spent (park).
 
     The wait before attempt n + 1 is half of ``min(cap, base * 2 ** (n - 1))`` plus a random

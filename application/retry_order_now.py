@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from application.errors import NotParked, OrderNotFound
+from application.errors import OrderFinished, OrderNotFound
 from application.ports import Clock, JobScheduler, OrderRepository
 from domain import FAIL_STATUSES, Order
 
 
 class RetryOrderNow:
     """Un-park a failed order (fresh attempt budget) and schedule it at once. An order in any other
-    non-terminal status is only nudged; a finished order is refused with ``NotParked``."""
+    non-terminal status is only nudged; a finished order is refused with ``OrderFinished``."""
 
     def __init__(self, repository: OrderRepository, scheduler: JobScheduler, clock: Clock) -> None:
         self._repository = repository
@@ -30,7 +30,7 @@ class RetryOrderNow:
         if order is None:
             raise OrderNotFound(key, value)
         if order.is_terminal:
-            raise NotParked(f"order {order.id} is {order.status.value}: nothing to retry")
+            raise OrderFinished(order.id, order.status.value)
         if order.status in FAIL_STATUSES:
             order.unpark(self._clock.now())
             await self._repository.save(order, expected_version=order.version)

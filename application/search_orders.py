@@ -11,6 +11,7 @@ from decimal import Decimal, InvalidOperation
 
 from application.errors import InvalidQuery
 from application.ports.order_queries import (
+    DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
     OrderFilters,
     OrderQueries,
@@ -99,7 +100,7 @@ class SearchOrders:
         sort: OrderSort,
         *,
         cursor: str | None = None,
-        limit: int = 50,
+        limit: int = DEFAULT_PAGE_SIZE,
     ) -> SearchResult:
         if not 1 <= limit <= MAX_PAGE_SIZE:
             raise InvalidQuery("limit", f"must be between 1 and {MAX_PAGE_SIZE}")

@@ -24,7 +24,7 @@ from decimal import Decimal
 
 import httpx
 
-from adapters.http import HttpTokenTransferService, PoolExhausted, RetryPolicy, build_client
+from adapters.http import CallRetryPolicy, HttpTokenTransferService, PoolExhausted, build_client
 from application.errors import DownstreamError
 from application.ports import TransferRequest
 from bench.common import SANDBOX_API_KEY, percentile, start_sandbox
@@ -131,7 +131,7 @@ async def run(args: argparse.Namespace, url: str) -> list[Result]:
 
     results = []
     async with client(args.connections_per_shard) as sharded:
-        adapter = HttpTokenTransferService(sharded, retry=RetryPolicy(attempts=1))
+        adapter = HttpTokenTransferService(sharded, retry=CallRetryPolicy(attempts=1))
 
         async def via_adapter(i: int) -> object:
             return await adapter.send(transfer(i), idempotency_key=f"bench-{i}:send_token")

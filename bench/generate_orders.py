@@ -27,21 +27,20 @@ from bson.decimal128 import Decimal128
 from adapters.mongo import close_client, ensure_schema, get_database, make_client, order_to_document
 from domain import Order, OrderRequest, OrderStatus, Passkey, Payment, Step, TransferResult
 
-S = OrderStatus
 END = datetime(2026, 6, 1, tzinfo=UTC)
 SPAN_SECONDS = 365 * 24 * 3600
 POOLS = [f"pool-{i:02d}" for i in range(50)]
 TOKENS = ["USDC", "USDT", "SOL", "ETH", "BTC", "JUP", "BONK", "PYTH"]
 CURRENCIES = ["EUR", "USD", "GBP", "JPY"]
 STATUS_WEIGHTS = [
-    (S.COMPLETED, 80),
-    (S.PENDING, 8),
-    (S.FAILED_PAY, 5),
-    (S.COMPLETED_PAY, 1),
-    (S.CREATING_WALLET, 1),
-    (S.CREATE_WALLET_FAIL, 2),
-    (S.SENDING_TOKEN_TO_SMARTWALLET, 1),
-    (S.SEND_TOKEN_TO_SMARTWALLET_FAIL, 2),
+    (OrderStatus.COMPLETED, 80),
+    (OrderStatus.PENDING, 8),
+    (OrderStatus.FAILED_PAY, 5),
+    (OrderStatus.COMPLETED_PAY, 1),
+    (OrderStatus.CREATING_WALLET, 1),
+    (OrderStatus.CREATE_WALLET_FAIL, 2),
+    (OrderStatus.SENDING_TOKEN_TO_SMARTWALLET, 1),
+    (OrderStatus.SEND_TOKEN_TO_SMARTWALLET_FAIL, 2),
 ]
 
 
@@ -63,24 +62,24 @@ def _template(status: OrderStatus) -> Order:
     )
     order = Order.place(request, payment, at=at)
     later = [at + timedelta(seconds=s) for s in range(1, 8)]
-    if status is S.PENDING:
+    if status is OrderStatus.PENDING:
         return order
-    if status is S.FAILED_PAY:
+    if status is OrderStatus.FAILED_PAY:
         order.mark_payment_failed(later[0], "failed")
         return order
     order.mark_paid(later[0])
-    if status is S.COMPLETED_PAY:
+    if status is OrderStatus.COMPLETED_PAY:
         return order
     order.start_step(Step.CREATE_WALLET, later[1])
-    if status is S.CREATING_WALLET:
+    if status is OrderStatus.CREATING_WALLET:
         return order
-    if status is S.CREATE_WALLET_FAIL:
+    if status is OrderStatus.CREATE_WALLET_FAIL:
         order.step_failed(later[2], "wallet: 503", retry_at=later[5])
         return order
     order.wallet_created("0xwallet", later[2])
-    if status is S.SENDING_TOKEN_TO_SMARTWALLET:
+    if status is OrderStatus.SENDING_TOKEN_TO_SMARTWALLET:
         return order
-    if status is S.SEND_TOKEN_TO_SMARTWALLET_FAIL:
+    if status is OrderStatus.SEND_TOKEN_TO_SMARTWALLET_FAIL:
         order.step_failed(later[3], "transfer: 503", retry_at=later[5])
         return order
     order.tokens_sent(TransferResult("tr", "confirmed", "sig", Decimal("10")), later[3])
@@ -130,7 +129,7 @@ def document_factory(seed: int) -> Callable[[int], dict[str, Any]]:
         if base.get("next_attempt_at") is not None:
             doc["next_attempt_at"] = base["next_attempt_at"] + shift
         if (
-            status in (S.CREATE_WALLET_FAIL, S.SEND_TOKEN_TO_SMARTWALLET_FAIL)
+            status in (OrderStatus.CREATE_WALLET_FAIL, OrderStatus.SEND_TOKEN_TO_SMARTWALLET_FAIL)
             and rng.random() < 0.1
         ):
             doc["parked"] = True

@@ -6,6 +6,7 @@ from domain.events import MOVES, EventType, OrderEvent, event_id
 from domain.order import (
     FAIL_STATUSES,
     IN_FLIGHT_STATUSES,
+    RESUMABLE_STATUSES,
     TERMINAL_STATUSES,
     TRANSITIONS,
     Order,
@@ -26,6 +27,7 @@ __all__ = [
     "FAIL_STATUSES",
     "IN_FLIGHT_STATUSES",
     "MOVES",
+    "RESUMABLE_STATUSES",
     "TERMINAL_STATUSES",
     "TRANSITIONS",
     "DomainError",

@@ -21,7 +21,8 @@ from domain.events import EventType, OrderEvent, Value, event_id
 
 
 class OrderStatus(StrEnum):
-    """The eight statuses of the seed, spelled exactly as the seed spells them."""
+    """The eight order statuses, spelled as they are stored and shown: never renamed (the
+    documents already in the ``orders`` collection use them; docs/mongo.md)."""
 
     PENDING = "pending"
     COMPLETED_PAY = "completed_pay"
@@ -33,24 +34,37 @@ class OrderStatus(StrEnum):
     COMPLETED = "completed"
 
 
-S = OrderStatus
-
 #: Each status and the statuses it may move to. Code, tests and docs read this one table.
 TRANSITIONS: Mapping[OrderStatus, frozenset[OrderStatus]] = {
-    S.PENDING: frozenset({S.COMPLETED_PAY, S.FAILED_PAY}),
-    S.COMPLETED_PAY: frozenset({S.CREATING_WALLET, S.SENDING_TOKEN_TO_SMARTWALLET}),
-    S.CREATING_WALLET: frozenset({S.SENDING_TOKEN_TO_SMARTWALLET, S.CREATE_WALLET_FAIL}),
-    S.CREATE_WALLET_FAIL: frozenset({S.CREATING_WALLET}),
-    S.SENDING_TOKEN_TO_SMARTWALLET: frozenset({S.COMPLETED, S.SEND_TOKEN_TO_SMARTWALLET_FAIL}),
-    S.SEND_TOKEN_TO_SMARTWALLET_FAIL: frozenset({S.SENDING_TOKEN_TO_SMARTWALLET}),
-    S.FAILED_PAY: frozenset(),
-    S.COMPLETED: frozenset(),
+    OrderStatus.PENDING: frozenset({OrderStatus.COMPLETED_PAY, OrderStatus.FAILED_PAY}),
+    OrderStatus.COMPLETED_PAY: frozenset(
+        {OrderStatus.CREATING_WALLET, OrderStatus.SENDING_TOKEN_TO_SMARTWALLET}
+    ),
+    OrderStatus.CREATING_WALLET: frozenset(
+        {OrderStatus.SENDING_TOKEN_TO_SMARTWALLET, OrderStatus.CREATE_WALLET_FAIL}
+    ),
+    OrderStatus.CREATE_WALLET_FAIL: frozenset({OrderStatus.CREATING_WALLET}),
+    OrderStatus.SENDING_TOKEN_TO_SMARTWALLET: frozenset(
+        {OrderStatus.COMPLETED, OrderStatus.SEND_TOKEN_TO_SMARTWALLET_FAIL}
+    ),
+    OrderStatus.SEND_TOKEN_TO_SMARTWALLET_FAIL: frozenset(
+        {OrderStatus.SENDING_TOKEN_TO_SMARTWALLET}
+    ),
+    OrderStatus.FAILED_PAY: frozenset(),
+    OrderStatus.COMPLETED: frozenset(),
 }
 
 TERMINAL_STATUSES = frozenset(s for s, targets in TRANSITIONS.items() if not targets)
-FAIL_STATUSES = frozenset({S.CREATE_WALLET_FAIL, S.SEND_TOKEN_TO_SMARTWALLET_FAIL})
+FAIL_STATUSES = frozenset(
+    {OrderStatus.CREATE_WALLET_FAIL, OrderStatus.SEND_TOKEN_TO_SMARTWALLET_FAIL}
+)
 #: Statuses announcing a side effect in flight; an order left here by a crash is resumed.
-IN_FLIGHT_STATUSES = frozenset({S.CREATING_WALLET, S.SENDING_TOKEN_TO_SMARTWALLET})
+IN_FLIGHT_STATUSES = frozenset(
+    {OrderStatus.CREATING_WALLET, OrderStatus.SENDING_TOKEN_TO_SMARTWALLET}
+)
+#: Paid orders mid-pipeline: one left here untouched past the lease was dropped by a crashed
+#: worker (or a lost job) and is resumed by the sweeper.
+RESUMABLE_STATUSES = frozenset({OrderStatus.COMPLETED_PAY, *IN_FLIGHT_STATUSES})
 
 
 class Step(StrEnum):
@@ -62,22 +76,24 @@ class Step(StrEnum):
 
 #: The fail status of each step and the status a retry of it moves back to.
 STEP_OF_FAIL_STATUS: Mapping[OrderStatus, Step] = {
-    S.CREATE_WALLET_FAIL: Step.CREATE_WALLET,
-    S.SEND_TOKEN_TO_SMARTWALLET_FAIL: Step.SEND_TOKEN,
+    OrderStatus.CREATE_WALLET_FAIL: Step.CREATE_WALLET,
+    OrderStatus.SEND_TOKEN_TO_SMARTWALLET_FAIL: Step.SEND_TOKEN,
 }
 STATUS_OF_STEP: Mapping[Step, OrderStatus] = {
-    Step.CREATE_WALLET: S.CREATING_WALLET,
-    Step.SEND_TOKEN: S.SENDING_TOKEN_TO_SMARTWALLET,
+    Step.CREATE_WALLET: OrderStatus.CREATING_WALLET,
+    Step.SEND_TOKEN: OrderStatus.SENDING_TOKEN_TO_SMARTWALLET,
 }
 
 
 def allowed_targets(status: OrderStatus, *, has_wallet: bool) -> frozenset[OrderStatus]:
     """The table's targets for ``status``, narrowed by the wallet guard."""
     targets = TRANSITIONS[status]
-    if status is S.COMPLETED_PAY:
-        wanted = S.SENDING_TOKEN_TO_SMARTWALLET if has_wallet else S.CREATING_WALLET
+    if status is OrderStatus.COMPLETED_PAY:
+        wanted = (
+            OrderStatus.SENDING_TOKEN_TO_SMARTWALLET if has_wallet else OrderStatus.CREATING_WALLET
+        )
         return frozenset(t for t in targets if t is wanted)
-    if status is S.CREATE_WALLET_FAIL and has_wallet:
+    if status is OrderStatus.CREATE_WALLET_FAIL and has_wallet:
         return frozenset()
     return targets
 
@@ -340,11 +356,11 @@ class Order:
             id=order_id_for(request.reference_id),
             request=request,
             payment=payment,
-            status=S.PENDING,
+            status=OrderStatus.PENDING,
             created_at=at,
             updated_at=at,
             smart_wallet_address=request.smart_wallet_address,
-            history=[StatusChange(S.PENDING, at, "order created")],
+            history=[StatusChange(OrderStatus.PENDING, at, "order created")],
         )
         order._record(EventType.CREATED, at, reference_id=request.reference_id)
         return order
@@ -456,7 +472,7 @@ class Order:
         """The buyer sent ``paid`` of ``currency``, less than ``asked``: kept on the payment (a
         refund needs it), a history line and ``order.payment_underpaid``; the order stays
         pending. True when recorded; the same amount again records nothing."""
-        if self.status is not S.PENDING:
+        if self.status is not OrderStatus.PENDING:
             raise InvalidTransition(self.id, self.status.value, self.status.value, "not pending")
         if self.payment.paid_amount == paid and self.payment.paid_currency == currency:
             return False
@@ -479,16 +495,16 @@ class Order:
     def payment_still_pending(self, at: datetime) -> None:
         """The gateway was asked and the payment is still pending: note when (the poller checks
         the longest-unchecked orders first), without a history line per check."""
-        if self.status is not S.PENDING:
+        if self.status is not OrderStatus.PENDING:
             raise InvalidTransition(self.id, self.status.value, self.status.value, "not pending")
         self.updated_at = at
 
     def mark_paid(self, at: datetime) -> None:
-        self._move(S.COMPLETED_PAY, at, "gateway reports the payment completed")
+        self._move(OrderStatus.COMPLETED_PAY, at, "gateway reports the payment completed")
         self._record(EventType.PAID, at)
 
     def mark_payment_failed(self, at: datetime, reason: str) -> None:
-        self._move(S.FAILED_PAY, at, reason)
+        self._move(OrderStatus.FAILED_PAY, at, reason)
         self._record(EventType.PAYMENT_FAILED, at, reason=reason)
 
     def next_step(self) -> Step:
@@ -507,8 +523,10 @@ class Order:
 
     def wallet_created(self, address: str, at: datetime) -> None:
         """The wallet exists: record it and announce the transfer in the same move."""
-        if self.status is not S.CREATING_WALLET:
-            raise InvalidTransition(self.id, self.status.value, S.SENDING_TOKEN_TO_SMARTWALLET)
+        if self.status is not OrderStatus.CREATING_WALLET:
+            raise InvalidTransition(
+                self.id, self.status.value, OrderStatus.SENDING_TOKEN_TO_SMARTWALLET
+            )
         if not address:
             raise InvalidOrder("smart_wallet_address", "wallet service returned an empty address")
         self.smart_wallet_address = address
@@ -524,8 +542,8 @@ class Order:
     def step_failed(self, at: datetime, reason: str, *, retry_at: datetime | None) -> None:
         """The in-flight step failed. ``retry_at`` None parks the order for a person."""
         fail = {
-            S.CREATING_WALLET: S.CREATE_WALLET_FAIL,
-            S.SENDING_TOKEN_TO_SMARTWALLET: S.SEND_TOKEN_TO_SMARTWALLET_FAIL,
+            OrderStatus.CREATING_WALLET: OrderStatus.CREATE_WALLET_FAIL,
+            OrderStatus.SENDING_TOKEN_TO_SMARTWALLET: OrderStatus.SEND_TOKEN_TO_SMARTWALLET_FAIL,
         }.get(self.status)
         if fail is None:
             raise InvalidTransition(self.id, self.status.value, "<fail>", "no step in flight")
@@ -550,7 +568,7 @@ class Order:
     def tokens_sent(self, result: TransferResult, at: datetime) -> None:
         self.transfer = result
         self.last_error = None
-        self._move(S.COMPLETED, at, f"transfer {result.transfer_id} {result.status}")
+        self._move(OrderStatus.COMPLETED, at, f"transfer {result.transfer_id} {result.status}")
         self._record(
             EventType.TOKENS_SENT,
             at,
@@ -563,7 +581,7 @@ class Order:
 
     def transfer_submitted(self, result: TransferResult) -> None:
         """The transfer exists but is not final yet: remember it, stay in the step."""
-        if self.status is not S.SENDING_TOKEN_TO_SMARTWALLET:
+        if self.status is not OrderStatus.SENDING_TOKEN_TO_SMARTWALLET:
             raise InvalidTransition(self.id, self.status.value, self.status.value, "no transfer")
         self.transfer = result
 

@@ -38,13 +38,20 @@ from adapters.instrumented import (
 from adapters.mongo.queries import MongoOrderQueries
 from adapters.saq import DEFAULT_QUEUE_NAME, SaqJobScheduler, open_queue
 from application.advance_order import AdvanceOrder
+from application.check_readiness import CheckReadiness
 from application.create_order import CreateOrder, IntentTimings
 from application.errors import InfrastructureUnavailable
 from application.get_order import GetOrder
 from application.handle_payment_notification import HandlePaymentNotification
 from application.order_history import GetOrderHistory
-from application.order_stats import CachedOrderStats, OrderStats
-from application.policy import PipelineTimings, RetryPolicy
+from application.order_stats import (
+    CachedOrderStats,
+    CurrentOrderStats,
+    MeasureOpenOrders,
+    OrderStats,
+)
+from application.policy import OrderRetryPolicy, PipelineTimings
+from application.receive_webhook import ReceiveWebhook
 from application.retry_order_now import RetryOrderNow
 from application.search_orders import SearchOrders
 from application.sweepers import PollPendingPayments, ResumeStuckOrders, RetryFailedOrders
@@ -71,7 +78,7 @@ def _intent_timings(settings: Settings) -> IntentTimings:
     than the calls it must cover."""
     call = settings.http_connect_timeout_seconds + settings.http_read_timeout_seconds
     attempts = settings.http_max_attempts
-    waits = (attempts - 1) * http.RetryPolicy().wait_max
+    waits = (attempts - 1) * http.CallRetryPolicy().wait_max
     return IntentTimings(lease=timedelta(seconds=(attempts + 1) * call + waits + 2))
 
 
@@ -79,8 +86,8 @@ def _stats_refresh(settings: Settings) -> timedelta:
     return timedelta(seconds=settings.admin_stats_refresh_seconds)
 
 
-def _retry_policy(settings: Settings) -> RetryPolicy:
-    return RetryPolicy(
+def _retry_policy(settings: Settings) -> OrderRetryPolicy:
+    return OrderRetryPolicy(
         base=timedelta(seconds=settings.retry_backoff_base_seconds),
         cap=timedelta(seconds=settings.retry_backoff_max_seconds),
         max_attempts=settings.retry_max_attempts,
@@ -182,7 +189,9 @@ class Container(containers.DeclarativeContainer):
     # --- downstream services ---
     #: Overridden by tests (and by anything sharing a Redis) to keep queues apart.
     saq_queue_name = providers.Object(DEFAULT_QUEUE_NAME)
-    http_retry = providers.Singleton(http.RetryPolicy, attempts=settings.provided.http_max_attempts)
+    http_retry = providers.Singleton(
+        http.CallRetryPolicy, attempts=settings.provided.http_max_attempts
+    )
     #: One circuit per downstream for every process (Redis), or per process (docs/adr/0017).
     http_breakers = providers.Resource(_breakers, settings, saq_queue_name)
     gateway_client = providers.Resource(
@@ -264,6 +273,10 @@ class Container(containers.DeclarativeContainer):
     handle_payment_notification = providers.Singleton(
         HandlePaymentNotification, observed_repository, scheduler
     )
+    receive_webhook = providers.Singleton(
+        ReceiveWebhook, webhook_log, handle_payment_notification, clock
+    )
+    check_readiness = providers.Singleton(CheckReadiness, repository, scheduler, durability_probe)
     advance_order = providers.Singleton(
         AdvanceOrder,
         observed_repository,
@@ -295,6 +308,8 @@ class Container(containers.DeclarativeContainer):
         providers.Singleton(OrderStats, order_queries),
         providers.Callable(_stats_refresh, settings),
     )
+    current_order_stats = providers.Singleton(CurrentOrderStats, order_stats, clock)
+    measure_open_orders = providers.Singleton(MeasureOpenOrders, order_queries, clock)
     get_order_history = providers.Singleton(GetOrderHistory, repository, webhook_log)
 
     # --- the HTTP edge ---

@@ -159,6 +159,8 @@ def register_secrets(values: Iterable[str]) -> None:
 
 
 def settings_secrets(settings: Settings) -> list[str]:
+    """The setting values redaction masks wherever they appear: the admin token, the three
+    downstream API keys and the payment webhook secrets."""
     return [
         settings.admin_token,
         settings.payment_gateway_api_key,

@@ -99,6 +99,8 @@ class TextList:
 
 @dataclass(frozen=True, slots=True)
 class Url:
+    """Parses a URL whose scheme is one of ``schemes``; ``ValueError`` saying so otherwise."""
+
     schemes: tuple[str, ...]
 
     def __call__(self, raw: str) -> str:
@@ -113,6 +115,8 @@ class Url:
 
 @dataclass(frozen=True, slots=True)
 class Number:
+    """Parses a number at least ``minimum``; ``ValueError`` saying so otherwise."""
+
     minimum: float
 
     def __call__(self, raw: str) -> float:
@@ -130,6 +134,8 @@ class Number:
 
 @dataclass(frozen=True, slots=True)
 class Integer:
+    """Parses a whole number at least ``minimum``; ``ValueError`` saying so otherwise."""
+
     minimum: int
 
     def __call__(self, raw: str) -> int:

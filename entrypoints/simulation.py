@@ -21,7 +21,7 @@ from application.advance_order import AdvanceOrder
 from application.create_order import CreateOrder
 from application.get_order import GetOrder
 from application.handle_payment_notification import HandlePaymentNotification
-from application.policy import PipelineTimings, RetryPolicy
+from application.policy import OrderRetryPolicy, PipelineTimings
 from application.ports import OrderRepository
 from application.retry_order_now import RetryOrderNow
 from application.sweepers import PollPendingPayments, ResumeStuckOrders, RetryFailedOrders
@@ -36,8 +36,8 @@ class World:
     repository: OrderRepository = field(default_factory=InMemoryOrderRepository)
     seed: int = 0
     fault_rate: float = 0.0
-    retry_policy: RetryPolicy = field(
-        default_factory=lambda: RetryPolicy(
+    retry_policy: OrderRetryPolicy = field(
+        default_factory=lambda: OrderRetryPolicy(
             base=timedelta(seconds=5), cap=timedelta(minutes=5), max_attempts=8
         )
     )

@@ -1,5 +1,5 @@
 """In-process fakes of every outside port. They keep the contracts' idempotency rules exactly
-(see shared/external-apis.md), record what happened, and can be scripted to fail."""
+(docs/contracts.md), record what happened, and can be scripted to fail."""
 
 from adapters.fakes.clock import FakeClock
 from adapters.fakes.faults import AFTER_EFFECT, RECOVERABLE, Fault, FaultPlan, SimulatedCrash

@@ -8,6 +8,9 @@ from domain import to_milliseconds
 
 
 class FakeClock:
+    """A ``Clock`` that moves only by ``advance`` and ``set``; it starts at 2026-01-01 UTC unless
+    told otherwise and answers whole milliseconds, as the system clock does."""
+
     def __init__(self, start: datetime | None = None) -> None:
         self._now = start or datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -11,6 +11,8 @@ from application.errors import DownstreamTimeout, PermanentDownstreamError, Tran
 
 
 class Fault(StrEnum):
+    """A failure a fake can be scripted to produce on a call, before or after its effect."""
+
     #: 5xx / 429 before anything happened.
     TRANSIENT = "transient"
     #: A timeout before anything happened.

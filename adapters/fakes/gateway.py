@@ -9,13 +9,15 @@ from decimal import Decimal
 
 from adapters.fakes.faults import FaultPlan, raise_after_effect, raise_before_effect
 from application.errors import IdempotencyKeyReused, PermanentDownstreamError
-from application.ports import Clock, CreatedPayment, PaymentRequest, PaymentState, PaymentStatus
+from application.ports import Clock, CreatedPayment, PaymentRequest, PaymentSnapshot, PaymentState
 
 SERVICE = "payment_gateway"
 
 
 @dataclasses.dataclass(slots=True)
 class StoredPayment:
+    """A payment the fake gateway made, with the request that made it and where it stands."""
+
     created: CreatedPayment
     request: PaymentRequest
     status: PaymentState = PaymentState.PENDING
@@ -80,14 +82,14 @@ class FakePaymentGateway:
         raise_after_effect(SERVICE, fault)
         return stored.created
 
-    async def get_payment(self, payment_id: str) -> PaymentStatus:
+    async def get_payment(self, payment_id: str) -> PaymentSnapshot:
         self.status_calls += 1
         await asyncio.sleep(0)  # a yield point, as real I/O has: lets races interleave
         raise_before_effect(SERVICE, self.faults.next("get_payment"))
         stored = self.payments.get(payment_id)
         if stored is None:
             raise PermanentDownstreamError(SERVICE, f"404 payment {payment_id} not found")
-        return PaymentStatus(
+        return PaymentSnapshot(
             id=payment_id,
             status=stored.status,
             amount=stored.paid_amount if stored.paid_amount is not None else stored.created.amount,

@@ -14,6 +14,8 @@ SERVICE = "transfer_service"
 
 @dataclasses.dataclass(slots=True)
 class StoredTransfer:
+    """A transfer the fake made, under its idempotency key, with the request that made it."""
+
     key: str
     request: TransferRequest
     transfer: Transfer

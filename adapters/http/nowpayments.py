@@ -35,8 +35,8 @@ import httpx
 import msgspec
 
 from adapters.http.breakers import Breakers
-from adapters.http.transport import HttpAdapter, RetryPolicy
-from application.ports import CreatedPayment, PaymentRequest, PaymentState, PaymentStatus
+from adapters.http.caller import CallRetryPolicy, HttpAdapter
+from application.ports import CreatedPayment, PaymentRequest, PaymentSnapshot, PaymentState
 from domain import to_milliseconds
 
 log = logging.getLogger("adapters.http.nowpayments")
@@ -171,7 +171,7 @@ class NowPaymentsGateway(HttpAdapter):
         *,
         pay_currency: str,
         public_base_url: str,
-        retry: RetryPolicy | None = None,
+        retry: CallRetryPolicy | None = None,
         breakers: Breakers | None = None,
     ) -> None:
         super().__init__(client, retry=retry, breakers=breakers)
@@ -272,8 +272,8 @@ class NowPaymentsGateway(HttpAdapter):
         query = urlencode({"order_id": request.order_id})
         return await self._calls.call("GET", f"/v1/payment/?{query}", parse)
 
-    async def get_payment(self, payment_id: str) -> PaymentStatus:
-        def parse(status: int, content: bytes) -> PaymentStatus:
+    async def get_payment(self, payment_id: str) -> PaymentSnapshot:
+        def parse(status: int, content: bytes) -> PaymentSnapshot:
             answer = _status_decoder.decode(content)
             if payment_id_text(answer.payment_id) != payment_id:
                 raise ValueError(f"payment_id {answer.payment_id!r} is not {payment_id!r}")
@@ -286,7 +286,7 @@ class NowPaymentsGateway(HttpAdapter):
                     answer.pay_amount,
                     extra={"payment_id": payment_id, "payment_status": answer.payment_status},
                 )
-            return PaymentStatus(
+            return PaymentSnapshot(
                 id=payment_id,
                 status=state,
                 amount=_amount(answer.price_amount, "price_amount"),

@@ -5,8 +5,8 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from adapters.http import wire
-from adapters.http.transport import HttpAdapter
-from application.ports import CreatedPayment, PaymentRequest, PaymentStatus
+from adapters.http.caller import HttpAdapter
+from application.ports import CreatedPayment, PaymentRequest, PaymentSnapshot
 
 SERVICE = "payment_gateway"
 
@@ -32,7 +32,7 @@ class HttpPaymentGateway(HttpAdapter):
             idempotency_key=idempotency_key,
         )
 
-    async def get_payment(self, payment_id: str) -> PaymentStatus:
+    async def get_payment(self, payment_id: str) -> PaymentSnapshot:
         return await self._calls.call("GET", f"/v1/payments/{quote(payment_id, safe='')}", _status)
 
 
@@ -40,5 +40,5 @@ def _created(status: int, content: bytes) -> CreatedPayment:
     return wire.created_payment_decoder.decode(content).to_port()
 
 
-def _status(status: int, content: bytes) -> PaymentStatus:
+def _status(status: int, content: bytes) -> PaymentSnapshot:
     return wire.payment_status_decoder.decode(content).to_port()

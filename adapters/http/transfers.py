@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from adapters.http import wire
-from adapters.http.transport import HttpAdapter
+from adapters.http.caller import HttpAdapter
 from application.ports import Transfer, TransferRequest
 
 SERVICE = "transfer_service"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from adapters.http import wire
-from adapters.http.transport import HttpAdapter
+from adapters.http.caller import HttpAdapter
 from application.ports import Wallet
 
 SERVICE = "wallet_service"

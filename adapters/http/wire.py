@@ -15,8 +15,8 @@ import msgspec
 from application.ports import (
     CreatedPayment,
     PaymentRequest,
+    PaymentSnapshot,
     PaymentState,
-    PaymentStatus,
     Transfer,
     TransferRequest,
     TransferState,
@@ -114,8 +114,8 @@ class PaymentStatusAnswer(msgspec.Struct):
     currency: NonEmpty
     paid_at: AwareDatetime | None
 
-    def to_port(self) -> PaymentStatus:
-        return PaymentStatus(
+    def to_port(self) -> PaymentSnapshot:
+        return PaymentSnapshot(
             id=self.id,
             status=self.status,
             amount=parse_amount(self.amount, "amount"),

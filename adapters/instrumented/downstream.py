@@ -15,7 +15,7 @@ from application.ports import (
     CreatedPayment,
     PaymentGateway,
     PaymentRequest,
-    PaymentStatus,
+    PaymentSnapshot,
     TokenTransferService,
     Transfer,
     TransferRequest,
@@ -71,7 +71,7 @@ class InstrumentedPaymentGateway:
         async with Observed("payment_gateway", "create_payment"):
             return await self.inner.create_payment(request, idempotency_key=idempotency_key)
 
-    async def get_payment(self, payment_id: str) -> PaymentStatus:
+    async def get_payment(self, payment_id: str) -> PaymentSnapshot:
         async with Observed("payment_gateway", "get_payment"):
             return await self.inner.get_payment(payment_id)
 

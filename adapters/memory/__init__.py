@@ -1,5 +1,6 @@
-"""In-memory adapters: a repository and a webhook log that behave like the Mongo ones, and an
-in-process scheduler for running without a queue."""
+"""In-memory adapters: a repository, order queries and a webhook log that pass the same contract
+suites as the Mongo ones (tests/contract), and an in-process scheduler for running without a
+queue. Dev mode and tests only: nothing survives the process."""
 
 from adapters.memory.payment_intents import InMemoryPaymentIntents
 from adapters.memory.repository import InMemoryOrderRepository

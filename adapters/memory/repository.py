@@ -9,16 +9,7 @@ import operator
 from datetime import datetime
 
 from application.errors import DuplicateOrder, StaleOrder
-from domain import FAIL_STATUSES, Order, OrderStatus
-
-_STUCK = frozenset(
-    {
-        OrderStatus.COMPLETED_PAY,
-        OrderStatus.CREATING_WALLET,
-        OrderStatus.SENDING_TOKEN_TO_SMARTWALLET,
-    }
-)
-
+from domain import FAIL_STATUSES, RESUMABLE_STATUSES, Order, OrderStatus
 
 _FIELDS = dataclasses.fields(Order)
 assert all(f.init for f in _FIELDS), "_detached passes every field to Order() by position"
@@ -28,9 +19,7 @@ _values_of = operator.attrgetter(*(f.name for f in _FIELDS))
 def _detached(order: Order) -> Order:
     """A copy that shares nothing mutable with ``order``: every field of the aggregate is an
     immutable value except its history list, attempts dict and events list, so copying those three
-    is enough.
-    Built positionally: ~20x cheaper than ``copy.deepcopy`` and ~3x than ``dataclasses.replace``
-    (which looks every field up again), on the API's hot path."""
+    is enough. Built positionally, on the API's hot path (docs/benchmarks.md, "Repository")."""
     copy = Order(*_values_of(order))
     copy.history = list(order.history)
     copy.attempts = dict(order.attempts)
@@ -113,7 +102,9 @@ class InMemoryOrderRepository:
 
     async def stuck(self, updated_before: datetime, limit: int) -> list[Order]:
         return self._select(
-            lambda o: o.status in _STUCK and not o.parked and o.updated_at <= updated_before,
+            lambda o: (
+                o.status in RESUMABLE_STATUSES and not o.parked and o.updated_at <= updated_before
+            ),
             limit,
         )
 

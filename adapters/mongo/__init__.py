@@ -1,4 +1,5 @@
-"""MongoDB adapters: the order repository and the webhook log, on PyMongo Async or Motor.
+"""MongoDB adapters: the order repository, the operator's queries, the webhook log and the
+durability probe, on PyMongo Async or Motor.
 
 What the composition root (``entrypoints/container.py``) needs, all in this package:
 
@@ -7,8 +8,7 @@ What the composition root (``entrypoints/container.py``) needs, all in this pack
     ``Settings.mongodb_driver`` ("pymongo" = ``AsyncMongoClient``, "motor" =
     ``AsyncIOMotorClient``). No I/O until the first operation, so an unreachable server does not
     stop startup; ``ping`` / ``ensure_schema`` report it as ``InfrastructureUnavailable``.
-    Wire as ``providers.Resource(open_client, uri=settings.mongodb_uri,
-    driver=settings.mongodb_driver)``. Create it on the event loop that will use it.
+    Create it on the event loop that will use it (the container wraps it in a Resource).
 ``make_client(uri, driver) -> MongoClient`` / ``await close_client(client)``
     The same without the generator, for scripts and benchmarks. Both set durable defaults
     (``w: "majority"``, ``j: true``, read concern ``majority``) and fail-fast timeouts
@@ -26,6 +26,9 @@ What the composition root (``entrypoints/container.py``) needs, all in this pack
 ``MongoPaymentIntents(database)``
     ``application.ports.PaymentIntents`` on ``payment_intents`` (``_id`` = order id): who is
     creating an order's payment at a gateway without idempotency keys (NOWPayments).
+``MongoDurabilityProbe(database)``
+    ``application.ports.durability.DurabilityProbe``: the write concern the deployment can
+    acknowledge now, from the driver's view (no round trip).
 
 Errors: ``DuplicateOrder`` (11000, naming ``id``/``reference_id``/``payment.id``),
 ``StaleOrder`` (compare-and-set lost), ``InfrastructureUnavailable`` (network, timeouts: transient),
@@ -46,7 +49,7 @@ from adapters.mongo.client import (
     open_client,
 )
 from adapters.mongo.codec import document_to_order, order_to_document
-from adapters.mongo.durability import Durability, MongoDurabilityProbe, durability_of
+from adapters.mongo.durability import MongoDurabilityProbe, durability_of
 from adapters.mongo.errors import ConcernRejected, OrderDocumentRejected
 from adapters.mongo.payment_intents import MongoPaymentIntents
 from adapters.mongo.repository import MongoOrderRepository
@@ -70,7 +73,6 @@ __all__ = [
     "ORDER_VALIDATOR",
     "WEBHOOK_RETENTION_INDEX",
     "ConcernRejected",
-    "Durability",
     "MongoClient",
     "MongoDurabilityProbe",
     "MongoOrderRepository",

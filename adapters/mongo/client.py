@@ -80,7 +80,7 @@ def make_client(
 
     ``timeout_ms`` (the driver's client-side operation timeout, ``timeoutMS``) is off by default:
     when set, the driver waits that long for a server and ignores ``serverSelectionTimeoutMS``, so
-    an outage would answer only after it (measured: 10 s with ``timeoutMS=10000``). Times are
+    an outage would answer only after it (``timeoutMS=10000``: 10 s). Times are
     read back UTC-aware (``tz_aware=True``). ``driver_options`` go to the driver as they are.
     """
     defaults: dict[str, Any] = {

@@ -1,8 +1,8 @@
 """Order <-> BSON document, field by field.
 
-The field names are the seed's where the seed names them (``reference_id``, ``id_pool``,
+The field names are the original schema's (docs/mongo.md): ``reference_id``, ``id_pool``,
 ``request``, ``payment`` with ``payment.id`` / ``payment.token``, ``status``, ``created_at``,
-``updated_at``); ``_id`` is the order id. Every amount is a ``Decimal128`` and comes back as the
+``updated_at``; ``_id`` is the order id. Every amount is a ``Decimal128`` and comes back as the
 exact ``Decimal`` that went in; every time is a UTC-aware ``datetime`` (BSON dates carry
 milliseconds, so times are truncated to the millisecond on the way in; see docs/mongo.md).
 """
@@ -58,8 +58,9 @@ _SPECIAL = 0x3 << 61  # combination bits "11": NaN, infinity or the large-coeffi
 
 
 def _decimal128_to_decimal(value: Decimal128) -> Decimal:
-    """Exactly ``value.to_decimal()``, about four times faster for the usual finite values
-    (decoding every amount of every order read shows in the benchmark)."""
+    """Exactly ``value.to_decimal()`` (the same digits, exponent and sign), computed from the
+    bits directly for finite values; NaN, infinities and non-canonical coefficients go through
+    ``to_decimal``. Every amount of every order read passes here (docs/benchmarks.md)."""
     raw = value.bid
     high = int.from_bytes(raw[8:], "little")
     if high & _SPECIAL == _SPECIAL:
@@ -75,6 +76,7 @@ def _decimal128_to_decimal(value: Decimal128) -> Decimal:
 
 
 def money_from_bson(value: object) -> Decimal:
+    """A stored ``Decimal128`` as its exact ``Decimal``; any other type is a ``TypeError``."""
     if isinstance(value, Decimal128):
         return _decimal128_to_decimal(value)
     # Never float: a number stored by hand as a double is a corrupt document, not an amount.
@@ -82,12 +84,14 @@ def money_from_bson(value: object) -> Decimal:
 
 
 def time_to_bson(value: datetime) -> datetime:
+    """An aware datetime in UTC, as stored; a naive one is a ``ValueError``."""
     if value.tzinfo is None:
         raise ValueError(f"naive datetime {value!r}: every time in an order is UTC-aware")
     return value.astimezone(UTC)
 
 
 def time_from_bson(value: object) -> datetime:
+    """A stored date as an aware UTC datetime (naive ones are read as UTC)."""
     if not isinstance(value, datetime):
         raise TypeError(f"expected a date, found {type(value).__name__}")
     # A client made without tz_aware=True hands back naive UTC datetimes: normalise them.

@@ -10,36 +10,13 @@ write: with fewer up, a write waits (for ``wtimeout`` / ``timeoutMS``) and fails
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
+
+from application.ports.durability import Durability
 
 #: Server types (pymongo.server_type.SERVER_TYPE names) that hold data and acknowledge writes.
 _DATA_BEARING_UP = frozenset({"RSPrimary", "RSSecondary"})
 _ARBITER = "RSArbiter"
-
-
-@dataclass(frozen=True, slots=True)
-class Durability:
-    """``requested``: the client's write concern (``w=majority, j=true``); ``topology``:
-    ``replica set <name>``, ``standalone``, ``sharded``, ``unknown``; ``members`` /
-    ``members_up``: data-bearing members listed / answering (replica sets only);
-    ``majority_available``: a majority of them answers and one is primary (None: not a replica
-    set, where the server decides alone)."""
-
-    requested: str
-    topology: str
-    members: int | None
-    members_up: int | None
-    majority_available: bool | None
-
-    @property
-    def wants_majority(self) -> bool:
-        return self.requested.startswith("w=majority")
-
-    @property
-    def blocks_writes(self) -> bool:
-        """The client asks for majority and the replica set cannot give it now."""
-        return self.wants_majority and self.majority_available is False
 
 
 def requested_of(document: Mapping[str, Any]) -> str:
@@ -98,7 +75,7 @@ def durability_of(database: Any) -> Durability:
 
 
 class MongoDurabilityProbe:
-    """``check()``: the :class:`Durability` of the service's database, for ``/ready``."""
+    """The ``DurabilityProbe`` of the service's database: ``check()`` reads the driver's view."""
 
     def __init__(self, database: Any) -> None:
         self._database = database

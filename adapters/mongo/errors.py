@@ -90,6 +90,8 @@ def duplicate_key(exc: DuplicateKeyError, document: Mapping[str, Any]) -> Duplic
 
 
 def rejected(exc: WriteError, document_id: str) -> OrderDocumentRejected:
+    """The validator's refusal of a write (code 121) as ``OrderDocumentRejected``, logged with
+    the server's explanation: a bug in this service, never the caller's input."""
     info = (exc.details or {}).get("errInfo")
     log.error("mongodb validator rejected order document %s: %s", document_id, info, exc_info=exc)
     return OrderDocumentRejected(document_id, info)

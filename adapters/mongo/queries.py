@@ -95,6 +95,7 @@ def after_query(position: Position) -> dict[str, Any]:
 
 
 def sort_spec(sort: OrderSort) -> list[tuple[str, int]]:
+    """The ``sort`` of ``find``: the field, then ``_id`` the same way (one order per position)."""
     direction = DESCENDING if sort.descending else ASCENDING
     return [(SORT_FIELDS[sort.field], direction), ("_id", direction)]
 

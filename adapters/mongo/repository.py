@@ -19,13 +19,9 @@ from adapters.mongo.errors import (
 )
 from adapters.mongo.schema import ORDERS
 from application.errors import InfrastructureUnavailable, StaleOrder
-from domain import FAIL_STATUSES, Order, OrderStatus
+from domain import FAIL_STATUSES, RESUMABLE_STATUSES, Order, OrderStatus
 
-_STUCK = (
-    OrderStatus.COMPLETED_PAY.value,
-    OrderStatus.CREATING_WALLET.value,
-    OrderStatus.SENDING_TOKEN_TO_SMARTWALLET.value,
-)
+_RESUMABLE = tuple(sorted(s.value for s in RESUMABLE_STATUSES))
 _FAILED = tuple(sorted(s.value for s in FAIL_STATUSES))
 
 
@@ -145,7 +141,7 @@ class MongoOrderRepository:
 
     async def stuck(self, updated_before: datetime, limit: int) -> list[Order]:
         query = {
-            "status": {"$in": list(_STUCK)},
+            "status": {"$in": list(_RESUMABLE)},
             "parked": False,
             "updated_at": {"$lte": time_to_bson(updated_before)},
         }

@@ -53,9 +53,9 @@ class IndexSpec:
 
 _PAYMENT_ID_IS_STRING = {"payment.id": {"$exists": True, "$type": "string"}}
 
-#: The seed's four indexes (keys and options exactly as the seed declares them; the names are
-#: MongoDB's defaults so an index the seed already built is recognised, not built twice), then the
-#: two the worker's sweeps need.
+#: The four original indexes (keys and options exactly as first declared; the names are MongoDB's
+#: defaults so one already built is recognised, not built twice), then the two the worker's sweeps
+#: need.
 ORDER_INDEXES: tuple[IndexSpec, ...] = (
     # CreateOrder's idempotency: one order per reference id.
     IndexSpec(ORDERS, (("reference_id", ASCENDING),), "reference_id_1", unique=True),
@@ -182,7 +182,7 @@ _OPT_STRING = {"bsonType": ["string", "null"]}
 _OPT_DATE = {"bsonType": ["date", "null"]}
 _INT = {"bsonType": ["int", "long"]}
 
-#: The ``orders`` validator: the statuses of the seed, the fields every order has and their
+#: The ``orders`` validator: the eight order statuses, the fields every order has and their
 #: types. A write that breaks it is a bug in this service (the codec writes what it validates).
 ORDER_VALIDATOR: dict[str, Any] = {
     "$jsonSchema": {

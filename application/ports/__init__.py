@@ -6,8 +6,8 @@ from application.ports.payments import (
     CreatedPayment,
     PaymentGateway,
     PaymentRequest,
+    PaymentSnapshot,
     PaymentState,
-    PaymentStatus,
 )
 from application.ports.repository import OrderRepository
 from application.ports.scheduler import JobScheduler
@@ -29,8 +29,8 @@ __all__ = [
     "PaymentIntent",
     "PaymentIntents",
     "PaymentRequest",
+    "PaymentSnapshot",
     "PaymentState",
-    "PaymentStatus",
     "TokenTransferService",
     "Transfer",
     "TransferRequest",

@@ -31,6 +31,8 @@ PAID_STATUSES = frozenset(
 
 
 def is_searchable_amount(value: Decimal) -> bool:
+    """A finite, non-negative amount below ``MAX_SEARCH_AMOUNT`` with at most
+    ``MAX_SEARCH_DECIMALS`` decimals: one every store can compare exactly."""
     if not value.is_finite() or value < 0 or value >= MAX_SEARCH_AMOUNT:
         return False
     exponent = value.as_tuple().exponent
@@ -94,11 +96,15 @@ class OrderFilters:
 
 
 class SortField(StrEnum):
+    """What a search can sort by (ties broken by order id)."""
+
     CREATED_AT = "created_at"
     PRICE_FIAT = "price_fiat"
 
 
 class SortDirection(StrEnum):
+    """Ascending or descending."""
+
     ASC = "asc"
     DESC = "desc"
 
@@ -126,6 +132,7 @@ SortKey = datetime | Decimal
 
 
 def sort_key_of(order: Order, sort: OrderSort) -> SortKey:
+    """The value of ``order`` that ``sort`` orders by."""
     return order.created_at if sort.field is SortField.CREATED_AT else order.price_fiat
 
 

@@ -10,6 +10,8 @@ from typing import Protocol
 
 
 class PaymentState(StrEnum):
+    """Where a payment stands at the gateway (the API shows it as the order's payment status)."""
+
     PENDING = "pending"
     COMPLETED = "completed"
     FAILED = "failed"
@@ -52,8 +54,9 @@ class CreatedPayment:
 
 
 @dataclass(frozen=True, slots=True)
-class PaymentStatus:
-    """The payment now. A crypto gateway (NOWPayments) also tells what the buyer has sent so
+class PaymentSnapshot:
+    """A payment as the gateway reports it at the time of asking (``paid_at``: when it was paid,
+    if the gateway says). A crypto gateway (NOWPayments) also tells what the buyer has sent so
     far, ``paid_amount`` of ``paid_currency``, against the ``pay_amount`` asked: more than
     nothing and less than asked is an under-payment (not paid)."""
 
@@ -86,5 +89,5 @@ class PaymentGateway(Protocol):
     ) -> CreatedPayment:
         """Create (or replay) the payment; ``IdempotencyKeyReused`` on a different body."""
 
-    async def get_payment(self, payment_id: str) -> PaymentStatus:
+    async def get_payment(self, payment_id: str) -> PaymentSnapshot:
         """The payment's status now; ``PermanentDownstreamError`` if the gateway lacks it."""

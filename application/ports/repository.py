@@ -37,8 +37,8 @@ class OrderRepository(Protocol):
         (a check stamps ``updated_at``), least recently checked first."""
 
     async def stuck(self, updated_before: datetime, limit: int) -> list[Order]:
-        """Paid orders left mid-pipeline (``completed_pay``, ``creating_wallet``,
-        ``sending_token_to_smartwallet``) untouched since ``updated_before``: a crashed worker."""
+        """Unparked orders in ``RESUMABLE_STATUSES`` (domain) untouched since ``updated_before``:
+        left by a crashed worker; at most ``limit``."""
 
     async def ping(self) -> None:
         """Raise ``InfrastructureUnavailable`` if the store cannot be reached."""

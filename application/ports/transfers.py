@@ -9,6 +9,8 @@ from typing import Protocol
 
 
 class TransferState(StrEnum):
+    """Where a transfer stands: ``SUBMITTED`` may still change; the other two are final."""
+
     SUBMITTED = "submitted"
     CONFIRMED = "confirmed"
     FAILED = "failed"
@@ -16,6 +18,9 @@ class TransferState(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class TransferRequest:
+    """What to send where: ``amount`` of ``token_symbol`` from ``pool_id`` to ``destination``;
+    ``min_amount_out`` and ``slippage_percent`` bound the price the pool may give."""
+
     destination: str
     pool_id: str
     token_symbol: str
@@ -26,6 +31,9 @@ class TransferRequest:
 
 @dataclass(frozen=True, slots=True)
 class Transfer:
+    """A transfer as the service reports it; ``tx_signature`` and ``amount_out`` once on chain,
+    ``failure_reason`` once failed."""
+
     id: str
     status: TransferState
     tx_signature: str | None

@@ -8,6 +8,8 @@ from typing import Protocol
 
 @dataclass(frozen=True, slots=True)
 class Wallet:
+    """The wallet's address; ``created`` False when it existed before this call."""
+
     address: str
     created: bool
 

@@ -1,4 +1,5 @@
-"""The log of webhook events received, keyed by the gateway's event id."""
+"""The log of webhook deliveries received, keyed by their id (the gateway's event id, or a
+key built from a NOWPayments IPN)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ from typing import Protocol
 
 @dataclass(frozen=True, slots=True)
 class WebhookEvent:
+    """One delivery as recorded: its id, the payment it names, the raw body as received, when it
+    arrived and what became of it (``application.receive_webhook.WebhookOutcome``'s values)."""
+
     event_id: str
     payment_id: str | None
     raw_payload: bytes

@@ -20,14 +20,13 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException, ValidationException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi.spec import Example
-from litestar.params import FromPath, Parameter, QueryParameter, SkipValidation
+from litestar.params import FromPath, Parameter, QueryParameter
 
 from adapters.instrumented.metrics import OPERATOR_RETRIES
-from application.errors import InvalidQuery, NotParked, OrderNotFound
+from application.errors import InvalidQuery, OrderFinished, OrderNotFound
 from application.get_order import GetOrder
 from application.order_history import GetOrderHistory
-from application.order_stats import CachedOrderStats, Stats
-from application.ports import Clock
+from application.order_stats import CurrentOrderStats, Stats
 from application.ports.order_queries import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
@@ -313,12 +312,13 @@ class OrderListing(msgspec.Struct, frozen=True):
     next_cursor: Annotated[
         str | None, said("The next page's `cursor`; null on the last page.", "eyJ2IjoxfQ")
     ]
-    limit: Annotated[int, said("The page size asked for.", 50)]
+    limit: Annotated[int, said("The page size asked for.", DEFAULT_PAGE_SIZE)]
     sort: Annotated[str, said("The sort applied: `<field>:<direction>`.", "created_at:desc")]
 
 
-#: The outcomes the webhook handler records (entrypoints/api/webhooks.py).
-WebhookOutcome = Literal[
+#: ``application.receive_webhook.WebhookOutcome``'s values, spelled out for the API document
+#: (tests/unit/test_receive_webhook.py keeps the two equal).
+RecordedOutcome = Literal[
     "received", "accepted", "ignored", "unknown_payment", "queue_unavailable", "failed"
 ]
 
@@ -328,7 +328,7 @@ class WebhookEventView(msgspec.Struct, frozen=True):
 
     event_id: Annotated[str, said("The event's id.", "evt_000001")]
     received_at: Annotated[str, when("When it arrived.", "2026-03-01T12:01:00.000Z")]
-    outcome: Annotated[WebhookOutcome, said("What became of it.", "accepted")]
+    outcome: Annotated[RecordedOutcome, said("What became of it.", "accepted")]
     payload: Annotated[str, said("The raw body as received.", '{"id": "evt_000001"}')]
 
 
@@ -515,7 +515,7 @@ async def order_history(
             WebhookEventView(
                 event_id=e.event_id,
                 received_at=ms_text(e.received_at),
-                outcome=cast(WebhookOutcome, e.outcome),
+                outcome=cast(RecordedOutcome, e.outcome),
                 payload=e.raw_payload.decode("utf-8", errors="replace"),
             )
             for e in found.webhook_events
@@ -537,12 +537,8 @@ async def order_history(
     ),
     responses=problem_responses(400, 401, 429, 503),
 )
-async def order_stats(
-    stats: NamedDependency[CachedOrderStats],
-    # Ports are Protocols, which Litestar cannot isinstance-check: SkipValidation.
-    clock: NamedDependency[SkipValidation[Clock]],
-) -> StatsView:
-    return StatsView.of(await stats.execute(clock.now()))
+async def order_stats(stats: NamedDependency[CurrentOrderStats]) -> StatsView:
+    return StatsView.of(await stats.execute())
 
 
 @post(
@@ -563,7 +559,7 @@ async def retry_order(
     bind_order(order_id)
     try:
         order = await retry.execute(order_id=order_id)
-    except (OrderNotFound, NotParked):
+    except (OrderNotFound, OrderFinished):
         OPERATOR_RETRIES.labels("refused").inc()
         raise
     OPERATOR_RETRIES.labels("scheduled").inc()
@@ -593,7 +589,7 @@ async def order_events(
 #: Registered on the app with the others (entrypoints/api/dependencies.py).
 ADMIN_DEPENDENCIES = {
     "search": FromContainer("search_orders", SearchOrders),
-    "stats": FromContainer("order_stats", CachedOrderStats),
+    "stats": FromContainer("current_order_stats", CurrentOrderStats),
     "history": FromContainer("get_order_history", GetOrderHistory),
     "retry": FromContainer("retry_order_now", RetryOrderNow),
 }

@@ -1,17 +1,17 @@
 """The bridge from the container to Litestar's own dependency injection.
 
-The container lives on ``app.state`` (set by the lifespan). Each use-case or port the handlers
-need is named here with :class:`FromContainer` and registered on the app as Litestar's own
-``Provide``; a handler receives it as ``NamedDependency[T]``. No ``@inject``: Litestar reads
-handler signatures, and dependency-injector's ``Provide[...]`` defaults would be taken for query
-parameters.
+The container lives on ``app.state`` (set by the lifespan). Each use-case the handlers need
+(never a port: handlers only translate) is named here with :class:`FromContainer` and registered
+on the app as Litestar's own ``Provide``; a handler receives it as ``NamedDependency[T]``. No
+``@inject``: Litestar reads handler signatures, and dependency-injector's ``Provide[...]``
+defaults would be taken for query parameters.
 
 The objects are resolved once, when the app starts (:meth:`ContainerObjects.open`, called by the
 lifespan right after the container's resources open), and checked against their expected type
 there: a wiring mistake stops startup instead of failing a request. A request then gets its
 object from a function with no parameters (nothing for Litestar to parse or validate, no
-coroutine, no thread), because a per-request ``await`` of the container was a measurable share of
-the hot routes (docs/benchmarks.md).
+coroutine, no thread): the hot routes pay nothing per request for their dependencies
+(docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -23,9 +23,10 @@ from typing import Any, cast
 from litestar.datastructures import State
 from litestar.di import Provide
 
+from application.check_readiness import CheckReadiness
 from application.create_order import CreateOrder
 from application.get_order import GetOrder
-from application.handle_payment_notification import HandlePaymentNotification
+from application.receive_webhook import ReceiveWebhook
 from entrypoints.api.nowpayments_signature import IpnVerifier
 from entrypoints.api.signature import WebhookVerifier
 from entrypoints.container import Container, resolve
@@ -47,17 +48,11 @@ class FromContainer:
 DEPENDENCIES: dict[str, FromContainer] = {
     "create_order": FromContainer("create_order", CreateOrder),
     "get_order": FromContainer("get_order", GetOrder),
-    "handle_payment_notification": FromContainer(
-        "handle_payment_notification", HandlePaymentNotification
-    ),
-    "webhook_log": FromContainer("webhook_log"),
+    "receive_webhook": FromContainer("receive_webhook", ReceiveWebhook),
+    "check_readiness": FromContainer("check_readiness", CheckReadiness),
     "webhook_verifier": FromContainer("webhook_verifier", WebhookVerifier),
     "ipn_verifier": FromContainer("ipn_verifier", IpnVerifier),
-    "clock": FromContainer("clock"),
-    "repository": FromContainer("repository"),
-    "scheduler": FromContainer("scheduler"),
     "adapter_kinds": FromContainer("adapter_kinds", dict),
-    "durability_probe": FromContainer("durability_probe"),
     "settings": FromContainer("settings", Settings),
 }
 
@@ -96,6 +91,7 @@ class ContainerObjects:
 
 
 def container_of(state: State) -> Container:
+    """The container the lifespan put on ``app.state``; ``RuntimeError`` before it started."""
     container = state.get("container")
     # dependency-injector instantiates a DeclarativeContainer as a DynamicContainer, so an
     # isinstance check against Container would always fail.

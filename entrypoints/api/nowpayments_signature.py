@@ -21,8 +21,9 @@ order. Reproducing that byte for byte in Python means reproducing JavaScript, no
   ``"0"``, ``"1"``, … (NOWPayments' bodies are flat; this only matters for exactness);
 - duplicate keys: the last one wins, as in ``JSON.parse``.
 
-tests/nowpayments_vectors.js makes the test vectors with Node itself. The sandbox signs with its
-own, independent implementation (entrypoints/sandbox/nowpayments.py); see docs/nowpayments.md.
+tests/vectors/nowpayments_ipn.js makes the test vectors with Node itself. :func:`ipn_signature`
+is the service's one signer of this scheme; the sandbox signs with its own, independent
+implementation (docs/nowpayments.md).
 """
 
 from __future__ import annotations

@@ -2,10 +2,9 @@
 
 Verified by ``x-nowpayments-sig`` over the raw body (``nowpayments_signature``: HMAC-SHA512 of the
 JavaScript-style sorted serialization); the body's numbers are read as exact decimals, never
-floats. An IPN has no event id: the webhook log keys it by (payment_id, payment_status,
-updated_at), so a redelivery of one notification is handled once. Then the same path as the
-gateway's webhook: the body is only a hint, ``HandlePaymentNotification`` has the order advanced,
-and ``AdvanceOrder`` asks NOWPayments for the status.
+floats. An IPN has no event id: it is keyed by (payment_id, payment_status, updated_at), so a
+redelivery of one notification is handled once. Then the same use-case as the gateway's webhook
+(``ReceiveWebhook``): the body is only a hint, ``AdvanceOrder`` asks NOWPayments for the status.
 
 Answers: 202 accepted, 200 duplicate; 401 missing/malformed/wrong signature, 400 a body that is
 not a JSON object or whose fields are not NOWPayments', 404 an unknown payment (NOWPayments
@@ -22,11 +21,9 @@ from litestar import Request, Response, post
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
-from litestar.params import HeaderParameter, SkipValidation
+from litestar.params import HeaderParameter
 
-from application.errors import InfrastructureUnavailable, PaymentNotFound
-from application.handle_payment_notification import HandlePaymentNotification
-from application.ports import Clock, WebhookEvent, WebhookEventLog
+from application.receive_webhook import ReceiveWebhook, WebhookDelivery
 from entrypoints.api.bodies import InvalidBody
 from entrypoints.api.dependencies import objects_of
 from entrypoints.api.guards import require_json
@@ -39,17 +36,7 @@ from entrypoints.api.nowpayments_signature import (
 from entrypoints.api.openapi import ApiOperation
 from entrypoints.api.problems import SignatureRejected, problem_responses
 from entrypoints.api.schemas import WebhookAck
-from entrypoints.api.webhooks import (
-    ACCEPTED,
-    FAILED,
-    IN_FLIGHT_LEASE,
-    QUEUE_UNAVAILABLE,
-    RECEIVED,
-    UNKNOWN_PAYMENT,
-    _already_handled,
-    _note_failure,
-)
-from entrypoints.logging import bind_order
+from entrypoints.api.webhooks import answer
 
 log = logging.getLogger(__name__)
 
@@ -176,9 +163,7 @@ async def receive_nowpayments_ipn(
         ),
     ],
     request: Request[Any, Any, Any],
-    webhook_log: NamedDependency[SkipValidation[WebhookEventLog]],
-    handle_payment_notification: NamedDependency[HandlePaymentNotification],
-    clock: NamedDependency[SkipValidation[Clock]],
+    receive_webhook: NamedDependency[ReceiveWebhook],
 ) -> Response[WebhookAck]:
     payment_id, status, updated_at = read_ipn(request.state[IPN_PAYLOAD])
     if status not in KNOWN_STATUSES:
@@ -188,31 +173,5 @@ async def receive_nowpayments_ipn(
             status,
         )
     event_id = f"nowpayments:{payment_id}:{status}:{updated_at}"
-    now = clock.now()
-    event = WebhookEvent(
-        event_id=event_id,
-        payment_id=payment_id,
-        raw_payload=await request.body(),
-        received_at=now,
-        outcome=RECEIVED,
-    )
-    if not await webhook_log.record(event):
-        previous = await webhook_log.get(event_id)
-        if previous is not None and _already_handled(previous, now - IN_FLIGHT_LEASE):
-            return Response(WebhookAck(event_id=event_id, outcome="duplicate"), status_code=200)
-    try:
-        order = await handle_payment_notification.execute(payment_id)
-    except PaymentNotFound:
-        await webhook_log.set_outcome(event_id, UNKNOWN_PAYMENT)
-        raise
-    except InfrastructureUnavailable:
-        await _note_failure(webhook_log, event_id, QUEUE_UNAVAILABLE)
-        raise
-    except Exception:
-        await _note_failure(webhook_log, event_id, FAILED)
-        raise
-    bind_order(order.id, order.reference_id)
-    await webhook_log.set_outcome(event_id, ACCEPTED)
-    return Response(
-        WebhookAck(event_id=event_id, outcome=ACCEPTED, order_id=order.id), status_code=202
-    )
+    delivery = WebhookDelivery(event_id, payment_id, await request.body())
+    return answer(event_id, await receive_webhook.execute(delivery))

@@ -30,6 +30,8 @@ EVENT_MEDIA_TYPES = ["application/json"]
 
 
 class NotAcceptable(HTTPException):
+    """The caller's ``Accept`` allows none of the media types the route answers with: 406."""
+
     status_code = 406
 
 

@@ -134,6 +134,8 @@ class Problem(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
 
 
 class UnsupportedMediaType(ClientException):
+    """A body whose content type the route does not take: 415."""
+
     status_code = 415
 
 

@@ -12,8 +12,8 @@ The client is the real one behind trusted proxies (``TRUSTED_PROXIES``,
 the probes and ``/metrics`` are excluded. A refused request gets a 429 problem with
 ``Retry-After`` (seconds until the window resets) next to Litestar's ``RateLimit-*`` headers.
 Answers that are not refused carry no ``RateLimit-*`` headers (``set_rate_limit_headers`` is off):
-four headers on every answer cost a read about 5 % on the wire (~15 µs, docs/benchmarks.md), for
-a budget the frontend never reads; the 429 tells a client what it needs.
+they cost every answer something (docs/benchmarks.md) for a budget the frontend never reads; the
+429 tells a client what it needs.
 """
 
 from __future__ import annotations

@@ -166,6 +166,7 @@ def ms_text(moment: datetime) -> str:
 
 
 def ms_text_or_none(moment: datetime | None) -> str | None:
+    """:func:`ms_text`, or None for no time."""
     return None if moment is None else ms_text(moment)
 
 

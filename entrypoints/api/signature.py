@@ -1,8 +1,9 @@
 """The payment gateway's webhook signature: ``X-Signature: t=<unix seconds>,v1=<hex>[,v1=<hex>…]``
 where each ``<hex>`` is HMAC-SHA256 over ``<t>.<raw body>`` with a shared secret.
 
-Pure functions plus one small class holding the secrets; no framework here, so the sandbox and the
-tests sign with the same code the API verifies with.
+Pure functions plus one small class holding the secrets, no framework. :func:`sign` is the
+service's one signer of this scheme (the tests and benchmarks sign with it too); the sandbox signs
+with its own, independent code, so the verifier is checked against a second implementation.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ class SignatureError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class ParsedSignature:
+    """The header's ``t`` and its ``v1`` signatures, in order (lower-case hex)."""
+
     timestamp: int
     signatures: tuple[str, ...]
 

@@ -1,26 +1,27 @@
 """``POST /api/webhooks/payments``: the payment gateway's events.
 
-Verified (``guards.require_signed_json``), recorded in the webhook log by event id, then handed to
-``HandlePaymentNotification``. A redelivery of an event already handled answers 200 and does
-nothing; one whose first delivery failed (unknown payment, queue down, a crash) is handled again.
+Verified (``guards.require_signed_json``), then handed to ``ReceiveWebhook`` (recorded by event
+id, handled once): 202 when the order is being advanced, 200 for a duplicate or an ignored event
+type; the use-case's errors become problems (unknown payment 404, queue down 503).
 See docs/adr/0004-webhook-handling.md.
 """
 
 from __future__ import annotations
 
-import logging
-from datetime import datetime, timedelta
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, Literal
 
 from litestar import Request, Response, post
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
-from litestar.params import HeaderParameter, JSONBody, SkipValidation
+from litestar.params import HeaderParameter, JSONBody
 
-from application.errors import InfrastructureUnavailable, PaymentNotFound
-from application.handle_payment_notification import HandlePaymentNotification
-from application.ports import Clock, WebhookEvent, WebhookEventLog
+from application.receive_webhook import (
+    ReceiveWebhook,
+    WebhookAnswer,
+    WebhookDelivery,
+    WebhookReceipt,
+)
 from entrypoints.api.bodies import JSON_BODY
 from entrypoints.api.guards import require_signed_json
 from entrypoints.api.openapi import ApiOperation
@@ -29,21 +30,14 @@ from entrypoints.api.schemas import PaymentWebhookBody, WebhookAck
 from entrypoints.api.signature import MAX_HEADER_LENGTH
 from entrypoints.logging import bind_order
 
-log = logging.getLogger(__name__)
-
+#: The one event type acted on; another is recorded as ``ignored`` and answered 200.
 HANDLED_EVENT_TYPE = "payment.updated"
-
-# Outcomes recorded in the webhook log.
-RECEIVED = "received"
-ACCEPTED: Final = "accepted"
-IGNORED: Final = "ignored"
-UNKNOWN_PAYMENT = "unknown_payment"
-QUEUE_UNAVAILABLE = "queue_unavailable"
-FAILED = "failed"
-#: Outcomes after which a redelivery is answered 200 without doing anything again.
-DONE = frozenset({ACCEPTED, IGNORED})
-#: An event still ``received`` after this long was left by a crashed request: handle it again.
-IN_FLIGHT_LEASE = timedelta(seconds=30)
+#: The use-case's answer as the ``outcome`` of :class:`WebhookAck`.
+_ACK_OUTCOME: Final[dict[WebhookAnswer, Literal["accepted", "duplicate", "ignored"]]] = {
+    WebhookAnswer.ACCEPTED: "accepted",
+    WebhookAnswer.DUPLICATE: "duplicate",
+    WebhookAnswer.IGNORED: "ignored",
+}
 
 
 @post(
@@ -86,54 +80,20 @@ async def receive_payment_event(
         ),
     ],
     request: Request[Any, Any, Any],
-    # Ports are Protocols, which Litestar cannot isinstance-check: SkipValidation.
-    webhook_log: NamedDependency[SkipValidation[WebhookEventLog]],
-    handle_payment_notification: NamedDependency[HandlePaymentNotification],
-    clock: NamedDependency[SkipValidation[Clock]],
+    receive_webhook: NamedDependency[ReceiveWebhook],
 ) -> Response[WebhookAck]:
-    now = clock.now()
-    event = WebhookEvent(
-        event_id=data.id,
-        payment_id=data.data.payment_id,
-        raw_payload=await request.body(),
-        received_at=now,
-        outcome=RECEIVED,
-    )
-    if not await webhook_log.record(event):
-        previous = await webhook_log.get(data.id)
-        if previous is not None and _already_handled(previous, now - IN_FLIGHT_LEASE):
-            return Response(WebhookAck(event_id=data.id, outcome="duplicate"), status_code=200)
-    if data.type != HANDLED_EVENT_TYPE:
-        await webhook_log.set_outcome(data.id, IGNORED)
-        return Response(WebhookAck(event_id=data.id, outcome=IGNORED), status_code=200)
-    try:
-        order = await handle_payment_notification.execute(data.data.payment_id)
-    except PaymentNotFound:
-        await webhook_log.set_outcome(data.id, UNKNOWN_PAYMENT)
-        raise
-    except InfrastructureUnavailable:
-        await _note_failure(webhook_log, data.id, QUEUE_UNAVAILABLE)
-        raise
-    except Exception:
-        await _note_failure(webhook_log, data.id, FAILED)
-        raise
-    bind_order(order.id, order.reference_id)  # on this request's later log lines
-    await webhook_log.set_outcome(data.id, ACCEPTED)
+    delivery = WebhookDelivery(data.id, data.data.payment_id, await request.body())
+    receipt = await receive_webhook.execute(delivery, acted_on=data.type == HANDLED_EVENT_TYPE)
+    return answer(data.id, receipt)
+
+
+def answer(event_id: str, receipt: WebhookReceipt) -> Response[WebhookAck]:
+    """The sender's answer: 202 when the order is being advanced, else 200."""
+    outcome = _ACK_OUTCOME[receipt.answer]
+    if receipt.order is None:
+        return Response(WebhookAck(event_id=event_id, outcome=outcome), status_code=200)
+    bind_order(receipt.order.id, receipt.order.reference_id)  # on this request's later lines
     return Response(
-        WebhookAck(event_id=data.id, outcome=ACCEPTED, order_id=order.id), status_code=202
+        WebhookAck(event_id=event_id, outcome=outcome, order_id=receipt.order.id),
+        status_code=202,
     )
-
-
-def _already_handled(previous: WebhookEvent, lease_start: datetime) -> bool:
-    if previous.outcome in DONE:
-        return True
-    # Another request is handling it right now: its own answer tells the gateway what happened.
-    return previous.outcome == RECEIVED and previous.received_at > lease_start
-
-
-async def _note_failure(webhook_log: WebhookEventLog, event_id: str, outcome: str) -> None:
-    # The answer is already an error; a log that is down too must not turn it into another one.
-    try:
-        await webhook_log.set_outcome(event_id, outcome)
-    except Exception:
-        log.exception("could not record outcome %s of webhook event %s", outcome, event_id)

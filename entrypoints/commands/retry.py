@@ -7,7 +7,7 @@ import asyncio
 import sys
 from collections.abc import Callable
 
-from application.errors import InfrastructureUnavailable, NotParked, OrderNotFound, StaleOrder
+from application.errors import InfrastructureUnavailable, OrderFinished, OrderNotFound, StaleOrder
 from application.retry_order_now import RetryOrderNow
 from domain import Order
 from entrypoints.container import Container, resolve, running
@@ -50,7 +50,7 @@ def _run(args: argparse.Namespace) -> int:
         )
     try:
         order = asyncio.run(retry_order(settings, args.reference_id))
-    except (OrderNotFound, NotParked) as exc:
+    except (OrderNotFound, OrderFinished) as exc:
         print(f"orders-service retry: {exc}", file=sys.stderr)
         return 1
     except StaleOrder:

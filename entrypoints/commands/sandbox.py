@@ -1,5 +1,5 @@
 """``orders-service sandbox``: the payment gateway, wallet service and transfer service of
-shared/external-apis.md, in memory, on one port, with fault knobs (see docs/sandbox.md).
+docs/contracts.md, in memory, on one port, with fault knobs (see docs/sandbox.md).
 
 API keys come from PAYMENT_GATEWAY_API_KEY, WALLET_API_KEY and TRANSFER_API_KEY (empty: any
 bearer token); webhooks are signed with the first of PAYMENT_WEBHOOK_SECRETS and posted to

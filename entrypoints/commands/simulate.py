@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from adapters.fakes import SimulatedCrash
 from application.errors import TransientDownstreamError
-from application.policy import RetryPolicy
+from application.policy import OrderRetryPolicy
 from domain import OrderRequest, OrderStatus, Passkey, Step
 from entrypoints.simulation import World
 
@@ -110,7 +110,7 @@ async def simulate(
     world = World(
         seed=seed,
         fault_rate=fault_rate,
-        retry_policy=RetryPolicy(
+        retry_policy=OrderRetryPolicy(
             base=timedelta(seconds=5), cap=timedelta(minutes=2), max_attempts=40, jitter=rng
         ),
     )

@@ -1,5 +1,5 @@
 """The sandbox: the payment gateway, wallet service and token transfer service of
-shared/external-apis.md, in memory, over real HTTP, with fault knobs (see docs/sandbox.md)."""
+docs/contracts.md, in memory, over real HTTP, with fault knobs (see docs/sandbox.md)."""
 
 from entrypoints.sandbox.app import create_sandbox_app
 from entrypoints.sandbox.config import (

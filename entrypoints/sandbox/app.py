@@ -1,5 +1,5 @@
 """The sandbox as a Litestar app: the three contracts under ``/v1``, exactly as
-shared/external-apis.md states them, plus ``/sandbox/*`` controls, the checkout page and a demo
+docs/contracts.md states them, plus ``/sandbox/*`` controls, the checkout page and a demo
 shop (``/shop``) that buys through the API from the sandbox's origin.
 
 Bodies are read and written with msgspec by hand, so that every answer, errors included, has

@@ -7,8 +7,6 @@ Every wait is a poll with a deadline: a bound against hanging, never a measure o
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import time
 import uuid
@@ -20,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from entrypoints.api.signature import signature_header
 from tests.e2e.stack import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis, pytest.mark.mongo]
@@ -224,10 +223,8 @@ def signed_event(secret: str, payment_id: str, status: str) -> tuple[bytes, dict
             "data": {"payment_id": payment_id, "status": status},
         }
     ).encode()
-    stamp = str(int(time.time()))
-    digest = hmac.new(secret.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-    headers = {"content-type": "application/json", "x-signature": f"t={stamp},v1={digest}"}
-    return body, headers
+    header = signature_header([secret], int(time.time()), body)
+    return body, {"content-type": "application/json", "x-signature": header}
 
 
 async def test_twenty_deliveries_of_one_webhook_are_processed_once(stack: Stack) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from application.policy import RetryPolicy
+from application.policy import OrderRetryPolicy
 from domain import OrderRequest, Passkey
 from entrypoints.simulation import World
 
@@ -46,7 +46,7 @@ def make_request(reference_id: str = "ref-1", **overrides: Any) -> OrderRequest:
 def world() -> World:
     # Deterministic backoff: half the ceiling plus half the jitter range (rng fixed at 0.5).
     return World(
-        retry_policy=RetryPolicy(
+        retry_policy=OrderRetryPolicy(
             base=timedelta(seconds=4),
             cap=timedelta(minutes=1),
             max_attempts=3,

@@ -10,14 +10,12 @@ import pytest
 
 from adapters.fakes import FakeWalletService, Fault, address_for
 from application.advance_order import AdvanceOrder
-from application.errors import NotParked
+from application.errors import OrderFinished
 from application.policy import PipelineTimings
 from application.ports import OrderRepository, Wallet
 from domain import Order, OrderStatus, Step
 from entrypoints.simulation import World
 from tests.unit.conftest import make_request
-
-S = OrderStatus
 
 
 async def paid_order(world: World, reference_id: str = "ref-1", **overrides: object) -> Order:
@@ -40,7 +38,7 @@ async def test_a_paid_order_gets_a_wallet_and_exactly_one_transfer(world: World)
     order = await paid_order(world)
     await world.advance.execute(order.id)
     done = await stored(world, order)
-    assert done.status is S.COMPLETED
+    assert done.status is OrderStatus.COMPLETED
     assert statuses(done) == [
         "pending",
         "completed_pay",
@@ -113,15 +111,15 @@ async def test_each_step_is_saved_before_its_call(world: World) -> None:
     world.transfer_faults.script("send", Fault.CRASH_AFTER_EFFECT)
     with pytest.raises(Exception, match="process died"):
         await advance.execute(order.id)
-    assert peeking.seen == [S.CREATING_WALLET]
-    assert (await stored(world, order)).status is S.SENDING_TOKEN_TO_SMARTWALLET
+    assert peeking.seen == [OrderStatus.CREATING_WALLET]
+    assert (await stored(world, order)).status is OrderStatus.SENDING_TOKEN_TO_SMARTWALLET
     assert len(world.transfers.transfers) == 1
 
 
 async def test_a_pending_payment_is_rechecked_in_30_seconds(world: World) -> None:
     order = (await world.create_order.execute(make_request())).order
     await world.advance.execute(order.id)
-    assert (await stored(world, order)).status is S.PENDING
+    assert (await stored(world, order)).status is OrderStatus.PENDING
     assert world.scheduler.jobs == {order.id: world.clock.now() + timedelta(seconds=30)}
 
 
@@ -131,7 +129,7 @@ async def test_a_failed_or_expired_payment_fails_the_order(world: World, settle:
     getattr(world.gateway, settle)(order.payment.id)
     await world.advance.execute(order.id)
     failed = await stored(world, order)
-    assert failed.status is S.FAILED_PAY
+    assert failed.status is OrderStatus.FAILED_PAY
     assert failed.payment.status in {"failed", "expired"}
     assert world.transfers.transfers == {}
 
@@ -141,10 +139,10 @@ async def test_a_payment_pending_past_its_expiry_fails(world: World) -> None:
     assert order.payment.expires_at is not None
     world.clock.set(order.payment.expires_at + world.timings.payment_expiry_grace)
     await world.advance.execute(order.id)
-    assert (await stored(world, order)).status is S.PENDING  # not yet past the grace
+    assert (await stored(world, order)).status is OrderStatus.PENDING  # not yet past the grace
     world.clock.advance(1)
     await world.advance.execute(order.id)
-    assert (await stored(world, order)).status is S.FAILED_PAY
+    assert (await stored(world, order)).status is OrderStatus.FAILED_PAY
 
 
 async def test_an_underpaid_payment_fails_the_order_and_sends_nothing(world: World) -> None:
@@ -152,7 +150,7 @@ async def test_an_underpaid_payment_fails_the_order_and_sends_nothing(world: Wor
     world.gateway.complete(order.payment.id, amount=Decimal("1.00"))
     await world.advance.execute(order.id)
     failed = await stored(world, order)
-    assert failed.status is S.FAILED_PAY
+    assert failed.status is OrderStatus.FAILED_PAY
     assert "1.00 EUR paid for 13.10 EUR" in failed.history[-1].reason
     assert world.transfers.transfers == {}
 
@@ -161,7 +159,7 @@ async def test_a_gateway_outage_during_the_check_reschedules(world: World) -> No
     order = await paid_order(world)
     world.gateway_faults.script("get_payment", Fault.TIMEOUT)
     await world.advance.execute(order.id)
-    assert (await stored(world, order)).status is S.PENDING
+    assert (await stored(world, order)).status is OrderStatus.PENDING
     assert world.scheduler.jobs[order.id] == world.clock.now() + timedelta(seconds=30)
 
 
@@ -170,7 +168,7 @@ async def test_a_transient_wallet_failure_backs_off_then_succeeds(world: World) 
     world.wallet_faults.script("create_wallet", Fault.TRANSIENT)
     await world.advance.execute(order.id)
     failed = await stored(world, order)
-    assert failed.status is S.CREATE_WALLET_FAIL
+    assert failed.status is OrderStatus.CREATE_WALLET_FAIL
     assert not failed.parked
     # attempt 1 failed: ceiling 4 s, half fixed + half of the (rng 0.5) jitter = 3 s
     assert failed.next_attempt_at == world.clock.now() + timedelta(seconds=3)
@@ -181,7 +179,7 @@ async def test_a_transient_wallet_failure_backs_off_then_succeeds(world: World) 
     world.clock.advance(3)
     await world.advance.execute(order.id)
     done = await stored(world, order)
-    assert done.status is S.COMPLETED
+    assert done.status is OrderStatus.COMPLETED
     assert done.attempts_of(Step.CREATE_WALLET) == 2
 
 
@@ -192,7 +190,7 @@ async def test_a_step_failing_past_the_attempt_budget_parks_the_order(world: Wor
         await world.advance.execute(order.id)
         world.clock.advance(120)
     parked = await stored(world, order)
-    assert parked.status is S.CREATE_WALLET_FAIL
+    assert parked.status is OrderStatus.CREATE_WALLET_FAIL
     assert parked.parked
     assert parked.next_attempt_at is None
     assert await world.repository.due_for_retry(world.clock.now(), 10) == []
@@ -205,20 +203,20 @@ async def test_a_permanent_transfer_error_parks_and_an_operator_retry_completes(
     world.transfer_faults.script("send", Fault.PERMANENT)
     await world.advance.execute(order.id)
     parked = await stored(world, order)
-    assert parked.status is S.SEND_TOKEN_TO_SMARTWALLET_FAIL
+    assert parked.status is OrderStatus.SEND_TOKEN_TO_SMARTWALLET_FAIL
     assert parked.parked
     assert "slippage_exceeded" in (parked.last_error or "")
     await world.retry_now.execute(reference_id="ref-1")
     await world.run_due_jobs()
     done = await stored(world, order)
-    assert done.status is S.COMPLETED
+    assert done.status is OrderStatus.COMPLETED
     assert len(world.transfers.transfers) == 1
 
 
 async def test_retrying_a_finished_order_is_refused(world: World) -> None:
     order = await paid_order(world)
     await world.advance.execute(order.id)
-    with pytest.raises(NotParked):
+    with pytest.raises(OrderFinished):
         await world.retry_now.execute(order_id=order.id)
 
 
@@ -226,10 +224,10 @@ async def test_a_lost_transfer_answer_is_reconciled_by_key_not_resent(world: Wor
     order = await paid_order(world)
     world.transfer_faults.script("send", Fault.LOST_ANSWER)
     await world.advance.execute(order.id)
-    assert (await stored(world, order)).status is S.SEND_TOKEN_TO_SMARTWALLET_FAIL
+    assert (await stored(world, order)).status is OrderStatus.SEND_TOKEN_TO_SMARTWALLET_FAIL
     world.clock.advance(60)
     await world.advance.execute(order.id)
-    assert (await stored(world, order)).status is S.COMPLETED
+    assert (await stored(world, order)).status is OrderStatus.COMPLETED
     assert world.transfers.send_calls == 1
     assert world.transfers.lookup_hits == 1
     assert len(world.transfers.transfers) == 1
@@ -241,12 +239,12 @@ async def test_a_crash_after_the_transfer_is_resumed_by_the_sweeper(world: World
     await world.handle_notification.execute(order.payment.id)
     await world.run_due_jobs()
     assert world.crashes == 1
-    assert (await stored(world, order)).status is S.SENDING_TOKEN_TO_SMARTWALLET
+    assert (await stored(world, order)).status is OrderStatus.SENDING_TOKEN_TO_SMARTWALLET
     assert await world.resume_stuck.execute() == 0  # within the lease: maybe still running
     world.clock.advance(world.timings.stuck_step_lease.total_seconds() + 1)
     assert await world.resume_stuck.execute() == 1
     await world.run_due_jobs()
-    assert (await stored(world, order)).status is S.COMPLETED
+    assert (await stored(world, order)).status is OrderStatus.COMPLETED
     assert len(world.transfers.transfers) == 1
     assert world.transfers.lookup_hits == 1
 
@@ -256,11 +254,11 @@ async def test_a_crash_after_the_wallet_is_resumed_with_the_same_key(world: Worl
     world.wallet_faults.script("create_wallet", Fault.CRASH_AFTER_EFFECT)
     with pytest.raises(Exception, match="process died"):
         await world.advance.execute(order.id)
-    assert (await stored(world, order)).status is S.CREATING_WALLET
+    assert (await stored(world, order)).status is OrderStatus.CREATING_WALLET
     world.clock.advance(world.timings.stuck_step_lease.total_seconds() + 1)
     await world.resume_stuck.execute()
     await world.run_due_jobs()
-    assert (await stored(world, order)).status is S.COMPLETED
+    assert (await stored(world, order)).status is OrderStatus.COMPLETED
     assert world.wallets.calls == [f"{order.id}:create_wallet"] * 2
     assert len(world.wallets.wallets) == 1
 
@@ -268,7 +266,7 @@ async def test_a_crash_after_the_wallet_is_resumed_with_the_same_key(world: Worl
 async def test_concurrent_runners_on_one_order_make_one_transfer(world: World) -> None:
     order = await paid_order(world)
     outcomes = await asyncio.gather(*(world.advance.execute(order.id) for _ in range(5)))
-    assert (await stored(world, order)).status is S.COMPLETED
+    assert (await stored(world, order)).status is OrderStatus.COMPLETED
     assert len(world.transfers.transfers) == 1
     assert sum(o.lost_race for o in outcomes) >= 1
 
@@ -278,14 +276,14 @@ async def test_a_submitted_transfer_is_looked_up_until_confirmed(world: World) -
     order = await paid_order(world)
     await world.advance.execute(order.id)
     waiting = await stored(world, order)
-    assert waiting.status is S.SENDING_TOKEN_TO_SMARTWALLET
+    assert waiting.status is OrderStatus.SENDING_TOKEN_TO_SMARTWALLET
     assert waiting.transfer is not None
     assert waiting.transfer.status == "submitted"
     assert world.scheduler.jobs[order.id] == world.clock.now() + world.timings.transfer_recheck
     world.transfers.confirm_all()
     world.clock.advance(world.timings.transfer_recheck.total_seconds())
     await world.run_due_jobs()
-    assert (await stored(world, order)).status is S.COMPLETED
+    assert (await stored(world, order)).status is OrderStatus.COMPLETED
     assert world.transfers.send_calls == 1
 
 
@@ -319,6 +317,6 @@ async def test_an_operator_retry_after_a_lost_answer_looks_the_transfer_up_first
     assert (await stored(world, order)).parked
     await world.retry_now.execute(order_id=order.id)
     await world.run_due_jobs()
-    assert (await stored(world, order)).status is S.COMPLETED
+    assert (await stored(world, order)).status is OrderStatus.COMPLETED
     assert world.transfers.send_calls == 1  # found by key, never sent again
     assert world.transfers.lookup_hits == 1

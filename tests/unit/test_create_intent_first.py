@@ -24,7 +24,7 @@ from application.errors import (
     PaymentCreateInProgress,
     TransientDownstreamError,
 )
-from application.ports import CreatedPayment, PaymentRequest, PaymentState, PaymentStatus
+from application.ports import CreatedPayment, PaymentRequest, PaymentSnapshot, PaymentState
 from domain import order_id_for
 from entrypoints.container import resolve, running
 from entrypoints.settings import Settings
@@ -70,9 +70,9 @@ class NoKeyGateway:
         self.created[payment_id] = created
         return created
 
-    async def get_payment(self, payment_id: str) -> PaymentStatus:
+    async def get_payment(self, payment_id: str) -> PaymentSnapshot:
         created = self.created[payment_id]
-        return PaymentStatus(
+        return PaymentSnapshot(
             payment_id, PaymentState.PENDING, created.amount, created.currency, None
         )
 

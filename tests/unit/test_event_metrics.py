@@ -11,7 +11,7 @@ from adapters.fakes import Fault
 from adapters.instrumented import InstrumentedOrderRepository
 from adapters.memory import InMemoryOrderRepository
 from application.errors import StaleOrder
-from application.policy import RetryPolicy
+from application.policy import OrderRetryPolicy
 from entrypoints.simulation import World
 from tests.unit.conftest import FixedJitter, make_request
 
@@ -46,7 +46,7 @@ class Counters:
 def world() -> World:
     return World(
         repository=InstrumentedOrderRepository(InMemoryOrderRepository()),
-        retry_policy=RetryPolicy(
+        retry_policy=OrderRetryPolicy(
             base=timedelta(seconds=4),
             cap=timedelta(minutes=1),
             max_attempts=2,

@@ -28,14 +28,13 @@ from application.errors import (
     IdempotencyConflict,
     PaymentNotFound,
 )
-from application.policy import PipelineTimings, RetryPolicy
+from application.policy import OrderRetryPolicy, PipelineTimings
 from application.ports import OrderRepository, PaymentState
 from domain import TRANSITIONS, OrderStatus, Step, event_id, replay_history
 from entrypoints.simulation import World
 from tests.unit.conftest import FixedJitter, make_request
 
 T = TypeVar("T")
-S = OrderStatus
 REFERENCES = [f"ref-{i}" for i in range(4)]
 FAULTS = [
     Fault.TRANSIENT,
@@ -63,7 +62,7 @@ class OrderPipeline(RuleBasedStateMachine):
         repository = self.run(self.make_repository())
         self.world = World(
             repository=repository,
-            retry_policy=RetryPolicy(
+            retry_policy=OrderRetryPolicy(
                 base=timedelta(seconds=2),
                 cap=timedelta(seconds=20),
                 max_attempts=3,
@@ -238,7 +237,7 @@ class OrderPipeline(RuleBasedStateMachine):
         for order in self.orders():
             assert order.status in TRANSITIONS
             history = [change.status for change in order.history]
-            assert history[0] is S.PENDING
+            assert history[0] is OrderStatus.PENDING
             assert history[-1] is order.status
             for a, b in itertools.pairwise(history):
                 assert a is b or b in TRANSITIONS[a], (order.id, a, b)
@@ -262,17 +261,25 @@ class OrderPipeline(RuleBasedStateMachine):
     def completed_means_exactly_one_transfer_to_its_wallet_of_its_amount(self) -> None:
         for order in self.orders():
             stored = self.world.transfers.transfers.get(order.idempotency_key(Step.SEND_TOKEN))
-            if order.status is S.COMPLETED:
+            if order.status is OrderStatus.COMPLETED:
                 assert stored is not None
                 assert stored.request.destination == order.smart_wallet_address
                 assert stored.request.amount == order.amount_token
                 assert order.transfer is not None
                 assert order.transfer.transfer_id == stored.transfer.id
-            if order.status in (S.PENDING, S.FAILED_PAY, S.COMPLETED_PAY, S.CREATING_WALLET):
+            if order.status in (
+                OrderStatus.PENDING,
+                OrderStatus.FAILED_PAY,
+                OrderStatus.COMPLETED_PAY,
+                OrderStatus.CREATING_WALLET,
+            ):
                 assert stored is None
-            if order.status is not S.PENDING:
+            if order.status is not OrderStatus.PENDING:
                 payment = self.world.gateway.payments[order.payment.id]
-                assert order.status is S.FAILED_PAY or payment.status is PaymentState.COMPLETED
+                assert (
+                    order.status is OrderStatus.FAILED_PAY
+                    or payment.status is PaymentState.COMPLETED
+                )
 
     # --- the end ---
     def faults_stop_and_everything_paid_completes(self) -> None:
@@ -284,9 +291,13 @@ class OrderPipeline(RuleBasedStateMachine):
         for order in self.orders():
             payment = self.world.gateway.payments[order.payment.id]
             if payment.status is PaymentState.COMPLETED and payment.paid_amount is None:
-                assert order.status is S.COMPLETED, (order.id, order.status, order.history)
+                assert order.status is OrderStatus.COMPLETED, (
+                    order.id,
+                    order.status,
+                    order.history,
+                )
             else:
-                assert order.status is S.FAILED_PAY, (order.id, order.status)
+                assert order.status is OrderStatus.FAILED_PAY, (order.id, order.status)
         self.at_most_one_transfer_per_order_and_each_matches_its_order()
         self.the_events_of_each_order_replay_to_exactly_its_history()
 

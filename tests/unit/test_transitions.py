@@ -25,7 +25,6 @@ from domain import (
     allowed_targets,
 )
 
-S = OrderStatus
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
@@ -58,7 +57,7 @@ def make_order(*, wallet: str | None = None) -> Order:
 
 
 def test_the_table_is_exactly_the_seeds() -> None:
-    assert {s.value for s in S} == {
+    assert {s.value for s in OrderStatus} == {
         "pending",
         "completed_pay",
         "failed_pay",
@@ -69,30 +68,42 @@ def test_the_table_is_exactly_the_seeds() -> None:
         "completed",
     }
     assert dict(TRANSITIONS) == {
-        S.PENDING: {S.COMPLETED_PAY, S.FAILED_PAY},
-        S.COMPLETED_PAY: {S.CREATING_WALLET, S.SENDING_TOKEN_TO_SMARTWALLET},
-        S.CREATING_WALLET: {S.SENDING_TOKEN_TO_SMARTWALLET, S.CREATE_WALLET_FAIL},
-        S.CREATE_WALLET_FAIL: {S.CREATING_WALLET},
-        S.SENDING_TOKEN_TO_SMARTWALLET: {S.COMPLETED, S.SEND_TOKEN_TO_SMARTWALLET_FAIL},
-        S.SEND_TOKEN_TO_SMARTWALLET_FAIL: {S.SENDING_TOKEN_TO_SMARTWALLET},
-        S.FAILED_PAY: set(),
-        S.COMPLETED: set(),
+        OrderStatus.PENDING: {OrderStatus.COMPLETED_PAY, OrderStatus.FAILED_PAY},
+        OrderStatus.COMPLETED_PAY: {
+            OrderStatus.CREATING_WALLET,
+            OrderStatus.SENDING_TOKEN_TO_SMARTWALLET,
+        },
+        OrderStatus.CREATING_WALLET: {
+            OrderStatus.SENDING_TOKEN_TO_SMARTWALLET,
+            OrderStatus.CREATE_WALLET_FAIL,
+        },
+        OrderStatus.CREATE_WALLET_FAIL: {OrderStatus.CREATING_WALLET},
+        OrderStatus.SENDING_TOKEN_TO_SMARTWALLET: {
+            OrderStatus.COMPLETED,
+            OrderStatus.SEND_TOKEN_TO_SMARTWALLET_FAIL,
+        },
+        OrderStatus.SEND_TOKEN_TO_SMARTWALLET_FAIL: {OrderStatus.SENDING_TOKEN_TO_SMARTWALLET},
+        OrderStatus.FAILED_PAY: set(),
+        OrderStatus.COMPLETED: set(),
     }
 
 
 def test_every_status_is_reachable_from_pending() -> None:
-    assert reachable_from(S.PENDING) == set(S)
+    assert reachable_from(OrderStatus.PENDING) == set(OrderStatus)
 
 
 def test_completed_and_failed_pay_are_the_only_terminal_statuses() -> None:
-    assert {s for s in S if not TRANSITIONS[s]} == {S.COMPLETED, S.FAILED_PAY}
+    assert {s for s in OrderStatus if not TRANSITIONS[s]} == {
+        OrderStatus.COMPLETED,
+        OrderStatus.FAILED_PAY,
+    }
 
 
 @pytest.mark.parametrize(
     ("fail", "step"),
     [
-        (S.CREATE_WALLET_FAIL, S.CREATING_WALLET),
-        (S.SEND_TOKEN_TO_SMARTWALLET_FAIL, S.SENDING_TOKEN_TO_SMARTWALLET),
+        (OrderStatus.CREATE_WALLET_FAIL, OrderStatus.CREATING_WALLET),
+        (OrderStatus.SEND_TOKEN_TO_SMARTWALLET_FAIL, OrderStatus.SENDING_TOKEN_TO_SMARTWALLET),
     ],
 )
 def test_every_fail_status_leads_back_to_its_step_and_nowhere_else(
@@ -103,17 +114,19 @@ def test_every_fail_status_leads_back_to_its_step_and_nowhere_else(
 
 
 def test_every_non_terminal_status_can_still_complete() -> None:
-    for status in S:
+    for status in OrderStatus:
         if TRANSITIONS[status]:
-            assert S.COMPLETED in reachable_from(status), status
+            assert OrderStatus.COMPLETED in reachable_from(status), status
 
 
-@given(st.sampled_from(list(S)), st.booleans())
+@given(st.sampled_from(list(OrderStatus)), st.booleans())
 def test_the_wallet_guard_only_narrows_the_table(status: OrderStatus, has_wallet: bool) -> None:
     allowed = allowed_targets(status, has_wallet=has_wallet)
     assert allowed <= TRANSITIONS[status]
-    if status is S.COMPLETED_PAY:
-        expected = S.SENDING_TOKEN_TO_SMARTWALLET if has_wallet else S.CREATING_WALLET
+    if status is OrderStatus.COMPLETED_PAY:
+        expected = (
+            OrderStatus.SENDING_TOKEN_TO_SMARTWALLET if has_wallet else OrderStatus.CREATING_WALLET
+        )
         assert allowed == {expected}
 
 

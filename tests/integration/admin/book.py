@@ -10,7 +10,6 @@ from decimal import Decimal
 
 from domain import Order, OrderRequest, OrderStatus, Passkey, Payment, Step, TransferResult
 
-S = OrderStatus
 #: Whole milliseconds everywhere: BSON dates keep milliseconds.
 T0 = datetime(2026, 1, 10, 8, 0, 0, tzinfo=UTC)
 NOW = datetime(2026, 4, 1, 0, 0, 0, tzinfo=UTC)
@@ -34,22 +33,31 @@ def _t(day: float, seconds: float = 0) -> datetime:
 
 
 SPECS: tuple[Spec, ...] = (
-    Spec(1, 0, S.COMPLETED, "pool-a", "USDC", "EUR", "10.50", paid_to_completed_s=4),
-    Spec(2, 0, S.COMPLETED, "pool-b", "USDC", "EUR", "10.50", paid_to_completed_s=6),
-    Spec(3, 1, S.FAILED_PAY, "pool-a", "SOL", "USD", "99.99"),
-    Spec(4, 2, S.PENDING, "pool-a", "USDC", "EUR", "5"),
-    Spec(5, 5, S.COMPLETED, "pool-c", "SOL", "USD", "250.0001", paid_to_completed_s=10),
-    Spec(6, 20, S.CREATE_WALLET_FAIL, "pool-b", "USDC", "EUR", "42.00", parked=True),
-    Spec(7, 25, S.SEND_TOKEN_TO_SMARTWALLET_FAIL, "pool-a", "SOL", "EUR", "7.25"),
-    Spec(8, 25, S.COMPLETED, "pool-a", "USDC", "USD", "12", paid_to_completed_s=2),
-    Spec(9, 33, S.CREATING_WALLET, "pool-c", "USDC", "EUR", "1000"),
-    Spec(10, 33, S.SENDING_TOKEN_TO_SMARTWALLET, "pool-b", "SOL", "USD", "3.3333"),
-    Spec(11, 40, S.COMPLETED_PAY, "pool-a", "USDC", "EUR", "10.50"),
-    Spec(12, 41, S.PENDING, "pool-b", "USDC", "USD", "0.01"),
-    Spec(13, 50, S.COMPLETED, "pool-c", "USDC", "EUR", "20", paid_to_completed_s=30),
-    Spec(14, 52, S.FAILED_PAY, "pool-c", "SOL", "EUR", "15"),
-    Spec(15, 55, S.SEND_TOKEN_TO_SMARTWALLET_FAIL, "pool-b", "USDC", "USD", "64", parked=True),
-    Spec(16, 60, S.COMPLETED, "pool-a", "SOL", "EUR", "10.5", paid_to_completed_s=8),
+    Spec(1, 0, OrderStatus.COMPLETED, "pool-a", "USDC", "EUR", "10.50", paid_to_completed_s=4),
+    Spec(2, 0, OrderStatus.COMPLETED, "pool-b", "USDC", "EUR", "10.50", paid_to_completed_s=6),
+    Spec(3, 1, OrderStatus.FAILED_PAY, "pool-a", "SOL", "USD", "99.99"),
+    Spec(4, 2, OrderStatus.PENDING, "pool-a", "USDC", "EUR", "5"),
+    Spec(5, 5, OrderStatus.COMPLETED, "pool-c", "SOL", "USD", "250.0001", paid_to_completed_s=10),
+    Spec(6, 20, OrderStatus.CREATE_WALLET_FAIL, "pool-b", "USDC", "EUR", "42.00", parked=True),
+    Spec(7, 25, OrderStatus.SEND_TOKEN_TO_SMARTWALLET_FAIL, "pool-a", "SOL", "EUR", "7.25"),
+    Spec(8, 25, OrderStatus.COMPLETED, "pool-a", "USDC", "USD", "12", paid_to_completed_s=2),
+    Spec(9, 33, OrderStatus.CREATING_WALLET, "pool-c", "USDC", "EUR", "1000"),
+    Spec(10, 33, OrderStatus.SENDING_TOKEN_TO_SMARTWALLET, "pool-b", "SOL", "USD", "3.3333"),
+    Spec(11, 40, OrderStatus.COMPLETED_PAY, "pool-a", "USDC", "EUR", "10.50"),
+    Spec(12, 41, OrderStatus.PENDING, "pool-b", "USDC", "USD", "0.01"),
+    Spec(13, 50, OrderStatus.COMPLETED, "pool-c", "USDC", "EUR", "20", paid_to_completed_s=30),
+    Spec(14, 52, OrderStatus.FAILED_PAY, "pool-c", "SOL", "EUR", "15"),
+    Spec(
+        15,
+        55,
+        OrderStatus.SEND_TOKEN_TO_SMARTWALLET_FAIL,
+        "pool-b",
+        "USDC",
+        "USD",
+        "64",
+        parked=True,
+    ),
+    Spec(16, 60, OrderStatus.COMPLETED, "pool-a", "SOL", "EUR", "10.5", paid_to_completed_s=8),
 )
 
 
@@ -78,27 +86,27 @@ def build(spec: Spec) -> Order:
     )
     order = Order.place(request, payment, at=created)
     status = spec.status
-    if status is S.PENDING:
+    if status is OrderStatus.PENDING:
         return order
-    if status is S.FAILED_PAY:
+    if status is OrderStatus.FAILED_PAY:
         order.mark_payment_failed(_t(spec.day, 60), "gateway reports the payment failed")
         return order
     order.mark_paid(_t(spec.day, 60))
-    if status is S.COMPLETED_PAY:
+    if status is OrderStatus.COMPLETED_PAY:
         return order
     order.start_step(Step.CREATE_WALLET, _t(spec.day, 61))
-    if status is S.CREATING_WALLET:
+    if status is OrderStatus.CREATING_WALLET:
         return order
-    if status is S.CREATE_WALLET_FAIL:
+    if status is OrderStatus.CREATE_WALLET_FAIL:
         order.step_failed(
             _t(spec.day, 62), "wallet: 503", retry_at=None if spec.parked else _t(spec.day, 90)
         )
         return order
     done = 60 + spec.paid_to_completed_s
     order.wallet_created(f"0xw{spec.n}", _t(spec.day, 61))
-    if status is S.SENDING_TOKEN_TO_SMARTWALLET:
+    if status is OrderStatus.SENDING_TOKEN_TO_SMARTWALLET:
         return order
-    if status is S.SEND_TOKEN_TO_SMARTWALLET_FAIL:
+    if status is OrderStatus.SEND_TOKEN_TO_SMARTWALLET_FAIL:
         order.step_failed(
             _t(spec.day, 62), "transfer: 503", retry_at=None if spec.parked else _t(spec.day, 90)
         )

@@ -12,8 +12,6 @@ from tests.integration.admin.book import SPECS
 from tests.integration.admin.conftest import ADMIN_TOKEN, AUTH, admin_settings, starter
 from tests.integration.api.conftest import PROBLEM, Api, event_body, order_body, signed_headers
 
-S = OrderStatus
-
 
 async def _list(api: Api, params: Any) -> httpx.Response:
     return await api.client.get("/api/admin/orders", params=params, headers=AUTH)
@@ -70,10 +68,13 @@ async def test_each_filter_selects_what_the_book_says(booked_api: Api) -> None:
         return {f"ref-{s.n:02d}" for s in SPECS if keep(s)}
 
     cases: list[tuple[Any, Any]] = [
-        ({"status": ["completed", "pending"]}, lambda s: s.status in {S.COMPLETED, S.PENDING}),
+        (
+            {"status": ["completed", "pending"]},
+            lambda s: s.status in {OrderStatus.COMPLETED, OrderStatus.PENDING},
+        ),
         (
             {"status": "completed_pay,creating_wallet"},
-            lambda s: s.status in {S.COMPLETED_PAY, S.CREATING_WALLET},
+            lambda s: s.status in {OrderStatus.COMPLETED_PAY, OrderStatus.CREATING_WALLET},
         ),
         ({"pool_id": "pool-b"}, lambda s: s.pool == "pool-b"),
         ({"token_symbol": "SOL"}, lambda s: s.token == "SOL"),

@@ -29,8 +29,6 @@ from domain import OrderStatus, order_id_for
 from tests.contract.mongo import fresh_database
 from tests.integration.admin.book import NOW, SPECS, T0, Spec, book, build
 
-S = OrderStatus
-
 
 @pytest.fixture(
     params=[
@@ -84,9 +82,9 @@ ASC = SortDirection.ASC
 CASES = [
     (OrderFilters(), OrderSort(SortField.CREATED_AT, DESC), lambda s: True),
     (
-        OrderFilters(statuses=frozenset({S.COMPLETED, S.PENDING})),
+        OrderFilters(statuses=frozenset({OrderStatus.COMPLETED, OrderStatus.PENDING})),
         OrderSort(SortField.CREATED_AT, ASC),
-        lambda s: s.status in {S.COMPLETED, S.PENDING},
+        lambda s: s.status in {OrderStatus.COMPLETED, OrderStatus.PENDING},
     ),
     # 10.50, 10.50 and 10.5 are equal amounts: the id breaks the tie, in both stores.
     (
@@ -139,9 +137,9 @@ async def test_search_and_figures_match_the_book(
     # Written down from SPECS, plus order 99: a copy of order 1 (completed in 4 s, EUR, 10.50)
     # created on day 79 = 2026-03-30.
     assert stats.total == 17
-    assert stats.counts.of(S.COMPLETED) == 7
-    assert stats.counts.of(S.PENDING) == 2
-    assert stats.counts.of(S.FAILED_PAY) == 2
+    assert stats.counts.of(OrderStatus.COMPLETED) == 7
+    assert stats.counts.of(OrderStatus.PENDING) == 2
+    assert stats.counts.of(OrderStatus.FAILED_PAY) == 2
     assert stats.parked == 2
     assert stats.payment_success_rate == Decimal("0.8667")  # 13 paid / 15 decided
     assert stats.completion_rate == Decimal("0.5385")  # 7 completed / 13 paid
@@ -165,14 +163,14 @@ async def test_search_and_figures_match_the_book(
     assert march_eur.paid_volume == Decimal("41.00")
     assert months[("2026-01", "USD")].paid_volume == Decimal("250.0001")
     assert {s: o.reference_id for s, o in stats.oldest.items()} == {
-        S.PENDING: "ref-04",
-        S.COMPLETED_PAY: "ref-11",
-        S.CREATING_WALLET: "ref-09",
-        S.CREATE_WALLET_FAIL: "ref-06",
-        S.SENDING_TOKEN_TO_SMARTWALLET: "ref-10",
-        S.SEND_TOKEN_TO_SMARTWALLET_FAIL: "ref-07",
+        OrderStatus.PENDING: "ref-04",
+        OrderStatus.COMPLETED_PAY: "ref-11",
+        OrderStatus.CREATING_WALLET: "ref-09",
+        OrderStatus.CREATE_WALLET_FAIL: "ref-06",
+        OrderStatus.SENDING_TOKEN_TO_SMARTWALLET: "ref-10",
+        OrderStatus.SEND_TOKEN_TO_SMARTWALLET_FAIL: "ref-07",
     }
-    assert stats.age_seconds(S.PENDING) == Decimal(
+    assert stats.age_seconds(OrderStatus.PENDING) == Decimal(
         (NOW - (T0 + timedelta(days=2))).total_seconds()
     ).quantize(Decimal("0.001"))
     assert await queries.parked_count() == 2

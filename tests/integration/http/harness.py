@@ -14,11 +14,11 @@ import httpx
 import msgspec
 
 from adapters.http import (
+    CallRetryPolicy,
     HttpPaymentGateway,
     HttpTokenTransferService,
     HttpWalletService,
     NowPaymentsGateway,
-    RetryPolicy,
     build_breakers,
     build_client,
 )
@@ -37,7 +37,7 @@ NOWPAYMENTS_API_KEY = "np-sandbox-test-key"
 NOWPAYMENTS_IPN_SECRET = "np-ipn-secret-0123456789"
 
 #: Backoff small enough that retries cost nothing measurable in tests.
-FAST_RETRY = RetryPolicy(
+FAST_RETRY = CallRetryPolicy(
     attempts=3, wait_initial=0.001, wait_max=0.005, wait_jitter=0.001, max_retry_after=2.0
 )
 #: The client gives up reading after this; a "timeout" fault hangs longer than it.
@@ -117,7 +117,7 @@ class Adapters:
         url: str,
         *,
         api_key: str = API_KEY,
-        retry: RetryPolicy = FAST_RETRY,
+        retry: CallRetryPolicy = FAST_RETRY,
         breaker_threshold: int = 50,
         breaker_reset_seconds: float = 30.0,
         read_timeout: float = READ_TIMEOUT,

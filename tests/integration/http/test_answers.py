@@ -13,8 +13,8 @@ from litestar import Litestar, Request, Response, route
 from litestar.datastructures import State
 from litestar.params import FromPath
 
-from adapters.http import MalformedAnswer, RetryPolicy
-from adapters.http.transport import parse_retry_after
+from adapters.http import CallRetryPolicy, MalformedAnswer
+from adapters.http.bodies import parse_retry_after
 from application.errors import PermanentDownstreamError, TransientDownstreamError
 from entrypoints.sandbox import serve_in_thread
 from tests.downstream_requests import payment_request
@@ -100,7 +100,7 @@ async def vendor_adapters(vendor: tuple[str, Script]) -> AsyncIterator[tuple[Ada
     url, script = vendor
     script.answers.clear()
     script.seen = 0
-    made = Adapters(url, retry=RetryPolicy(attempts=2, wait_initial=0.001, wait_jitter=0))
+    made = Adapters(url, retry=CallRetryPolicy(attempts=2, wait_initial=0.001, wait_jitter=0))
     try:
         yield made, script
     finally:

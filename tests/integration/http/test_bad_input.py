@@ -14,7 +14,7 @@ from dependency_injector import providers
 
 from adapters.clock import SystemClock
 from adapters.fakes import FakePaymentGateway
-from adapters.http import CircuitOpen, RetryPolicy
+from adapters.http import CallRetryPolicy, CircuitOpen
 from application.errors import RequestRefused, TransientDownstreamError
 from entrypoints.container import Container
 from entrypoints.settings import Settings
@@ -24,7 +24,7 @@ from tests.integration.http.harness import Adapters, SandboxControl
 
 #: One failed attempt more than this opens the gateway's circuit in these tests.
 THRESHOLD = 2
-RETRY = RetryPolicy(attempts=3, wait_initial=0.001, wait_max=0.005, wait_jitter=0.001)
+RETRY = CallRetryPolicy(attempts=3, wait_initial=0.001, wait_max=0.005, wait_jitter=0.001)
 
 
 @pytest.fixture

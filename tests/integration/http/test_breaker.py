@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from adapters.http import CircuitOpen, RetryPolicy
+from adapters.http import CallRetryPolicy, CircuitOpen
 from application.errors import PermanentDownstreamError, TransientDownstreamError
 from tests.integration.http.calls import call
 from tests.integration.http.harness import Adapters, SandboxControl
@@ -20,7 +20,7 @@ async def fragile(sandbox: SandboxControl) -> AsyncIterator[Adapters]:
     """Adapters whose breaker opens after two failed attempts, one attempt per call."""
     made = Adapters(
         sandbox.url,
-        retry=RetryPolicy(attempts=1),
+        retry=CallRetryPolicy(attempts=1),
         breaker_threshold=2,
         breaker_reset_seconds=RESET_SECONDS,
     )
@@ -95,7 +95,7 @@ async def test_permanent_answers_do_not_open_the_circuit(
 async def test_retries_within_a_call_count_toward_the_circuit(sandbox: SandboxControl) -> None:
     adapters = Adapters(
         sandbox.url,
-        retry=RetryPolicy(attempts=5, wait_initial=0.001, wait_max=0.001, wait_jitter=0),
+        retry=CallRetryPolicy(attempts=5, wait_initial=0.001, wait_max=0.001, wait_jitter=0),
         breaker_threshold=3,
         breaker_reset_seconds=30,
     )

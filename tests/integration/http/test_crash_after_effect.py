@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from adapters.http import RetryPolicy
+from adapters.http import CallRetryPolicy
 from application.errors import DownstreamTimeout, TransientDownstreamError
 from tests.downstream_requests import transfer_request
 from tests.integration.http.calls import call
@@ -18,7 +18,7 @@ KEY = "ord_1:send_token"
 @pytest.fixture
 async def one_shot(sandbox: SandboxControl) -> AsyncIterator[Adapters]:
     """Adapters that give up after one attempt, as a process that died would."""
-    made = Adapters(sandbox.url, retry=RetryPolicy(attempts=1))
+    made = Adapters(sandbox.url, retry=CallRetryPolicy(attempts=1))
     try:
         yield made
     finally:

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from adapters.http import NowPaymentsGateway, build_breakers, build_client
-from adapters.http.transport import MalformedAnswer
+from adapters.http.errors import MalformedAnswer
 from application.errors import PermanentDownstreamError, TransientDownstreamError
 from application.ports import PaymentRequest, PaymentState
 from entrypoints.sandbox import serve_in_thread

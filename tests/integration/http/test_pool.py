@@ -8,10 +8,10 @@ import asyncio
 import pytest
 
 from adapters.http import (
+    CallRetryPolicy,
     HttpWalletService,
     PoolExhausted,
     PoolShards,
-    RetryPolicy,
     build_breakers,
     build_client,
 )
@@ -65,7 +65,7 @@ async def test_no_free_connection_in_time_is_transient_and_spares_the_breaker(
         pool_timeout=0.05,
     )
     breakers = build_breakers(threshold=1, reset_after_seconds=30)
-    service = HttpWalletService(client, retry=RetryPolicy(attempts=3), breakers=breakers)
+    service = HttpWalletService(client, retry=CallRetryPolicy(attempts=3), breakers=breakers)
     async with client:
         first = asyncio.create_task(_wallet(service, 1))
         await asyncio.sleep(0.05)

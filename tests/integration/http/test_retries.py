@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from adapters.http import DownstreamInProgress, RateLimited, RetryPolicy
+from adapters.http import CallRetryPolicy, DownstreamInProgress, RateLimited
 from application.errors import (
     DownstreamTimeout,
     IdempotencyKeyReused,
@@ -141,7 +141,7 @@ async def test_retry_after_is_waited(sandbox: SandboxControl, adapters: Adapters
 async def test_a_retry_after_beyond_the_limit_is_left_to_the_worker(
     sandbox: SandboxControl,
 ) -> None:
-    adapters = Adapters(sandbox.url, retry=RetryPolicy(attempts=3, max_retry_after=0.5))
+    adapters = Adapters(sandbox.url, retry=CallRetryPolicy(attempts=3, max_retry_after=0.5))
     await sandbox.script("create_wallet", "rate_limit", retry_after_seconds=1)
     try:
         with pytest.raises(RateLimited) as caught:

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import pytest
 
 from adapters.http import (
+    CallRetryPolicy,
     CircuitOpen,
     HttpWalletService,
-    RetryPolicy,
     SharedBreakers,
     build_breakers,
     build_client,
@@ -61,7 +61,7 @@ async def _process(stack: AsyncExitStack, sandbox_url: str, redis_url: str, pref
         sandbox_url, API_KEY, connect_timeout=1.0, read_timeout=2.0, max_connections=8
     )
     stack.push_async_callback(client.aclose)
-    wallets = HttpWalletService(client, retry=RetryPolicy(attempts=1), breakers=breakers)
+    wallets = HttpWalletService(client, retry=CallRetryPolicy(attempts=1), breakers=breakers)
     return Process(breakers, wallets)
 
 

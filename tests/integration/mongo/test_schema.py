@@ -20,7 +20,7 @@ pytestmark = pytest.mark.mongo
 
 Db = AsyncDatabase[dict[str, Any]]
 
-#: The seed's four indexes exactly (keys in order, options), then the worker's two.
+#: The four original indexes exactly (keys in order, options), then the worker's two.
 EXPECTED_ORDER_INDEXES = {
     "_id_": {"key": [("_id", 1)]},
     "reference_id_1": {"key": [("reference_id", 1)], "unique": True},
@@ -93,7 +93,7 @@ async def test_an_empty_database_gets_the_validator_and_exactly_the_indexes(db: 
     assert report.collections_created == ["orders", "webhook_events", "payment_intents"]
     assert not report.conflicts
     indexes = await _indexes(db, "orders")
-    # The seed's four and the worker's two, with exactly these keys and options...
+    # The four original ones and the worker's two, with exactly these keys and options...
     assert {name: indexes.get(name) for name in EXPECTED_ORDER_INDEXES} == EXPECTED_ORDER_INDEXES
     # ...and nothing that is not declared in adapters/mongo/schema.py.
     assert set(indexes) == {"_id_"} | {s.name for s in INDEXES if s.collection == "orders"}
@@ -145,7 +145,7 @@ async def test_an_older_validator_is_updated_in_place_and_nothing_is_dropped(db:
 
     assert report.validator_updated
     assert "orders" not in report.collections_created
-    assert "orders.reference_id_1" not in report.indexes_created  # the seed's one is kept
+    assert "orders.reference_id_1" not in report.indexes_created  # the original one is kept
     assert _plain((await _options(db, "orders"))["validator"]) == _plain(ORDER_VALIDATOR)
     assert await db.orders.find_one({"_id": "seed-order"}) == {
         "_id": "seed-order",

@@ -23,8 +23,6 @@ from tests.integration.worker.conftest import Downstream, long_ago, running_work
 
 pytestmark = pytest.mark.redis
 
-S = OrderStatus
-
 
 async def test_retry_unparks_a_parked_order_and_the_worker_completes_it(
     settings: Settings, queue_name: str, queue: RedisQueue, downstream: Downstream
@@ -41,12 +39,14 @@ async def test_retry_unparks_a_parked_order_and_the_worker_completes_it(
 
     async with running_worker(settings, queue_name, downstream):  # no sweeps: only the retry
         await asyncio.sleep(0.5)
-        assert await downstream.status_of(order.id) is S.CREATE_WALLET_FAIL  # parked stays put
+        assert (
+            await downstream.status_of(order.id) is OrderStatus.CREATE_WALLET_FAIL
+        )  # parked stays put
         retried = await retry_order(settings, order.reference_id, configure=configure)
         assert not retried.parked
         assert retried.attempts_of(Step.CREATE_WALLET) == 0
         assert retried.history[-1].reason == "retry requested by an operator"
-        done = await downstream.wait_for(order.id, S.COMPLETED)
+        done = await downstream.wait_for(order.id, OrderStatus.COMPLETED)
     assert done.attempts_of(Step.CREATE_WALLET) == 1
     assert len(downstream.transfers.transfers) == 1
 

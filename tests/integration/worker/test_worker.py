@@ -21,8 +21,6 @@ from tests.integration.worker.conftest import (
 
 pytestmark = pytest.mark.redis
 
-S = OrderStatus
-
 
 async def test_a_paid_order_is_completed_by_the_worker(
     settings: Settings,
@@ -36,7 +34,7 @@ async def test_a_paid_order_is_completed_by_the_worker(
         for order in orders:
             for _ in range(3):  # duplicate webhooks
                 await scheduler.schedule_advance(order.id)
-        done = [await downstream.wait_for(order.id, S.COMPLETED) for order in orders]
+        done = [await downstream.wait_for(order.id, OrderStatus.COMPLETED) for order in orders]
 
     assert len(downstream.transfers.transfers) == 5
     for order in done:
@@ -61,11 +59,11 @@ async def test_a_retry_the_job_schedules_for_itself_really_runs(
     downstream.wallets.faults.script("create_wallet", Fault.TRANSIENT)
     async with running_worker(settings, queue_name, downstream):
         await scheduler.schedule_advance(order.id)
-        done = await downstream.wait_for(order.id, S.COMPLETED, within=8)
+        done = await downstream.wait_for(order.id, OrderStatus.COMPLETED, within=8)
 
     assert len(downstream.wallets.calls) == 2
     statuses = [change.status for change in done.history]
-    assert S.CREATE_WALLET_FAIL in statuses
+    assert OrderStatus.CREATE_WALLET_FAIL in statuses
     assert done.attempts_of(Step.CREATE_WALLET) == 2
 
 
@@ -83,7 +81,7 @@ async def test_a_pending_payment_is_rechecked_until_it_is_paid(
         await scheduler.schedule_advance(order.id)
         await eventually(lambda: downstream.gateway.status_calls > 0)
         downstream.gateway.complete(order.payment.id)
-        await downstream.wait_for(order.id, S.COMPLETED, within=8)
+        await downstream.wait_for(order.id, OrderStatus.COMPLETED, within=8)
     assert downstream.gateway.status_calls >= 2
 
 
@@ -106,7 +104,7 @@ async def test_the_sweeper_crons_pick_up_orders_nobody_enqueued(
 
     async with running_worker(settings, queue_name, downstream, crons=FAST_SWEEPS):
         for order in (lost_webhook, due_retry, stuck):
-            await downstream.wait_for(order.id, S.COMPLETED, within=8)
+            await downstream.wait_for(order.id, OrderStatus.COMPLETED, within=8)
 
     assert len(downstream.transfers.transfers) == 3
 
@@ -121,9 +119,9 @@ async def test_on_stop_the_job_in_flight_finishes(
     order = await downstream.paid_order("in-flight")
     async with running_worker(settings, queue_name, downstream, grace_seconds=5):
         await scheduler.schedule_advance(order.id)
-        await downstream.wait_for(order.id, S.CREATING_WALLET)
+        await downstream.wait_for(order.id, OrderStatus.CREATING_WALLET)
     # The worker has stopped; the order was finished before it did.
-    assert await downstream.status_of(order.id) is S.COMPLETED
+    assert await downstream.status_of(order.id) is OrderStatus.COMPLETED
     assert len(downstream.transfers.transfers) == 1
 
 
@@ -137,15 +135,15 @@ async def test_a_job_cut_off_by_the_grace_period_is_rerun_by_the_next_worker(
     order = await downstream.paid_order("cut-off")
     async with running_worker(settings, queue_name, downstream, grace_seconds=0.1):
         await scheduler.schedule_advance(order.id)
-        await downstream.wait_for(order.id, S.CREATING_WALLET)
-    assert await downstream.status_of(order.id) is S.CREATING_WALLET
+        await downstream.wait_for(order.id, OrderStatus.CREATING_WALLET)
+    assert await downstream.status_of(order.id) is OrderStatus.CREATING_WALLET
     job = await queue.job(job_key(order.id))
     assert job is not None
     assert job.status is Status.QUEUED
 
     downstream.wallet_delay = 0.0
     async with running_worker(settings, queue_name, downstream):
-        done = await downstream.wait_for(order.id, S.COMPLETED)
+        done = await downstream.wait_for(order.id, OrderStatus.COMPLETED)
     assert done.attempts_of(Step.CREATE_WALLET) == 1  # the same attempt, resumed
     assert len(downstream.wallets.wallets) == 1
     assert len(downstream.transfers.transfers) == 1
