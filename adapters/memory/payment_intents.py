@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from datetime import datetime
 
 from application.ports import PaymentIntent
@@ -13,8 +14,9 @@ class InMemoryPaymentIntents:
 
     def __init__(self) -> None:
         self.intents: dict[str, PaymentIntent] = {}
-        #: Every intent ever taken, in order (tests read who held what).
-        self.claims: list[PaymentIntent] = []
+        #: The latest intents taken, oldest first (tests read who held what); bounded, as the
+        #: dev stack runs for days.
+        self.claims: deque[PaymentIntent] = deque(maxlen=1000)
 
     async def claim(
         self, order_id: str, reference_id: str, owner: str, *, now: datetime, lease_until: datetime
