@@ -10,13 +10,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 
 # The dependencies first, in a layer of their own: a change of code does not reinstall them.
-# No extras: the image runs in production mode on real MongoDB and Redis (the `embedded` extra's
-# servers are for `orders-service dev` only; docs/adr/0008-orders-mode.md).
-COPY pyproject.toml README.md ./
-RUN mkdir domain application adapters entrypoints \
-    && pip install . \
-    && pip uninstall --yes orders-service
+# Exactly the versions and hashes of requirements.lock (written by `make lock`). No extras: the
+# image runs in production mode on real MongoDB and Redis (the `embedded` extra's servers are for
+# `orders-service dev` only; docs/adr/0008-orders-mode.md).
+COPY requirements.lock ./
+RUN pip install --require-hashes -r requirements.lock
 
+COPY pyproject.toml README.md ./
 COPY domain ./domain
 COPY application ./application
 COPY adapters ./adapters

@@ -67,7 +67,7 @@ def server(uri: str | None) -> Iterator[tuple[str, str]]:
     if uri:
         yield uri, "given --uri"
         return
-    from bench.bench_repository import mongo_server  # noqa: PLC0415 - SecantusDB only if needed
+    from bench.mongo import mongo_server  # noqa: PLC0415 - SecantusDB only if needed
 
     with mongo_server() as found:
         yield found

@@ -46,13 +46,16 @@ import msgspec
 from litestar import Litestar, get, post
 from litestar.params import FromPath, JSONBody
 
+from application.ports import PaymentState
 from bench.common import free_port, percentile
+from domain import OrderStatus
 from entrypoints.api.schemas import (
     CreateOrderBody,
     OrderView,
     PasskeyView,
     PaymentView,
     StatusChangeView,
+    ms_text,
 )
 
 SECRET = "bench-webhook-secret"
@@ -63,13 +66,13 @@ SECRET = "bench-webhook-secret"
 
 def _bare_app() -> Litestar:
     """The floor: decode the order body, encode an order of the same shape. No use-case."""
-    now = datetime.now(UTC)
+    now = ms_text(datetime.now(UTC))
 
     def view(body: CreateOrderBody) -> OrderView:
         return OrderView(
             id="9a64f7c3-47d9-5896-8f83-59ba8d71e0bd",
             reference_id=body.reference_id,
-            status="pending",
+            status=OrderStatus.PENDING,
             pool_id=body.pool_id,
             token_symbol=body.token_symbol,
             amount_token=body.amount_token,
@@ -83,7 +86,7 @@ def _bare_app() -> Litestar:
                 id="pay_000001",
                 token="tok_000001",
                 checkout_url="http://127.0.0.1:8010/checkout/pay_000001",
-                status="pending",
+                status=PaymentState.PENDING,
                 amount=body.price_fiat,
                 currency=body.fiat_currency,
                 created_at=now,
@@ -94,7 +97,7 @@ def _bare_app() -> Litestar:
             last_error=None,
             created_at=now,
             updated_at=now,
-            history=[StatusChangeView(status="pending", at=now, reason="order created")],
+            history=[StatusChangeView(status=OrderStatus.PENDING, at=now, reason="order created")],
         )
 
     stored = view(msgspec.convert(_order(0), CreateOrderBody))
@@ -198,9 +201,11 @@ def _serve(kind: str, port: int) -> None:
     else:
         app = _bare_app()
     # The twins write no logs of their own; the access log is off as in ours.
-    uvicorn.run(
-        app, **{**server_options(settings, host="127.0.0.1", port=port), "log_level": "warning"}
-    )  # type: ignore[arg-type]
+    options: dict[str, Any] = {
+        **server_options(settings, host="127.0.0.1", port=port),
+        "log_level": "warning",
+    }
+    uvicorn.run(app, **options)
 
 
 # --- the load generator ---------------------------------------------------------------------

@@ -21,32 +21,25 @@ read (``GET /api/orders/{id}`` on Mongo) pays for the events too.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import statistics
 import sys
 import time
-import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import bson
 from bson.codec_options import CodecOptions
 
 from adapters.mongo import (
     MongoOrderRepository,
-    close_client,
     document_to_order,
-    ensure_schema,
-    get_database,
-    make_client,
     order_to_document,
 )
-from bench.bench_repository import mongo_server
+from bench.mongo import Op, arguments, bench_database, on_a_server, timed
 from domain import EventType, Order, OrderEvent, event_id
 from tests.contract.orders import completed, new_order
-
-Op = Callable[[int], Awaitable[None]]
 
 
 def _padded(order: Order, total: int) -> Order:
@@ -68,29 +61,18 @@ def _padded(order: Order, total: int) -> Order:
     return order
 
 
-async def _timed(op: Op, n: int) -> float:
-    started = time.perf_counter()
-    for i in range(n):
-        await op(i)
-    return (time.perf_counter() - started) / n * 1e6
-
-
 async def run(uri: str, args: argparse.Namespace) -> dict[str, float]:
-    client = make_client(uri, args.driver)
-    db = get_database(client, f"bench_{uuid.uuid4().hex[:12]}")
-    try:
-        await ensure_schema(db)
+    async with bench_database(uri, args.driver) as db:
         repository = MongoOrderRepository(db)
         n = args.orders
         sides: dict[str, list[Order]] = {}
-        for k, (name, shape) in enumerate(
-            [
-                ("without events", lambda o: dataclasses.replace(o, events=[], stored_events=0)),
-                ("with 8 events (typical)", lambda o: o),
-                ("with 40 events (many retries)", lambda o: _padded(o, 40)),
-                ("separate collection, lower bound", lambda o: dataclasses.replace(o, events=[])),
-            ]
-        ):
+        shapes: list[tuple[str, Callable[[Order], Order]]] = [
+            ("without events", lambda o: dataclasses.replace(o, events=[], stored_events=0)),
+            ("with 8 events (typical)", lambda o: o),
+            ("with 40 events (many retries)", lambda o: _padded(o, 40)),
+            ("separate collection, lower bound", lambda o: dataclasses.replace(o, events=[])),
+        ]
+        for k, (name, shape) in enumerate(shapes):
             orders = [
                 shape(completed(new_order(i, reference_id=f"s{k}-{i}", payment_id=f"p{k}-{i}"), 1))
                 for i in range(n)
@@ -120,15 +102,12 @@ async def run(uri: str, args: argparse.Namespace) -> dict[str, float]:
 
         ops = {name: saver(orders, name.startswith("separate")) for name, orders in sides.items()}
         for op in ops.values():
-            await _timed(op, max(args.ops // 10, 1))  # warm up
+            await timed(op, max(args.ops // 10, 1))  # warm up
         samples: dict[str, list[float]] = {name: [] for name in ops}
         for _ in range(args.rounds):
             for name, op in ops.items():
-                samples[name].append(await _timed(op, args.ops))
+                samples[name].append(await timed(op, args.ops))
         return {name: statistics.median(values) for name, values in samples.items()}
-    finally:
-        await client.drop_database(db.name)
-        await close_client(client)
 
 
 def codec_cost(n: int = 3000, rounds: int = 5) -> dict[str, tuple[float, float]]:
@@ -137,7 +116,9 @@ def codec_cost(n: int = 3000, rounds: int = 5) -> dict[str, tuple[float, float]]
     bare = dataclasses.replace(order, events=[], stored_events=0)
     found: dict[str, tuple[float, float]] = {}
     for name, subject in (("with 8 events", order), ("without events", bare)):
-        document = bson.decode(bson.encode(order_to_document(subject)), CodecOptions(tz_aware=True))
+        document: dict[str, Any] = bson.decode(
+            bson.encode(order_to_document(subject)), CodecOptions(tz_aware=True)
+        )
         encode, decode = [], []
         for _ in range(rounds):
             started = time.perf_counter()
@@ -172,14 +153,8 @@ def report(medians: dict[str, float], args: argparse.Namespace, server: str) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--orders", type=int, default=100)
-    parser.add_argument("--ops", type=int, default=100, help="saves per round and side")
-    parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--driver", choices=("pymongo", "motor"), default="pymongo")
-    args = parser.parse_args(argv)
-    with mongo_server() as (uri, server):
-        medians = asyncio.run(run(uri, args))
+    args = arguments(__doc__, argv, orders=100, ops=100, rounds=15)
+    medians, server = on_a_server(lambda uri: run(uri, args))
     print(report(medians, args, server))
     return 0
 

@@ -20,16 +20,9 @@ reported. The server is ``MONGODB_TEST_URI`` or a SecantusDB daemon started as i
 from __future__ import annotations
 
 import argparse
-import asyncio
-import os
-import socket
 import statistics
-import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,58 +31,12 @@ from bson.codec_options import CodecOptions
 
 from adapters.mongo import (
     MongoOrderRepository,
-    close_client,
     document_to_order,
-    ensure_schema,
-    get_database,
-    make_client,
     order_to_document,
 )
+from bench.mongo import Op, arguments, bench_database, on_a_server, timed
 from domain import Order
 from tests.contract.orders import completed, new_order, paid
-
-Op = Callable[[int], Awaitable[object]]
-
-
-@contextmanager
-def mongo_server() -> Iterator[tuple[str, str]]:
-    """(uri, what) of ``MONGODB_TEST_URI`` or of a SecantusDB daemon run for this benchmark."""
-    given = os.environ.get("MONGODB_TEST_URI")
-    if given:
-        yield given, "MONGODB_TEST_URI"
-        return
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    daemon = os.path.join(os.path.dirname(sys.executable), "secantusd-py")
-    process = subprocess.Popen(  # noqa: S603 - our own venv's daemon, fixed arguments
-        [
-            daemon,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--storage-path",
-            ":memory:",
-            "--log-level",
-            "WARNING",
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("secantusd-py did not start") from None
-                time.sleep(0.05)
-        yield f"mongodb://127.0.0.1:{port}/?retryWrites=false", "SecantusDB (secantusd-py)"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @dataclass
@@ -103,28 +50,18 @@ class Row:
         return self.repository_us / self.raw_us
 
 
-async def _timed(op: Op, n: int) -> float:
-    started = time.perf_counter()
-    for i in range(n):
-        await op(i)
-    return (time.perf_counter() - started) / n * 1e6
-
-
 async def _compare(name: str, repo_op: Op, raw_op: Op, ops: int, rounds: int) -> Row:
-    await _timed(repo_op, max(ops // 10, 1))  # warm up the pool and the caches
-    await _timed(raw_op, max(ops // 10, 1))
+    await timed(repo_op, max(ops // 10, 1))  # warm up the pool and the caches
+    await timed(raw_op, max(ops // 10, 1))
     repo, raw = [], []
     for _ in range(rounds):
-        repo.append(await _timed(repo_op, ops))
-        raw.append(await _timed(raw_op, ops))
+        repo.append(await timed(repo_op, ops))
+        raw.append(await timed(raw_op, ops))
     return Row(name, statistics.median(repo), statistics.median(raw))
 
 
 async def run(uri: str, args: argparse.Namespace) -> list[Row]:
-    client = make_client(uri, args.driver)
-    db = get_database(client, f"bench_{uuid.uuid4().hex[:12]}")
-    try:
-        await ensure_schema(db)
+    async with bench_database(uri, args.driver) as db:
         repository = MongoOrderRepository(db)
         orders = [paid(new_order(i), 1) for i in range(args.orders)]
         for order in orders:
@@ -173,15 +110,14 @@ async def run(uri: str, args: argparse.Namespace) -> list[Row]:
             ),
             await _compare("save (compare-and-set)", repo_save, raw_save, args.ops, args.rounds),
         ]
-    finally:
-        await client.drop_database(db.name)
-        await close_client(client)
 
 
 def codec_cost(n: int = 5000) -> tuple[float, float]:
     """(encode, decode) µs per order, no I/O: the floor of the repository's extra cost."""
     order = completed(new_order(1), 1)
-    document = bson.decode(bson.encode(order_to_document(order)), CodecOptions(tz_aware=True))
+    document: dict[str, Any] = bson.decode(
+        bson.encode(order_to_document(order)), CodecOptions(tz_aware=True)
+    )
     started = time.perf_counter()
     for _ in range(n):
         order_to_document(order)
@@ -209,14 +145,8 @@ def report(rows: list[Row], args: argparse.Namespace, server: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--orders", type=int, default=200)
-    parser.add_argument("--ops", type=int, default=100, help="operations per round and side")
-    parser.add_argument("--rounds", type=int, default=20)
-    parser.add_argument("--driver", choices=("pymongo", "motor"), default="pymongo")
-    args = parser.parse_args(argv)
-    with mongo_server() as (uri, server):
-        rows = asyncio.run(run(uri, args))
+    args = arguments(__doc__, argv, orders=200, ops=100, rounds=20)
+    rows, server = on_a_server(lambda uri: run(uri, args))
     print(report(rows, args, server))
     return 0
 

@@ -18,6 +18,7 @@ has one is scrubbed value by value, so a secret echoed in a message is still mas
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -159,15 +160,20 @@ def register_secrets(values: Iterable[str]) -> None:
 
 
 def settings_secrets(settings: Settings) -> list[str]:
-    """The setting values redaction masks wherever they appear: the admin token, the three
-    downstream API keys and the payment webhook secrets."""
-    return [
-        settings.admin_token,
-        settings.payment_gateway_api_key,
-        settings.wallet_api_key,
-        settings.transfer_api_key,
-        *settings.payment_webhook_secrets,
-    ]
+    """The setting values redaction masks wherever they appear: every setting declared
+    ``secret=True`` (tokens, API keys, signing secrets), so a new secret is masked without a
+    change here."""
+    values: list[str] = []
+    for item in dataclasses.fields(settings):
+        var = item.metadata.get("setting")
+        if var is None or not var.secret:
+            continue
+        value = getattr(settings, item.name)
+        if isinstance(value, str):
+            values.append(value)
+        elif isinstance(value, tuple):
+            values.extend(v for v in value if isinstance(v, str))
+    return values
 
 
 # --- the chain every line goes through ---------------------------------------------------------

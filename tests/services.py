@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Generator
 
 import pytest
 
@@ -27,7 +27,7 @@ def unavailable(what: str) -> None:
     pytest.skip(f"{what} is unavailable")
 
 
-def redis_url() -> Iterator[str]:
+def redis_url() -> Generator[str, None, None]:
     """``REDIS_URL`` when set (CI: the machine's Redis), else an embedded valkey server."""
     url = os.environ.get("REDIS_URL")
     if url:
@@ -50,7 +50,7 @@ def redis_url() -> Iterator[str]:
         server.stop()
 
 
-def mongo_uri() -> Iterator[str]:
+def mongo_uri() -> Generator[str, None, None]:
     """``MONGODB_TEST_URI`` when set (a real mongod), else a SecantusDB server for this session.
 
     SecantusDB speaks the Mongo wire protocol in-process; ``retryWrites=false`` because it slows

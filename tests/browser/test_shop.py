@@ -24,8 +24,6 @@ import pytest
 from tests.e2e.stack import Stack, isolated_redis, running_stack
 from tests.services import free_port, unavailable
 
-pytestmark = [pytest.mark.browser, pytest.mark.e2e]
-
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "shop-completed.png"
 #: Bounds against hanging, not measures of speed.

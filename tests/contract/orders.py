@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from domain import Order, OrderRequest, Passkey, Payment, Step, TransferResult, event_id
+from domain import Order, Passkey, Payment, Step, TransferResult, event_id
+from tests.support.orders import order_request
 
 #: Whole milliseconds: BSON dates carry milliseconds (see docs/mongo.md).
 T0 = datetime(2026, 3, 1, 12, 0, 0, 123000, tzinfo=UTC)
@@ -27,14 +28,12 @@ def new_order(
     reference_id: str | None = None,
     payment_id: str | None = None,
 ) -> Order:
-    request = OrderRequest(
-        reference_id=reference_id or f"ref-{n}",
+    request = order_request(
+        reference_id or f"ref-{n}",
         pool_id=f"pool-{n % 3}",
-        token_symbol="USDC",
         amount_token=amount,
         min_amount_token_receive=amount,
         price_tolerance_percent=Decimal("1.25"),
-        fiat_currency="EUR",
         price_fiat=Decimal("10.5000"),
         passkey=Passkey(credential_id=f"cred-{n}", public_key=f"pk-{n}"),
         smart_wallet_address=wallet,

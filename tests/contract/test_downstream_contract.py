@@ -29,9 +29,9 @@ from application.ports import (
     TransferState,
     WalletService,
 )
-from tests.downstream_requests import payment_request
-from tests.downstream_requests import transfer_request as shared_transfer_request
 from tests.integration.http.harness import Adapters, SandboxControl, running_sandbox
+from tests.support.downstream_requests import payment_request
+from tests.support.downstream_requests import transfer_request as shared_transfer_request
 
 
 @dataclass

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
 
 from application.errors import DuplicateOrder, StaleOrder
 from application.ports import OrderRepository
-from domain import OrderStatus, Step, TransferResult, replay_history
+from domain import Order, OrderStatus, Step, TransferResult, replay_history
 from tests.contract.orders import (
     at,
     completed,
@@ -271,7 +272,7 @@ async def test_history_attempts_wallet_and_transfer_survive_each_save(
     order = await repository.get_by_reference_id("ref-1")
     assert order is not None
 
-    steps = [
+    steps: list[Callable[[Order], object]] = [
         lambda o: creating_wallet(o, 1),
         lambda o: o.step_failed(at(2), "wallet: timeout", retry_at=at(7)),
         lambda o: o.start_step(Step.CREATE_WALLET, at(8)),

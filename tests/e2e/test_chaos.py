@@ -26,11 +26,9 @@ import httpx
 import pytest
 
 from tests.e2e.stack import FAST, LOOPBACK, Process, orders_service, stack_environment, wait_until
-from tests.e2e.test_end_to_end import order_body
 from tests.killable import RedisServer, SecantusServer
 from tests.services import free_port
-
-pytestmark = [pytest.mark.e2e, pytest.mark.redis, pytest.mark.mongo]
+from tests.support.orders import e2e_order
 
 Json = dict[str, Any]
 
@@ -189,7 +187,7 @@ class Load:
         while not self.stop.is_set() and self._next < ORDERS:
             number = self._next
             self._next += 1
-            body = order_body(f"chaos-{self.run}-{number:03d}", amount=f"{10 + number}.25")
+            body = e2e_order(f"chaos-{self.run}-{number:03d}", amount=f"{10 + number}.25")
             if not await self.create(body, api=number % 2):
                 self.pending.append(body)
             await asyncio.sleep(1.0)
@@ -362,9 +360,11 @@ async def _wait_terminal(
                 final[order_id] = order
         if time.monotonic() > deadline:
             left = Counter(
-                (await client.get(f"{chaos.api_urls[0]}/api/orders/{i}")).json()["status"]
-                for i in ids
-                if i not in final
+                [
+                    (await client.get(f"{chaos.api_urls[0]}/api/orders/{i}")).json()["status"]
+                    for i in ids
+                    if i not in final
+                ]
             )
             raise AssertionError(f"not terminal within {seconds:.0f} s: {left}\n{chaos.logs()}")
         await asyncio.sleep(0.5)

@@ -18,9 +18,8 @@ import pytest
 
 from entrypoints.settings import Settings
 from tests import services
-from tests.e2e.stack import free_port, kill_group, orders_service, wait_until
-
-pytestmark = pytest.mark.e2e
+from tests.e2e.stack import kill_group, orders_service, wait_until
+from tests.services import free_port
 
 PROC = Path("/proc")
 SESSION_START = "ORDER=$(curl"

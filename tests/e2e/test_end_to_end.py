@@ -16,12 +16,10 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
-import pytest
 
 from entrypoints.api.signature import signature_header
 from tests.e2e.stack import Stack
-
-pytestmark = [pytest.mark.e2e, pytest.mark.redis, pytest.mark.mongo]
+from tests.support.orders import e2e_order
 
 Json = dict[str, Any]
 
@@ -45,21 +43,6 @@ STRAIGHT_THROUGH = [
     "sending_token_to_smartwallet",
     "completed",
 ]
-
-
-def order_body(reference_id: str, amount: str = "12.500000") -> Json:
-    return {
-        "reference_id": reference_id,
-        "pool_id": "pool-e2e",
-        "token_symbol": "USDC",
-        "amount_token": amount,
-        "min_amount_token_receive": "1",
-        "price_tolerance_percent": "1.5",
-        "fiat_currency": "EUR",
-        "price_fiat": "13.10",
-        # One passkey per order: one wallet per order, so destinations tell orders apart.
-        "passkey": {"credential_id": f"cred-{reference_id}", "public_key": f"pk-{reference_id}"},
-    }
 
 
 async def eventually(
@@ -151,7 +134,7 @@ async def test_fifty_orders_through_faults_and_two_worker_crashes(stack: Stack) 
         orders = await create_orders(
             client,
             stack,
-            [order_body(f"e2e-{run}-{i:02d}", amount=f"{10 + i}.{i:02d}5") for i in range(50)],
+            [e2e_order(f"e2e-{run}-{i:02d}", amount=f"{10 + i}.{i:02d}5") for i in range(50)],
         )
         ids = [o["id"] for o in orders]
         assert len(set(ids)) == 50
@@ -169,7 +152,8 @@ async def test_fifty_orders_through_faults_and_two_worker_crashes(stack: Stack) 
             for threshold in (3, 20):
 
                 async def reached(threshold: int = threshold) -> bool:
-                    return (await sandbox_stats(client, stack))["transfers"] >= threshold
+                    transfers: int = (await sandbox_stats(client, stack))["transfers"]
+                    return transfers >= threshold
 
                 await eventually(
                     reached, seconds=120, what=f"{threshold} transfers made", stack=stack
@@ -230,7 +214,7 @@ def signed_event(secret: str, payment_id: str, status: str) -> tuple[bytes, dict
 async def test_twenty_deliveries_of_one_webhook_are_processed_once(stack: Stack) -> None:
     async with httpx.AsyncClient(timeout=10) as client:
         await configure_sandbox(client, stack, CALM)
-        (order,) = await create_orders(client, stack, [order_body(f"dup-{uuid.uuid4().hex}")])
+        (order,) = await create_orders(client, stack, [e2e_order(f"dup-{uuid.uuid4().hex}")])
         payment_id = order["payment"]["id"]
         # Paid, but the sandbox sends nothing: the only webhook is the one delivered below.
         await settle(client, stack, payment_id, "complete", webhook=False)
@@ -259,7 +243,7 @@ async def test_twenty_deliveries_of_one_webhook_are_processed_once(stack: Stack)
 async def test_a_payment_paid_without_webhook_is_found_by_the_recheck(stack: Stack) -> None:
     async with httpx.AsyncClient(timeout=10) as client:
         await configure_sandbox(client, stack, CALM)
-        (order,) = await create_orders(client, stack, [order_body(f"lost-{uuid.uuid4().hex}")])
+        (order,) = await create_orders(client, stack, [e2e_order(f"lost-{uuid.uuid4().hex}")])
         payment_id = order["payment"]["id"]
 
         # While the payment is pending the cron keeps asking the gateway, and nothing moves.

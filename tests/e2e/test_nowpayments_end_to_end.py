@@ -23,11 +23,11 @@ from tests.e2e.stack import FAST, Stack, isolated_redis, running_stack
 from tests.e2e.test_end_to_end import (
     STRAIGHT_THROUGH,
     configure_sandbox,
-    order_body,
     sandbox_stats,
     transfers_of,
     wait_final,
 )
+from tests.support.orders import e2e_order as order_body
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis, pytest.mark.mongo]
 

@@ -61,9 +61,6 @@ def test_production_refuses_to_start_without_each_required_variable(
         assert secret not in result.stderr
 
 
-@pytest.mark.e2e
-@pytest.mark.redis
-@pytest.mark.mongo
 def test_production_starts_on_real_adapters_and_ready_says_so(
     redis_url: str, mongo_uri: str, tmp_path: Path
 ) -> None:

@@ -27,10 +27,10 @@ from tests.e2e.test_end_to_end import (
     configure_sandbox,
     create_orders,
     eventually,
-    order_body,
     sandbox_stats,
     settle,
 )
+from tests.support.orders import e2e_order as order_body
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis, pytest.mark.mongo]
 

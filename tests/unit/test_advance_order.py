@@ -15,11 +15,11 @@ from application.policy import PipelineTimings
 from application.ports import OrderRepository, Wallet
 from domain import Order, OrderStatus, Step
 from entrypoints.simulation import World
-from tests.unit.conftest import make_request
+from tests.support.orders import order_request
 
 
 async def paid_order(world: World, reference_id: str = "ref-1", **overrides: object) -> Order:
-    order = (await world.create_order.execute(make_request(reference_id, **overrides))).order  # type: ignore[arg-type]
+    order = (await world.create_order.execute(order_request(reference_id, **overrides))).order
     world.gateway.complete(order.payment.id)
     return order
 
@@ -117,7 +117,7 @@ async def test_each_step_is_saved_before_its_call(world: World) -> None:
 
 
 async def test_a_pending_payment_is_rechecked_in_30_seconds(world: World) -> None:
-    order = (await world.create_order.execute(make_request())).order
+    order = (await world.create_order.execute(order_request())).order
     await world.advance.execute(order.id)
     assert (await stored(world, order)).status is OrderStatus.PENDING
     assert world.scheduler.jobs == {order.id: world.clock.now() + timedelta(seconds=30)}
@@ -125,7 +125,7 @@ async def test_a_pending_payment_is_rechecked_in_30_seconds(world: World) -> Non
 
 @pytest.mark.parametrize("settle", ["fail", "expire"])
 async def test_a_failed_or_expired_payment_fails_the_order(world: World, settle: str) -> None:
-    order = (await world.create_order.execute(make_request())).order
+    order = (await world.create_order.execute(order_request())).order
     getattr(world.gateway, settle)(order.payment.id)
     await world.advance.execute(order.id)
     failed = await stored(world, order)
@@ -135,7 +135,7 @@ async def test_a_failed_or_expired_payment_fails_the_order(world: World, settle:
 
 
 async def test_a_payment_pending_past_its_expiry_fails(world: World) -> None:
-    order = (await world.create_order.execute(make_request())).order
+    order = (await world.create_order.execute(order_request())).order
     assert order.payment.expires_at is not None
     world.clock.set(order.payment.expires_at + world.timings.payment_expiry_grace)
     await world.advance.execute(order.id)
@@ -146,7 +146,7 @@ async def test_a_payment_pending_past_its_expiry_fails(world: World) -> None:
 
 
 async def test_an_underpaid_payment_fails_the_order_and_sends_nothing(world: World) -> None:
-    order = (await world.create_order.execute(make_request())).order
+    order = (await world.create_order.execute(order_request())).order
     world.gateway.complete(order.payment.id, amount=Decimal("1.00"))
     await world.advance.execute(order.id)
     failed = await stored(world, order)
@@ -291,7 +291,7 @@ async def test_the_pending_poll_rotates_through_a_backlog_larger_than_a_batch() 
     world = World(timings=PipelineTimings(batch_size=2))
     ids = []
     for i in range(3):
-        ids.append((await world.create_order.execute(make_request(f"ref-{i}"))).order.id)
+        ids.append((await world.create_order.execute(order_request(f"ref-{i}"))).order.id)
         world.clock.advance(1)
     world.clock.advance(30)
     assert await world.poll_pending.execute() == 2

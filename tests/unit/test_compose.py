@@ -181,6 +181,9 @@ def test_the_dockerfile_builds_one_non_root_image_of_the_package() -> None:
     installs = [line for line in lines if "pip install" in line]
     assert installs
     assert not any("[" in line for line in installs), installs
+    # The locked versions, checked against their hashes; the package itself adds nothing.
+    assert "RUN pip install --require-hashes -r requirements.lock" in installs
+    assert "RUN pip install --no-deps . \\" in installs
 
 
 def _repl_set_of(service: dict[str, Any]) -> str:

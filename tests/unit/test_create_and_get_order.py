@@ -18,11 +18,11 @@ from application.errors import (
 )
 from domain import OrderStatus
 from entrypoints.simulation import World
-from tests.unit.conftest import make_request
+from tests.support.orders import order_request
 
 
 async def test_create_stores_a_pending_order_with_the_gateways_payment(world: World) -> None:
-    result = await world.create_order.execute(make_request())
+    result = await world.create_order.execute(order_request())
     assert not result.replayed
     order = result.order
     assert order.status is OrderStatus.PENDING
@@ -34,8 +34,8 @@ async def test_create_stores_a_pending_order_with_the_gateways_payment(world: Wo
 
 
 async def test_the_same_request_replays_without_a_second_payment(world: World) -> None:
-    first = await world.create_order.execute(make_request())
-    again = await world.create_order.execute(make_request())
+    first = await world.create_order.execute(order_request())
+    again = await world.create_order.execute(order_request())
     assert again.replayed
     assert again.order.id == first.order.id
     assert again.order.payment == first.order.payment
@@ -43,9 +43,9 @@ async def test_the_same_request_replays_without_a_second_payment(world: World) -
 
 
 async def test_the_same_reference_with_another_request_is_a_conflict(world: World) -> None:
-    await world.create_order.execute(make_request())
+    await world.create_order.execute(order_request())
     with pytest.raises(IdempotencyConflict):
-        await world.create_order.execute(make_request(amount_token=Decimal(13)))
+        await world.create_order.execute(order_request(amount_token=Decimal(13)))
     stored = await world.get_order.by_reference_id("ref-1")
     assert stored.amount_token == Decimal("12.500000")
 
@@ -53,10 +53,10 @@ async def test_the_same_reference_with_another_request_is_a_conflict(world: Worl
 async def test_a_gateway_failure_leaves_nothing_and_a_retry_succeeds(world: World) -> None:
     world.gateway_faults.script("create_payment", Fault.TRANSIENT)
     with pytest.raises(TransientDownstreamError):
-        await world.create_order.execute(make_request())
+        await world.create_order.execute(order_request())
     with pytest.raises(OrderNotFound):
         await world.get_order.by_reference_id("ref-1")
-    result = await world.create_order.execute(make_request())
+    result = await world.create_order.execute(order_request())
     assert not result.replayed
     assert len(world.gateway.payments) == 1
 
@@ -64,16 +64,18 @@ async def test_a_gateway_failure_leaves_nothing_and_a_retry_succeeds(world: Worl
 async def test_a_lost_gateway_answer_is_replayed_under_the_same_key(world: World) -> None:
     world.gateway_faults.script("create_payment", Fault.LOST_ANSWER)
     with pytest.raises(DownstreamTimeout):
-        await world.create_order.execute(make_request())
+        await world.create_order.execute(order_request())
     assert len(world.gateway.payments) == 1  # the gateway made it; we never heard
-    result = await world.create_order.execute(make_request())
+    result = await world.create_order.execute(order_request())
     assert world.gateway.replays == 1
     assert len(world.gateway.payments) == 1
     assert result.order.payment.id == next(iter(world.gateway.payments))
 
 
 async def test_concurrent_identical_creates_make_one_order_and_one_payment(world: World) -> None:
-    results = await asyncio.gather(*(world.create_order.execute(make_request()) for _ in range(50)))
+    results = await asyncio.gather(
+        *(world.create_order.execute(order_request()) for _ in range(50))
+    )
     assert len({r.order.id for r in results}) == 1
     assert len({r.order.payment.id for r in results}) == 1
     assert sum(not r.replayed for r in results) == 1
@@ -82,8 +84,8 @@ async def test_concurrent_identical_creates_make_one_order_and_one_payment(world
 
 async def test_concurrent_different_requests_under_one_reference_one_wins(world: World) -> None:
     outcomes = await asyncio.gather(
-        world.create_order.execute(make_request()),
-        world.create_order.execute(make_request(price_fiat=Decimal(99))),
+        world.create_order.execute(order_request()),
+        world.create_order.execute(order_request(price_fiat=Decimal(99))),
         return_exceptions=True,
     )
     assert sum(isinstance(o, IdempotencyConflict) for o in outcomes) == 1
@@ -91,7 +93,7 @@ async def test_concurrent_different_requests_under_one_reference_one_wins(world:
 
 
 async def test_get_order_by_id_and_unknown_ids(world: World) -> None:
-    order = (await world.create_order.execute(make_request())).order
+    order = (await world.create_order.execute(order_request())).order
     assert (await world.get_order.by_id(order.id)).reference_id == "ref-1"
     with pytest.raises(OrderNotFound):
         await world.get_order.by_id("nope")
@@ -106,13 +108,13 @@ async def test_a_notification_for_an_unknown_payment_is_not_found(world: World) 
 
 
 async def test_a_notification_schedules_the_order_now(world: World) -> None:
-    order = (await world.create_order.execute(make_request())).order
+    order = (await world.create_order.execute(order_request())).order
     await world.handle_notification.execute(order.payment.id)
     assert world.scheduler.jobs == {order.id: world.clock.now()}
 
 
 async def test_a_notification_for_a_finished_order_schedules_nothing(world: World) -> None:
-    order = (await world.create_order.execute(make_request())).order
+    order = (await world.create_order.execute(order_request())).order
     world.gateway.fail(order.payment.id)
     await world.advance.execute(order.id)
     await world.handle_notification.execute(order.payment.id)
@@ -120,7 +122,7 @@ async def test_a_notification_for_a_finished_order_schedules_nothing(world: Worl
 
 
 async def test_a_queue_outage_surfaces_so_the_gateway_redelivers(world: World) -> None:
-    order = (await world.create_order.execute(make_request())).order
+    order = (await world.create_order.execute(order_request())).order
     world.scheduler.unavailable = True
     with pytest.raises(InfrastructureUnavailable):
         await world.handle_notification.execute(order.payment.id)

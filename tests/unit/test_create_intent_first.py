@@ -28,7 +28,7 @@ from application.ports import CreatedPayment, PaymentRequest, PaymentSnapshot, P
 from domain import order_id_for
 from entrypoints.container import resolve, running
 from entrypoints.settings import Settings
-from tests.unit.conftest import make_request
+from tests.support.orders import order_request
 
 #: Short enough that a test waits out a lease in well under a second of real time.
 QUICK = IntentTimings(
@@ -119,7 +119,7 @@ def setup() -> Setup:
 
 async def test_a_hundred_concurrent_identical_creates_call_the_gateway_once(setup: Setup) -> None:
     setup.gateway.gate = asyncio.Event()
-    creates = [asyncio.create_task(setup.create.execute(make_request())) for _ in range(100)]
+    creates = [asyncio.create_task(setup.create.execute(order_request())) for _ in range(100)]
     await setup.gateway.called(1)
     for _ in range(50):  # every other create reaches its claim (and loses) meanwhile
         await asyncio.sleep(0)
@@ -139,7 +139,7 @@ async def test_without_intents_the_same_creates_would_each_make_a_payment() -> N
     gateway = NoKeyGateway(clock)
     gateway.gate = asyncio.Event()
     create = CreateOrder(InMemoryOrderRepository(), gateway, clock)
-    creates = [asyncio.create_task(create.execute(make_request())) for _ in range(10)]
+    creates = [asyncio.create_task(create.execute(order_request())) for _ in range(10)]
     await gateway.called(10)
     gateway.gate.set()
     results = await asyncio.gather(*creates)
@@ -150,7 +150,7 @@ async def test_without_intents_the_same_creates_would_each_make_a_payment() -> N
 async def test_a_failed_holder_lets_a_waiting_create_take_over(setup: Setup) -> None:
     setup.gateway.faults.script("create_payment", Fault.TRANSIENT)
     outcomes = await asyncio.gather(
-        *(setup.create.execute(make_request()) for _ in range(10)), return_exceptions=True
+        *(setup.create.execute(order_request()) for _ in range(10)), return_exceptions=True
     )
     failures = [o for o in outcomes if isinstance(o, BaseException)]
     assert len(failures) == 1
@@ -171,10 +171,10 @@ async def test_a_holder_that_died_before_the_call_is_taken_over_after_its_lease(
     assert dead is not None
     # While its lease runs, a create waits for it, then says so (504: retry), making nothing.
     with pytest.raises(PaymentCreateInProgress):
-        await setup.create.execute(make_request())
+        await setup.create.execute(order_request())
     assert setup.gateway.create_calls == 0
     setup.clock.advance(QUICK.held.total_seconds())
-    result = await setup.create.execute(make_request())
+    result = await setup.create.execute(order_request())
     assert not result.replayed
     assert len(setup.gateway.payments) == 1
     assert setup.intents.claims[-1].attempt == 2
@@ -186,9 +186,9 @@ async def test_a_holder_that_died_after_the_call_is_recovered_by_the_lookup(
     order_id = order_id_for("ref-1")
     now = setup.clock.now()
     await setup.intents.claim(order_id, "ref-1", "dead", now=now, lease_until=now + QUICK.held)
-    made = setup.gateway.make(payment_request_for(make_request()))  # then the process died
+    made = setup.gateway.make(payment_request_for(order_request()))  # then the process died
     setup.clock.advance(QUICK.held.total_seconds())
-    result = await setup.create.execute(make_request())
+    result = await setup.create.execute(order_request())
     assert result.order.payment.id == made.id
     assert list(setup.gateway.payments) == [made.id]
 
@@ -196,9 +196,9 @@ async def test_a_holder_that_died_after_the_call_is_recovered_by_the_lookup(
 async def test_a_lost_answer_then_the_clients_retry_make_one_payment(setup: Setup) -> None:
     setup.gateway.faults.script("create_payment", Fault.LOST_ANSWER)
     with pytest.raises(DownstreamTimeout):
-        await setup.create.execute(make_request())
+        await setup.create.execute(order_request())
     assert setup.intents.intents == {}  # the retry need not wait for a lease
-    result = await setup.create.execute(make_request())
+    result = await setup.create.execute(order_request())
     assert len(setup.gateway.payments) == 1
     assert result.order.payment.id == next(iter(setup.gateway.payments))
 
@@ -207,16 +207,16 @@ async def test_a_holder_past_its_lease_is_cut_off_and_lets_go(setup: Setup) -> N
     setup.gateway.gate = asyncio.Event()  # the gateway never answers
     started = datetime.now()
     with pytest.raises(DownstreamTimeout, match="lease"):
-        await setup.create.execute(make_request())
+        await setup.create.execute(order_request())
     assert datetime.now() - started >= QUICK.lease
     assert setup.intents.intents == {}
 
 
 async def test_a_waiting_create_with_another_body_is_a_conflict(setup: Setup) -> None:
     setup.gateway.gate = asyncio.Event()
-    first = asyncio.create_task(setup.create.execute(make_request()))
+    first = asyncio.create_task(setup.create.execute(order_request()))
     await setup.gateway.called(1)
-    other = asyncio.create_task(setup.create.execute(make_request(price_fiat=Decimal("99"))))
+    other = asyncio.create_task(setup.create.execute(order_request(price_fiat=Decimal("99"))))
     for _ in range(20):  # it reaches its claim, loses, and waits
         await asyncio.sleep(0)
     setup.gateway.gate.set()
@@ -233,7 +233,7 @@ async def test_only_a_create_at_nowpayments_holds_an_intent(provider: str, claim
     async with running(settings) as container:
         intents = await resolve(container.payment_intents, object)
         create = await resolve(container.create_order, CreateOrder)
-        await create.execute(make_request())
+        await create.execute(order_request())
         if claims:
             assert isinstance(intents, InMemoryPaymentIntents)
             assert len(intents.claims) == claims

@@ -4,14 +4,13 @@ its port checks, and the session it prints (which the README repeats)."""
 from __future__ import annotations
 
 import argparse
-import socket
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
 from entrypoints.cli import build_parser
-from entrypoints.commands.dev import DevError, _claim_port, curl_session, stack_environment
+from entrypoints.commands.dev import curl_session, stack_environment
 from entrypoints.commands.sandbox import build_config
 from entrypoints.settings import Settings
 
@@ -78,19 +77,6 @@ def test_the_wiring_wins_over_the_callers_environment_other_settings_are_kept() 
     assert env["ADMIN_TOKEN"] == "my-token"
     assert env["PENDING_RECHECK_SECONDS"] == "5"
     assert env["MONGODB_DB_NAME"] == "mine"
-
-
-def test_a_port_in_use_is_refused_naming_the_flag() -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        with pytest.raises(DevError, match=f"port {port} is in use.*--sandbox-port"):
-            _claim_port(port, "--sandbox-port")
-
-
-def test_port_zero_picks_a_free_one() -> None:
-    assert _claim_port(0, "--port") > 0
 
 
 def test_ports_are_checked_by_the_parser() -> None:

@@ -13,7 +13,8 @@ from adapters.memory import InMemoryOrderRepository
 from application.errors import StaleOrder
 from application.policy import OrderRetryPolicy
 from entrypoints.simulation import World
-from tests.unit.conftest import FixedJitter, make_request
+from tests.support.jitter import FixedJitter
+from tests.support.orders import order_request
 
 
 #: (kind, label value) -> (metric, labels)
@@ -74,7 +75,7 @@ WATCHED = [
 async def test_each_stored_event_is_counted_by_type_and_status_moves_from_them() -> None:
     counters = Counters(WATCHED)
     w = world()
-    order = (await w.create_order.execute(make_request())).order
+    order = (await w.create_order.execute(order_request())).order
     w.gateway.complete(order.payment.id)
     w.wallet_faults.script("create_wallet", Fault.TRANSIENT, Fault.TRANSIENT)
     await w.advance.execute(order.id)  # paid, creating_wallet, fails (retry 1 scheduled)
@@ -102,7 +103,7 @@ async def test_each_stored_event_is_counted_by_type_and_status_moves_from_them()
 async def test_a_save_that_loses_its_compare_and_set_counts_nothing() -> None:
     counters = Counters([("events", "order.paid")])
     w = world()
-    order = (await w.create_order.execute(make_request())).order
+    order = (await w.create_order.execute(order_request())).order
     rival = await w.repository.get(order.id)
     assert rival is not None
     await w.repository.save(rival, expected_version=0)

@@ -22,7 +22,7 @@ from domain import (
     replay_history,
 )
 from entrypoints.simulation import World
-from tests.unit.conftest import make_request
+from tests.support.orders import order_request
 
 E = EventType
 T0 = datetime(2026, 1, 1, 12, 0, 0, 123000, tzinfo=UTC)  # the clock's precision: milliseconds
@@ -34,7 +34,7 @@ def at(seconds: float) -> datetime:
 
 def placed(when: datetime = T0, **overrides: object) -> Order:
     payment = Payment("pay-1", "tok", "https://pay/1", "pending", Decimal("13.10"), "EUR")
-    return Order.place(make_request(**overrides), payment, at=when)  # type: ignore[arg-type]
+    return Order.place(order_request(**overrides), payment, at=when)  # type: ignore[arg-type]
 
 
 def confirmed() -> TransferResult:
@@ -173,7 +173,7 @@ def test_new_events_are_those_recorded_since_the_last_store() -> None:
 
 
 async def test_a_run_collects_the_events_it_stored(world: World) -> None:
-    created = await world.create_order.execute(make_request())
+    created = await world.create_order.execute(order_request())
     assert [e.type for e in created.order.events] == [E.CREATED]
     assert created.order.new_events == []  # stored with the order
     world.gateway.complete(created.order.payment.id)
@@ -189,7 +189,7 @@ async def test_a_run_collects_the_events_it_stored(world: World) -> None:
 
 
 async def test_a_run_that_loses_the_race_reports_only_what_it_stored(world: World) -> None:
-    order = (await world.create_order.execute(make_request())).order
+    order = (await world.create_order.execute(order_request())).order
     world.gateway.complete(order.payment.id)
     world.wallet_faults.script("create_wallet", Fault.TRANSIENT)
 

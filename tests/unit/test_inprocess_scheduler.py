@@ -23,7 +23,7 @@ async def test_a_job_runs_once_and_a_later_duplicate_is_absorbed() -> None:
     await scheduler.schedule_advance("o1", at=clock.now() + timedelta(milliseconds=20))
     await scheduler.schedule_advance("o1", at=clock.now() + timedelta(seconds=30))
     await asyncio.wait_for(done.wait(), timeout=5)
-    await asyncio.sleep(0.05)
+    await _let_ready_tasks_run()
     assert ran == ["o1"]
     await scheduler.close()
 
@@ -48,25 +48,30 @@ async def test_runs_of_one_order_never_overlap() -> None:
     scheduler = InProcessScheduler(clock)
     active = 0
     most = 0
-    finished = 0
+    runs = 0
+    first_started = asyncio.Event()
+    release = asyncio.Event()
+    both_finished = asyncio.Event()
 
     async def runner(order_id: str) -> None:
-        nonlocal active, most, finished
+        nonlocal active, most, runs
         active += 1
         most = max(most, active)
-        await asyncio.sleep(0.02)
+        first_started.set()
+        await release.wait()
         active -= 1
-        finished += 1
+        runs += 1
+        if runs == 2:
+            both_finished.set()
 
     scheduler.bind(runner)
     await scheduler.schedule_advance("o1")
-    await asyncio.sleep(0.005)  # the first run is active now
+    await asyncio.wait_for(first_started.wait(), timeout=5)
     await scheduler.schedule_advance("o1")  # a new request while it runs: queued behind it
-    for _ in range(100):
-        if finished == 2:
-            break
-        await asyncio.sleep(0.01)
-    assert finished == 2
+    await _let_ready_tasks_run()
+    assert active == 1  # the second run waits for the first
+    release.set()
+    await asyncio.wait_for(both_finished.wait(), timeout=5)
     assert most == 1
     await scheduler.close()
 
@@ -84,3 +89,9 @@ async def test_a_failing_run_is_logged_not_raised() -> None:
     await scheduler.schedule_advance("o1")
     await asyncio.wait_for(done.wait(), timeout=5)
     await scheduler.close()
+
+
+async def _let_ready_tasks_run() -> None:
+    """Give every task that is ready a few turns of the loop (no wall-clock wait)."""
+    for _ in range(10):
+        await asyncio.sleep(0)

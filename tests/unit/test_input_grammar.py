@@ -20,7 +20,7 @@ from domain import InvalidOrder, OrderRequest, Passkey, grammar
 from entrypoints.api import observability, signature
 from entrypoints.api.bodies import MAX_DEPTH, repeated_keys, required_keys, too_deep
 from entrypoints.api.schemas import CreateOrderBody, PasskeyBody, PaymentWebhookBody
-from tests.integration.api.conftest import order_body
+from tests.support.orders import order_body
 
 #: What a line-oriented check lets through after a value: line feed, carriage return, NUL, the
 #: Unicode line and paragraph separators and NEL.

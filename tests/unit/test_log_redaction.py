@@ -24,6 +24,7 @@ from entrypoints.logging import (
     redact,
     register_secrets,
     reset_logging,
+    settings_secrets,
 )
 from entrypoints.settings import Settings
 
@@ -67,6 +68,25 @@ def test_known_secrets_and_bearer_tokens_are_masked_inside_text() -> None:
     assert SECRET_VALUE not in out["event"]
     assert "tok_9f8e7d6c5b" not in out["event"]
     assert "sk_l…(24 chars)" in out["event"]
+
+
+def test_every_secret_setting_is_masked_not_only_a_listed_few() -> None:
+    settings = Settings(
+        admin_token="adm_0123456789abcdef",
+        nowpayments_api_key="np_key_0123456789",
+        nowpayments_ipn_secret="np_ipn_secret_0123456789",
+        payment_webhook_secrets=("whsec_one_0123456789", "whsec_two_0123456789"),
+    )
+
+    found = set(settings_secrets(settings))
+
+    assert {
+        "adm_0123456789abcdef",
+        "np_key_0123456789",
+        "np_ipn_secret_0123456789",
+        "whsec_one_0123456789",
+        "whsec_two_0123456789",
+    } <= found
 
 
 @pytest.fixture

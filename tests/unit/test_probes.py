@@ -16,7 +16,7 @@ from application.order_stats import MeasureOpenOrders
 from application.ports.durability import Durability
 from application.ports.order_queries import OPEN_STATUSES
 from domain import OrderStatus
-from tests.unit.conftest import make_request
+from tests.support.orders import order_request
 
 
 class Probe:
@@ -59,7 +59,7 @@ async def test_open_orders_are_measured_by_age_and_parked_count() -> None:
     clock = FakeClock()
     repository = InMemoryOrderRepository()
     await CreateOrder(repository, FakePaymentGateway(clock, FaultPlan()), clock).execute(
-        make_request()
+        order_request()
     )
     clock.advance(90)
 

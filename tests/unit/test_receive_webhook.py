@@ -25,7 +25,7 @@ from application.receive_webhook import (
 )
 from domain import Order
 from entrypoints.api.admin import RecordedOutcome
-from tests.unit.conftest import make_request
+from tests.support.orders import order_request
 
 
 class BrokenRepository(InMemoryOrderRepository):
@@ -68,7 +68,7 @@ async def desk(
     log = log or InMemoryWebhookEventLog()
     scheduler = RecordingScheduler(clock)
     gateway = FakePaymentGateway(clock, FaultPlan())
-    created = await CreateOrder(repository, gateway, clock).execute(make_request())
+    created = await CreateOrder(repository, gateway, clock).execute(order_request())
     handle = HandlePaymentNotification(repository, scheduler)
     receive = ReceiveWebhook(log, handle, clock)
     return Desk(clock, log, scheduler, repository, receive, created.order)

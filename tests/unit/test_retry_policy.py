@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from application.policy import OrderRetryPolicy
-from tests.unit.conftest import FixedJitter
+from tests.support.jitter import FixedJitter
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 S = timedelta(seconds=1)

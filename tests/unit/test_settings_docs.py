@@ -80,7 +80,8 @@ def test_production_requires_the_storage_the_queue_and_every_downstream() -> Non
 def test_the_commands_help_lists_every_variable(command: str) -> None:
     parser = build_parser()
     subparsers = next(a for a in parser._actions if a.dest == "command")
-    help_text = subparsers.choices[command].format_help()  # type: ignore[attr-defined]
+    assert isinstance(subparsers.choices, dict)
+    help_text = subparsers.choices[command].format_help()
     for _, var, _ in declared():
         mark = "*" if var.required else ""
         assert f"  {var.env}{mark} " in help_text, var.env

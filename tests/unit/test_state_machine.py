@@ -32,7 +32,8 @@ from application.policy import OrderRetryPolicy, PipelineTimings
 from application.ports import OrderRepository, PaymentState
 from domain import TRANSITIONS, OrderStatus, Step, event_id, replay_history
 from entrypoints.simulation import World
-from tests.unit.conftest import FixedJitter, make_request
+from tests.support.jitter import FixedJitter
+from tests.support.orders import order_request
 
 T = TypeVar("T")
 REFERENCES = [f"ref-{i}" for i in range(4)]
@@ -89,7 +90,7 @@ class OrderPipeline(RuleBasedStateMachine):
     @rule(reference=st.sampled_from(REFERENCES), has_wallet=st.booleans())
     def create(self, reference: str, has_wallet: bool) -> None:
         # The wallet choice is part of the request: same reference, other choice → a conflict.
-        request = make_request(reference, smart_wallet_address="0xown" if has_wallet else None)
+        request = order_request(reference, smart_wallet_address="0xown" if has_wallet else None)
         try:
             result = self.run(self.world.create_order.execute(request))
         except (DownstreamError, SimulatedCrash):
@@ -110,7 +111,7 @@ class OrderPipeline(RuleBasedStateMachine):
         if reference not in self.order_ids:
             return
         try:
-            self.run(self.world.create_order.execute(make_request(reference, price_fiat=amount)))
+            self.run(self.world.create_order.execute(order_request(reference, price_fiat=amount)))
         except IdempotencyConflict:
             return
         raise AssertionError("another body under a used reference id must be a conflict")

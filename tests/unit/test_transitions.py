@@ -16,7 +16,6 @@ from domain import (
     TRANSITIONS,
     InvalidTransition,
     Order,
-    OrderRequest,
     OrderStatus,
     Passkey,
     Payment,
@@ -24,6 +23,7 @@ from domain import (
     TransferResult,
     allowed_targets,
 )
+from tests.support.orders import order_request
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -40,14 +40,10 @@ def reachable_from(start: OrderStatus) -> set[OrderStatus]:
 
 
 def make_order(*, wallet: str | None = None) -> Order:
-    request = OrderRequest(
-        reference_id="ref-1",
-        pool_id="pool-1",
-        token_symbol="USDC",
+    request = order_request(
         amount_token=Decimal("10"),
         min_amount_token_receive=Decimal("9.9"),
         price_tolerance_percent=Decimal("1"),
-        fiat_currency="EUR",
         price_fiat=Decimal("10.5"),
         passkey=Passkey("cred", "pk"),
         smart_wallet_address=wallet,

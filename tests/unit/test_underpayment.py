@@ -9,13 +9,13 @@ import pytest
 
 from domain import EventType, InvalidTransition, Order, OrderStatus, Payment, replay_history
 from entrypoints.simulation import World
-from tests.unit.conftest import make_request
+from tests.support.orders import order_request
 
 ASKED = Decimal("0.08777")
 
 
 async def pending_order(world: World) -> Order:
-    return (await world.create_order.execute(make_request())).order
+    return (await world.create_order.execute(order_request())).order
 
 
 async def stored(world: World, order: Order) -> Order:
@@ -91,7 +91,7 @@ async def test_a_full_payment_is_no_underpayment(world: World) -> None:
 
 def test_only_a_pending_order_records_an_underpayment(world: World) -> None:
     payment = Payment("pay-1", "", None, "pending", Decimal("13.10"), "EUR")
-    order = Order.place(make_request(), payment, at=world.clock.now())
+    order = Order.place(order_request(), payment, at=world.clock.now())
     order.mark_paid(world.clock.now())
     with pytest.raises(InvalidTransition):
         order.record_underpayment(Decimal("1"), "sol", ASKED, world.clock.now())

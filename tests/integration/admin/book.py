@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from domain import Order, OrderRequest, OrderStatus, Passkey, Payment, Step, TransferResult
+from domain import Order, OrderStatus, Passkey, Payment, Step, TransferResult
+from tests.support.orders import order_request
 
 #: Whole milliseconds everywhere: BSON dates keep milliseconds.
 T0 = datetime(2026, 1, 10, 8, 0, 0, tzinfo=UTC)
@@ -63,8 +64,8 @@ SPECS: tuple[Spec, ...] = (
 
 def build(spec: Spec) -> Order:
     created = _t(spec.day)
-    request = OrderRequest(
-        reference_id=f"ref-{spec.n:02d}",
+    request = order_request(
+        f"ref-{spec.n:02d}",
         pool_id=spec.pool,
         token_symbol=spec.token,
         amount_token=Decimal("3"),

@@ -9,8 +9,17 @@ import httpx
 
 from domain import OrderStatus, order_id_for
 from tests.integration.admin.book import SPECS
-from tests.integration.admin.conftest import ADMIN_TOKEN, AUTH, admin_settings, starter
-from tests.integration.api.conftest import PROBLEM, Api, event_body, order_body, signed_headers
+from tests.support.api import (
+    ADMIN_TOKEN,
+    AUTH,
+    PROBLEM,
+    Api,
+    admin_settings,
+    admin_starter,
+    event_body,
+    signed_headers,
+)
+from tests.support.orders import order_body
 
 
 async def _list(api: Api, params: Any) -> httpx.Response:
@@ -56,7 +65,7 @@ async def test_every_admin_route_needs_the_bearer_token(booked_api: Api) -> None
 
 
 async def test_without_an_admin_token_configured_the_admin_api_is_closed() -> None:
-    async with starter(admin_settings(admin_token=""))() as api:
+    async with admin_starter(admin_settings(admin_token=""))() as api:
         for headers in ({}, {"authorization": "Bearer"}, {"authorization": "Bearer x"}):
             response = await api.client.get("/api/admin/orders", headers=headers)
             assert response.status_code == 401

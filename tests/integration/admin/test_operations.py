@@ -8,7 +8,7 @@ import asyncio
 import io
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
 import pytest
 import structlog
@@ -16,12 +16,20 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from domain import order_id_for
 from entrypoints.logging import configure_logging, reset_logging
-from tests.integration.admin.conftest import AUTH, admin_settings, starter
-from tests.integration.api.conftest import PROBLEM, Api, event_body, order_body, signed_headers
+from tests.support.api import (
+    AUTH,
+    PROBLEM,
+    Api,
+    admin_settings,
+    admin_starter,
+    event_body,
+    signed_headers,
+)
+from tests.support.orders import order_body
 
 
 async def test_public_endpoints_are_limited_per_client_and_answer_429_with_retry_after() -> None:
-    async with starter(admin_settings(rate_limit_per_minute=3))() as api:
+    async with admin_starter(admin_settings(rate_limit_per_minute=3))() as api:
         for _ in range(3):
             allowed = await api.client.get("/api/orders", params={"reference_id": "x"})
             assert allowed.status_code == 404
@@ -64,35 +72,36 @@ async def _metrics(api: Api) -> str:
     return response.text
 
 
-async def test_metrics_count_requests_webhooks_downstream_calls_and_statuses(
-    booked_api: Api,
-) -> None:
-    api = booked_api
+async def _growth(api: Api, act: Callable[[], Awaitable[None]]) -> Callable[..., float]:
+    """``grew(name, **labels)``: how much a sample grew while ``act`` ran."""
     before = await _metrics(api)
-
-    assert (await api.client.get("/api/orders/no-such-order")).status_code == 404
-    created = await api.create(order_body("metrics-1"))
-    assert created.status_code == 201
-    forged = event_body("evt-forged", created.json()["payment"]["id"])
-    assert (
-        await api.post_event(
-            forged, {"content-type": "application/json", "x-signature": "t=1,v1=" + "0" * 64}
-        )
-    ).status_code == 401
-    good = event_body("evt-good", created.json()["payment"]["id"])
-    assert (await api.post_event(good, signed_headers(good))).status_code == 202
-    assert (await api.post_event(good, signed_headers(good))).status_code == 200
+    await act()
     after = await _metrics(api)
 
     def grew(name: str, **labels: str) -> float:
         return _sample(after, name, **labels) - _sample(before, name, **labels)
 
+    return grew
+
+
+async def test_metrics_count_each_request_by_route_and_status(booked_api: Api) -> None:
+    async def act() -> None:
+        response = await booked_api.client.get("/api/orders/no-such-order")
+        assert response.status_code == 404
+
+    grew = await _growth(booked_api, act)
+
     route = "/api/orders/{order_id}"
     assert grew("orders_http_requests_total", method="GET", route=route, status="404") == 1
     assert grew("orders_http_request_duration_seconds_count", method="GET", route=route) == 1
-    assert grew("orders_webhooks_total", outcome="bad_signature") == 1
-    assert grew("orders_webhooks_total", outcome="accepted") == 1
-    assert grew("orders_webhooks_total", outcome="duplicate") == 1
+
+
+async def test_metrics_count_downstream_calls_and_statuses_entered(booked_api: Api) -> None:
+    async def act() -> None:
+        assert (await booked_api.create(order_body("metrics-1"))).status_code == 201
+
+    grew = await _growth(booked_api, act)
+
     assert (
         grew(
             "orders_downstream_calls_total",
@@ -103,10 +112,33 @@ async def test_metrics_count_requests_webhooks_downstream_calls_and_statuses(
         == 1
     )
     assert grew("orders_status_entered_total", status="pending") >= 1
+
+
+async def test_metrics_count_webhooks_by_outcome(booked_api: Api) -> None:
+    created = await booked_api.create(order_body("metrics-1"))
+    payment_id = created.json()["payment"]["id"]
+
+    async def act() -> None:
+        forged = event_body("evt-forged", payment_id)
+        forged_headers = {"content-type": "application/json", "x-signature": "t=1,v1=" + "0" * 64}
+        assert (await booked_api.post_event(forged, forged_headers)).status_code == 401
+        good = event_body("evt-good", payment_id)
+        assert (await booked_api.post_event(good, signed_headers(good))).status_code == 202
+        assert (await booked_api.post_event(good, signed_headers(good))).status_code == 200
+
+    grew = await _growth(booked_api, act)
+
+    assert grew("orders_webhooks_total", outcome="bad_signature") == 1
+    assert grew("orders_webhooks_total", outcome="accepted") == 1
+    assert grew("orders_webhooks_total", outcome="duplicate") == 1
+
+
+async def test_metrics_show_parked_orders_and_the_oldest_open_ones(booked_api: Api) -> None:
+    now = await _metrics(booked_api)
     # The book holds two parked orders, and its oldest pending order is weeks old.
-    assert _sample(after, "orders_parked") == 2
-    assert _sample(after, "orders_oldest_open_age_seconds", status="create_wallet_fail") > 86_400
-    assert _sample(after, "orders_oldest_open_age_seconds", status="pending") > 86_400
+    assert _sample(now, "orders_parked") == 2
+    assert _sample(now, "orders_oldest_open_age_seconds", status="create_wallet_fail") > 86_400
+    assert _sample(now, "orders_oldest_open_age_seconds", status="pending") > 86_400
 
 
 async def test_an_operator_retry_is_counted_with_the_step_retry_it_causes(booked_api: Api) -> None:

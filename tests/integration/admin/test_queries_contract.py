@@ -111,31 +111,51 @@ CASES = [
 ]
 
 
-async def test_search_and_figures_match_the_book(
+#: Order 99: a copy of order 1 (completed in 4 s, EUR, 10.50) created on day 79 = 2026-03-30,
+#: newer than every order of the book.
+LATE = replace(SPECS[0], n=99, day=79)
+
+
+@pytest.fixture
+async def booked(
     store: tuple[OrderRepository, OrderQueries],
-) -> None:
-    repository, queries = store
+) -> tuple[OrderRepository, OrderQueries]:
+    """``store`` holding the book's 16 orders."""
+    repository, _ = store
     for order in book():
         await repository.add(order)
-    search = SearchOrders(queries)
+    return store
 
+
+async def test_each_search_walks_the_matching_orders_in_its_order(
+    booked: tuple[OrderRepository, OrderQueries],
+) -> None:
+    search = SearchOrders(booked[1])
     for filters, sort, keep in CASES:
         expected = _expected(keep, sort.field, sort.descending)
         assert expected, "every case selects something"
         assert await _walk(search, filters, sort) == expected, (filters, sort)
 
-    # Stable under inserts: a page, then a newer order arrives, then the rest.
+
+async def test_a_walk_is_stable_under_inserts(
+    booked: tuple[OrderRepository, OrderQueries],
+) -> None:
+    repository, queries = booked
+    search = SearchOrders(queries)
     newest = OrderSort(SortField.CREATED_AT, DESC)
     first = await search.execute(OrderFilters(), newest, limit=5)
-    await repository.add(build(replace(SPECS[0], n=99, day=79)))
+    await repository.add(build(LATE))  # a newer order arrives between two pages
     rest = await _walk_from(search, newest, first.next_cursor)
     assert [o.id for o in first.orders] + rest == _expected(
         lambda s: True, SortField.CREATED_AT, True
     )
 
+
+async def test_the_figures_match_the_book(booked: tuple[OrderRepository, OrderQueries]) -> None:
+    repository, queries = booked
+    await repository.add(build(LATE))
     stats = await OrderStats(queries).execute(NOW)
-    # Written down from SPECS, plus order 99: a copy of order 1 (completed in 4 s, EUR, 10.50)
-    # created on day 79 = 2026-03-30.
+    # Written down from SPECS, plus order 99 (LATE).
     assert stats.total == 17
     assert stats.counts.of(OrderStatus.COMPLETED) == 7
     assert stats.counts.of(OrderStatus.PENDING) == 2

@@ -1,196 +1,26 @@
-"""The API served by uvicorn on a free loopback port, in the test's own event loop, so a test can
-look into the container it runs on (in-memory repository, fakes) between HTTP calls.
-
-Fakes are scripted through container overrides made in ``yield`` fixtures and undone after.
-"""
+"""Fixtures for the API tests: the app on loopback with the fake gateway (tests/support/api.py)."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-import socket
-import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import AsyncIterator
 
-import httpx
 import pytest
-import uvicorn
-from dependency_injector import providers
-from litestar import Litestar
 
 from adapters.clock import SystemClock
 from adapters.fakes import FakePaymentGateway
-from adapters.memory import InMemoryOrderRepository
-from application.ports import WebhookEventLog
-from entrypoints.api.app import create_app
-from entrypoints.api.signature import signature_header
-from entrypoints.container import Container
 from entrypoints.settings import Settings
-
-SECRET = "whsec_current_0123456789"
-OLD_SECRET = "whsec_previous_9876543210"
-PROBLEM = "application/problem+json"
-#: RATE_LIMIT_PER_MINUTE for tests that must never be throttled.
-UNLIMITED = 1_000_000
-
-Configure = Callable[[Container], None]
-
-
-def order_body(reference_id: str = "ref-1", **overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "reference_id": reference_id,
-        "pool_id": "pool-1",
-        "token_symbol": "USDC",
-        "amount_token": "12.500000",
-        "min_amount_token_receive": "12.4",
-        "price_tolerance_percent": "1.5",
-        "fiat_currency": "EUR",
-        "price_fiat": "13.10",
-        "passkey": {"credential_id": f"cred-{reference_id}", "public_key": f"pk-{reference_id}"},
-    }
-    body.update(overrides)
-    return body
-
-
-def event_body(event_id: str, payment_id: str, *, type_: str = "payment.updated") -> bytes:
-    return json.dumps(
-        {
-            "id": event_id,
-            "type": type_,
-            "created_at": "2026-01-01T00:00:00Z",
-            "data": {"payment_id": payment_id, "status": "completed"},
-        }
-    ).encode()
-
-
-def signed_headers(
-    body: bytes, *, secrets: tuple[str, ...] = (SECRET,), at: float | None = None
-) -> dict[str, str]:
-    timestamp = int(time.time() if at is None else at)
-    return {
-        "content-type": "application/json",
-        "x-signature": signature_header(secrets, timestamp, body),
-    }
-
-
-class _Server(uvicorn.Server):
-    """uvicorn, told to stop by an event rather than noticing on its 0.1 s tick: every test
-    starts and stops a server, and the tick alone would add seconds to the suite."""
-
-    stopping: asyncio.Event
-
-    async def main_loop(self) -> None:
-        self.stopping = asyncio.Event()
-        await self.on_tick(0)  # sets the Date header once
-        await self.stopping.wait()
-
-    def stop(self) -> None:
-        # Not force_exit: that would skip the lifespan shutdown this suite relies on.
-        self.should_exit = True
-        self.stopping.set()
-
-
-@asynccontextmanager
-async def serve(app: Litestar) -> AsyncIterator[str]:
-    """Serve ``app`` with uvicorn on a free loopback port until the block ends."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app, lifespan="on", log_level="warning", access_log=False, ws="none", http="h11"
-    )
-    server = _Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        while not server.started:
-            if task.done():
-                task.result()
-                raise RuntimeError("uvicorn stopped before it started")
-            await asyncio.sleep(0.002)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        if server.started:
-            server.stop()
-        else:
-            server.should_exit = True
-        await task
-        sock.close()
-
-
-@dataclass
-class Api:
-    """A running API, an HTTP client to it and the container behind it."""
-
-    client: httpx.AsyncClient
-    container: Container
-    gateway: FakePaymentGateway
-
-    @property
-    def repository(self) -> InMemoryOrderRepository:
-        repository = self.container.repository()
-        assert isinstance(repository, InMemoryOrderRepository)
-        return repository
-
-    @property
-    def webhook_log(self) -> WebhookEventLog:
-        log: WebhookEventLog = self.container.webhook_log()
-        return log
-
-    async def create(self, body: dict[str, Any]) -> httpx.Response:
-        return await self.client.post("/api/orders", json=body)
-
-    async def post_event(self, body: bytes, headers: dict[str, str]) -> httpx.Response:
-        return await self.client.post("/api/webhooks/payments", content=body, headers=headers)
+from tests.support.api import Api, StartApi, api_settings, api_starter
 
 
 @pytest.fixture
 def settings() -> Settings:
-    # A limit no test reaches: the rate limit itself is tested in tests/integration/admin.
-    return Settings(
-        mode="dev",
-        payment_webhook_secrets=(SECRET, OLD_SECRET),
-        rate_limit_per_minute=UNLIMITED,
-    )
+    return api_settings()
 
 
 @pytest.fixture
 def gateway() -> FakePaymentGateway:
     """The zero-latency fake gateway every API test runs against; tests script its faults."""
     return FakePaymentGateway(SystemClock())
-
-
-StartApi = Callable[..., Any]
-
-
-def api_starter(settings: Settings, gateway: FakePaymentGateway) -> StartApi:
-    """``async with start(configure) as api``: the app with the fake gateway (and whatever
-    ``configure`` overrides) on a real port. Overrides are undone when the block ends."""
-
-    @asynccontextmanager
-    async def start(configure: Configure | None = None) -> AsyncIterator[Api]:
-        seen: list[Container] = []
-
-        def setup(container: Container) -> None:
-            seen.append(container)
-            container.payment_gateway.override(providers.Object(gateway))
-            if configure is not None:
-                configure(container)
-
-        app = create_app(settings, configure=setup)
-        try:
-            async with (
-                serve(app) as url,
-                httpx.AsyncClient(base_url=url, timeout=10) as client,
-            ):
-                yield Api(client=client, container=seen[0], gateway=gateway)
-        finally:
-            for container in seen:
-                container.reset_override()
-
-    return start
 
 
 @pytest.fixture
@@ -201,14 +31,7 @@ def start_api(settings: Settings, gateway: FakePaymentGateway) -> StartApi:
 @pytest.fixture(scope="module")
 def start_api_module() -> StartApi:
     """``start_api`` for a module-scoped server (the bad-input cases share one)."""
-    return api_starter(
-        Settings(
-            mode="dev",
-            payment_webhook_secrets=(SECRET, OLD_SECRET),
-            rate_limit_per_minute=UNLIMITED,
-        ),
-        FakePaymentGateway(SystemClock()),
-    )
+    return api_starter(api_settings(), FakePaymentGateway(SystemClock()))
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 
 from entrypoints.settings import Settings
 from tests.services import free_port
@@ -129,7 +128,6 @@ def _ask_health(port: int) -> socket.socket:
     return client
 
 
-@pytest.mark.mongo
 def test_two_workers_both_answer_and_all_stop_on_sigterm(mongo_uri: str, tmp_path: Path) -> None:
     port = free_port()
     env = _env(

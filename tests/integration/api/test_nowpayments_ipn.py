@@ -18,15 +18,8 @@ from adapters.fakes import FakePaymentGateway, RecordingScheduler
 from entrypoints.container import Container
 from entrypoints.sandbox.nowpayments import sign_ipn, write_object
 from entrypoints.settings import Settings
-from tests.integration.api.conftest import (
-    PROBLEM,
-    SECRET,
-    UNLIMITED,
-    Api,
-    StartApi,
-    api_starter,
-    order_body,
-)
+from tests.support.api import PROBLEM, SECRET, UNLIMITED, Api, StartApi, api_starter
+from tests.support.orders import order_body
 
 IPN_SECRET = "np_ipn_secret_0123456789"
 PATH = "/api/webhooks/nowpayments"

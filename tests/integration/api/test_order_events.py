@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.integration.api.conftest import PROBLEM, Api, event_body, order_body, signed_headers
+from tests.support.api import PROBLEM, Api, event_body, signed_headers
+from tests.support.orders import order_body
 
 PATH = "/api/orders/{}/events"
 STRAIGHT_THROUGH = [

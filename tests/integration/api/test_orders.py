@@ -6,7 +6,8 @@ import asyncio
 from decimal import Decimal
 
 from adapters.fakes import Fault
-from tests.integration.api.conftest import PROBLEM, Api, order_body
+from tests.support.api import PROBLEM, Api
+from tests.support.orders import order_body
 
 REPLAYED = "idempotent-replayed"
 

@@ -12,7 +12,7 @@ from adapters.fakes import RecordingScheduler
 from adapters.memory import InMemoryOrderRepository
 from application.errors import InfrastructureUnavailable
 from entrypoints.container import Container
-from tests.integration.api.conftest import PROBLEM, Api, StartApi
+from tests.support.api import PROBLEM, Api, StartApi
 
 
 class UnreachableRepository(InMemoryOrderRepository):

@@ -14,7 +14,8 @@ from adapters.clock import SystemClock
 from adapters.fakes import FakePaymentGateway
 from entrypoints.settings import Settings
 from tests.contract.mongo import fresh_database
-from tests.integration.api.conftest import SECRET, UNLIMITED, Api, StartApi, api_starter, order_body
+from tests.support.api import SECRET, UNLIMITED, Api, StartApi, api_starter
+from tests.support.orders import order_body
 
 #: An RFC 3339 time in UTC, always with exactly three fraction digits (docs/api.md).
 _MS_TIME = re.compile(r'"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"')
@@ -86,7 +87,6 @@ async def mongo_api(mongo_uri: str) -> AsyncIterator[Api]:
             yield api
 
 
-@pytest.mark.mongo
 async def test_replays_and_reads_are_byte_equal_on_mongo(mongo_api: Api) -> None:
     await _same_bytes_everywhere(mongo_api, "ref-bytes-mongo")
     assert mongo_api.gateway.create_calls == 1

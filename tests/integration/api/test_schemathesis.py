@@ -34,7 +34,7 @@ from schemathesis.specs.openapi.checks import (
 from entrypoints.api.app import create_app
 from entrypoints.api.signature import signature_header
 from entrypoints.settings import Settings
-from tests.integration.api.conftest import SECRET
+from tests.support.api import SECRET
 
 MIN_REQUESTS = 500
 WEBHOOK_PATH = "/api/webhooks/payments"

@@ -23,8 +23,6 @@ from entrypoints.api.rate_limit import KEY_PREFIX, SharedCounter
 from tests.integration.api.test_api_command import CLI, _env
 from tests.services import free_port
 
-pytestmark = pytest.mark.redis
-
 LIMIT = 6
 
 

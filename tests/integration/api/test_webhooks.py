@@ -14,16 +14,8 @@ from adapters.clock import SystemClock
 from adapters.fakes import RecordingScheduler
 from entrypoints.api.signature import sign
 from entrypoints.container import Container
-from tests.integration.api.conftest import (
-    OLD_SECRET,
-    PROBLEM,
-    SECRET,
-    Api,
-    StartApi,
-    event_body,
-    order_body,
-    signed_headers,
-)
+from tests.support.api import OLD_SECRET, PROBLEM, SECRET, Api, StartApi, event_body, signed_headers
+from tests.support.orders import order_body
 
 
 async def _paid_order(api: Api, reference_id: str = "ref-paid") -> tuple[str, str]:

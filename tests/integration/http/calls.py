@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tests.downstream_requests import payment_request, transfer_request
 from tests.integration.http.harness import Adapters
+from tests.support.downstream_requests import payment_request, transfer_request
 
 ENDPOINTS = ("create_payment", "get_payment", "create_wallet", "send_transfer", "get_transfer")
 

@@ -23,6 +23,7 @@ from adapters.http import (
     build_client,
 )
 from entrypoints.sandbox import (
+    Endpoint,
     EndpointFaults,
     FaultKind,
     SandboxConfig,
@@ -81,7 +82,7 @@ class SandboxControl:
         answer = await self.client.put("/sandbox/config", content=msgspec.json.encode(knobs))
         answer.raise_for_status()
 
-    async def script(self, endpoint: str, *faults: FaultKind, **knobs: Any) -> None:
+    async def script(self, endpoint: Endpoint, *faults: FaultKind, **knobs: Any) -> None:
         """The next calls of ``endpoint`` fail with ``faults``, one each (nothing else changes
         but the knobs given)."""
         current = msgspec.convert((await self.client.get("/sandbox/config")).json(), SandboxKnobs)

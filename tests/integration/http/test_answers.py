@@ -17,9 +17,9 @@ from adapters.http import CallRetryPolicy, MalformedAnswer
 from adapters.http.bodies import parse_retry_after
 from application.errors import PermanentDownstreamError, TransientDownstreamError
 from entrypoints.sandbox import serve_in_thread
-from tests.downstream_requests import payment_request
 from tests.integration.http.calls import call
 from tests.integration.http.harness import API_KEY, Adapters, SandboxControl
+from tests.support.downstream_requests import payment_request
 
 GOOD_PAYMENT = (
     b'{"id":"pay_1","token":"tok","checkout_url":"http://x/c/pay_1","status":"pending",'

@@ -17,10 +17,12 @@ from adapters.fakes import FakePaymentGateway
 from adapters.http import CallRetryPolicy, CircuitOpen
 from application.errors import RequestRefused, TransientDownstreamError
 from entrypoints.container import Container
+from entrypoints.sandbox import FaultKind
 from entrypoints.settings import Settings
-from tests.downstream_requests import payment_request
-from tests.integration.api.conftest import SECRET, UNLIMITED, Api, api_starter, order_body
 from tests.integration.http.harness import Adapters, SandboxControl
+from tests.support.api import SECRET, UNLIMITED, Api, api_starter
+from tests.support.downstream_requests import payment_request
+from tests.support.orders import order_body
 
 #: One failed attempt more than this opens the gateway's circuit in these tests.
 THRESHOLD = 2
@@ -89,7 +91,7 @@ async def test_an_unbuildable_request_is_permanent_and_the_breaker_stays_closed(
 async def test_a_400_answer_is_permanent_and_does_not_open_the_circuit(
     sandbox: SandboxControl, fragile: Adapters
 ) -> None:
-    await sandbox.script("create_payment", *["bad_request"] * (THRESHOLD + 1))
+    await sandbox.script("create_payment", *_times("bad_request", THRESHOLD + 1))
     for _ in range(THRESHOLD + 1):
         with pytest.raises(RequestRefused):
             await fragile.gateway.create_payment(payment_request(), idempotency_key="ref-1")
@@ -104,7 +106,7 @@ async def test_the_control_transient_failures_do_open_the_circuit(
     sandbox: SandboxControl, fragile: Adapters
 ) -> None:
     # Proof that THRESHOLD failures are enough to open it, so the tests above could fail.
-    await sandbox.script("create_payment", *["error"] * (THRESHOLD + 1))
+    await sandbox.script("create_payment", *_times("error", THRESHOLD + 1))
     with pytest.raises(CircuitOpen):
         await fragile.gateway.create_payment(payment_request(), idempotency_key="ref-1")
     assert await sandbox.calls("create_payment") == THRESHOLD
@@ -113,7 +115,7 @@ async def test_the_control_transient_failures_do_open_the_circuit(
 async def test_a_gateway_400_is_a_422_to_the_caller_and_leaves_creation_open(
     sandbox: SandboxControl, api: Api
 ) -> None:
-    await sandbox.script("create_payment", *["bad_request"] * (THRESHOLD + 1))
+    await sandbox.script("create_payment", *_times("bad_request", THRESHOLD + 1))
     for n in range(THRESHOLD + 1):
         response = await api.create(order_body(f"ref-refused-{n}"))
         assert response.status_code == 422, response.text
@@ -151,3 +153,7 @@ async def test_value_equal_amounts_sent_at_once_are_one_payment(
     )
     assert sequential.status_code == 201
     assert sequential.content == answers[0].content
+
+
+def _times(fault: FaultKind, count: int) -> list[FaultKind]:
+    return [fault] * count

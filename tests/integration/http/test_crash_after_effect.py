@@ -8,9 +8,9 @@ import pytest
 
 from adapters.http import CallRetryPolicy
 from application.errors import DownstreamTimeout, TransientDownstreamError
-from tests.downstream_requests import transfer_request
 from tests.integration.http.calls import call
 from tests.integration.http.harness import Adapters, SandboxControl
+from tests.support.downstream_requests import transfer_request
 
 KEY = "ord_1:send_token"
 

@@ -14,9 +14,9 @@ import pytest
 
 from adapters.mongo import close_client, make_client
 from entrypoints.sandbox import SandboxKnobs
-from tests.integration.api.conftest import order_body
 from tests.integration.http.harness import SandboxControl
 from tests.integration.http.nowpayments_api import nowpayments_api
+from tests.support.orders import order_body
 
 pytestmark = pytest.mark.mongo
 

@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.api.conftest import order_body
 from tests.integration.http.harness import SandboxControl
 from tests.integration.http.nowpayments_api import nowpayments_api
+from tests.support.orders import order_body
 
 
 @pytest.fixture
@@ -47,6 +47,25 @@ async def _order_becomes(client: httpx.AsyncClient, order_id: str, status: str) 
     raise AssertionError(f"order {order_id} never became {status}: {order}")
 
 
+async def _ipns(sandbox: SandboxControl, payment_id: str) -> list[dict[str, Any]]:
+    ipns: list[dict[str, Any]] = (
+        await sandbox.client.get(f"/sandbox/nowpayments/{payment_id}")
+    ).json()["ipns"]
+    return ipns
+
+
+async def _ipns_delivered(sandbox: SandboxControl, payment_id: str, count: int) -> None:
+    """Wait (5 s at most) until the sandbox has sent ``count`` IPNs and the service answered the
+    last one 2xx."""
+    ipns: list[dict[str, Any]] = []
+    for _ in range(500):
+        ipns = await _ipns(sandbox, payment_id)
+        if len(ipns) >= count and ipns[-1]["status"] == "delivered":
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{count} IPNs never delivered: {ipns}")
+
+
 async def test_an_order_paid_in_crypto_completes_through_the_ipn(
     sandbox: SandboxControl, api: httpx.AsyncClient
 ) -> None:
@@ -68,12 +87,7 @@ async def test_an_order_paid_in_crypto_completes_through_the_ipn(
     # An under-payment: the IPN arrives, the order stays pending.
     half = f"{float(payment['pay_amount']) / 2:.9f}"
     await sandbox.client.post(f"/sandbox/nowpayments/{payment['id']}/pay", params={"amount": half})
-    for _ in range(200):
-        ipns = (await sandbox.client.get(f"/sandbox/nowpayments/{payment['id']}")).json()["ipns"]
-        if ipns and ipns[-1]["status"] == "delivered":
-            break
-        await asyncio.sleep(0.01)
-    assert ipns[-1]["status"] == "delivered"
+    await _ipns_delivered(sandbox, payment["id"], 1)
     # Not paid: the order stays pending, and keeps what was sent (for a refund) with a reason.
     underpaid = await _order_shows(api, order["id"], lambda o: o["payment"]["paid_amount"])
     assert underpaid["status"] == "pending"
@@ -91,8 +105,9 @@ async def test_an_order_paid_in_crypto_completes_through_the_ipn(
     )
     done = await _order_becomes(api, order["id"], "completed")
     assert done["transfer"]["status"] == "confirmed"
+    delivered = len(await _ipns(sandbox, payment["id"]))
     await sandbox.client.post(f"/sandbox/nowpayments/{payment['id']}/ipn")
-    await asyncio.sleep(0.2)
+    await _ipns_delivered(sandbox, payment["id"], delivered + 1)  # and answered by the API
     again = (await api.get(f"/api/orders/{order['id']}")).json()
     assert again["status"] == "completed"
     assert again["history"] == done["history"]

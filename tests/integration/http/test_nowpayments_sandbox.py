@@ -20,13 +20,13 @@ from application.ports import PaymentState
 from entrypoints.api.nowpayments_signature import verify_ipn
 from entrypoints.sandbox import serve_in_thread
 from entrypoints.sandbox.nowpayments import js_number, write_object
-from tests.downstream_requests import payment_request
 from tests.integration.http.harness import (
     FAST_RETRY,
     NOWPAYMENTS_API_KEY,
     NOWPAYMENTS_IPN_SECRET,
     SandboxControl,
 )
+from tests.support.downstream_requests import payment_request
 
 NODE_SCRIPT = Path(__file__).parents[2] / "vectors" / "nowpayments_ipn.js"
 

@@ -16,11 +16,12 @@ from application.errors import (
     PermanentDownstreamError,
     TransientDownstreamError,
 )
-from tests.downstream_requests import payment_request
+from entrypoints.sandbox import Endpoint, FaultKind
 from tests.integration.http.calls import ENDPOINTS, call, prepare
 from tests.integration.http.harness import Adapters, SandboxControl
+from tests.support.downstream_requests import payment_request
 
-TRANSIENT: dict[str, type[TransientDownstreamError]] = {
+TRANSIENT: dict[FaultKind, type[TransientDownstreamError]] = {
     "error": TransientDownstreamError,
     "timeout": DownstreamTimeout,
     "rate_limit": RateLimited,
@@ -31,7 +32,7 @@ TRANSIENT: dict[str, type[TransientDownstreamError]] = {
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
 @pytest.mark.parametrize("fault", list(TRANSIENT))
 async def test_transient_failures_are_retried_until_an_answer(
-    sandbox: SandboxControl, adapters: Adapters, endpoint: str, fault: str
+    sandbox: SandboxControl, adapters: Adapters, endpoint: Endpoint, fault: FaultKind
 ) -> None:
     payment_id = await prepare(adapters, endpoint)
     await sandbox.script(endpoint, fault, fault, retry_after_seconds=0)
@@ -44,7 +45,7 @@ async def test_transient_failures_are_retried_until_an_answer(
 @pytest.mark.parametrize("endpoint", ["create_payment", "send_transfer"])
 @pytest.mark.parametrize("fault", list(TRANSIENT))
 async def test_transient_failures_surface_when_attempts_run_out(
-    sandbox: SandboxControl, adapters: Adapters, endpoint: str, fault: str
+    sandbox: SandboxControl, adapters: Adapters, endpoint: Endpoint, fault: FaultKind
 ) -> None:
     await sandbox.script(endpoint, fault, fault, fault, "error", retry_after_seconds=0)
 
@@ -71,7 +72,7 @@ async def test_exhaustion_surfaces_the_last_failure(
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
 async def test_a_rejected_call_is_not_retried(
-    sandbox: SandboxControl, adapters: Adapters, endpoint: str
+    sandbox: SandboxControl, adapters: Adapters, endpoint: Endpoint
 ) -> None:
     payment_id = await prepare(adapters, endpoint)
     await sandbox.script(endpoint, "bad_request")

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pymongo import monitoring
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import OperationFailure
+from pymongo.client_options import ClientOptions
 
 from adapters.mongo import (
     ConcernRejected,
@@ -23,8 +23,7 @@ from adapters.mongo import (
 )
 from application.ports import WebhookEvent
 from tests.contract.orders import at, new_order, paid
-
-pytestmark = pytest.mark.mongo
+from tests.integration.mongo.failpoints import FaultyClient
 
 Db = AsyncDatabase[dict[str, Any]]
 DRIVERS = ("pymongo", "motor")
@@ -79,9 +78,11 @@ async def test_the_defaults_fail_fast(driver: str) -> None:
     client = make_client("mongodb://127.0.0.1:9/", driver)
     try:
         options = client.options
+        assert isinstance(options, ClientOptions)
         assert options.server_selection_timeout == 1.0
         assert options.timeout is None  # an operation budget would override server selection
         in_uri = make_client("mongodb://127.0.0.1:9/?serverSelectionTimeoutMS=4000", driver)
+        assert isinstance(in_uri.options, ClientOptions)
         assert in_uri.options.server_selection_timeout == 4.0
         await close_client(in_uri)
     finally:
@@ -134,56 +135,32 @@ async def test_every_write_and_read_of_the_adapters_carries_the_durable_concerns
     assert [(name, rc) for name, rc in reads if rc != {"level": "majority"}] == []
 
 
-async def _fail_next(db: Db, command: str, app_name: str, **data: Any) -> None:
-    """Arm ``failCommand`` for one ``command`` of the client named ``app_name`` only."""
-    try:
-        await db.client.admin.command(
-            "configureFailPoint",
-            "failCommand",
-            mode={"times": 1},
-            data={"failCommands": [command], "appName": app_name, **data},
-        )
-    except OperationFailure as exc:  # a mongod started without enableTestCommands
-        pytest.skip(f"the server has no failCommand failpoint: {exc}")
-
-
 async def test_a_read_concern_the_server_refuses_is_reported_never_weakened(
-    db: Db, mongo_uri: str
+    faulty: FaultyClient,
 ) -> None:
-    await ensure_schema(db)
-    app_name = f"no-majority-{db.name}"
-    client = make_client(mongo_uri, "pymongo", appname=app_name)
-    try:
-        database = get_database(client, db.name)
-        # 148 ReadConcernMajorityNotEnabled: a mongod whose majority reads are turned off.
-        await _fail_next(db, "find", app_name, errorCode=148)
-        with pytest.raises(ConcernRejected, match="readConcernLevel=") as raised:
-            await MongoOrderRepository(database).get("some-order")
-        assert raised.value.code == 148
-        # The same at startup and in db-init: ensure_schema reads once with the read concern.
-        await _fail_next(db, "find", app_name, errorCode=148)
-        with pytest.raises(ConcernRejected):
-            await ensure_schema(database)
-    finally:
-        await close_client(client)
+    # 148 ReadConcernMajorityNotEnabled: a mongod whose majority reads are turned off.
+    await faulty.fail_next("find", errorCode=148)
+    with pytest.raises(ConcernRejected, match="readConcernLevel=") as raised:
+        await MongoOrderRepository(faulty.database).get("some-order")
+    assert raised.value.code == 148
+
+
+async def test_a_read_concern_the_server_refuses_stops_startup_and_db_init(
+    faulty: FaultyClient,
+) -> None:
+    # ensure_schema (startup, db-init) reads once with the read concern.
+    await faulty.fail_next("find", errorCode=148)
+    with pytest.raises(ConcernRejected):
+        await ensure_schema(faulty.database)
 
 
 async def test_a_write_concern_the_server_cannot_satisfy_is_reported(
-    db: Db, mongo_uri: str
+    faulty: FaultyClient,
 ) -> None:
-    await ensure_schema(db)
-    app_name = f"unsatisfiable-{db.name}"
-    client = make_client(mongo_uri, "pymongo", appname=app_name)
-    try:
-        repository = MongoOrderRepository(get_database(client, db.name))
-        await _fail_next(
-            db,
-            "insert",
-            app_name,
-            writeConcernError={"code": 100, "errmsg": "Not enough data-bearing nodes"},
-        )
-        with pytest.raises(ConcernRejected) as raised:
-            await repository.add(new_order(1))
-        assert raised.value.code == 100
-    finally:
-        await close_client(client)
+    repository = MongoOrderRepository(faulty.database)
+    await faulty.fail_next(
+        "insert", writeConcernError={"code": 100, "errmsg": "Not enough data-bearing nodes"}
+    )
+    with pytest.raises(ConcernRejected) as raised:
+        await repository.add(new_order(1))
+    assert raised.value.code == 100

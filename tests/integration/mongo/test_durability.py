@@ -31,8 +31,6 @@ from application.ports import WebhookEvent
 from tests.contract.orders import at, new_order, paid
 from tests.integration.mongo.server_process import SecantusProcess
 
-pytestmark = pytest.mark.mongo
-
 CYCLES = 5
 #: Per cycle: this many orders inserted then saved once, and as many webhook events recorded
 #: then given an outcome: four acknowledged writes per n, all in flight together.

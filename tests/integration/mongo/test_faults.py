@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import OperationFailure
 
 from adapters.mongo import (
     MongoOrderRepository,
@@ -23,8 +22,7 @@ from application.errors import CorruptDocument, InfrastructureUnavailable
 from application.ports import WebhookEvent
 from tests.contract.mongo import short_lived_client
 from tests.contract.orders import at, new_order
-
-pytestmark = pytest.mark.mongo
+from tests.integration.mongo.failpoints import FaultyClient
 
 Db = AsyncDatabase[dict[str, Any]]
 
@@ -133,45 +131,26 @@ async def test_the_readiness_ping_gives_up_before_the_drivers_own_timeouts() -> 
     gc.collect()
 
 
-async def _fail_next(db: Db, command: str, app_name: str, **data: Any) -> None:
-    """Arm ``failCommand`` for one ``command`` of the client named ``app_name`` only."""
-    try:
-        await db.client.admin.command(
-            "configureFailPoint",
-            "failCommand",
-            mode={"times": 1},
-            data={"failCommands": [command], "appName": app_name, **data},
-        )
-    except OperationFailure as exc:  # a mongod started without enableTestCommands
-        pytest.skip(f"the server has no failCommand failpoint: {exc}")
-
-
 @pytest.mark.parametrize(
     "fault",
     [{"closeConnection": True}, {"errorCode": 50}],  # network drop; MaxTimeMSExpired
     ids=["connection-dropped", "write-timed-out"],
 )
 async def test_a_save_that_fails_in_transit_is_transient_and_writes_nothing(
-    db: Db, mongo_uri: str, fault: dict[str, Any]
+    faulty: FaultyClient, fault: dict[str, Any]
 ) -> None:
-    await ensure_schema(db)
-    app_name = f"faulty-{db.name}"
-    client = short_lived_client(mongo_uri, "pymongo", appname=app_name)
-    try:
-        repository = MongoOrderRepository(get_database(client, db.name))
-        await repository.add(new_order(1))
-        order = await repository.get_by_reference_id("ref-1")
-        assert order is not None
-        order.mark_paid(at(1))
-        await _fail_next(db, "update", app_name, **fault)
+    repository = MongoOrderRepository(faulty.database)
+    await repository.add(new_order(1))
+    order = await repository.get_by_reference_id("ref-1")
+    assert order is not None
+    order.mark_paid(at(1))
+    await faulty.fail_next("update", **fault)
 
-        with pytest.raises(InfrastructureUnavailable):
-            await repository.save(order, expected_version=0)
+    with pytest.raises(InfrastructureUnavailable):
+        await repository.save(order, expected_version=0)
 
-        stored = await repository.get(order.id)
-        assert stored is not None
-        assert (stored.version, stored.status.value) == (0, "pending")
-        await repository.save(order, expected_version=0)  # the caller's retry goes through
-        assert order.version == 1
-    finally:
-        await close_client(client)
+    stored = await repository.get(order.id)
+    assert stored is not None
+    assert (stored.version, stored.status.value) == (0, "pending")
+    await repository.save(order, expected_version=0)  # the caller's retry goes through
+    assert order.version == 1

@@ -20,18 +20,9 @@ import pytest
 from adapters.clock import SystemClock
 from adapters.fakes import FakePaymentGateway
 from entrypoints.settings import Settings
-from tests.integration.api.conftest import (
-    PROBLEM,
-    SECRET,
-    UNLIMITED,
-    api_starter,
-    event_body,
-    order_body,
-    signed_headers,
-)
 from tests.integration.mongo.server_process import SecantusProcess
-
-pytestmark = pytest.mark.mongo
+from tests.support.api import PROBLEM, SECRET, UNLIMITED, api_starter, event_body, signed_headers
+from tests.support.orders import order_body
 
 #: An outage must be answered well before the old ~10.5 s; the design target is under 2 s.
 GENEROUS_BOUND_SECONDS = 5.0

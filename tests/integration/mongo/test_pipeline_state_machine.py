@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 
-import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import run_state_machine_as_test
 
@@ -14,8 +13,6 @@ from adapters.mongo.client import MongoClient
 from application.ports import OrderRepository
 from tests.contract.mongo import short_lived_client
 from tests.unit.test_state_machine import OrderPipeline
-
-pytestmark = pytest.mark.mongo
 
 EXAMPLES = int(os.environ.get("MONGO_STATE_MACHINE_EXAMPLES", "10"))
 

@@ -11,12 +11,10 @@ import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import WriteError
 
-from adapters.mongo import INDEXES, ORDER_VALIDATOR, close_client, ensure_schema
+from adapters.mongo import INDEXES, ORDER_VALIDATOR, close_client, ensure_schema, get_database
 from entrypoints.commands import db_init
 from tests.contract.mongo import short_lived_client
 from tests.contract.orders import new_order
-
-pytestmark = pytest.mark.mongo
 
 Db = AsyncDatabase[dict[str, Any]]
 
@@ -202,7 +200,7 @@ def test_db_init_command_creates_then_reports_up_to_date(
 async def _index_of(uri: str, db_name: str, collection: str, index: str) -> dict[str, Any]:
     client = short_lived_client(uri, "pymongo")
     try:
-        return (await _indexes(client[db_name], collection))[index]
+        return (await _indexes(get_database(client, db_name), collection))[index]
     finally:
         await close_client(client)
 
@@ -262,7 +260,7 @@ async def test_the_ttl_index_deletes_events_older_than_the_retention(tmp_path: A
     server.start()
     client = short_lived_client(f"{server.uri}?retryWrites=false", "pymongo")
     try:
-        db = client["ttl"]
+        db = get_database(client, "ttl")
         await ensure_schema(db, webhook_retention_days=1)
         now = datetime.now(UTC)
         await db.webhook_events.insert_many(

@@ -19,9 +19,7 @@ from entrypoints import cli
 from entrypoints.commands.retry import retry_order
 from entrypoints.container import Container
 from entrypoints.settings import Settings
-from tests.integration.worker.conftest import Downstream, long_ago, running_worker
-
-pytestmark = pytest.mark.redis
+from tests.support.worker import Downstream, long_ago, running_worker
 
 
 async def test_retry_unparks_a_parked_order_and_the_worker_completes_it(

@@ -28,10 +28,8 @@ from domain import OrderStatus
 from entrypoints.settings import Settings
 from entrypoints.worker import GracefulWorker
 from entrypoints.worker.settings import TIMERS
-from tests.integration.worker.conftest import FAST_SWEEPS, Downstream, eventually, running_worker
 from tests.killable import RedisServer
-
-pytestmark = pytest.mark.redis
+from tests.support.worker import FAST_SWEEPS, Downstream, eventually, running_worker
 
 
 #: What SAQ's worker does right after its dequeue (saq/worker.py, Worker.process).
@@ -97,48 +95,50 @@ async def test_saq_own_sweep_aborts_a_job_in_that_gap(redis_url: str, queue: Red
         await close_queue(plain)
 
 
+@pytest.fixture
+async def short_grace(
+    redis_url: str, queue_name: str, queue: RedisQueue
+) -> AsyncIterator[WorkerQueue]:
+    """The test's queue with a dequeue grace of 0.3 s (``queue`` cleans its keys up)."""
+    short = make_queue(redis_url, queue_name, dequeue_grace_seconds=0.3)
+    await short.connect()
+    try:
+        yield short
+    finally:
+        await close_queue(short)
+
+
+async def _dequeued_in_the_gap(queue: WorkerQueue, name: str) -> Job:
+    """A job dequeued and not yet marked active, first seen by a sweep (noted, not swept)."""
+    await queue.enqueue("work", key=unique(name), timeout=60, retries=3)
+    job = await queue.dequeue(timeout=5)
+    assert job is not None
+    assert await sweep_now(queue) == []
+    return job
+
+
 async def test_a_job_whose_worker_died_after_dequeue_is_still_swept(
-    redis_url: str, queue_name: str, queue: RedisQueue
+    short_grace: WorkerQueue,
 ) -> None:
-    short = make_queue(redis_url, queue_name, dequeue_grace_seconds=0.3)
-    await short.connect()
-    try:
-        key = unique("orphan")
-        await short.enqueue("work", key=key, timeout=60, retries=3)
-        job = await short.dequeue(timeout=5)  # and the worker dies before marking it active
-        assert job is not None
-        assert await sweep_now(short) == []  # first seen in the gap: noted
-        await asyncio.sleep(0.5)  # past the grace, unchanged
-        assert await sweep_now(short) == [job.id]
-        again = await short.dequeue(timeout=5)
-        assert again is not None
-        assert again.key == key
-        assert await short.redis.hlen(short.limbo_key) == 0  # type: ignore[misc]
-    finally:
-        await close_queue(short)
+    job = await _dequeued_in_the_gap(short_grace, "orphan")  # and the worker dies here
+    await asyncio.sleep(0.5)  # past the grace, unchanged
+    assert await sweep_now(short_grace) == [job.id]
+    again = await short_grace.dequeue(timeout=5)
+    assert again is not None
+    assert again.key == job.key
+    assert await short_grace.redis.hlen(short_grace.limbo_key) == 0  # type: ignore[misc]
 
 
-async def test_a_new_dequeue_of_the_same_key_gets_a_new_grace(
-    redis_url: str, queue_name: str, queue: RedisQueue
-) -> None:
-    short = make_queue(redis_url, queue_name, dequeue_grace_seconds=0.3)
-    await short.connect()
-    try:
-        key = unique("again")
-        await short.enqueue("work", key=key, timeout=60, retries=3)
-        job = await short.dequeue(timeout=5)
-        assert job is not None
-        assert await sweep_now(short) == []
-        await mark_active(job)
-        await job.retry("failed")  # the run raised: requeued under the same key and id
-        await asyncio.sleep(0.5)
-        rerun = await short.dequeue(timeout=5)
-        assert rerun is not None
-        assert rerun.id == job.id
-        # Its note from the first dequeue is older than the grace, but it is another dequeue.
-        assert await sweep_now(short) == []
-    finally:
-        await close_queue(short)
+async def test_a_new_dequeue_of_the_same_key_gets_a_new_grace(short_grace: WorkerQueue) -> None:
+    job = await _dequeued_in_the_gap(short_grace, "again")
+    await mark_active(job)
+    await job.retry("failed")  # the run raised: requeued under the same key and id
+    await asyncio.sleep(0.5)
+    rerun = await short_grace.dequeue(timeout=5)
+    assert rerun is not None
+    assert rerun.id == job.id
+    # Its note from the first dequeue is older than the grace, but it is another dequeue.
+    assert await sweep_now(short_grace) == []
 
 
 class SweptInTheGap(WorkerQueue):

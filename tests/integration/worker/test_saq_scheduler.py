@@ -15,8 +15,6 @@ from adapters.saq import ADVANCE_ORDER_JOB, SaqJobScheduler, close_queue, job_ke
 from adapters.saq import make_queue as make_saq_queue
 from application.errors import InfrastructureUnavailable
 
-pytestmark = pytest.mark.redis
-
 
 def in_seconds(seconds: float) -> datetime:
     return datetime.now(UTC) + timedelta(seconds=seconds)

@@ -3,7 +3,6 @@ the fakes: orders go from paid to completed, retries and sweeps run, shutdown lo
 
 from __future__ import annotations
 
-import pytest
 from saq.job import Status
 from saq.queue.redis import RedisQueue
 
@@ -11,15 +10,13 @@ from adapters.fakes import Fault
 from adapters.saq import SaqJobScheduler, job_key
 from domain import OrderStatus, Step
 from entrypoints.settings import Settings
-from tests.integration.worker.conftest import (
+from tests.support.worker import (
     FAST_SWEEPS,
     Downstream,
     eventually,
     long_ago,
     running_worker,
 )
-
-pytestmark = pytest.mark.redis
 
 
 async def test_a_paid_order_is_completed_by_the_worker(
