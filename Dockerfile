@@ -21,6 +21,12 @@ COPY domain ./domain
 COPY application ./application
 COPY adapters ./adapters
 COPY entrypoints ./entrypoints
+# The vendor simulator (`orders-service sandbox`), the dev stack's supervisor (`orders-service
+# dev`) and the in-process pipeline of `orders-service simulate`: every command is registered at
+# start, so all three are in the image (the embedded servers' packages are not).
+COPY sandbox ./sandbox
+COPY devstack ./devstack
+COPY testkit ./testkit
 RUN pip install --no-deps . \
     && useradd --create-home --uid 10001 --user-group orders
 

@@ -47,7 +47,8 @@ from litestar import Litestar, get, post
 from litestar.params import FromPath, JSONBody
 
 from application.ports import PaymentState
-from bench.common import free_port, percentile
+from bench.common import percentile
+from devstack import free_port
 from domain import OrderStatus
 from entrypoints.api.schemas import (
     CreateOrderBody,
@@ -190,7 +191,7 @@ def _serve(kind: str, port: int) -> None:
     app: Any
     if kind == "floor":
         from entrypoints.api.app import create_app  # noqa: PLC0415
-        from entrypoints.logging import configure_logging  # noqa: PLC0415
+        from entrypoints.log_config import configure_logging  # noqa: PLC0415
 
         configure_logging(settings)
         app = create_app(settings, configure=_answer_one_order, freeze_startup_objects=True)
@@ -450,7 +451,7 @@ async def paced(port: int, requests: list[bytes], rate: float, concurrency: int)
 async def bench(
     args: argparse.Namespace, logs: Any
 ) -> tuple[list[Run], list[Comparison], dict[str, float]]:
-    from entrypoints.api.signature import signature_header  # noqa: PLC0415
+    from adapters.http.webhook_signature import signature_header  # noqa: PLC0415
 
     kinds = ["bare", "fastapi", "ours"]
     if args.floor:

@@ -23,8 +23,8 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from entrypoints import logging as logs
-from entrypoints.logging import bind_request, configure_logging, reset_logging
+from entrypoints import log_config as logs
+from entrypoints.log_config import bind_request, configure_logging, reset_logging
 from entrypoints.settings import Settings
 
 TARGET_US = 15.0

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import httpx
 
+from devstack import embedded_redis, free_port
 from entrypoints.api.rate_limit import SharedCounter
-from tests import services
 
 CLI = str(Path(sys.executable).with_name("orders-service"))
 
@@ -48,7 +48,7 @@ async def _counts(redis_url: str, n: int) -> list[float]:
 
 @contextmanager
 def _api(env_extra: dict[str, str]) -> Iterator[str]:
-    port = services.free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS", "MONGODB"))}
     env.update(ORDERS_MODE="dev", PAYMENT_WEBHOOK_SECRETS="s1", RATE_LIMIT_PER_MINUTE=str(10**9))
     env.update(env_extra)
@@ -99,11 +99,10 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--counts", type=int, default=20000)
     args = parser.parse_args()
-    redis_urls = services.redis_url()
-    redis_url = next(redis_urls)
-    if not urlsplit_has_db(redis_url):
-        redis_url = redis_url.rstrip("/") + f"/{1 + os.getpid() % 15}"
-    try:
+    with embedded_redis(os.environ.get("REDIS_URL")) as (server_url, _):
+        redis_url = server_url
+        if not urlsplit_has_db(redis_url):
+            redis_url = redis_url.rstrip("/") + f"/{1 + os.getpid() % 15}"
         print(
             _row("SharedCounter.count (one EVALSHA)", asyncio.run(_counts(redis_url, args.counts)))
         )
@@ -115,8 +114,6 @@ def main() -> None:
         print(_row("API GET 404, limit shared in Redis", shared))
         extra_us = (statistics.median(shared) - statistics.median(local)) * 1e6
         print(f"{'difference (median)':<44} {extra_us:+8.1f} µs")
-    finally:
-        redis_urls.close()
 
 
 def urlsplit_has_db(url: str) -> bool:

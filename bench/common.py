@@ -1,9 +1,9 @@
-"""Plumbing the benchmarks share: a free loopback port, a percentile, the sandbox as a process."""
+"""Plumbing the benchmarks share: a percentile and the sandbox as a process (free ports come from
+``devstack``)."""
 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -11,15 +11,10 @@ from collections.abc import Sequence
 
 import httpx
 
+from devstack import free_port
+
 #: The bearer key the benchmarks' sandbox expects on all three services.
 SANDBOX_API_KEY = "bench-key"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def percentile(values: Sequence[float], p: float) -> float:

@@ -1,1 +1,2 @@
-"""Entrypoints: the CLI, the HTTP app, the worker, the sandbox and the simulator."""
+"""Entrypoints: the ways into the service (CLI commands, the HTTP API, the SAQ worker) and what
+they share: the container that wires them, the settings and the logging configuration."""

@@ -29,6 +29,8 @@ from dependency_injector import containers, providers
 
 from adapters import http, mongo
 from adapters.clock import SystemClock
+from adapters.http.nowpayments_signature import IpnVerifier
+from adapters.http.webhook_signature import WebhookVerifier
 from adapters.instrumented import (
     InstrumentedOrderRepository,
     InstrumentedPaymentGateway,
@@ -55,8 +57,6 @@ from application.receive_webhook import ReceiveWebhook
 from application.retry_order_now import RetryOrderNow
 from application.search_orders import SearchOrders
 from application.sweepers import PollPendingPayments, ResumeStuckOrders, RetryFailedOrders
-from entrypoints.api.nowpayments_signature import IpnVerifier
-from entrypoints.api.signature import WebhookVerifier
 from entrypoints.settings import Settings, SettingsError
 
 T = TypeVar("T")

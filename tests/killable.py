@@ -1,14 +1,12 @@
 """Servers a test can kill and restart: a Redis and a SecantusDB Mongo-wire server, each a child
 process of its own on a fixed loopback port, so that clients reconnect to the same address.
 
-Unlike ``tests/services.py`` (one shared server per session), these belong to one test, which
-kills them with SIGKILL (no shutdown code runs, as in a crash) and starts them again.
+Unlike the session's servers (``tests/services.py``, ``devstack.servers``), these belong to one
+test, which kills them with SIGKILL (no shutdown code runs, as in a crash) and starts them again.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import shutil
 import signal
 import socket
@@ -17,9 +15,9 @@ import sys
 import time
 from pathlib import Path
 
-from tests.services import free_port, unavailable
+from devstack import LOOPBACK, free_port, signal_group
+from tests.services import unavailable
 
-LOOPBACK = "127.0.0.1"
 #: How long a server gets to accept connections after its start (a bound, not a measure).
 START_SECONDS = 30.0
 
@@ -68,8 +66,7 @@ class KillableServer:
     def kill(self) -> None:
         """SIGKILL: the server dies as in a crash."""
         if self.popen is not None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.popen.pid, signal.SIGKILL)
+            signal_group(self.popen.pid, signal.SIGKILL)
             self.popen.wait()
             self.popen = None
 

@@ -1,6 +1,4 @@
-"""The HTTP edge: the Litestar app (``entrypoints.api.app.create_app``), its wire schemas, the
-problem+json error mapping and the payment webhook's signature check.
-
-Nothing is imported here, so that the container can import :mod:`entrypoints.api.signature`
-without pulling in the app (which imports the container).
+"""The HTTP edge: the Litestar app (``entrypoints.api.app.create_app``), its wire schemas and the
+problem+json error mapping. The app imports the container, never the reverse (import-linter);
+the signature checks it calls live with the vendors' other wire code, in ``adapters/http/``.
 """

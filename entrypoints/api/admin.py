@@ -58,7 +58,7 @@ from entrypoints.api.schemas import (
     said,
     when,
 )
-from entrypoints.logging import bind_order
+from entrypoints.log_config import bind_order
 
 # --- authentication ----------------------------------------------------------------------------
 

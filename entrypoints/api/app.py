@@ -120,8 +120,8 @@ def create_app(
         dependencies=objects.providers(),
         lifespan=[lifespan],
         exception_handlers={Exception: handle_exception},
-        # Logging is configured once per process by entrypoints/logging.py (structlog); Litestar's
-        # default would replace the root logger's handlers at startup.
+        # Logging is configured once per process by entrypoints/log_config.py (structlog);
+        # Litestar's default would replace the root logger's handlers at startup.
         logging_config=None,
         request_max_body_size=MAX_BODY_BYTES,
         openapi_config=OpenAPIConfig(

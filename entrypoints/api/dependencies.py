@@ -23,12 +23,12 @@ from typing import Any, cast
 from litestar.datastructures import State
 from litestar.di import Provide
 
+from adapters.http.nowpayments_signature import IpnVerifier
+from adapters.http.webhook_signature import WebhookVerifier
 from application.check_readiness import CheckReadiness
 from application.create_order import CreateOrder
 from application.get_order import GetOrder
 from application.receive_webhook import ReceiveWebhook
-from entrypoints.api.nowpayments_signature import IpnVerifier
-from entrypoints.api.signature import WebhookVerifier
 from entrypoints.container import Container, resolve
 from entrypoints.settings import Settings
 

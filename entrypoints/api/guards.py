@@ -9,10 +9,10 @@ from typing import Any
 
 from litestar import Request
 
+from adapters.http.webhook_signature import SignatureError, WebhookVerifier
 from entrypoints.api.bodies import check_json_body
 from entrypoints.api.dependencies import objects_of
 from entrypoints.api.problems import SignatureRejected, UnsupportedMediaType
-from entrypoints.api.signature import SignatureError, WebhookVerifier
 
 
 def _is_json(media_type: str) -> bool:

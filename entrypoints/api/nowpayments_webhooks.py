@@ -23,16 +23,16 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 from litestar.params import HeaderParameter
 
-from application.receive_webhook import ReceiveWebhook, WebhookDelivery
-from entrypoints.api.bodies import InvalidBody
-from entrypoints.api.dependencies import objects_of
-from entrypoints.api.guards import require_json
-from entrypoints.api.nowpayments_signature import (
+from adapters.http.nowpayments_signature import (
     MAX_HEADER_LENGTH,
     IpnBodyError,
     IpnSignatureError,
     IpnVerifier,
 )
+from application.receive_webhook import ReceiveWebhook, WebhookDelivery
+from entrypoints.api.bodies import InvalidBody
+from entrypoints.api.dependencies import objects_of
+from entrypoints.api.guards import require_json
 from entrypoints.api.openapi import ApiOperation
 from entrypoints.api.problems import SignatureRejected, problem_responses
 from entrypoints.api.schemas import WebhookAck

@@ -15,8 +15,8 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from structlog.contextvars import clear_contextvars
 
 from adapters.instrumented.metrics import HTTP_LATENCY, HTTP_REQUESTS, WEBHOOKS, child
-from entrypoints import logging as logs
-from entrypoints.logging import bind_request
+from entrypoints import log_config as logs
+from entrypoints.log_config import bind_request
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}")
@@ -109,7 +109,7 @@ class ObservabilityMiddleware:
             child(HTTP_LATENCY, method, route).observe(elapsed)
             if is_webhook:
                 child(WEBHOOKS, _webhook_outcome(status, bytes(webhook_body))).inc()
-            # structlog's own bound logger (entrypoints/logging.py): no stdlib logging here.
+            # structlog's own bound logger (entrypoints/log_config.py): no stdlib logging here.
             logs.http_log.info(
                 "request",
                 method=method,

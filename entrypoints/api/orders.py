@@ -19,7 +19,7 @@ from entrypoints.api.guards import require_json_body
 from entrypoints.api.openapi import ApiOperation
 from entrypoints.api.problems import problem_responses
 from entrypoints.api.schemas import CreateOrderBody, EventView, OrderView, create_order_problems
-from entrypoints.logging import bind_order
+from entrypoints.log_config import bind_order
 from entrypoints.settings import Settings, origin_of
 
 REPLAYED_HEADER = "Idempotent-Replayed"

@@ -16,6 +16,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 from litestar.params import HeaderParameter, JSONBody
 
+from adapters.http.webhook_signature import MAX_HEADER_LENGTH
 from application.receive_webhook import (
     ReceiveWebhook,
     WebhookAnswer,
@@ -27,8 +28,7 @@ from entrypoints.api.guards import require_signed_json
 from entrypoints.api.openapi import ApiOperation
 from entrypoints.api.problems import problem_responses
 from entrypoints.api.schemas import PaymentWebhookBody, WebhookAck
-from entrypoints.api.signature import MAX_HEADER_LENGTH
-from entrypoints.logging import bind_order
+from entrypoints.log_config import bind_order
 
 #: The one event type acted on; another is recorded as ``ignored`` and answered 200.
 HANDLED_EVENT_TYPE = "payment.updated"

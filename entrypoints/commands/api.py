@@ -58,7 +58,7 @@ def app_from_env() -> Litestar:
     """One worker's app: settings from the environment, this process's logging, and the
     startup objects frozen out of the GC, as with one worker."""
     from entrypoints.api.app import create_app  # noqa: PLC0415
-    from entrypoints.logging import configure_logging  # noqa: PLC0415
+    from entrypoints.log_config import configure_logging  # noqa: PLC0415
 
     settings = Settings.from_env(runs_pipeline=True)
     configure_logging(settings)
@@ -71,7 +71,7 @@ def server_options(settings: Settings, *, host: str, port: int) -> dict[str, obj
         "host": host,
         "port": port,
         "log_level": settings.log_level,
-        # Logging is ours (entrypoints/logging.py); the API logs each request itself.
+        # Logging is ours (entrypoints/log_config.py); the API logs each request itself.
         "log_config": None,
         "access_log": False,
         # Off: the peer stays the peer in the ASGI scope; the rate limiter finds the client
@@ -113,7 +113,7 @@ def _run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    from entrypoints.logging import configure_logging  # noqa: PLC0415
+    from entrypoints.log_config import configure_logging  # noqa: PLC0415
 
     # The supervisor's own lines (workers started, stopped) in the same format.
     configure_logging(settings)

@@ -16,8 +16,8 @@ from collections.abc import Callable, Mapping
 import msgspec
 import uvicorn
 
-from entrypoints.sandbox import SandboxConfig, SandboxKnobs, create_sandbox_app, uniform_faults
 from entrypoints.settings import Settings, SettingsError
+from sandbox import SandboxConfig, SandboxKnobs, create_sandbox_app, uniform_faults
 
 #: flag → (environment variable, type, default, help)
 _KNOBS: dict[str, tuple[str, Callable[[str], float], float, str]] = {

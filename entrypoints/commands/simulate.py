@@ -18,7 +18,7 @@ from adapters.fakes import SimulatedCrash
 from application.errors import TransientDownstreamError
 from application.policy import OrderRetryPolicy
 from domain import OrderRequest, OrderStatus, Passkey, Step
-from entrypoints.simulation import World
+from testkit.pipeline import InProcessPipeline
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -107,7 +107,7 @@ async def simulate(
     rng = random.Random(seed)
     # Enough attempts that random transient faults never exhaust them; permanent faults are not
     # injected, so every paid order must complete.
-    world = World(
+    world = InProcessPipeline(
         seed=seed,
         fault_rate=fault_rate,
         retry_policy=OrderRetryPolicy(
@@ -145,7 +145,7 @@ async def simulate(
     return summary
 
 
-async def _summarise(world: World, paid_ids: set[str], started: float) -> Summary:
+async def _summarise(world: InProcessPipeline, paid_ids: set[str], started: float) -> Summary:
     statuses: Counter[str] = Counter()
     violations: list[str] = []
     transfers_by_order: Counter[str] = Counter(

@@ -51,8 +51,8 @@ def _run(args: argparse.Namespace) -> int:
         print("orders-service worker: --grace-seconds must not be negative", file=sys.stderr)
         return 2
     # Imported here: a refused start stops before loading the worker's stack.
-    from entrypoints.logging import configure_logging  # noqa: PLC0415
-    from entrypoints.metrics_server import serve_metrics  # noqa: PLC0415
+    from entrypoints.log_config import configure_logging  # noqa: PLC0415
+    from entrypoints.worker.metrics_server import serve_metrics  # noqa: PLC0415
     from entrypoints.worker.runner import run_worker  # noqa: PLC0415
 
     configure_logging(settings)

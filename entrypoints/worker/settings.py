@@ -18,7 +18,7 @@ from adapters.saq import ADVANCE_ORDER_JOB, DEFAULT_QUEUE_NAME, SaqJobScheduler,
 from application.advance_order import AdvanceOrder
 from application.sweepers import PollPendingPayments, ResumeStuckOrders, RetryFailedOrders
 from entrypoints.container import Container, resolve, running
-from entrypoints.logging import bind_job_context
+from entrypoints.log_config import bind_job_context
 from entrypoints.settings import Settings, SettingsError
 from entrypoints.worker import tasks
 from entrypoints.worker.tasks import Services, WorkerContext
@@ -127,7 +127,7 @@ def worker_settings(
         ],
         "startup": startup,
         "shutdown": shutdown,
-        # The job key and order id on every log line of the job (entrypoints/logging.py).
+        # The job key and order id on every log line of the job (entrypoints/log_config.py).
         "before_process": bind_job_context,
         "after_process": tasks.after_process,
         "timers": TIMERS,

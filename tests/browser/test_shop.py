@@ -21,8 +21,9 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from devstack import free_port
 from tests.e2e.stack import Stack, isolated_redis, running_stack
-from tests.services import free_port, unavailable
+from tests.services import unavailable
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "shop-completed.png"

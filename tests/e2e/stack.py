@@ -20,10 +20,10 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import redis
 
+from devstack import LOOPBACK, free_port, signal_group
+from devstack import stack_environment as dev_stack_environment
 from entrypoints.settings import Settings
-from tests.services import free_port
 
-LOOPBACK = "127.0.0.1"
 #: How long a process gets to answer its probe.
 START_SECONDS = 60.0
 
@@ -37,11 +37,6 @@ def orders_service() -> str:
     if found is None:
         raise RuntimeError("the orders-service script is not installed (pip install -e .)")
     return found
-
-
-def kill_group(pid: int, signum: int = signal.SIGKILL) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signum)
 
 
 def wait_until(
@@ -85,20 +80,20 @@ class Process:
     def kill(self) -> None:
         """SIGKILL the whole group: no shutdown code runs, as in a crash."""
         if self.popen is not None:
-            kill_group(self.popen.pid)
+            signal_group(self.popen.pid, signal.SIGKILL)
             self.popen.wait()
 
     def stop(self, seconds: float = 15.0) -> None:
         """SIGTERM, then SIGKILL of the group whatever happened."""
         if self.popen is not None and self.popen.poll() is None:
-            kill_group(self.popen.pid, signal.SIGTERM)
+            signal_group(self.popen.pid, signal.SIGTERM)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.popen.wait(timeout=seconds)
         self.kill_all()
 
     def kill_all(self) -> None:
         for pid in self.groups:
-            kill_group(pid)
+            signal_group(pid, signal.SIGKILL)
         if self.popen is not None:
             self.popen.wait()
 
@@ -166,41 +161,24 @@ def stack_environment(
     sandbox_port: int,
     webhook_secret: str,
     extra: Mapping[str, str],
-    provider: str = "gateway",
 ) -> dict[str, str]:
-    """``provider="nowpayments"``: payments at the sandbox's NOWPayments, IPNs to the API."""
-    # Nothing of the caller's own settings leaks in: only what this stack sets.
-    env = {k: v for k, v in os.environ.items() if k not in Settings.NAMES}
-    sandbox = f"http://{LOOPBACK}:{sandbox_port}"
-    if provider == "nowpayments":
-        env.update(
-            {
-                "PAYMENT_PROVIDER": "nowpayments",
-                "NOWPAYMENTS_API_URL": sandbox,
-                "NOWPAYMENTS_API_KEY": "np_e2e_" + secrets.token_hex(8),
-                "NOWPAYMENTS_IPN_SECRET": "ipn_e2e_" + secrets.token_hex(16),
-                "NOWPAYMENTS_PAY_CURRENCY": "sol",
-                "PUBLIC_BASE_URL": f"http://{LOOPBACK}:{api_port}",
-            }
-        )
+    """``orders-service dev``'s wiring (``devstack.stack_environment``) with fixed keys and a
+    database of the test's own; nothing of the caller's own settings leaks in."""
+    base = {k: v for k, v in os.environ.items() if k not in Settings.NAMES}
+    env = dev_stack_environment(
+        base,
+        api_port=api_port,
+        sandbox_port=sandbox_port,
+        redis_url=redis_url,
+        mongodb_uri=mongodb_uri,
+    )
     env.update(
         {
-            # Explicitly dev: the downstreams are the sandbox (docs/adr/0008-orders-mode.md).
-            "ORDERS_MODE": "dev",
-            "MONGODB_URI": mongodb_uri,
             "MONGODB_DB_NAME": f"e2e_{uuid.uuid4().hex[:12]}",
-            "REDIS_URL": redis_url,
-            "PAYMENT_GATEWAY_URL": sandbox,
             "PAYMENT_GATEWAY_API_KEY": "pk_e2e",
             "PAYMENT_WEBHOOK_SECRETS": webhook_secret,
-            "WALLET_API_URL": sandbox,
             "WALLET_API_KEY": "wk_e2e",
-            "TRANSFER_API_URL": sandbox,
             "TRANSFER_API_KEY": "tk_e2e",
-            "SANDBOX_WEBHOOK_URL": f"http://{LOOPBACK}:{api_port}/api/webhooks/payments",
-            # The sandbox's demo shop calls the API from the sandbox's origin (tests/browser).
-            "CORS_ALLOWED_ORIGINS": sandbox,
-            "PYTHONUNBUFFERED": "1",
             **extra,
         }
     )
@@ -209,12 +187,7 @@ def stack_environment(
 
 @contextlib.contextmanager
 def running_stack(
-    *,
-    redis_url: str,
-    mongodb_uri: str,
-    logs: Path,
-    extra_env: Mapping[str, str],
-    provider: str = "gateway",
+    *, redis_url: str, mongodb_uri: str, logs: Path, extra_env: Mapping[str, str]
 ) -> Iterator[Stack]:
     """Start the three processes, wait for their probes, and kill every group they ever had on
     exit, whatever happened (a failed start included)."""
@@ -227,7 +200,6 @@ def running_stack(
         sandbox_port=sandbox_port,
         webhook_secret=secret,
         extra=extra_env,
-        provider=provider,
     )
     script = orders_service()
     on = ["--host", LOOPBACK, "--port"]

@@ -25,9 +25,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.stack import FAST, LOOPBACK, Process, orders_service, stack_environment, wait_until
+from devstack import LOOPBACK, free_port
+from tests.e2e.stack import FAST, Process, orders_service, stack_environment, wait_until
 from tests.killable import RedisServer, SecantusServer
-from tests.services import free_port
 from tests.support.orders import e2e_order
 
 Json = dict[str, Any]

@@ -16,10 +16,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from devstack import free_port, signal_group
 from entrypoints.settings import Settings
 from tests import services
-from tests.e2e.stack import kill_group, orders_service, wait_until
-from tests.services import free_port
+from tests.e2e.stack import orders_service, wait_until
 
 PROC = Path("/proc")
 SESSION_START = "ORDER=$(curl"
@@ -98,10 +98,10 @@ def dev(tmp_path: Path) -> Iterator[DevRun]:
             run.children |= descendants(process.pid)
         # The children run in process groups of their own (their pid).
         for pid in run.children:
-            kill_group(pid)
+            signal_group(pid, signal.SIGKILL)
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-        kill_group(process.pid)
+        signal_group(process.pid, signal.SIGKILL)
         process.wait()
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from entrypoints.api.signature import signature_header
+from adapters.http.webhook_signature import signature_header
 from tests.e2e.stack import Stack
 from tests.support.orders import e2e_order
 

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from entrypoints.sandbox.nowpayments import sign_ipn, write_object
+from sandbox.nowpayments import sign_ipn, write_object
 from tests.e2e.stack import FAST, Stack, isolated_redis, running_stack
 from tests.e2e.test_end_to_end import (
     STRAIGHT_THROUGH,
@@ -54,8 +54,8 @@ def stack(
         redis_url=isolated_redis(redis_url),
         mongodb_uri=mongo_uri,
         logs=logs,
-        extra_env=FAST,
-        provider="nowpayments",
+        # The stack wires the sandbox's NOWPayments (key, IPN secret, public URL) already.
+        extra_env={**FAST, "PAYMENT_PROVIDER": "nowpayments"},
     ) as running:
         yield running
 

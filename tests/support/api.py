@@ -23,10 +23,10 @@ from litestar import Litestar
 
 from adapters.clock import SystemClock
 from adapters.fakes import FakePaymentGateway
+from adapters.http.webhook_signature import signature_header
 from adapters.memory import InMemoryOrderRepository
 from application.ports import WebhookEventLog
 from entrypoints.api.app import create_app
-from entrypoints.api.signature import signature_header
 from entrypoints.container import Container
 from entrypoints.settings import Settings
 

@@ -7,14 +7,14 @@ from datetime import timedelta
 import pytest
 
 from application.policy import OrderRetryPolicy
-from entrypoints.simulation import World
+from testkit.pipeline import InProcessPipeline
 from tests.support.jitter import FixedJitter
 
 
 @pytest.fixture
-def world() -> World:
+def world() -> InProcessPipeline:
     # Deterministic backoff: half the ceiling plus half the jitter range (rng fixed at 0.5).
-    return World(
+    return InProcessPipeline(
         retry_policy=OrderRetryPolicy(
             base=timedelta(seconds=4),
             cap=timedelta(minutes=1),

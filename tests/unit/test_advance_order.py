@@ -14,17 +14,19 @@ from application.errors import OrderFinished
 from application.policy import PipelineTimings
 from application.ports import OrderRepository, Wallet
 from domain import Order, OrderStatus, Step
-from entrypoints.simulation import World
+from testkit.pipeline import InProcessPipeline
 from tests.support.orders import order_request
 
 
-async def paid_order(world: World, reference_id: str = "ref-1", **overrides: object) -> Order:
+async def paid_order(
+    world: InProcessPipeline, reference_id: str = "ref-1", **overrides: object
+) -> Order:
     order = (await world.create_order.execute(order_request(reference_id, **overrides))).order
     world.gateway.complete(order.payment.id)
     return order
 
 
-async def stored(world: World, order: Order) -> Order:
+async def stored(world: InProcessPipeline, order: Order) -> Order:
     found = await world.repository.get(order.id)
     assert found is not None
     return found
@@ -34,7 +36,9 @@ def statuses(order: Order) -> list[str]:
     return [c.status.value for c in order.history if not c.reason.startswith("parked")]
 
 
-async def test_a_paid_order_gets_a_wallet_and_exactly_one_transfer(world: World) -> None:
+async def test_a_paid_order_gets_a_wallet_and_exactly_one_transfer(
+    world: InProcessPipeline,
+) -> None:
     order = await paid_order(world)
     await world.advance.execute(order.id)
     done = await stored(world, order)
@@ -59,7 +63,7 @@ async def test_a_paid_order_gets_a_wallet_and_exactly_one_transfer(world: World)
     assert world.transfers.lookups == 0  # a first send needs no lookup
 
 
-async def test_an_order_with_a_wallet_goes_straight_to_sending(world: World) -> None:
+async def test_an_order_with_a_wallet_goes_straight_to_sending(world: InProcessPipeline) -> None:
     order = await paid_order(world, smart_wallet_address="0xmine")
     await world.advance.execute(order.id)
     done = await stored(world, order)
@@ -94,7 +98,7 @@ class PeekingWallets(FakeWalletService):
         )
 
 
-async def test_each_step_is_saved_before_its_call(world: World) -> None:
+async def test_each_step_is_saved_before_its_call(world: InProcessPipeline) -> None:
     order = await paid_order(world)
     peeking = PeekingWallets(world.repository, order.id)
     advance = AdvanceOrder(
@@ -116,7 +120,7 @@ async def test_each_step_is_saved_before_its_call(world: World) -> None:
     assert len(world.transfers.transfers) == 1
 
 
-async def test_a_pending_payment_is_rechecked_in_30_seconds(world: World) -> None:
+async def test_a_pending_payment_is_rechecked_in_30_seconds(world: InProcessPipeline) -> None:
     order = (await world.create_order.execute(order_request())).order
     await world.advance.execute(order.id)
     assert (await stored(world, order)).status is OrderStatus.PENDING
@@ -124,7 +128,9 @@ async def test_a_pending_payment_is_rechecked_in_30_seconds(world: World) -> Non
 
 
 @pytest.mark.parametrize("settle", ["fail", "expire"])
-async def test_a_failed_or_expired_payment_fails_the_order(world: World, settle: str) -> None:
+async def test_a_failed_or_expired_payment_fails_the_order(
+    world: InProcessPipeline, settle: str
+) -> None:
     order = (await world.create_order.execute(order_request())).order
     getattr(world.gateway, settle)(order.payment.id)
     await world.advance.execute(order.id)
@@ -134,7 +140,7 @@ async def test_a_failed_or_expired_payment_fails_the_order(world: World, settle:
     assert world.transfers.transfers == {}
 
 
-async def test_a_payment_pending_past_its_expiry_fails(world: World) -> None:
+async def test_a_payment_pending_past_its_expiry_fails(world: InProcessPipeline) -> None:
     order = (await world.create_order.execute(order_request())).order
     assert order.payment.expires_at is not None
     world.clock.set(order.payment.expires_at + world.timings.payment_expiry_grace)
@@ -145,7 +151,9 @@ async def test_a_payment_pending_past_its_expiry_fails(world: World) -> None:
     assert (await stored(world, order)).status is OrderStatus.FAILED_PAY
 
 
-async def test_an_underpaid_payment_fails_the_order_and_sends_nothing(world: World) -> None:
+async def test_an_underpaid_payment_fails_the_order_and_sends_nothing(
+    world: InProcessPipeline,
+) -> None:
     order = (await world.create_order.execute(order_request())).order
     world.gateway.complete(order.payment.id, amount=Decimal("1.00"))
     await world.advance.execute(order.id)
@@ -155,7 +163,7 @@ async def test_an_underpaid_payment_fails_the_order_and_sends_nothing(world: Wor
     assert world.transfers.transfers == {}
 
 
-async def test_a_gateway_outage_during_the_check_reschedules(world: World) -> None:
+async def test_a_gateway_outage_during_the_check_reschedules(world: InProcessPipeline) -> None:
     order = await paid_order(world)
     world.gateway_faults.script("get_payment", Fault.TIMEOUT)
     await world.advance.execute(order.id)
@@ -163,7 +171,7 @@ async def test_a_gateway_outage_during_the_check_reschedules(world: World) -> No
     assert world.scheduler.jobs[order.id] == world.clock.now() + timedelta(seconds=30)
 
 
-async def test_a_transient_wallet_failure_backs_off_then_succeeds(world: World) -> None:
+async def test_a_transient_wallet_failure_backs_off_then_succeeds(world: InProcessPipeline) -> None:
     order = await paid_order(world)
     world.wallet_faults.script("create_wallet", Fault.TRANSIENT)
     await world.advance.execute(order.id)
@@ -183,7 +191,9 @@ async def test_a_transient_wallet_failure_backs_off_then_succeeds(world: World) 
     assert done.attempts_of(Step.CREATE_WALLET) == 2
 
 
-async def test_a_step_failing_past_the_attempt_budget_parks_the_order(world: World) -> None:
+async def test_a_step_failing_past_the_attempt_budget_parks_the_order(
+    world: InProcessPipeline,
+) -> None:
     order = await paid_order(world)
     world.wallet_faults.script("create_wallet", Fault.TRANSIENT, Fault.TRANSIENT, Fault.TIMEOUT)
     for _ in range(3):
@@ -197,7 +207,7 @@ async def test_a_step_failing_past_the_attempt_budget_parks_the_order(world: Wor
 
 
 async def test_a_permanent_transfer_error_parks_and_an_operator_retry_completes(
-    world: World,
+    world: InProcessPipeline,
 ) -> None:
     order = await paid_order(world)
     world.transfer_faults.script("send", Fault.PERMANENT)
@@ -213,14 +223,16 @@ async def test_a_permanent_transfer_error_parks_and_an_operator_retry_completes(
     assert len(world.transfers.transfers) == 1
 
 
-async def test_retrying_a_finished_order_is_refused(world: World) -> None:
+async def test_retrying_a_finished_order_is_refused(world: InProcessPipeline) -> None:
     order = await paid_order(world)
     await world.advance.execute(order.id)
     with pytest.raises(OrderFinished):
         await world.retry_now.execute(order_id=order.id)
 
 
-async def test_a_lost_transfer_answer_is_reconciled_by_key_not_resent(world: World) -> None:
+async def test_a_lost_transfer_answer_is_reconciled_by_key_not_resent(
+    world: InProcessPipeline,
+) -> None:
     order = await paid_order(world)
     world.transfer_faults.script("send", Fault.LOST_ANSWER)
     await world.advance.execute(order.id)
@@ -233,7 +245,9 @@ async def test_a_lost_transfer_answer_is_reconciled_by_key_not_resent(world: Wor
     assert len(world.transfers.transfers) == 1
 
 
-async def test_a_crash_after_the_transfer_is_resumed_by_the_sweeper(world: World) -> None:
+async def test_a_crash_after_the_transfer_is_resumed_by_the_sweeper(
+    world: InProcessPipeline,
+) -> None:
     order = await paid_order(world)
     world.transfer_faults.script("send", Fault.CRASH_AFTER_EFFECT)
     await world.handle_notification.execute(order.payment.id)
@@ -249,7 +263,9 @@ async def test_a_crash_after_the_transfer_is_resumed_by_the_sweeper(world: World
     assert world.transfers.lookup_hits == 1
 
 
-async def test_a_crash_after_the_wallet_is_resumed_with_the_same_key(world: World) -> None:
+async def test_a_crash_after_the_wallet_is_resumed_with_the_same_key(
+    world: InProcessPipeline,
+) -> None:
     order = await paid_order(world)
     world.wallet_faults.script("create_wallet", Fault.CRASH_AFTER_EFFECT)
     with pytest.raises(Exception, match="process died"):
@@ -263,7 +279,7 @@ async def test_a_crash_after_the_wallet_is_resumed_with_the_same_key(world: Worl
     assert len(world.wallets.wallets) == 1
 
 
-async def test_concurrent_runners_on_one_order_make_one_transfer(world: World) -> None:
+async def test_concurrent_runners_on_one_order_make_one_transfer(world: InProcessPipeline) -> None:
     order = await paid_order(world)
     outcomes = await asyncio.gather(*(world.advance.execute(order.id) for _ in range(5)))
     assert (await stored(world, order)).status is OrderStatus.COMPLETED
@@ -271,7 +287,7 @@ async def test_concurrent_runners_on_one_order_make_one_transfer(world: World) -
     assert sum(o.lost_race for o in outcomes) >= 1
 
 
-async def test_a_submitted_transfer_is_looked_up_until_confirmed(world: World) -> None:
+async def test_a_submitted_transfer_is_looked_up_until_confirmed(world: InProcessPipeline) -> None:
     world.transfers.confirm_immediately = False
     order = await paid_order(world)
     await world.advance.execute(order.id)
@@ -288,7 +304,7 @@ async def test_a_submitted_transfer_is_looked_up_until_confirmed(world: World) -
 
 
 async def test_the_pending_poll_rotates_through_a_backlog_larger_than_a_batch() -> None:
-    world = World(timings=PipelineTimings(batch_size=2))
+    world = InProcessPipeline(timings=PipelineTimings(batch_size=2))
     ids = []
     for i in range(3):
         ids.append((await world.create_order.execute(order_request(f"ref-{i}"))).order.id)
@@ -304,7 +320,7 @@ async def test_the_pending_poll_rotates_through_a_backlog_larger_than_a_batch() 
 
 
 async def test_an_operator_retry_after_a_lost_answer_looks_the_transfer_up_first(
-    world: World,
+    world: InProcessPipeline,
 ) -> None:
     order = await paid_order(world)
     # The transfer is made but its answer lost; the lookups of the next attempts fail too, so the

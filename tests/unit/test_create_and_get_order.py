@@ -17,11 +17,13 @@ from application.errors import (
     TransientDownstreamError,
 )
 from domain import OrderStatus
-from entrypoints.simulation import World
+from testkit.pipeline import InProcessPipeline
 from tests.support.orders import order_request
 
 
-async def test_create_stores_a_pending_order_with_the_gateways_payment(world: World) -> None:
+async def test_create_stores_a_pending_order_with_the_gateways_payment(
+    world: InProcessPipeline,
+) -> None:
     result = await world.create_order.execute(order_request())
     assert not result.replayed
     order = result.order
@@ -33,7 +35,7 @@ async def test_create_stores_a_pending_order_with_the_gateways_payment(world: Wo
     assert await world.get_order.by_reference_id("ref-1") is not None
 
 
-async def test_the_same_request_replays_without_a_second_payment(world: World) -> None:
+async def test_the_same_request_replays_without_a_second_payment(world: InProcessPipeline) -> None:
     first = await world.create_order.execute(order_request())
     again = await world.create_order.execute(order_request())
     assert again.replayed
@@ -42,7 +44,9 @@ async def test_the_same_request_replays_without_a_second_payment(world: World) -
     assert len(world.gateway.payments) == 1
 
 
-async def test_the_same_reference_with_another_request_is_a_conflict(world: World) -> None:
+async def test_the_same_reference_with_another_request_is_a_conflict(
+    world: InProcessPipeline,
+) -> None:
     await world.create_order.execute(order_request())
     with pytest.raises(IdempotencyConflict):
         await world.create_order.execute(order_request(amount_token=Decimal(13)))
@@ -50,7 +54,9 @@ async def test_the_same_reference_with_another_request_is_a_conflict(world: Worl
     assert stored.amount_token == Decimal("12.500000")
 
 
-async def test_a_gateway_failure_leaves_nothing_and_a_retry_succeeds(world: World) -> None:
+async def test_a_gateway_failure_leaves_nothing_and_a_retry_succeeds(
+    world: InProcessPipeline,
+) -> None:
     world.gateway_faults.script("create_payment", Fault.TRANSIENT)
     with pytest.raises(TransientDownstreamError):
         await world.create_order.execute(order_request())
@@ -61,7 +67,9 @@ async def test_a_gateway_failure_leaves_nothing_and_a_retry_succeeds(world: Worl
     assert len(world.gateway.payments) == 1
 
 
-async def test_a_lost_gateway_answer_is_replayed_under_the_same_key(world: World) -> None:
+async def test_a_lost_gateway_answer_is_replayed_under_the_same_key(
+    world: InProcessPipeline,
+) -> None:
     world.gateway_faults.script("create_payment", Fault.LOST_ANSWER)
     with pytest.raises(DownstreamTimeout):
         await world.create_order.execute(order_request())
@@ -72,7 +80,9 @@ async def test_a_lost_gateway_answer_is_replayed_under_the_same_key(world: World
     assert result.order.payment.id == next(iter(world.gateway.payments))
 
 
-async def test_concurrent_identical_creates_make_one_order_and_one_payment(world: World) -> None:
+async def test_concurrent_identical_creates_make_one_order_and_one_payment(
+    world: InProcessPipeline,
+) -> None:
     results = await asyncio.gather(
         *(world.create_order.execute(order_request()) for _ in range(50))
     )
@@ -82,7 +92,9 @@ async def test_concurrent_identical_creates_make_one_order_and_one_payment(world
     assert len(world.gateway.payments) == 1
 
 
-async def test_concurrent_different_requests_under_one_reference_one_wins(world: World) -> None:
+async def test_concurrent_different_requests_under_one_reference_one_wins(
+    world: InProcessPipeline,
+) -> None:
     outcomes = await asyncio.gather(
         world.create_order.execute(order_request()),
         world.create_order.execute(order_request(price_fiat=Decimal(99))),
@@ -92,7 +104,7 @@ async def test_concurrent_different_requests_under_one_reference_one_wins(world:
     assert len(world.gateway.payments) == 1
 
 
-async def test_get_order_by_id_and_unknown_ids(world: World) -> None:
+async def test_get_order_by_id_and_unknown_ids(world: InProcessPipeline) -> None:
     order = (await world.create_order.execute(order_request())).order
     assert (await world.get_order.by_id(order.id)).reference_id == "ref-1"
     with pytest.raises(OrderNotFound):
@@ -101,19 +113,21 @@ async def test_get_order_by_id_and_unknown_ids(world: World) -> None:
         await world.get_order.by_reference_id("nope")
 
 
-async def test_a_notification_for_an_unknown_payment_is_not_found(world: World) -> None:
+async def test_a_notification_for_an_unknown_payment_is_not_found(world: InProcessPipeline) -> None:
     with pytest.raises(PaymentNotFound):
         await world.handle_notification.execute("pay_unknown")
     assert world.scheduler.calls == []
 
 
-async def test_a_notification_schedules_the_order_now(world: World) -> None:
+async def test_a_notification_schedules_the_order_now(world: InProcessPipeline) -> None:
     order = (await world.create_order.execute(order_request())).order
     await world.handle_notification.execute(order.payment.id)
     assert world.scheduler.jobs == {order.id: world.clock.now()}
 
 
-async def test_a_notification_for_a_finished_order_schedules_nothing(world: World) -> None:
+async def test_a_notification_for_a_finished_order_schedules_nothing(
+    world: InProcessPipeline,
+) -> None:
     order = (await world.create_order.execute(order_request())).order
     world.gateway.fail(order.payment.id)
     await world.advance.execute(order.id)
@@ -121,7 +135,7 @@ async def test_a_notification_for_a_finished_order_schedules_nothing(world: Worl
     assert world.scheduler.jobs == {}
 
 
-async def test_a_queue_outage_surfaces_so_the_gateway_redelivers(world: World) -> None:
+async def test_a_queue_outage_surfaces_so_the_gateway_redelivers(world: InProcessPipeline) -> None:
     order = (await world.create_order.execute(order_request())).order
     world.scheduler.unavailable = True
     with pytest.raises(InfrastructureUnavailable):

@@ -9,8 +9,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from devstack import curl_session, stack_environment
 from entrypoints.cli import build_parser
-from entrypoints.commands.dev import curl_session, stack_environment
 from entrypoints.commands.sandbox import build_config
 from entrypoints.settings import Settings
 

@@ -12,7 +12,7 @@ from adapters.instrumented import InstrumentedOrderRepository
 from adapters.memory import InMemoryOrderRepository
 from application.errors import StaleOrder
 from application.policy import OrderRetryPolicy
-from entrypoints.simulation import World
+from testkit.pipeline import InProcessPipeline
 from tests.support.jitter import FixedJitter
 from tests.support.orders import order_request
 
@@ -44,8 +44,8 @@ class Counters:
         return {w: self._read(*w) - before for w, before in self.before.items()}
 
 
-def world() -> World:
-    return World(
+def world() -> InProcessPipeline:
+    return InProcessPipeline(
         repository=InstrumentedOrderRepository(InMemoryOrderRepository()),
         retry_policy=OrderRetryPolicy(
             base=timedelta(seconds=4),

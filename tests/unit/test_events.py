@@ -21,7 +21,7 @@ from domain import (
     TransferResult,
     replay_history,
 )
-from entrypoints.simulation import World
+from testkit.pipeline import InProcessPipeline
 from tests.support.orders import order_request
 
 E = EventType
@@ -172,7 +172,7 @@ def test_new_events_are_those_recorded_since_the_last_store() -> None:
     assert order.new_events == []
 
 
-async def test_a_run_collects_the_events_it_stored(world: World) -> None:
+async def test_a_run_collects_the_events_it_stored(world: InProcessPipeline) -> None:
     created = await world.create_order.execute(order_request())
     assert [e.type for e in created.order.events] == [E.CREATED]
     assert created.order.new_events == []  # stored with the order
@@ -188,7 +188,9 @@ async def test_a_run_collects_the_events_it_stored(world: World) -> None:
     assert replay_history(stored.events) == stored.history
 
 
-async def test_a_run_that_loses_the_race_reports_only_what_it_stored(world: World) -> None:
+async def test_a_run_that_loses_the_race_reports_only_what_it_stored(
+    world: InProcessPipeline,
+) -> None:
     order = (await world.create_order.execute(order_request())).order
     world.gateway.complete(order.payment.id)
     world.wallet_faults.script("create_wallet", Fault.TRANSIENT)

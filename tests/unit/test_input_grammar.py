@@ -14,10 +14,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from adapters.clock import SystemClock
+from adapters.http import webhook_signature as signature
 from adapters.http.wire import PaymentStatusAnswer, decimal_text, wallet_decoder
 from application.ports import PaymentState
 from domain import InvalidOrder, OrderRequest, Passkey, grammar
-from entrypoints.api import observability, signature
+from entrypoints.api import observability
 from entrypoints.api.bodies import MAX_DEPTH, repeated_keys, required_keys, too_deep
 from entrypoints.api.schemas import CreateOrderBody, PasskeyBody, PaymentWebhookBody
 from tests.support.orders import order_body

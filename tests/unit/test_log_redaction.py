@@ -13,9 +13,9 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
-from entrypoints import logging as logs
+from entrypoints import log_config as logs
 from entrypoints.api import admin
-from entrypoints.logging import (
+from entrypoints.log_config import (
     bind_job_context,
     bind_order,
     bind_request,

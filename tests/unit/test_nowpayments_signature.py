@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import pytest
 
-from entrypoints.api.nowpayments_signature import (
+from adapters.http.nowpayments_signature import (
     IpnBodyError,
     IpnSignatureError,
     ipn_signature,

@@ -31,7 +31,7 @@ from application.errors import (
 from application.policy import OrderRetryPolicy, PipelineTimings
 from application.ports import OrderRepository, PaymentState
 from domain import TRANSITIONS, OrderStatus, Step, event_id, replay_history
-from entrypoints.simulation import World
+from testkit.pipeline import InProcessPipeline
 from tests.support.jitter import FixedJitter
 from tests.support.orders import order_request
 
@@ -61,7 +61,7 @@ class OrderPipeline(RuleBasedStateMachine):
         super().__init__()
         self.loop = asyncio.new_event_loop()
         repository = self.run(self.make_repository())
-        self.world = World(
+        self.world = InProcessPipeline(
             repository=repository,
             retry_policy=OrderRetryPolicy(
                 base=timedelta(seconds=2),

@@ -8,23 +8,23 @@ from decimal import Decimal
 import pytest
 
 from domain import EventType, InvalidTransition, Order, OrderStatus, Payment, replay_history
-from entrypoints.simulation import World
+from testkit.pipeline import InProcessPipeline
 from tests.support.orders import order_request
 
 ASKED = Decimal("0.08777")
 
 
-async def pending_order(world: World) -> Order:
+async def pending_order(world: InProcessPipeline) -> Order:
     return (await world.create_order.execute(order_request())).order
 
 
-async def stored(world: World, order: Order) -> Order:
+async def stored(world: InProcessPipeline, order: Order) -> Order:
     found = await world.repository.get(order.id)
     assert found is not None
     return found
 
 
-async def test_an_underpayment_is_kept_on_the_pending_order(world: World) -> None:
+async def test_an_underpayment_is_kept_on_the_pending_order(world: InProcessPipeline) -> None:
     order = await pending_order(world)
     world.gateway.underpay(order.payment.id, Decimal("0.04"), "sol", ASKED)
     await world.advance.execute(order.id)
@@ -45,7 +45,9 @@ async def test_an_underpayment_is_kept_on_the_pending_order(world: World) -> Non
     assert replay_history(found.events) == found.history
 
 
-async def test_the_same_underpayment_seen_again_records_nothing_more(world: World) -> None:
+async def test_the_same_underpayment_seen_again_records_nothing_more(
+    world: InProcessPipeline,
+) -> None:
     order = await pending_order(world)
     world.gateway.underpay(order.payment.id, Decimal("0.04"), "sol", ASKED)
     await world.advance.execute(order.id)
@@ -63,7 +65,7 @@ async def test_the_same_underpayment_seen_again_records_nothing_more(world: Worl
 
 
 async def test_an_underpaid_payment_that_expires_fails_the_order_and_keeps_the_amount(
-    world: World,
+    world: InProcessPipeline,
 ) -> None:
     order = await pending_order(world)
     world.gateway.underpay(order.payment.id, Decimal("0.04"), "sol", ASKED)
@@ -80,7 +82,7 @@ async def test_an_underpaid_payment_that_expires_fails_the_order_and_keeps_the_a
     assert replay_history(found.events) == found.history
 
 
-async def test_a_full_payment_is_no_underpayment(world: World) -> None:
+async def test_a_full_payment_is_no_underpayment(world: InProcessPipeline) -> None:
     order = await pending_order(world)
     world.gateway.underpay(order.payment.id, ASKED, "sol", ASKED)  # all of it, not yet final
     await world.advance.execute(order.id)
@@ -89,7 +91,7 @@ async def test_a_full_payment_is_no_underpayment(world: World) -> None:
     assert EventType.PAYMENT_UNDERPAID not in {e.type for e in found.events}
 
 
-def test_only_a_pending_order_records_an_underpayment(world: World) -> None:
+def test_only_a_pending_order_records_an_underpayment(world: InProcessPipeline) -> None:
     payment = Payment("pay-1", "", None, "pending", Decimal("13.10"), "EUR")
     order = Order.place(order_request(), payment, at=world.clock.now())
     order.mark_paid(world.clock.now())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from entrypoints.api.signature import (
+from adapters.http.webhook_signature import (
     MAX_HEADER_LENGTH,
     SignatureError,
     parse_signature_header,

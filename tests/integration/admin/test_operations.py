@@ -15,7 +15,7 @@ import structlog
 from prometheus_client.parser import text_string_to_metric_families
 
 from domain import order_id_for
-from entrypoints.logging import configure_logging, reset_logging
+from entrypoints.log_config import configure_logging, reset_logging
 from tests.support.api import (
     AUTH,
     PROBLEM,

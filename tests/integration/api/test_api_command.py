@@ -12,8 +12,8 @@ from pathlib import Path
 
 import httpx
 
+from devstack import free_port
 from entrypoints.settings import Settings
-from tests.services import free_port
 
 CLI = str(Path(sys.executable).with_name("orders-service"))
 

@@ -16,8 +16,8 @@ from dependency_injector import providers
 from adapters.clock import SystemClock
 from adapters.fakes import FakePaymentGateway, RecordingScheduler
 from entrypoints.container import Container
-from entrypoints.sandbox.nowpayments import sign_ipn, write_object
 from entrypoints.settings import Settings
+from sandbox.nowpayments import sign_ipn, write_object
 from tests.support.api import PROBLEM, SECRET, UNLIMITED, Api, StartApi, api_starter
 from tests.support.orders import order_body
 

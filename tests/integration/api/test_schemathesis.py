@@ -31,8 +31,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from adapters.http.webhook_signature import signature_header
 from entrypoints.api.app import create_app
-from entrypoints.api.signature import signature_header
 from entrypoints.settings import Settings
 from tests.support.api import SECRET
 

@@ -19,9 +19,9 @@ import httpx
 import pytest
 import redis
 
+from devstack import free_port
 from entrypoints.api.rate_limit import KEY_PREFIX, SharedCounter
 from tests.integration.api.test_api_command import CLI, _env
-from tests.services import free_port
 
 LIMIT = 6
 

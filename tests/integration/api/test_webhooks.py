@@ -12,7 +12,7 @@ from dependency_injector import providers
 
 from adapters.clock import SystemClock
 from adapters.fakes import RecordingScheduler
-from entrypoints.api.signature import sign
+from adapters.http.webhook_signature import sign
 from entrypoints.container import Container
 from tests.support.api import OLD_SECRET, PROBLEM, SECRET, Api, StartApi, event_body, signed_headers
 from tests.support.orders import order_body

@@ -22,15 +22,15 @@ from adapters.http import (
     build_breakers,
     build_client,
 )
-from entrypoints.sandbox import (
+from sandbox import (
     Endpoint,
     EndpointFaults,
     FaultKind,
     SandboxConfig,
     SandboxKnobs,
     create_sandbox_app,
-    serve_in_thread,
 )
+from testkit.server import serve_in_thread
 
 API_KEY = "sandbox-test-key"
 WEBHOOK_SECRET = "whsec_test_0123456789"

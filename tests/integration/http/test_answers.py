@@ -16,7 +16,7 @@ from litestar.params import FromPath
 from adapters.http import CallRetryPolicy, MalformedAnswer
 from adapters.http.bodies import parse_retry_after
 from application.errors import PermanentDownstreamError, TransientDownstreamError
-from entrypoints.sandbox import serve_in_thread
+from testkit.server import serve_in_thread
 from tests.integration.http.calls import call
 from tests.integration.http.harness import API_KEY, Adapters, SandboxControl
 from tests.support.downstream_requests import payment_request

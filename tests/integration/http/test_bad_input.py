@@ -17,8 +17,8 @@ from adapters.fakes import FakePaymentGateway
 from adapters.http import CallRetryPolicy, CircuitOpen
 from application.errors import RequestRefused, TransientDownstreamError
 from entrypoints.container import Container
-from entrypoints.sandbox import FaultKind
 from entrypoints.settings import Settings
+from sandbox import FaultKind
 from tests.integration.http.harness import Adapters, SandboxControl
 from tests.support.api import SECRET, UNLIMITED, Api, api_starter
 from tests.support.downstream_requests import payment_request

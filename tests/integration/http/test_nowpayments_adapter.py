@@ -17,7 +17,7 @@ from adapters.http import NowPaymentsGateway, build_breakers, build_client
 from adapters.http.errors import MalformedAnswer
 from application.errors import PermanentDownstreamError, TransientDownstreamError
 from application.ports import PaymentRequest, PaymentState
-from entrypoints.sandbox import serve_in_thread
+from testkit.server import serve_in_thread
 from tests.integration.http.harness import FAST_RETRY
 
 API_KEY = "np-test-key"

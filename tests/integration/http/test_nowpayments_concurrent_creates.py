@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from adapters.mongo import close_client, make_client
-from entrypoints.sandbox import SandboxKnobs
+from sandbox import SandboxKnobs
 from tests.integration.http.harness import SandboxControl
 from tests.integration.http.nowpayments_api import nowpayments_api
 from tests.support.orders import order_body

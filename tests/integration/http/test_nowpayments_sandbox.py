@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 
 from adapters.http import NowPaymentsGateway, build_breakers, build_client
+from adapters.http.nowpayments_signature import verify_ipn
 from application.ports import PaymentState
-from entrypoints.api.nowpayments_signature import verify_ipn
-from entrypoints.sandbox import serve_in_thread
-from entrypoints.sandbox.nowpayments import js_number, write_object
+from sandbox.nowpayments import js_number, write_object
+from testkit.server import serve_in_thread
 from tests.integration.http.harness import (
     FAST_RETRY,
     NOWPAYMENTS_API_KEY,

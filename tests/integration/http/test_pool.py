@@ -16,7 +16,7 @@ from adapters.http import (
     build_client,
 )
 from application.errors import TransientDownstreamError
-from entrypoints.sandbox import SandboxKnobs
+from sandbox import SandboxKnobs
 from tests.integration.http.harness import API_KEY, SandboxControl
 
 

@@ -16,7 +16,7 @@ from application.errors import (
     PermanentDownstreamError,
     TransientDownstreamError,
 )
-from entrypoints.sandbox import Endpoint, FaultKind
+from sandbox import Endpoint, FaultKind
 from tests.integration.http.calls import ENDPOINTS, call, prepare
 from tests.integration.http.harness import Adapters, SandboxControl
 from tests.support.downstream_requests import payment_request

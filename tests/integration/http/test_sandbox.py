@@ -11,8 +11,9 @@ import msgspec
 import pytest
 
 from entrypoints.commands import sandbox as sandbox_command
-from entrypoints.sandbox import SandboxConfig, SandboxKnobs, create_sandbox_app, serve_in_thread
 from entrypoints.settings import Settings
+from sandbox import SandboxConfig, SandboxKnobs, create_sandbox_app
+from testkit.server import serve_in_thread
 from tests.integration.http.calls import call
 from tests.integration.http.harness import API_KEY, Adapters, SandboxControl
 

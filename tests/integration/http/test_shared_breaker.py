@@ -22,9 +22,9 @@ from adapters.http import (
     build_client,
 )
 from application.errors import TransientDownstreamError
-from entrypoints.sandbox import FaultKind
+from devstack import free_port
+from sandbox import FaultKind
 from tests.integration.http.harness import API_KEY, SandboxControl
-from tests.services import free_port
 
 pytestmark = pytest.mark.redis
 

@@ -14,8 +14,9 @@ import pytest
 from litestar import Litestar, Request, Response, post
 from litestar.datastructures import State
 
-from entrypoints.api.signature import SignatureError, verify_signature
-from entrypoints.sandbox import SandboxKnobs, serve_in_thread
+from adapters.http.webhook_signature import SignatureError, verify_signature
+from sandbox import SandboxKnobs
+from testkit.server import serve_in_thread
 from tests.integration.http.harness import (
     API_KEY,
     WEBHOOK_SECRET,

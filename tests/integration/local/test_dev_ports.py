@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from entrypoints.commands.dev import DevError, _claim_port
+from devstack import StackError, claim_port
 
 
 def test_a_port_in_use_is_refused_naming_the_flag() -> None:
@@ -14,9 +14,9 @@ def test_a_port_in_use_is_refused_naming_the_flag() -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        with pytest.raises(DevError, match=f"port {port} is in use.*--sandbox-port"):
-            _claim_port(port, "--sandbox-port")
+        with pytest.raises(StackError, match=f"port {port} is in use.*--sandbox-port"):
+            claim_port(port, "--sandbox-port")
 
 
 def test_port_zero_picks_a_free_one() -> None:
-    assert _claim_port(0, "--port") > 0
+    assert claim_port(0, "--port") > 0

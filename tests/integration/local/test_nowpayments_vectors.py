@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from entrypoints.api.nowpayments_signature import (
+from adapters.http.nowpayments_signature import (
     IpnBodyError,
     IpnSignatureError,
     js_sorted_stringify,

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from adapters.instrumented.metrics import DOWNSTREAM_CALLS
-from entrypoints.metrics_server import serve_metrics
+from entrypoints.worker.metrics_server import serve_metrics
 
 
 def test_the_worker_serves_its_counters_on_the_configured_address() -> None:

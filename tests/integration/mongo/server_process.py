@@ -17,7 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-from tests.services import free_port, unavailable
+from devstack import free_port
+from tests.services import unavailable
 
 LOOPBACK = "127.0.0.1"
 #: How long the server gets to accept connections (it starts in about 1 s on an idle machine).

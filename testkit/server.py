@@ -1,5 +1,5 @@
-"""Serve an ASGI app with uvicorn on a free loopback port in a background thread: how tests and
-benchmarks start the sandbox (or a webhook receiver) without a subprocess."""
+"""Serve an ASGI app with uvicorn on a free loopback port in a background thread: how tests start
+the sandbox (or a webhook receiver) in process, without a subprocess."""
 
 from __future__ import annotations
 

@@ -12,11 +12,14 @@ from dataclasses import dataclass, field
 import httpx
 import stamina
 
-log = logging.getLogger("entrypoints.sandbox.webhooks")
+log = logging.getLogger("sandbox.webhooks")
 
 
 def sign(secret: str, body: bytes, timestamp: int) -> str:
-    """The ``X-Signature`` value: ``t=<unix>,v1=<hex HMAC-SHA256 over "<t>.<body>">``."""
+    """The ``X-Signature`` value: ``t=<unix>,v1=<hex HMAC-SHA256 over "<t>.<body>">``.
+
+    The sandbox's own signer, deliberately separate from the service's verifier
+    (``adapters/http/webhook_signature.py``): a shared mistake would sign and verify alike."""
     digest = hmac.new(
         secret.encode(), str(timestamp).encode() + b"." + body, hashlib.sha256
     ).hexdigest()

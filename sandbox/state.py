@@ -1,5 +1,5 @@
-"""The sandbox's memory: the in-process fakes hold the contracts' idempotency rules; this adds
-what only the HTTP side has: knobs, fault draws, counters and webhook deliveries."""
+"""The sandbox's memory: the vendors' books (``sandbox.ledger``, the contracts' idempotency rules)
+and what only the HTTP side has: knobs, fault draws, counters and webhook deliveries."""
 
 from __future__ import annotations
 
@@ -12,12 +12,10 @@ from decimal import Decimal
 
 import msgspec
 
-from adapters.clock import SystemClock
-from adapters.fakes import FakePaymentGateway, FakeTokenTransferService, FakeWalletService
-from application.ports import PaymentState
-from entrypoints.sandbox.config import Endpoint, FaultKind, SandboxConfig, SandboxKnobs
-from entrypoints.sandbox.nowpayments import NowPayment, NowPaymentsLedger, sign_ipn, write_object
-from entrypoints.sandbox.webhooks import Delivery, WebhookSender
+from sandbox.config import Endpoint, FaultKind, SandboxConfig, SandboxKnobs
+from sandbox.ledger import PaymentBook, TransferBook, WalletBook
+from sandbox.nowpayments import NowPayment, NowPaymentsLedger, sign_ipn, write_object
+from sandbox.webhooks import Delivery, WebhookSender
 
 
 class WebhookEventBody(msgspec.Struct):
@@ -41,10 +39,9 @@ class Sandbox:
     def _clear(self) -> None:
         self.knobs: SandboxKnobs = self.config.knobs.copy()
         self.rng = random.Random(self.config.seed)  # noqa: S311 - a simulation, not security
-        self.clock = SystemClock()
-        self.gateway = FakePaymentGateway(self.clock)
-        self.wallets = FakeWalletService()
-        self.transfers = FakeTokenTransferService()
+        self.gateway = PaymentBook()
+        self.wallets = WalletBook()
+        self.transfers = TransferBook()
         #: Ids already answered once: a later answer with the same id is a replay (200, not 201).
         self.answered_payments: set[str] = set()
         self.answered_transfers: set[str] = set()
@@ -70,7 +67,6 @@ class Sandbox:
 
     def replace_knobs(self, knobs: SandboxKnobs) -> None:
         self.knobs = knobs
-        self.transfers.confirm_immediately = knobs.confirm_transfers
 
     # --- faults ---
 
@@ -103,16 +99,14 @@ class Sandbox:
 
     def settle(
         self, payment_id: str, action: str, amount: Decimal | None, *, notify: bool = True
-    ) -> PaymentState:
+    ) -> str:
         """Complete, fail or expire a pending payment, then send its webhook (unless not
         ``notify``: a webhook that never arrives)."""
         stored = self.gateway.payments[payment_id]
         if action == "complete":
-            self.gateway.complete(payment_id, amount=amount)
-        elif action == "fail":
-            self.gateway.fail(payment_id)
+            self.gateway.complete(stored, amount)
         else:
-            self.gateway.expire(payment_id)
+            self.gateway.close(stored, "failed" if action == "fail" else "expired")
         if notify:
             self.notify(payment_id)
         return stored.status
@@ -124,7 +118,7 @@ class Sandbox:
             id=f"evt_{secrets.token_hex(8)}",
             type="payment.updated",
             created_at=datetime.now(UTC),
-            data={"payment_id": payment_id, "status": stored.status.value},
+            data={"payment_id": payment_id, "status": stored.status},
         )
         delivery = Delivery(event_id=event.id, status="sending")
         self.deliveries.setdefault(payment_id, []).append(delivery)

@@ -8,9 +8,8 @@ from __future__ import annotations
 from html import escape
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from adapters.fakes.gateway import StoredPayment
-from application.ports import PaymentState
-from entrypoints.sandbox.webhooks import Delivery
+from sandbox.ledger import PENDING, Payment
+from sandbox.webhooks import Delivery
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 34rem; margin: 3rem auto; color: #222; }
@@ -36,36 +35,35 @@ def _page(title: str, body: str) -> str:
     )
 
 
-def after_checkout(payment: StoredPayment) -> str:
+def after_checkout(payment: Payment) -> str:
     """Where the checkout sends the buyer after Pay or Fail: the payment's ``return_url`` with
     ``payment_id`` and ``status`` in its query (the gateway contract's redirect), else back to
     this checkout page."""
-    return_url = payment.request.return_url
+    return_url = payment.order.return_url
     if not return_url:
-        return f"/checkout/{payment.created.id}"
+        return f"/checkout/{payment.id}"
     parts = urlsplit(return_url)
     query = [
         (k, v)
         for k, v in parse_qsl(parts.query, keep_blank_values=True)
         if k not in ("payment_id", "status")
     ]
-    query += [("payment_id", payment.created.id), ("status", payment.status.value)]
+    query += [("payment_id", payment.id), ("status", payment.status)]
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-def checkout_page(payment: StoredPayment, deliveries: list[Delivery]) -> str:
-    created = payment.created
-    pid = escape(created.id)
+def checkout_page(payment: Payment, deliveries: list[Delivery]) -> str:
+    pid = escape(payment.id)
     status = payment.status
-    amount = f"{created.amount:f} {escape(created.currency)}"
-    if status is PaymentState.PENDING:
+    amount = f"{payment.order.amount:f} {escape(payment.order.currency)}"
+    if status == PENDING:
         actions = (
             f'<form method=post action="/sandbox/payments/{pid}/complete">'
             "<button class=pay type=submit>Pay</button></form>"
             f'<form method=post action="/sandbox/payments/{pid}/fail">'
             "<button class=fail type=submit>Fail</button></form>"
         )
-    elif payment.request.return_url:
+    elif payment.order.return_url:
         back = escape(after_checkout(payment))
         actions = f'<p>This payment is settled. <a href="{back}">Back to the shop</a></p>'
     else:
@@ -79,22 +77,22 @@ def checkout_page(payment: StoredPayment, deliveries: list[Delivery]) -> str:
     body = (
         "<div class=card>"
         f"<small>sandbox checkout · payment <code>{pid}</code></small>"
-        f"<p>{escape(payment.request.description)}</p>"
+        f"<p>{escape(payment.order.description)}</p>"
         f"<div class=amount>{amount}</div>"
-        f"<p>Status: <span class=status>{escape(status.value)}</span></p>"
+        f"<p>Status: <span class=status>{escape(status)}</span></p>"
         f"{actions}</div>{webhooks}"
         "<p><small>Pay or Fail marks the payment and sends the signed webhook to the service."
         "</small></p>"
     )
-    return _page(f"Checkout {created.id}", body)
+    return _page(f"Checkout {payment.id}", body)
 
 
-def index_page(payments: list[StoredPayment]) -> str:
+def index_page(payments: list[Payment]) -> str:
     rows = "".join(
-        f'<tr><td><a href="/checkout/{escape(p.created.id)}">{escape(p.created.id)}</a></td>'
-        f"<td>{escape(p.request.order_id)}</td>"
-        f"<td>{p.created.amount:f} {escape(p.created.currency)}</td>"
-        f"<td>{escape(p.status.value)}</td></tr>"
+        f'<tr><td><a href="/checkout/{escape(p.id)}">{escape(p.id)}</a></td>'
+        f"<td>{escape(p.order.order_id)}</td>"
+        f"<td>{p.order.amount:f} {escape(p.order.currency)}</td>"
+        f"<td>{escape(p.status)}</td></tr>"
         for p in reversed(payments)
     )
     body = (

@@ -1,6 +1,6 @@
-"""The sandbox as a Litestar app: the three contracts under ``/v1``, exactly as
-docs/contracts.md states them, plus ``/sandbox/*`` controls, the checkout page and a demo
-shop (``/shop``) that buys through the API from the sandbox's origin.
+"""The sandbox as a Litestar app: the three contracts under ``/v1`` as docs/contracts.md states
+them, NOWPayments under ``/v1/payment``, plus ``/sandbox/*`` controls, the checkout page and a
+demo shop (``/shop``) that buys through the API from the sandbox's origin.
 
 Bodies are read and written with msgspec by hand, so that every answer, errors included, has
 the contract's shape (``{"error": "<reason>"}``) rather than the framework's.
@@ -15,6 +15,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 import msgspec
 from litestar import Litestar, Request, Response, Router, get, post, put
@@ -23,13 +24,11 @@ from litestar.enums import MediaType
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
-from application.errors import IdempotencyKeyReused, PermanentDownstreamError
-from application.ports import PaymentRequest, PaymentState, Transfer, TransferRequest
-from entrypoints.sandbox.config import AFTER_EFFECT, FaultKind, SandboxConfig, SandboxKnobs
-from entrypoints.sandbox.nowpayments import CASES, CLOSED, NowPayment, write_object
-from entrypoints.sandbox.pages import after_checkout, checkout_page, index_page
-from entrypoints.sandbox.state import Sandbox
-from entrypoints.settings import origin_of
+from sandbox.config import AFTER_EFFECT, FaultKind, SandboxConfig, SandboxKnobs
+from sandbox.ledger import PENDING, KeyReused, PaymentOrder, Transfer, TransferOrder
+from sandbox.nowpayments import CASES, CLOSED, NowPayment, write_object
+from sandbox.pages import after_checkout, checkout_page, index_page
+from sandbox.state import Sandbox
 
 AnyRequest = Request[Any, Any, Any]
 
@@ -102,10 +101,10 @@ class TransferOut(msgspec.Struct):
     def of(cls, transfer: Transfer) -> TransferOut:
         return cls(
             id=transfer.id,
-            status=transfer.status.value,
+            status=transfer.status,
             tx_signature=transfer.tx_signature,
-            amount_out=None if transfer.amount_out is None else f"{transfer.amount_out:f}",
-            failure_reason=transfer.failure_reason,
+            amount_out=f"{transfer.order.amount:f}",
+            failure_reason=None,
         )
 
 
@@ -241,7 +240,7 @@ async def create_payment(request: AnyRequest) -> Response[bytes]:
             raise BadBody(f"currency must be an ISO 4217 code, got {body.currency!r}")
     except BadBody as exc:
         return _error(400, "invalid_request", detail=str(exc))
-    payment_request = PaymentRequest(
+    payment_order = PaymentOrder(
         reference_id=body.reference_id,
         amount=amount,
         currency=body.currency,
@@ -251,20 +250,20 @@ async def create_payment(request: AnyRequest) -> Response[bytes]:
         return_url=body.return_url,
     )
     try:
-        created = await sandbox.gateway.create_payment(payment_request, idempotency_key=key)
-    except IdempotencyKeyReused:
+        created = sandbox.gateway.create(payment_order, key=key)
+    except KeyReused:
         sandbox.payment_conflicts += 1
         return _error(409, "idempotency_key_reused")
-    # No await since the fake stored the payment: this check and the add are one step.
+    # No await since the book stored the payment: this check and the add are one step.
     replay = created.id in sandbox.answered_payments
     sandbox.answered_payments.add(created.id)
     answer = PaymentOut(
         id=created.id,
         token=created.token,
         checkout_url=f"{_base_url(request)}/checkout/{created.id}",
-        status=created.status,
-        amount=f"{created.amount:f}",
-        currency=created.currency,
+        status=PENDING,
+        amount=f"{created.order.amount:f}",
+        currency=created.order.currency,
         created_at=created.created_at,
         expires_at=created.expires_at,
     )
@@ -274,16 +273,16 @@ async def create_payment(request: AnyRequest) -> Response[bytes]:
 @get("/payments/{payment_id:str}", opt={"endpoint": "get_payment"})
 async def get_payment(request: AnyRequest, payment_id: FromPath[str]) -> Response[bytes]:
     sandbox = _sandbox(request)
-    try:
-        status = await sandbox.gateway.get_payment(payment_id)
-    except PermanentDownstreamError:
+    stored = sandbox.gateway.payments.get(payment_id)
+    if stored is None:
         return _error(404, "not_found")
+    paid = stored.paid_amount if stored.paid_amount is not None else stored.order.amount
     answer = PaymentStatusOut(
-        id=status.id,
-        status=status.status.value,
-        amount=f"{status.amount:f}",
-        currency=status.currency,
-        paid_at=status.paid_at,
+        id=stored.id,
+        status=stored.status,
+        amount=f"{paid:f}",
+        currency=stored.order.currency,
+        paid_at=stored.paid_at,
     )
     return await _after_effect(request, _json(200, answer))
 
@@ -301,15 +300,12 @@ async def create_wallet(request: AnyRequest) -> Response[bytes]:
             raise BadBody("passkey_credential_id and passkey_public_key must not be empty")
     except BadBody as exc:
         return _error(400, "invalid_request", detail=str(exc))
-    wallet = await sandbox.wallets.create_wallet(
-        credential_id=body.passkey_credential_id,
-        public_key=body.passkey_public_key,
-        idempotency_key=key,
-    )
-    if not wallet.created:
+    del key  # required by the contract; the credential alone names the wallet
+    address, created = sandbox.wallets.create(body.passkey_credential_id)
+    if not created:
         sandbox.wallets_existing += 1
-    answer = WalletOut(address=wallet.address, created=wallet.created)
-    return await _after_effect(request, _json(201 if wallet.created else 200, answer))
+    answer = WalletOut(address=address, created=created)
+    return await _after_effect(request, _json(201 if created else 200, answer))
 
 
 # --- 3. token transfer service ---
@@ -321,7 +317,7 @@ async def send_transfer(request: AnyRequest) -> Response[bytes]:
     try:
         key = _idempotency_key(request)
         body: TransferIn = _decode(_transfer_in, await request.body())
-        transfer_request = TransferRequest(
+        transfer_order = TransferOrder(
             destination=body.destination,
             pool_id=body.pool_id,
             token_symbol=body.token_symbol,
@@ -331,7 +327,9 @@ async def send_transfer(request: AnyRequest) -> Response[bytes]:
         )
     except BadBody as exc:
         return _error(400, "invalid_request", detail=str(exc))
-    transfer = await sandbox.transfers.send(transfer_request, idempotency_key=key)
+    transfer = sandbox.transfers.send(
+        transfer_order, key=key, confirm=sandbox.knobs.confirm_transfers
+    )
     replay = transfer.id in sandbox.answered_transfers
     sandbox.answered_transfers.add(transfer.id)
     return await _after_effect(request, _json(200 if replay else 201, TransferOut.of(transfer)))
@@ -341,7 +339,7 @@ async def send_transfer(request: AnyRequest) -> Response[bytes]:
 async def get_transfer_by_key(
     request: AnyRequest, idempotency_key: FromPath[str]
 ) -> Response[bytes]:
-    transfer = await _sandbox(request).transfers.find_by_key(idempotency_key)
+    transfer = _sandbox(request).transfers.transfers.get(idempotency_key)
     if transfer is None:
         return _error(404, "not_found")
     return await _after_effect(request, _json(200, TransferOut.of(transfer)))
@@ -608,12 +606,12 @@ async def list_transfers(request: AnyRequest) -> Response[bytes]:
         [
             {
                 "key": stored.key,
-                "id": stored.transfer.id,
-                "status": stored.transfer.status.value,
-                "destination": stored.request.destination,
-                "pool_id": stored.request.pool_id,
-                "token_symbol": stored.request.token_symbol,
-                "amount": f"{stored.request.amount:f}",
+                "id": stored.id,
+                "status": stored.status,
+                "destination": stored.order.destination,
+                "pool_id": stored.order.pool_id,
+                "token_symbol": stored.order.token_symbol,
+                "amount": f"{stored.order.amount:f}",
             }
             for stored in transfers.values()
         ],
@@ -631,12 +629,12 @@ def _payment_view(sandbox: Sandbox, payment_id: str, base_url: str) -> dict[str,
     stored = sandbox.gateway.payments[payment_id]
     return {
         "id": payment_id,
-        "reference_id": stored.request.reference_id,
-        "order_id": stored.request.order_id,
-        "pool_id": stored.request.pool_id,
-        "status": stored.status.value,
-        "amount": f"{stored.created.amount:f}",
-        "currency": stored.created.currency,
+        "reference_id": stored.order.reference_id,
+        "order_id": stored.order.order_id,
+        "pool_id": stored.order.pool_id,
+        "status": stored.status,
+        "amount": f"{stored.order.amount:f}",
+        "currency": stored.order.currency,
         "paid_amount": None if stored.paid_amount is None else f"{stored.paid_amount:f}",
         "paid_at": stored.paid_at,
         "checkout_url": f"{base_url}/checkout/{payment_id}",
@@ -682,9 +680,9 @@ async def settle_payment(
     stored = sandbox.gateway.payments[payment_id]
     if action == "webhook":
         sandbox.notify(payment_id)
-    elif stored.status is not PaymentState.PENDING:
+    elif stored.status != PENDING:
         if not from_form:
-            return _error(409, "not_pending", payment_status=stored.status.value)
+            return _error(409, "not_pending", payment_status=stored.status)
     else:
         try:
             paid = None if amount is None else _amount(amount, "amount")
@@ -707,10 +705,26 @@ async def checkout(request: AnyRequest, payment_id: FromPath[str]) -> Response[s
     )
 
 
-#: The demo shop: plain HTML and fetch, no build step (entrypoints/sandbox/shop.html).
+#: The demo shop: plain HTML and fetch, no build step (sandbox/shop.html).
 SHOP_PAGE = Path(__file__).with_name("shop.html")
 #: The API the shop calls when neither ``?api=`` nor the webhook target says otherwise.
 DEFAULT_API = "http://127.0.0.1:8000"
+
+
+def origin_of(url: str) -> str | None:
+    """``scheme://host[:port]`` of an absolute http(s) URL (no default port), or None.
+
+    The sandbox's own copy, kept small: ``sandbox/`` imports nothing of the service."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    default = 80 if parts.scheme == "http" else 443
+    return f"{parts.scheme}://{host}" + ("" if port in (None, default) else f":{port}")
 
 
 def shop_api_base(config: SandboxConfig) -> str:

@@ -23,7 +23,7 @@ order. Reproducing that byte for byte in Python means reproducing JavaScript, no
 
 tests/vectors/nowpayments_ipn.js makes the test vectors with Node itself. :func:`ipn_signature`
 is the service's one signer of this scheme; the sandbox signs with its own, independent
-implementation (docs/nowpayments.md).
+implementation (``sandbox/nowpayments.py``, docs/nowpayments.md).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 statuses moved by the test or the developer, and IPNs signed the NOWPayments way.
 
 **A deliberately independent implementation.** The signer here does not import the service's
-verifier (``entrypoints/api/nowpayments_signature.py``) and is written differently: the sandbox
+verifier (``adapters/http/nowpayments_signature.py``) and is written differently: the sandbox
 only ever signs its own flat payloads (ASCII keys; strings, integers, decimals), so it sorts with
 ``sorted()``, escapes strings with the standard ``json`` module (``ensure_ascii=False`` escapes
 exactly what ``JSON.stringify`` does for text without lone surrogates) and spells numbers by

@@ -3,7 +3,8 @@ where each ``<hex>`` is HMAC-SHA256 over ``<t>.<raw body>`` with a shared secret
 
 Pure functions plus one small class holding the secrets, no framework. :func:`sign` is the
 service's one signer of this scheme (the tests and benchmarks sign with it too); the sandbox signs
-with its own, independent code, so the verifier is checked against a second implementation.
+with its own, independent code (``sandbox/webhooks.py``), so the verifier is checked against a
+second implementation.
 """
 
 from __future__ import annotations

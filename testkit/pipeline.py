@@ -1,5 +1,9 @@
-"""A whole pipeline on in-process fakes and a fake clock: the use-cases exactly as production
-wires them, with a queue a test (or ``orders-service simulate``) drains by hand."""
+"""The whole pipeline in one process: the service's use-cases over in-process fakes, an
+in-memory repository, a fake clock and a recording scheduler that a test (or ``orders-service
+simulate``) drains by hand.
+
+Wired here by hand, not by the container (``entrypoints/container.py``): no instrumentation, no
+clients, no settings. It shows what the use-cases do, not how production assembles them."""
 
 from __future__ import annotations
 
@@ -30,8 +34,9 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class World:
-    """Fakes, a repository, a recording scheduler and every use-case wired to them."""
+class InProcessPipeline:
+    """Fakes, a repository, a recording scheduler and every use-case wired to them; time moves
+    only when told (``clock.advance``), jobs run only when drained (:meth:`run_due_jobs`)."""
 
     repository: OrderRepository = field(default_factory=InMemoryOrderRepository)
     seed: int = 0
