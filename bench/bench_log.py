@@ -8,7 +8,7 @@ request context bound and the settings' secrets registered, as in ``orders-servi
 Each row is ``--repeats`` timed batches of ``--lines`` lines; the median and the best batch are
 reported in µs of this process's CPU time per line (the wall clock's median beside it: on a
 shared machine it also counts the time other processes held the CPU). Target: the request line
-≤ 15 µs (issue 21).
+≤ 15 µs.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """The FastAPI + pydantic twin of bench/bench_api.py: the same create-body rules (lengths, the
-decimal-string pattern, the currency, no unknown fields), the same answer shape, no I/O.
+decimal-string pattern, the currency, no unknown fields: ``domain.grammar``'s), the same answer
+shape, no I/O.
 
 No ``from __future__ import annotations`` here: FastAPI and pydantic read these annotations at
 runtime."""
@@ -10,30 +11,42 @@ from typing import Annotated
 from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field
 
-from entrypoints.api.schemas import DECIMAL_PATTERN
+from domain import grammar
+from domain.grammar import TextRule
 
-Decimal = Annotated[str, Field(pattern=DECIMAL_PATTERN, max_length=64)]
-Identifier = Annotated[str, Field(min_length=1, max_length=128)]
+
+def _whole(rule: TextRule) -> str:
+    """``rule`` anchored for pydantic's Rust regex engine, where ``$`` is the end of the text (it
+    has no look-ahead, so the service's wire pattern does not compile there)."""
+    return f"^(?:{rule.body})$"
+
+
+Decimal = Annotated[
+    str, Field(pattern=_whole(grammar.DECIMAL_TEXT), max_length=grammar.DECIMAL_TEXT.max_length)
+]
+Identifier = Annotated[str, Field(min_length=1, max_length=grammar.IDENTIFIER.max_length)]
 
 
 class PasskeyIn(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    credential_id: Annotated[str, Field(min_length=1, max_length=1024)]
-    public_key: Annotated[str, Field(min_length=1, max_length=4096)]
+    credential_id: Annotated[str, Field(min_length=1, max_length=grammar.CREDENTIAL_ID.max_length)]
+    public_key: Annotated[str, Field(min_length=1, max_length=grammar.PUBLIC_KEY.max_length)]
 
 
 class OrderIn(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     reference_id: Identifier
     pool_id: Identifier
-    token_symbol: Annotated[str, Field(min_length=1, max_length=32)]
+    token_symbol: Annotated[str, Field(min_length=1, max_length=grammar.TOKEN_SYMBOL.max_length)]
     amount_token: Decimal
     min_amount_token_receive: Decimal
     price_tolerance_percent: Decimal
-    fiat_currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+    fiat_currency: Annotated[str, Field(pattern=_whole(grammar.CURRENCY))]
     price_fiat: Decimal
     passkey: PasskeyIn
-    smart_wallet_address: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+    smart_wallet_address: (
+        Annotated[str, Field(min_length=1, max_length=grammar.WALLET_ADDRESS.max_length)] | None
+    ) = None
 
 
 class PasskeyOut(BaseModel):

@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO, Any
 
 import httpx
@@ -42,20 +43,51 @@ STOP_SECONDS = 10.0
 
 @dataclass
 class Child:
-    """One ``orders-service`` subcommand in its own process group, its output prefixed."""
+    """One process in its own process group: an ``orders-service`` subcommand of the stack, or any
+    server a test runs. Its output goes line by line, prefixed with its name, to the ``out`` given
+    to :meth:`start`, or, with ``log_path``, is appended to that file. Once ended (or killed) it
+    may be started again; :meth:`stop` kills every group it ever led."""
 
     name: str
     argv: list[str]
+    grace_seconds: float = 0.0
+    log_path: Path | None = None
+    #: The environment it starts with, unless :meth:`start` is given one (None: this process's).
+    env: Mapping[str, str] | None = None
     process: subprocess.Popen[str] | None = None
     pump: threading.Thread | None = None
-    grace_seconds: float = 0.0
+    groups: list[int] = field(default_factory=list)
 
-    def start(self, env: Mapping[str, str], out: Callable[[str], None]) -> None:
-        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+    def start(
+        self, env: Mapping[str, str] | None = None, out: Callable[[str], None] | None = None
+    ) -> None:
+        """Start it with ``env`` (the whole environment), else with its own ``env``."""
+        env = self.env if env is None else env
+        if self.alive():
+            raise StackError(f"{self.name} is already running")
+        if self.log_path is not None:
+            with self.log_path.open("a", encoding="utf-8") as log:
+                log.write(f"\n=== start {' '.join(self.argv)}\n")
+                log.flush()
+                self.process = self._popen(env, log)
+        else:
+            if out is None:
+                raise StackError(f"{self.name}: no log file and no output given")
+            self.process = self._popen(env, subprocess.PIPE)
+            stream = self.process.stdout
+            assert stream is not None
+            self.pump = threading.Thread(
+                target=_pump, args=(self.name, stream, out), name=f"pump-{self.name}", daemon=True
+            )
+            self.pump.start()
+        self.groups.append(self.process.pid)
+
+    def _popen(self, env: Mapping[str, str] | None, stdout: IO[str] | int) -> subprocess.Popen[str]:
+        return subprocess.Popen(  # noqa: S603 - our own interpreter, server and arguments
             self.argv,
-            env=dict(env),
+            env=None if env is None else dict(env),
             stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
+            stdout=stdout,
             stderr=subprocess.STDOUT,
             text=True,
             errors="replace",
@@ -64,33 +96,39 @@ class Child:
             # children in order (API first, worker last) with the whole group each time.
             start_new_session=True,
         )
-        stream = self.process.stdout
-        assert stream is not None
-        self.pump = threading.Thread(
-            target=_pump, args=(self.name, stream, out), name=f"pump-{self.name}", daemon=True
-        )
-        self.pump.start()
 
     def exit_code(self) -> int | None:
         return None if self.process is None else self.process.poll()
 
-    def stop(self, hurry: Callable[[], bool]) -> str:
-        """SIGTERM the group, wait its grace (cut short when ``hurry()``), then SIGKILL
-        whatever is left of the group. Says how it ended."""
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL the group at once: no shutdown code runs, as in a crash."""
+        if self.process is not None:
+            signal_group(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def stop(self, hurry: Callable[[], bool] = lambda: False, seconds: float | None = None) -> str:
+        """SIGTERM the group, wait its grace plus ``STOP_SECONDS`` (or ``seconds``; cut short
+        when ``hurry()``), then SIGKILL whatever is left of every group it led. Says how it
+        ended."""
         process = self.process
         if process is None:
             return "not started"
         ended = "had exited"
         if process.poll() is None and not hurry():
             signal_group(process.pid, signal.SIGTERM)
-            deadline = time.monotonic() + self.grace_seconds + STOP_SECONDS
+            wait = self.grace_seconds + STOP_SECONDS if seconds is None else seconds
+            deadline = time.monotonic() + wait
             while process.poll() is None and not hurry() and time.monotonic() < deadline:
                 time.sleep(0.05)
             ended = "stopped"
         if process.poll() is None:
             ended = "killed"
         # Also when the leader is gone: nothing it spawned may outlive the stack.
-        signal_group(process.pid, signal.SIGKILL)
+        for pgid in self.groups:
+            signal_group(pgid, signal.SIGKILL)
         process.wait()
         if self.pump is not None:
             self.pump.join(timeout=2)
@@ -98,6 +136,13 @@ class Child:
         # uvicorn shuts down cleanly on SIGTERM, then re-raises it: -15 is its normal end.
         how = f"on {signal.Signals(-code).name}" if code < 0 else f"with exit code {code}"
         return f"{ended} ({how})"
+
+    def tail(self, lines: int = 40) -> str:
+        """The last ``lines`` of its log file, prefixed with its name ("" without one)."""
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        text = self.log_path.read_text(errors="replace").splitlines()
+        return "\n".join(f"{self.name}| {line}" for line in text[-lines:])
 
 
 def signal_group(pgid: int, signum: int) -> None:

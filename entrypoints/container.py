@@ -37,7 +37,6 @@ from adapters.instrumented import (
     InstrumentedTokenTransferService,
     InstrumentedWalletService,
 )
-from adapters.mongo.queries import MongoOrderQueries
 from adapters.saq import DEFAULT_QUEUE_NAME, SaqJobScheduler, open_queue
 from application.advance_order import AdvanceOrder
 from application.check_readiness import CheckReadiness
@@ -300,7 +299,7 @@ class Container(containers.DeclarativeContainer):
     retry_order_now = providers.Singleton(RetryOrderNow, observed_repository, scheduler, clock)
 
     # --- the operator's read side ---
-    order_queries = providers.Singleton(MongoOrderQueries, mongo_database)
+    order_queries = providers.Singleton(mongo.MongoOrderQueries, mongo_database)
     search_orders = providers.Singleton(SearchOrders, order_queries)
     # One cache per process: at most one aggregation per refresh interval (docs/operations.md).
     order_stats = providers.Singleton(

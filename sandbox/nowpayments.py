@@ -76,7 +76,10 @@ def write_object(payload: dict[str, object], *, sort: bool = False) -> str:
 
 
 def sign_ipn(secret: str, payload: dict[str, object]) -> str:
-    """``x-nowpayments-sig``: hex HMAC-SHA512 of the sorted serialization."""
+    """``x-nowpayments-sig``: hex HMAC-SHA512 of the sorted serialization.
+
+    The sandbox's own signer, deliberately separate from the service's verifier
+    (``adapters/http/nowpayments_signature.py``): a shared mistake would sign and verify alike."""
     message = write_object(payload, sort=True).encode("utf-8")
     return hmac.new(secret.encode("utf-8"), message, hashlib.sha512).hexdigest()
 

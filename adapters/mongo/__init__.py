@@ -1,5 +1,5 @@
-"""MongoDB adapters: the order repository, the operator's queries, the webhook log and the
-durability probe, on PyMongo Async or Motor.
+"""MongoDB adapters: the order repository, the operator's queries, the webhook log, the payment
+intents and the durability probe, on PyMongo Async or Motor.
 
 What the composition root (``entrypoints/container.py``) needs, all in this package:
 
@@ -21,6 +21,8 @@ What the composition root (``entrypoints/container.py``) needs, all in this pack
     had to change. Run at startup and by ``orders-service db-init``.
 ``MongoOrderRepository(database)``
     ``application.ports.OrderRepository``; ``ping()`` backs the readiness check.
+``MongoOrderQueries(database)``
+    ``application.ports.OrderQueries``: the operator's searches, read-only, each on an index.
 ``MongoWebhookEventLog(database)``
     ``application.ports.WebhookEventLog`` on ``webhook_events`` (``_id`` = event id).
 ``MongoPaymentIntents(database)``
@@ -30,11 +32,12 @@ What the composition root (``entrypoints/container.py``) needs, all in this pack
     ``application.ports.durability.DurabilityProbe``: the write concern the deployment can
     acknowledge now, from the driver's view (no round trip).
 
-Errors: ``DuplicateOrder`` (11000, naming ``id``/``reference_id``/``payment.id``),
-``StaleOrder`` (compare-and-set lost), ``InfrastructureUnavailable`` (network, timeouts: transient),
-``CorruptDocument`` (a stored order that no longer decodes, naming its id),
-``ConcernRejected`` (the server cannot give the configured write/read concern: configuration) and
-``OrderDocumentRejected`` (the validator refused a write, code 121: a bug, logged with the id).
+Errors, the application's (``application.errors``): ``DuplicateOrder`` (11000, naming
+``id``/``reference_id``/``payment.id``), ``StaleOrder`` (compare-and-set lost),
+``InfrastructureUnavailable`` (network, timeouts: transient), ``CorruptDocument`` (a stored order
+that no longer decodes, naming its id); this package's: ``ConcernRejected`` (the server cannot
+give the configured write/read concern: configuration) and ``OrderDocumentRejected`` (the
+validator refused a write, code 121: a bug, logged with the id).
 The document shape, indexes and validator are described in docs/mongo.md.
 """
 
@@ -52,6 +55,7 @@ from adapters.mongo.codec import document_to_order, order_to_document
 from adapters.mongo.durability import MongoDurabilityProbe, durability_of
 from adapters.mongo.errors import ConcernRejected, OrderDocumentRejected
 from adapters.mongo.payment_intents import MongoPaymentIntents
+from adapters.mongo.queries import MongoOrderQueries
 from adapters.mongo.repository import MongoOrderRepository
 from adapters.mongo.schema import (
     DEFAULT_WEBHOOK_RETENTION_DAYS,
@@ -75,6 +79,7 @@ __all__ = [
     "ConcernRejected",
     "MongoClient",
     "MongoDurabilityProbe",
+    "MongoOrderQueries",
     "MongoOrderRepository",
     "MongoPaymentIntents",
     "MongoWebhookEventLog",

@@ -1,5 +1,6 @@
 """Real processes for the end-to-end tests: ``orders-service sandbox|api|worker`` started as a
-user would, each in its own process group, output to a log file, killed for sure at the end."""
+user would, each in its own process group (``devstack.Child``), output to a log file, killed for
+sure at the end."""
 
 from __future__ import annotations
 
@@ -7,8 +8,6 @@ import contextlib
 import os
 import secrets
 import shutil
-import signal
-import subprocess
 import sys
 import time
 import uuid
@@ -20,7 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import redis
 
-from devstack import LOOPBACK, free_port, signal_group
+from devstack import LOOPBACK, Child, free_port
 from devstack import stack_environment as dev_stack_environment
 from entrypoints.settings import Settings
 
@@ -51,60 +50,21 @@ def wait_until(
         time.sleep(every)
 
 
-@dataclass
-class Process:
-    """One ``orders-service`` subcommand in its own process group."""
+#: From SIGTERM to SIGKILL when a test stops a process.
+STOP_SECONDS = 15.0
 
-    name: str
-    argv: list[str]
-    env: dict[str, str]
-    log_path: Path
-    popen: subprocess.Popen[bytes] | None = None
-    #: Every process group this ever started, for the finalizer.
-    groups: list[int] = field(default_factory=list)
 
-    def start(self) -> None:
-        with self.log_path.open("ab") as log:
-            log.write(f"\n=== start {' '.join(self.argv)}\n".encode())
-            log.flush()
-            self.popen = subprocess.Popen(  # noqa: S603 - our own script and arguments
-                self.argv,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        self.groups.append(self.popen.pid)
+def process(name: str, argv: list[str], env: Mapping[str, str], log_path: Path) -> Child:
+    """One ``orders-service`` subcommand as these tests run it: devstack's child with a fixed
+    environment and its output appended to ``log_path``; ``kill`` is SIGKILL, ``start`` again
+    restarts it, ``stop`` kills every group it ever led."""
+    return Child(name, argv, log_path=log_path, env=env)
 
-    def kill(self) -> None:
-        """SIGKILL the whole group: no shutdown code runs, as in a crash."""
-        if self.popen is not None:
-            signal_group(self.popen.pid, signal.SIGKILL)
-            self.popen.wait()
 
-    def stop(self, seconds: float = 15.0) -> None:
-        """SIGTERM, then SIGKILL of the group whatever happened."""
-        if self.popen is not None and self.popen.poll() is None:
-            signal_group(self.popen.pid, signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.popen.wait(timeout=seconds)
-        self.kill_all()
-
-    def kill_all(self) -> None:
-        for pid in self.groups:
-            signal_group(pid, signal.SIGKILL)
-        if self.popen is not None:
-            self.popen.wait()
-
-    def alive(self) -> bool:
-        return self.popen is not None and self.popen.poll() is None
-
-    def tail(self, lines: int = 40) -> str:
-        if not self.log_path.exists():
-            return ""
-        text = self.log_path.read_text(errors="replace").splitlines()
-        return "\n".join(f"{self.name}| {line}" for line in text[-lines:])
+def log_of(child: Child) -> Path:
+    """The log file of a child made by :func:`process`."""
+    assert child.log_path is not None, f"{child.name} writes no log file"
+    return child.log_path
 
 
 def isolated_redis(url: str) -> str:
@@ -133,9 +93,9 @@ def isolated_redis(url: str) -> str:
 class Stack:
     """The sandbox, the API and the worker, wired to each other, with their URLs."""
 
-    sandbox: Process
-    api: Process
-    worker: Process
+    sandbox: Child
+    api: Child
+    worker: Child
     api_url: str
     sandbox_url: str
     webhook_secret: str
@@ -143,7 +103,7 @@ class Stack:
     env: dict[str, str] = field(default_factory=dict)
 
     @property
-    def processes(self) -> tuple[Process, ...]:
+    def processes(self) -> tuple[Child, ...]:
         return (self.sandbox, self.api, self.worker)
 
     def logs(self) -> str:
@@ -204,14 +164,14 @@ def running_stack(
     script = orders_service()
     on = ["--host", LOOPBACK, "--port"]
     stack = Stack(
-        sandbox=Process(
+        sandbox=process(
             "sandbox",
             [script, "sandbox", *on, str(sandbox_port), "--seed", "7"],
             env,
             logs / "sandbox.log",
         ),
-        api=Process("api", [script, "api", *on, str(api_port)], env, logs / "api.log"),
-        worker=Process(
+        api=process("api", [script, "api", *on, str(api_port)], env, logs / "api.log"),
+        worker=process(
             "worker", [script, "worker", "--grace-seconds", "5"], env, logs / "worker.log"
         ),
         api_url=f"http://{LOOPBACK}:{api_port}",
@@ -220,21 +180,21 @@ def running_stack(
         env=env,
     )
     try:
-        for process in stack.processes:
-            process.start()
+        for child in stack.processes:
+            child.start()
         _wait_for(f"{stack.sandbox_url}/sandbox/stats", stack)
         _wait_for(f"{stack.api_url}/ready", stack)
         yield stack
     finally:
-        for process in (stack.api, stack.worker, stack.sandbox):
-            process.stop()
+        for child in (stack.api, stack.worker, stack.sandbox):
+            child.stop(seconds=STOP_SECONDS)
 
 
 def _wait_for(url: str, stack: Stack) -> None:
     def answers() -> bool:
-        for process in stack.processes:
-            if not process.alive():
-                raise AssertionError(f"{process.name} exited while starting:\n{stack.logs()}")
+        for child in stack.processes:
+            if not child.alive():
+                raise AssertionError(f"{child.name} exited while starting:\n{stack.logs()}")
         try:
             return httpx.get(url, timeout=2).status_code == 200
         except httpx.TransportError:

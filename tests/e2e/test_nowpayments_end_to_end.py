@@ -2,7 +2,7 @@
 Redis and a Mongo-wire server: 20 orders, each created twice at once (a double click), one create
 in 20 (5 %) timing out after NOWPayments made the payment, and every payment's IPNs delivered
 twice and out of order. Every order completes exactly once, with one payment and one transfer
-(issue 19, docs/nowpayments.md).
+(docs/nowpayments.md).
 
 Every wait is a poll with a deadline: a bound against hanging, never a measure of speed.
 """

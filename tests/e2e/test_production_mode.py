@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from entrypoints.settings import Settings
-from tests.e2e.stack import isolated_redis, orders_service, running_stack, wait_until
+from tests.e2e.stack import isolated_redis, log_of, orders_service, running_stack, wait_until
 
 #: Every variable production requires, with values that are never reached: the processes must
 #: stop on the missing one before any I/O.
@@ -84,11 +84,11 @@ def test_production_starts_on_real_adapters_and_ready_says_so(
             "wallet_service=http transfer_service=http queue=saq"
         )
         wait_until(
-            lambda: expected in stack.worker.log_path.read_text(errors="replace"),
+            lambda: expected in log_of(stack.worker).read_text(errors="replace"),
             seconds=60,
             what="the worker's startup line",
         )
-        assert expected in stack.api.log_path.read_text(errors="replace")
+        assert expected in log_of(stack.api).read_text(errors="replace")
         assert stack.worker.alive()
         for process in (stack.api, stack.worker):
-            assert "ORDERS_MODE=dev" not in process.log_path.read_text(errors="replace")
+            assert "ORDERS_MODE=dev" not in log_of(process).read_text(errors="replace")

@@ -1,4 +1,4 @@
-"""Two worker processes, one circuit (issue 20, docs/adr/0017): with the wallet service down,
+"""Two worker processes, one circuit (docs/adr/0017): with the wallet service down,
 the workers' calls to it stop after the threshold counted across both, not after the threshold
 of each, and both then fail fast. Real processes (``orders-service sandbox|api|worker`` and a
 second worker) on real Redis and a Mongo-wire server.
@@ -15,12 +15,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+from devstack import Child
 from tests.e2e.stack import (
     FAST,
-    Process,
     Stack,
     isolated_redis,
+    log_of,
     orders_service,
+    process,
     running_stack,
 )
 from tests.e2e.test_end_to_end import (
@@ -52,13 +54,13 @@ REFUSED_CALL = "wallet_service POST /v1/wallets -> circuit_open"
 @pytest.fixture(scope="module")
 def stack_and_second_worker(
     redis_url: str, mongo_uri: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[Stack, Process]]:
+) -> Iterator[tuple[Stack, Child]]:
     logs = tmp_path_factory.mktemp("e2e-breaker-logs")
     with running_stack(
         redis_url=isolated_redis(redis_url), mongodb_uri=mongo_uri, logs=logs, extra_env=ENV
     ) as stack:
         # Started once the API has ensured the schema (SecantusDB and concurrent creates).
-        second = Process(
+        second = process(
             "worker-2",
             [orders_service(), "worker", "--grace-seconds", "5"],
             stack.env,
@@ -71,13 +73,12 @@ def stack_and_second_worker(
             second.stop()
 
 
-def _count(process: Process, text: str) -> int:
-    return (
-        process.log_path.read_text(errors="replace").count(text) if process.log_path.exists() else 0
-    )
+def _count(child: Child, text: str) -> int:
+    log = log_of(child)
+    return log.read_text(errors="replace").count(text) if log.exists() else 0
 
 
-async def test_two_workers_see_one_circuit(stack_and_second_worker: tuple[Stack, Process]) -> None:
+async def test_two_workers_see_one_circuit(stack_and_second_worker: tuple[Stack, Child]) -> None:
     stack, second = stack_and_second_worker
     workers = (stack.worker, second)
     run = uuid.uuid4().hex[:8]

@@ -1,15 +1,14 @@
-"""The API served by uvicorn on a free loopback port, in the test's own event loop, so a test can
-look into the container it runs on (in-memory repository, fakes) between HTTP calls; the secrets,
-signed webhook bodies and settings the API tests use.
+"""The API served on a free loopback port in the test's own event loop
+(``testkit.server.serve_in_loop``), so a test can look into the container it runs on (in-memory
+repository, fakes) between HTTP calls; the secrets, signed webhook bodies and settings the API
+tests use.
 
 Fakes are scripted through container overrides (``configure``), undone when the server stops.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -17,9 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import httpx
-import uvicorn
 from dependency_injector import providers
-from litestar import Litestar
 
 from adapters.clock import SystemClock
 from adapters.fakes import FakePaymentGateway
@@ -29,6 +26,7 @@ from application.ports import WebhookEventLog
 from entrypoints.api.app import create_app
 from entrypoints.container import Container
 from entrypoints.settings import Settings
+from testkit.server import serve_in_loop
 
 SECRET = "whsec_current_0123456789"
 OLD_SECRET = "whsec_previous_9876543210"
@@ -58,50 +56,6 @@ def signed_headers(
         "content-type": "application/json",
         "x-signature": signature_header(secrets, timestamp, body),
     }
-
-
-class _Server(uvicorn.Server):
-    """uvicorn, told to stop by an event rather than noticing on its 0.1 s tick: every test
-    starts and stops a server, and the tick alone would add seconds to the suite."""
-
-    stopping: asyncio.Event
-
-    async def main_loop(self) -> None:
-        self.stopping = asyncio.Event()
-        await self.on_tick(0)  # sets the Date header once
-        await self.stopping.wait()
-
-    def stop(self) -> None:
-        # Not force_exit: that would skip the lifespan shutdown this suite relies on.
-        self.should_exit = True
-        self.stopping.set()
-
-
-@asynccontextmanager
-async def serve(app: Litestar) -> AsyncIterator[str]:
-    """Serve ``app`` with uvicorn on a free loopback port until the block ends."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app, lifespan="on", log_level="warning", access_log=False, ws="none", http="h11"
-    )
-    server = _Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        while not server.started:
-            if task.done():
-                task.result()
-                raise RuntimeError("uvicorn stopped before it started")
-            await asyncio.sleep(0.002)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        if server.started:
-            server.stop()
-        else:
-            server.should_exit = True
-        await task
-        sock.close()
 
 
 @dataclass
@@ -153,7 +107,7 @@ def api_starter(settings: Settings, gateway: FakePaymentGateway) -> StartApi:
         app = create_app(settings, configure=setup)
         try:
             async with (
-                serve(app) as url,
+                serve_in_loop(app) as url,
                 httpx.AsyncClient(base_url=url, timeout=10) as client,
             ):
                 yield Api(client=client, container=seen[0], gateway=gateway)

@@ -1,4 +1,4 @@
-"""Every admin search the API allows is served by an index (issue 20, item 6), derived, not listed:
+"""Every admin search the API allows is served by an index, derived, not listed:
 the shapes come from ``OrderFilters``' declared fields (checked against the endpoint's declared
 parameters), the queries from the adapter's own ``filter_query`` / ``after_query`` /
 ``sort_spec``, the indexes from ``adapters/mongo/schema.py``.

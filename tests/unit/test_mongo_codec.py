@@ -60,7 +60,7 @@ def test_naive_times_from_a_client_without_tz_aware_are_read_as_utc() -> None:
     assert time_from_bson(plus_two) == naive.replace(tzinfo=UTC)
 
 
-def test_the_document_uses_the_seed_field_names() -> None:
+def test_the_document_uses_the_original_schemas_field_names() -> None:
     document = order_to_document(new_order(1))
 
     assert document["_id"] == new_order(1).id

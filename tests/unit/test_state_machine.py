@@ -50,7 +50,7 @@ OPERATIONS = {
     "transfer": ["send", "find_by_key"],
 }
 
-#: CI runs at least 200 examples (the issue's bar); locally override with STATE_MACHINE_EXAMPLES.
+#: CI runs at least 200 examples; locally override with STATE_MACHINE_EXAMPLES.
 EXAMPLES = int(os.environ.get("STATE_MACHINE_EXAMPLES", "200"))
 
 

@@ -52,7 +52,7 @@ def make_order(*, wallet: str | None = None) -> Order:
     return Order.place(request, payment, at=T0)
 
 
-def test_the_table_is_exactly_the_seeds() -> None:
+def test_the_statuses_and_moves_are_exactly_the_original_schemas() -> None:
     assert {s.value for s in OrderStatus} == {
         "pending",
         "completed_pay",

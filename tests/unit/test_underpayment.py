@@ -1,5 +1,6 @@
 """An under-payment (NOWPayments' ``partially_paid``: the buyer sent less than asked) is not a
-payment: the order stays pending, and what was sent is kept on it for a refund (issue 19)."""
+payment: the order stays pending, and what was sent is kept on it for a refund
+(docs/nowpayments.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Every bad input of the issue, each its own test: a 4xx problem naming the field, never a 500,
+"""Every kind of bad input, each its own test: a 4xx problem naming the field, never a 500,
 and nothing stored (no order, no gateway call). One server serves the whole module: no case may
 store anything, so they cannot disturb each other."""
 
@@ -190,7 +190,7 @@ async def test_json_with_a_charset_is_accepted(shared_api: Api) -> None:
     assert response.json()["errors"][0]["field"] == "price_tolerance_percent"
 
 
-# --- one grammar, whole values (issue 13) ------------------------------------------------------
+# --- one grammar, whole values ---------------------------------------------------------------
 
 #: Characters a line-oriented check lets through at the end of a value.
 TRAILERS = ["\n", "\r", "\x00", "\u2028", "\u2029", "\x85"]
@@ -356,7 +356,7 @@ async def test_a_repeated_key_is_a_400_naming_it(
     await _assert_nothing_stored(shared_api)
 
 
-# --- depth (issue 13) ---------------------------------------------------------------------------
+# --- depth -------------------------------------------------------------------------------------
 
 
 def _deep(depth: int) -> bytes:

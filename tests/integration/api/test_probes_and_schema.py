@@ -117,7 +117,7 @@ async def test_the_openapi_document_lists_every_endpoint_and_its_problems(api: A
         ("/api/webhooks/nowpayments", "post"),
         ("/health", "get"),
         ("/ready", "get"),
-        # The operator's (issue 7).
+        # The operator's (docs/operations.md).
         ("/api/admin/orders", "get"),
         ("/api/admin/orders/{order_id}/history", "get"),
         ("/api/admin/orders/{order_id}/events", "get"),

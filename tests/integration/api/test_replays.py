@@ -1,4 +1,4 @@
-"""Replays are byte-equal (issue 13): the first 201, every replay and every read of an unchanged
+"""Replays are byte-equal: the first 201, every replay and every read of an unchanged
 order are the same bytes, in memory and on the Mongo-wire server; and value-equal amounts are the
 same request, whatever their spelling, sequential or concurrent."""
 

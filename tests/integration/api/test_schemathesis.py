@@ -8,8 +8,6 @@ signed with the configured secret so that they get past the 401 into the body ha
 from __future__ import annotations
 
 import json
-import socket
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -18,7 +16,6 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.parameters import ParameterLocation
@@ -34,6 +31,7 @@ from schemathesis.specs.openapi.checks import (
 from adapters.http.webhook_signature import signature_header
 from entrypoints.api.app import create_app
 from entrypoints.settings import Settings
+from testkit.server import serve_in_thread
 from tests.support.api import SECRET
 
 MIN_REQUESTS = 500
@@ -59,25 +57,8 @@ answers: Counter[tuple[str, int]] = Counter()
 
 @pytest.fixture(scope="module")
 def api_url() -> Iterator[str]:
-    app = create_app(_SETTINGS)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(
-        uvicorn.Config(app, lifespan="on", log_level="warning", access_log=False, ws="none")
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive(), "uvicorn stopped before it started"
-        assert time.monotonic() < deadline, "uvicorn did not start within 20 s"
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
-        sock.close()
+    with serve_in_thread(create_app(_SETTINGS), startup_timeout=20) as url:
+        yield url
 
 
 # The app's own document, generated without serving it; test_the_served_document_is_the_one_fuzzed

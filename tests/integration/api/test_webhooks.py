@@ -314,7 +314,7 @@ async def test_a_webhook_body_over_64_kib_is_a_413(recorded: Api) -> None:
     assert response.headers["content-type"] == PROBLEM
 
 
-# --- hostile bodies, once the signature holds (issue 13) ---------------------------------------
+# --- hostile bodies, once the signature holds -------------------------------------------------
 
 
 def _deep_event(depth: int) -> bytes:

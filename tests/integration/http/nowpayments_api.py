@@ -3,16 +3,14 @@ the sandbox's NOWPayments (and its wallet and transfer services), in dev mode.""
 
 from __future__ import annotations
 
-import asyncio
-import socket
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
 import httpx
-import uvicorn
 
 from entrypoints.api.app import create_app
 from entrypoints.settings import Settings
+from testkit.server import loopback_socket, serve_in_loop, url_of
 from tests.integration.http.harness import (
     API_KEY,
     NOWPAYMENTS_API_KEY,
@@ -27,9 +25,7 @@ async def nowpayments_api(
     """A client of the API served on a port of its own (``extra``: more settings; without
     ``MONGODB_URI`` the store is in memory, without ``REDIS_URL`` jobs run in process)."""
     # The port is bound first: PUBLIC_BASE_URL (where IPNs go) must name it.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    sock = loopback_socket()
     settings = Settings.from_env(
         {
             "ORDERS_MODE": "dev",
@@ -38,7 +34,7 @@ async def nowpayments_api(
             "NOWPAYMENTS_API_KEY": NOWPAYMENTS_API_KEY,
             "NOWPAYMENTS_IPN_SECRET": NOWPAYMENTS_IPN_SECRET,
             "NOWPAYMENTS_PAY_CURRENCY": "sol",
-            "PUBLIC_BASE_URL": url,
+            "PUBLIC_BASE_URL": url_of(sock),
             "WALLET_API_URL": sandbox_url,
             "WALLET_API_KEY": API_KEY,
             "TRANSFER_API_URL": sandbox_url,
@@ -47,19 +43,8 @@ async def nowpayments_api(
             **(extra or {}),
         }
     )
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), lifespan="on", log_level="warning", http="h11")
-    )
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        while not server.started:
-            if task.done():
-                task.result()
-                raise RuntimeError("the API stopped before it started")
-            await asyncio.sleep(0.005)
-        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
-            yield client
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
+    async with (
+        serve_in_loop(create_app(settings), sock=sock) as url,
+        httpx.AsyncClient(base_url=url, timeout=30) as client,
+    ):
+        yield client

@@ -1,4 +1,4 @@
-"""A caller's own bad input never counts against a downstream (issue 13): over real HTTP, against
+"""A caller's own bad input never counts against a downstream: over real HTTP, against
 the sandbox. A newline in a reference id is refused by validation and never reaches the gateway; a
 request the client cannot build, or a 400/422 the gateway answers because of the request, is a
 permanent error of that call: not retried, not counted by the circuit breaker, and a 422 to the

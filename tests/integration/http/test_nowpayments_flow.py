@@ -126,10 +126,10 @@ async def test_a_failed_payment_fails_the_order(
 async def test_twenty_orders_with_lost_create_answers_and_duplicated_ipns_pay_once_each(
     sandbox: SandboxControl, api: httpx.AsyncClient
 ) -> None:
-    """Most of the issue's scenario, in process: 20 orders; one create in 20 (5 %) loses its
-    answer after NOWPayments made the payment (the client retries); an intermediate IPN is lost
-    and every final one is delivered twice. 20 orders, 20 payments, 20 completed, one transfer
-    each. (Reordered IPNs and real processes: not covered here, docs/nowpayments.md.)"""
+    """The exactly-once scenario (docs/nowpayments.md), in process: 20 orders; one create in 20
+    (5 %) loses its answer after NOWPayments made the payment (the client retries); an
+    intermediate IPN is lost and every final one is delivered twice. 20 orders, 20 payments, 20
+    completed, one transfer each. (Reordered IPNs and real processes: not covered here.)"""
     await sandbox.script("nowpayments_create", "effect_then_fail")  # the first create of all
     orders: list[dict[str, Any]] = []
     for n in range(20):

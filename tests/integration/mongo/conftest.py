@@ -14,7 +14,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from adapters.mongo import close_client, ensure_schema, get_database
 from tests.contract.mongo import fresh_database, short_lived_client
 from tests.integration.mongo.failpoints import FaultyClient
-from tests.integration.mongo.server_process import SecantusProcess
+from tests.killable import SecantusServer
 
 
 @pytest.fixture
@@ -37,9 +37,9 @@ async def faulty(db: AsyncDatabase[dict[str, Any]], mongo_uri: str) -> AsyncIter
 
 
 @pytest.fixture
-def killable_mongo(tmp_path: Path) -> Iterator[SecantusProcess]:
+def killable_mongo(tmp_path: Path) -> Iterator[SecantusServer]:
     """A Mongo-wire server of this test's own, in its own process, started; killed at the end."""
-    server = SecantusProcess(tmp_path / "data", tmp_path / "secantusd.log")
+    server = SecantusServer(tmp_path / "secantusd.log", tmp_path / "data")
     server.start()
     try:
         yield server

@@ -29,7 +29,7 @@ from adapters.mongo import (
 )
 from application.ports import WebhookEvent
 from tests.contract.orders import at, new_order, paid
-from tests.integration.mongo.server_process import SecantusProcess
+from tests.killable import SecantusServer
 
 CYCLES = 5
 #: Per cycle: this many orders inserted then saved once, and as many webhook events recorded
@@ -48,7 +48,7 @@ class Acknowledged:
     events: dict[str, str] = field(default_factory=dict)
 
 
-async def _burst(uri: str, cycle: int, acked: Acknowledged, server: SecantusProcess) -> None:
+async def _burst(uri: str, cycle: int, acked: Acknowledged, server: SecantusServer) -> None:
     """Write concurrently, noting each acknowledgement as it comes, then SIGKILL the server."""
     client = make_client(uri)
     database = get_database(client, DB_NAME)
@@ -109,7 +109,7 @@ async def _lost(uri: str, acked: Acknowledged) -> list[str]:
 # their ResourceWarning is expected (as in test_faults), not in whichever test runs next.
 @pytest.mark.filterwarnings("ignore::ResourceWarning")
 async def test_every_acknowledged_write_survives_a_sigkill_of_the_server(
-    killable_mongo: SecantusProcess,
+    killable_mongo: SecantusServer,
 ) -> None:
     uri = killable_mongo.uri(URI_OPTIONS)
     acked = Acknowledged()

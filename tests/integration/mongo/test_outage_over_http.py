@@ -20,7 +20,7 @@ import pytest
 from adapters.clock import SystemClock
 from adapters.fakes import FakePaymentGateway
 from entrypoints.settings import Settings
-from tests.integration.mongo.server_process import SecantusProcess
+from tests.killable import SecantusServer
 from tests.support.api import PROBLEM, SECRET, UNLIMITED, api_starter, event_body, signed_headers
 from tests.support.orders import order_body
 
@@ -49,7 +49,7 @@ def _assert_mongodb_503(response: httpx.Response, elapsed: float, what: str) -> 
 # (see test_durability): their ResourceWarning is expected here.
 @pytest.mark.filterwarnings("ignore::ResourceWarning")
 async def test_a_database_outage_is_a_prompt_503_and_the_api_serves_again_after_it(
-    killable_mongo: SecantusProcess,
+    killable_mongo: SecantusServer,
 ) -> None:
     settings = Settings(
         mode="dev",

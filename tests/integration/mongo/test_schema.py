@@ -34,7 +34,7 @@ EXPECTED_ORDER_INDEXES = {
         "key": [("status", 1), ("next_attempt_at", 1)],
         "partialFilterExpression": {"parked": False},
     },
-    # The admin search's (issue 7; see docs/operations.md).
+    # The admin search's (docs/operations.md).
     "admin_created": {"key": [("created_at", -1), ("_id", -1)]},
     "admin_created_price": {"key": [("created_at", -1), ("_id", -1), ("request.price_fiat", -1)]},
     "admin_status_created": {"key": [("status", 1), ("created_at", -1), ("_id", -1)]},

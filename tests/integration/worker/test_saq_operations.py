@@ -168,8 +168,8 @@ async def test_a_worker_runs_a_job_swept_in_the_gap(
     sweeper_class: type[RedisQueue],
     runs: int,
 ) -> None:
-    """With SAQ's sweep the job is aborted mid-run and run again (the issue: two transfer calls
-    under one key); with ours it runs once."""
+    """With SAQ's sweep the job is aborted mid-run and run again (two transfer calls under one
+    key); with ours it runs once."""
     started: list[int] = []
 
     async def work(ctx: Any) -> str:
