@@ -31,7 +31,15 @@ from application.ports import (
     TransferState,
     WalletService,
 )
-from domain import Order, OrderEvent, OrderStatus, Step, TransferResult
+from domain import (
+    Order,
+    OrderEvent,
+    OrderStatus,
+    RefundCause,
+    RefundStatus,
+    Step,
+    TransferResult,
+)
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +96,17 @@ class AdvanceOrder:
         return AdvanceOutcome(order, events=tuple(order.events[first : order.stored_events]))
 
     async def _run(self, order: Order) -> None:
+        """Fulfil the order, or (``failed_pay``) look for a late payment; then drive its refund,
+        if it has one (requested just now, by an operator, or earlier)."""
+        if order.refund is None:
+            if order.status is OrderStatus.FAILED_PAY:
+                await self._check_late_payment(order)
+            else:
+                await self._fulfil(order)
+        if order.refund is not None:
+            await self._drive_refund(order)
+
+    async def _fulfil(self, order: Order) -> None:
         # True only right after this run announced the transfer coming from a status the transfer
         # was never tried in (completed_pay, creating_wallet): nobody can have sent under the key
         # yet, so the lookup is skipped. It is decided by where the order came from, never by the
@@ -150,13 +169,17 @@ class AdvanceOrder:
             order.record_underpayment(paid, paid_currency, info.pay_amount, now)
         if info.status is PaymentState.COMPLETED:
             if info.amount != order.price_fiat or info.currency != order.fiat_currency:
-                order.mark_payment_failed(
-                    now,
+                reason = (
                     f"gateway reports {info.amount} {info.currency} paid for "
-                    f"{order.price_fiat} {order.fiat_currency}",
+                    f"{order.price_fiat} {order.fiat_currency}"
+                )
+                order.mark_payment_failed(now, reason)
+                # The money came: it goes back, all of it, announced in the same save.
+                order.request_refund(
+                    RefundCause.AMOUNT_MISMATCH, info.amount, info.currency, reason, now
                 )
                 await self._save(order)
-                return False
+                return False  # the run drives the refund next
             order.mark_paid(now)
             await self._save(order)
             return True
@@ -175,6 +198,64 @@ class AdvanceOrder:
         await self._save(order)
         await self._schedule(order, now + self._timings.payment_recheck)
         return False
+
+    async def _check_late_payment(self, order: Order) -> None:
+        """A ``failed_pay`` order without a refund (a webhook hinted at news): ask the gateway;
+        a payment that completed after all gets its refund requested."""
+        now = self._clock.now()
+        try:
+            info = await self._gateway.get_payment(order.payment.id)
+        except DownstreamError as exc:
+            log.warning("late payment check of order %s failed: %s", order.id, exc)
+            await self._schedule(order, now + self._timings.payment_recheck)
+            return
+        if info.status is not PaymentState.COMPLETED:
+            return
+        order.record_payment_status(info.status.value)
+        order.request_refund(
+            RefundCause.LATE_PAYMENT,
+            info.amount,
+            info.currency,
+            "payment completed after the order had failed",
+            now,
+        )
+        await self._save(order)
+
+    async def _drive_refund(self, order: Order) -> None:
+        """Call (or replay, same key) the refund, or look a pending one up; retries with
+        backoff, parks after the budget or when the gateway says ``failed``."""
+        refund = order.refund
+        assert refund is not None
+        if refund.is_final or order.parked:
+            return
+        now = self._clock.now()
+        if refund.next_attempt_at is not None and refund.next_attempt_at > now:
+            await self._schedule(order, refund.next_attempt_at)
+            return
+        try:
+            if refund.refund_id is None:
+                answer = await self._gateway.refund_payment(
+                    order.payment.id, refund.amount, refund.reason, idempotency_key=order.refund_key
+                )
+            else:
+                answer = await self._gateway.get_refund(refund.refund_id)
+        except DownstreamError as exc:
+            retry_at = (
+                None
+                if isinstance(exc, PermanentDownstreamError)
+                else self._retry.next_attempt_at(refund.attempts + 1, now)
+            )
+            order.refund_attempt_failed(now, str(exc), retry_at=retry_at)
+            await self._save(order)
+            if retry_at is not None:
+                await self._schedule(order, retry_at)
+            return
+        recheck = now + self._timings.refund_recheck
+        status = RefundStatus(answer.status.value)
+        order.refund_answered(answer.id, status, answer.failure_reason, now, recheck_at=recheck)
+        await self._save(order)
+        if status is RefundStatus.PENDING:
+            await self._schedule(order, recheck)
 
     async def _step_failed(self, order: Order, step: Step, exc: DownstreamError) -> None:
         now = self._clock.now()
@@ -233,7 +314,8 @@ class AdvanceOrder:
             amount_out=transfer.amount_out,
         )
         if transfer.status is TransferState.CONFIRMED:
-            order.tokens_sent(result, now)
+            # Completed, or parked when it delivered less than the buyer's minimum.
+            order.transfer_confirmed(result, now)
             await self._save(order)
         elif transfer.status is TransferState.SUBMITTED:
             # On its way: keep the status, look it up by key again shortly.

@@ -72,6 +72,10 @@ class OrderFinished(Conflict):
         self.status = status
 
 
+class RefundConflict(Conflict):
+    """A refund or a re-send was asked for an order that cannot take it now (it says why)."""
+
+
 class DownstreamError(ApplicationError):
     """A payment, wallet or transfer call failed."""
 
@@ -107,6 +111,10 @@ class RequestRefused(PermanentDownstreamError):
 
 class IdempotencyKeyReused(PermanentDownstreamError):
     """The downstream saw this key before with a different body."""
+
+
+class NotRefundable(PermanentDownstreamError):
+    """The gateway refuses the refund: the payment was never completed (409 not_refundable)."""
 
 
 class InfrastructureUnavailable(ApplicationError):

@@ -50,4 +50,6 @@ class PipelineTimings:
     payment_expiry_grace: timedelta = timedelta(seconds=60)
     stuck_step_lease: timedelta = timedelta(seconds=120)
     transfer_recheck: timedelta = timedelta(seconds=10)
+    #: How often a refund the gateway answered ``pending`` is looked up again.
+    refund_recheck: timedelta = timedelta(seconds=10)
     batch_size: int = 500

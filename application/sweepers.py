@@ -58,3 +58,11 @@ class ResumeStuckOrders(_Sweep):
     async def _find(self) -> list[Order]:
         cutoff = self._clock.now() - self._timings.stuck_step_lease
         return await self._repository.stuck(cutoff, self._timings.batch_size)
+
+
+class DriveRefunds(_Sweep):
+    """Schedule every open refund that is due: a first call, a retry after backoff, a lookup of
+    a pending one, or a call a crashed runner left unanswered (replayed under the same key)."""
+
+    async def _find(self) -> list[Order]:
+        return await self._repository.refunds_due(self._clock.now(), self._timings.batch_size)

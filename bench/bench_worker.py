@@ -41,7 +41,7 @@ from entrypoints.settings import Settings
 from entrypoints.worker import CronIntervals, GracefulWorker, worker_settings
 
 API_KEY = SANDBOX_API_KEY
-NO_SWEEPS = CronIntervals(pending_payments=None, due_retries=None, stuck_orders=None)
+NO_SWEEPS = CronIntervals(pending_payments=None, due_retries=None, stuck_orders=None, refunds=None)
 
 
 class WatchedRepository(InMemoryOrderRepository):

@@ -2,7 +2,7 @@
 
 from domain import grammar
 from domain.errors import DomainError, InvalidOrder, InvalidTransition
-from domain.events import MOVES, EventType, OrderEvent, event_id
+from domain.events import MOVES, REFUND_EVENTS, EventType, OrderEvent, event_id
 from domain.order import (
     FAIL_STATUSES,
     IN_FLIGHT_STATUSES,
@@ -22,11 +22,23 @@ from domain.order import (
     replay_history,
     to_milliseconds,
 )
+from domain.refund import (
+    FINAL_REFUND_STATUSES,
+    OPEN_REFUND_STATUSES,
+    REFUND_TRANSITIONS,
+    Refund,
+    RefundCause,
+    RefundStatus,
+)
 
 __all__ = [
     "FAIL_STATUSES",
+    "FINAL_REFUND_STATUSES",
     "IN_FLIGHT_STATUSES",
     "MOVES",
+    "OPEN_REFUND_STATUSES",
+    "REFUND_EVENTS",
+    "REFUND_TRANSITIONS",
     "RESUMABLE_STATUSES",
     "TERMINAL_STATUSES",
     "TRANSITIONS",
@@ -40,6 +52,9 @@ __all__ = [
     "OrderStatus",
     "Passkey",
     "Payment",
+    "Refund",
+    "RefundCause",
+    "RefundStatus",
     "StatusChange",
     "Step",
     "TransferResult",

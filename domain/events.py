@@ -33,7 +33,26 @@ class EventType(StrEnum):
     STEP_FAILED = "order.step_failed"
     PARKED = "order.parked"
     RETRIED = "order.retried"
+    #: A confirmed transfer delivered less than ``min_amount_token_receive`` (an alert).
+    TRANSFER_SHORT = "order.transfer_short"
+    #: The refund's intent is saved (before the gateway is called): ``amount``, ``currency``,
+    #: ``cause``, ``reason``, ``key``.
+    REFUND_REQUESTED = "order.refund_requested"
+    #: The gateway accepted the refund and has not settled it: ``refund_id``.
+    REFUND_PENDING = "order.refund_pending"
+    REFUNDED = "order.refunded"
+    REFUND_FAILED = "order.refund_failed"
 
+
+#: Events about the order's refund (``data["refund"]`` is the refund's status after the event).
+REFUND_EVENTS = frozenset(
+    {
+        EventType.REFUND_REQUESTED,
+        EventType.REFUND_PENDING,
+        EventType.REFUNDED,
+        EventType.REFUND_FAILED,
+    }
+)
 
 #: Events that move the order to the status in their ``data["status"]``.
 MOVES = frozenset(

@@ -96,6 +96,13 @@ RETURN_URL = TextRule(
     max_length=2048,
     words="must be an absolute http or https URL of visible ASCII characters",
 )
+#: An operator's words for the history (why refund, why re-send): printable ASCII, spaces only
+#: between words.
+OPERATOR_REASON = TextRule(
+    body=r"[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?",
+    max_length=500,
+    words="must be printable ASCII text, with spaces only between words",
+)
 #: A decimal number as text: digits, an optional fraction, an optional minus sign (so that "-1"
 #: gets "must be greater than 0" rather than a grammar message). No exponent, NaN or Infinity.
 DECIMAL_TEXT = TextRule(

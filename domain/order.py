@@ -18,6 +18,7 @@ from enum import StrEnum
 from domain import grammar
 from domain.errors import InvalidOrder, InvalidTransition
 from domain.events import EventType, OrderEvent, Value, event_id
+from domain.refund import REFUND_KEY_SUFFIX, Refund, RefundCause, RefundStatus
 
 
 class OrderStatus(StrEnum):
@@ -348,6 +349,11 @@ class Order:
     #: How many of ``events`` are stored; the rest were recorded since the last read or save.
     #: Kept by the repositories, never stored itself.
     stored_events: int = 0
+    #: The order's one refund, if any. Once there is one, the fulfilment has ended for good.
+    refund: Refund | None = None
+    #: Which transfer key the send step uses: 1 is ``<order id>:send_token``, n > 1 is
+    #: ``<order id>:send_token:<n>`` (an operator re-sent after a transfer failed on chain).
+    send_generation: int = 1
 
     @classmethod
     def place(cls, request: OrderRequest, payment: Payment, *, at: datetime) -> Order:
@@ -407,8 +413,27 @@ class Order:
         return self.status in TERMINAL_STATUSES
 
     def idempotency_key(self, step: Step) -> str:
-        """The key every attempt of ``step`` for this order carries: ``<order id>:<step>``."""
+        """The key every attempt of ``step`` for this order carries: ``<order id>:<step>``
+        (``:<generation>`` appended to the transfer's after an operator's re-send)."""
+        if step is Step.SEND_TOKEN and self.send_generation > 1:
+            return f"{self.id}:{step.value}:{self.send_generation}"
         return f"{self.id}:{step.value}"
+
+    def send_token_keys(self) -> list[str]:
+        """Every transfer key this order has used or uses, oldest first."""
+        return [f"{self.id}:{Step.SEND_TOKEN.value}"] + [
+            f"{self.id}:{Step.SEND_TOKEN.value}:{n}" for n in range(2, self.send_generation + 1)
+        ]
+
+    @property
+    def refund_key(self) -> str:
+        """The refund's idempotency key: ``<order id>:refund`` (one refund per order)."""
+        return f"{self.id}:{REFUND_KEY_SUFFIX}"
+
+    @property
+    def fulfilment_ended(self) -> bool:
+        """A refund was requested: no step runs again, whatever happens to the refund."""
+        return self.refund is not None
 
     def attempts_of(self, step: Step) -> int:
         return self.attempts.get(step, 0)
@@ -425,6 +450,8 @@ class Order:
         self.stored_events = len(self.events)
 
     def _record(self, kind: EventType, at: datetime, **data: Value) -> None:
+        if self.refund is not None:
+            data = {"refund": self.refund.status.value, **data}
         sequence = len(self.events) + 1
         self.events.append(
             OrderEvent(
@@ -515,6 +542,10 @@ class Order:
 
     def start_step(self, step: Step, at: datetime) -> None:
         """Announce ``step``: the status saved *before* the outside call."""
+        if self.refund is not None:
+            raise InvalidTransition(
+                self.id, self.status.value, STATUS_OF_STEP[step], "fulfilment ended: refunded"
+            )
         retry = self.status in FAIL_STATUSES
         self._start(step, at, f"retry {self.attempts_of(step) + 1}" if retry else "")
         self._record(
@@ -565,7 +596,34 @@ class Order:
         if retry_at is None:
             self.park(at, reason)
 
+    def transfer_confirmed(self, result: TransferResult, at: datetime) -> None:
+        """A confirmed transfer: completed, unless it delivered less than
+        ``min_amount_token_receive``; then the order parks (the tokens moved: a person decides,
+        nothing is refunded automatically)."""
+        out = result.amount_out
+        if out is None or out >= self.min_amount_token_receive:
+            self.tokens_sent(result, at)
+            return
+        self.transfer = result
+        self._record(
+            EventType.TRANSFER_SHORT,
+            at,
+            transfer_id=result.transfer_id,
+            amount_out=f"{out:f}",
+            min_amount_token_receive=f"{self.min_amount_token_receive:f}",
+        )
+        self.step_failed(
+            at,
+            f"transfer {result.transfer_id} confirmed with amount_out {out:f} below "
+            f"min_amount_token_receive {self.min_amount_token_receive:f}",
+            retry_at=None,
+        )
+
     def tokens_sent(self, result: TransferResult, at: datetime) -> None:
+        if self.refund is not None:
+            raise InvalidTransition(
+                self.id, self.status.value, OrderStatus.COMPLETED, "order refunded"
+            )
         self.transfer = result
         self.last_error = None
         self._move(OrderStatus.COMPLETED, at, f"transfer {result.transfer_id} {result.status}")
@@ -600,6 +658,8 @@ class Order:
 
     def unpark(self, at: datetime, reason: str = "retry requested by an operator") -> None:
         """Make a parked order eligible again, now, with a fresh attempt budget."""
+        if self.refund is not None:
+            raise InvalidTransition(self.id, self.status.value, "retry", "fulfilment ended")
         if self.status not in FAIL_STATUSES:
             raise InvalidTransition(self.id, self.status.value, self.status.value, "not failed")
         self.parked = False
@@ -611,12 +671,184 @@ class Order:
         self.history.append(StatusChange(self.status, at, reason))
         self._record(EventType.RETRIED, at, step=step.value, reason=reason)
 
+    # --- re-send and refund (docs/refunds.md) ---
+    def resend_tokens(self, at: datetime, failed_transfer_id: str, reason: str) -> None:
+        """An operator re-sends the tokens under a new key, after a lookup confirmed the
+        current key's transfer ``failed`` (the use-case checks; this records it)."""
+        if self.refund is not None:
+            raise InvalidTransition(self.id, self.status.value, "re-send", "refund requested")
+        if self.status is not OrderStatus.SEND_TOKEN_TO_SMARTWALLET_FAIL or not self.parked:
+            raise InvalidTransition(self.id, self.status.value, "re-send", "not a parked transfer")
+        old = self.idempotency_key(Step.SEND_TOKEN)
+        self.send_generation += 1
+        new = self.idempotency_key(Step.SEND_TOKEN)
+        self.transfer = None
+        why = (
+            f"transfer {failed_transfer_id} under key {old} confirmed failed by lookup; "
+            f"re-sending under key {new}: {reason}"
+        )
+        self.parked = False
+        self.parked_reason = None
+        self.attempts[Step.SEND_TOKEN] = 0
+        self.next_attempt_at = at
+        self.updated_at = at
+        self.history.append(StatusChange(self.status, at, why))
+        self._record(EventType.RETRIED, at, step=Step.SEND_TOKEN.value, reason=why, key=new)
+
+    def refundable_problem(self) -> str | None:
+        """Why this order cannot get a refund now (None: it can). Never twice, and never once
+        tokens were delivered or may still be: only ``failed_pay`` or a fail status whose
+        last transfer (if any) failed."""
+        if self.refund is not None:
+            return f"order already has a refund ({self.refund.status.value})"
+        if self.status is OrderStatus.COMPLETED or (
+            self.transfer is not None and self.transfer.status != "failed"
+        ):
+            return "tokens were sent for this order"
+        if self.status is not OrderStatus.FAILED_PAY and self.status not in FAIL_STATUSES:
+            return f"order is {self.status.value}: only failed_pay or a parked failure refunds"
+        return None
+
+    def request_refund(
+        self, cause: RefundCause, amount: Decimal, currency: str, reason: str, at: datetime
+    ) -> None:
+        """Save the refund's intent (before any gateway call): the fulfilment ends here."""
+        problem = self.refundable_problem()
+        if problem is None and cause is RefundCause.OPERATOR and not self.parked:
+            problem = "an operator refunds only a parked order"
+        if (
+            problem is None
+            and cause is not RefundCause.OPERATOR
+            and self.status is not OrderStatus.FAILED_PAY
+        ):
+            problem = f"an automatic refund is for failed_pay orders, not {self.status.value}"
+        if problem is not None:
+            raise InvalidTransition(self.id, self.status.value, "refund", problem)
+        at = to_milliseconds(at)
+        self.refund = Refund(
+            status=RefundStatus.REQUESTED,
+            amount=amount,
+            currency=currency,
+            cause=cause,
+            reason=reason,
+            requested_at=at,
+            next_attempt_at=at,
+        )
+        self.parked = False
+        self.parked_reason = None
+        self.next_attempt_at = None
+        self.updated_at = at
+        self.history.append(StatusChange(self.status, at, _refund_requested_line(self.refund)))
+        self._record(
+            EventType.REFUND_REQUESTED,
+            at,
+            amount=f"{amount:f}",
+            currency=currency,
+            cause=cause.value,
+            reason=reason,
+            key=self.refund_key,
+        )
+
+    def _refund_or_raise(self) -> Refund:
+        if self.refund is None:
+            raise InvalidTransition(self.id, self.status.value, "refund", "no refund requested")
+        return self.refund
+
+    def refund_answered(
+        self,
+        refund_id: str,
+        status: RefundStatus,
+        failure_reason: str | None,
+        at: datetime,
+        *,
+        recheck_at: datetime | None,
+    ) -> None:
+        """The gateway answered for the refund (its create or a lookup). ``recheck_at``: when
+        to ask again while it is pending."""
+        refund = self._refund_or_raise()
+        recheck = None if recheck_at is None else to_milliseconds(recheck_at)
+        same = refund.status is status
+        if same and status is RefundStatus.PENDING:
+            # Still pending: no history line per check, only when to look next.
+            self.refund = replace(refund, refund_id=refund_id, next_attempt_at=recheck)
+            self.updated_at = at
+            return
+        if not refund.can_move_to(status):
+            raise InvalidTransition(self.id, refund.status.value, status.value, "refund table")
+        final = status is not RefundStatus.PENDING
+        self.refund = refund.moved(
+            status,
+            refund_id=refund_id,
+            failure_reason=failure_reason,
+            attempts=0,
+            last_error=None,
+            next_attempt_at=None if final else recheck,
+        )
+        self.updated_at = at
+        if status is RefundStatus.PENDING:
+            self.history.append(StatusChange(self.status, at, f"refund {refund_id} pending"))
+            self._record(EventType.REFUND_PENDING, at, refund_id=refund_id)
+        elif status is RefundStatus.SUCCEEDED:
+            line = f"refund {refund_id} of {refund.amount:f} {refund.currency} succeeded"
+            self.history.append(StatusChange(self.status, at, line))
+            self._record(EventType.REFUNDED, at, refund_id=refund_id)
+        else:
+            words = failure_reason or "no reason"
+            self.history.append(
+                StatusChange(self.status, at, f"refund {refund_id} failed: {words}")
+            )
+            self._record(EventType.REFUND_FAILED, at, refund_id=refund_id, reason=words)
+            self._park_refund(at, f"refund {refund_id} failed: {words}")
+
+    def refund_attempt_failed(self, at: datetime, error: str, *, retry_at: datetime | None) -> None:
+        """A refund call failed without an answer; ``retry_at`` None parks it for a person."""
+        refund = self._refund_or_raise()
+        if refund.is_final:
+            raise InvalidTransition(self.id, refund.status.value, refund.status.value, "final")
+        self.refund = replace(
+            refund,
+            attempts=refund.attempts + 1,
+            last_error=error,
+            next_attempt_at=None if retry_at is None else to_milliseconds(retry_at),
+        )
+        self.updated_at = at
+        if retry_at is None:
+            self._park_refund(at, f"refund: {error}")
+
+    def _park_refund(self, at: datetime, reason: str) -> None:
+        self.parked = True
+        self.parked_reason = reason
+        self.history.append(StatusChange(self.status, at, f"parked: {reason}"))
+        self._record(EventType.PARKED, at, reason=reason)
+
+    def retry_refund(
+        self, at: datetime, reason: str = "refund retry requested by an operator"
+    ) -> None:
+        """An operator un-parks a refund that ran out of attempts (a ``failed`` one is final)."""
+        refund = self._refund_or_raise()
+        if refund.is_final or not self.parked:
+            raise InvalidTransition(self.id, refund.status.value, "retry", "refund not parked")
+        self.refund = replace(refund, attempts=0, next_attempt_at=to_milliseconds(at))
+        self.parked = False
+        self.parked_reason = None
+        self.updated_at = at
+        self.history.append(StatusChange(self.status, at, reason))
+        self._record(EventType.RETRIED, at, step=REFUND_KEY_SUFFIX, reason=reason)
+
+
+def _refund_requested_line(refund: Refund) -> str:
+    return (
+        f"refund of {refund.amount:f} {refund.currency} requested "
+        f"({refund.cause.value}): {refund.reason}"
+    )
+
 
 def replay_history(events: Sequence[OrderEvent]) -> list[StatusChange]:
     """The status history ``events`` tell, line for line as the aggregate writes it. Raises
     ``ValueError`` on a sequence that is not 1..n of one order."""
     lines: list[StatusChange] = []
     transfer: tuple[object, object] | None = None
+    amounts: tuple[Decimal, str] = (Decimal(0), "")
     for number, event in enumerate(events, start=1):
         if event.sequence != number or event.order_id != events[0].order_id:
             raise ValueError(f"event {event.id}: expected sequence {number} of one order")
@@ -655,4 +887,23 @@ def replay_history(events: Sequence[OrderEvent]) -> list[StatusChange]:
                 )
             case EventType.PARKED:
                 lines.append(StatusChange(status, event.at, f"parked: {data['reason']}"))
+            case EventType.REFUND_REQUESTED:
+                refund = Refund(
+                    status=RefundStatus.REQUESTED,
+                    amount=Decimal(str(data["amount"])),
+                    currency=str(data["currency"]),
+                    cause=RefundCause(str(data["cause"])),
+                    reason=str(data["reason"]),
+                    requested_at=event.at,
+                )
+                amounts = (refund.amount, refund.currency)
+                lines.append(StatusChange(status, event.at, _refund_requested_line(refund)))
+            case EventType.REFUND_PENDING:
+                lines.append(StatusChange(status, event.at, f"refund {data['refund_id']} pending"))
+            case EventType.REFUNDED:
+                line = f"refund {data['refund_id']} of {amounts[0]:f} {amounts[1]} succeeded"
+                lines.append(StatusChange(status, event.at, line))
+            case EventType.REFUND_FAILED:
+                line = f"refund {data['refund_id']} failed: {data['reason']}"
+                lines.append(StatusChange(status, event.at, line))
     return lines

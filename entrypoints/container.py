@@ -51,11 +51,19 @@ from application.order_stats import (
     MeasureOpenOrders,
     OrderStats,
 )
+from application.period_stats import PeriodOrderStats
 from application.policy import OrderRetryPolicy, PipelineTimings
 from application.receive_webhook import ReceiveWebhook
+from application.refund_order import RefundOrder
 from application.retry_order_now import RetryOrderNow
+from application.retry_transfer import RetryTransfer
 from application.search_orders import SearchOrders
-from application.sweepers import PollPendingPayments, ResumeStuckOrders, RetryFailedOrders
+from application.sweepers import (
+    DriveRefunds,
+    PollPendingPayments,
+    ResumeStuckOrders,
+    RetryFailedOrders,
+)
 from entrypoints.settings import Settings, SettingsError
 
 T = TypeVar("T")
@@ -296,7 +304,16 @@ class Container(containers.DeclarativeContainer):
     resume_stuck_orders = providers.Singleton(
         ResumeStuckOrders, observed_repository, scheduler, clock, timings
     )
+    drive_refunds = providers.Singleton(
+        DriveRefunds, observed_repository, scheduler, clock, timings
+    )
     retry_order_now = providers.Singleton(RetryOrderNow, observed_repository, scheduler, clock)
+    refund_order = providers.Singleton(
+        RefundOrder, observed_repository, observed_transfer_service, scheduler, clock
+    )
+    retry_transfer = providers.Singleton(
+        RetryTransfer, observed_repository, observed_transfer_service, scheduler, clock
+    )
 
     # --- the operator's read side ---
     order_queries = providers.Singleton(mongo.MongoOrderQueries, mongo_database)
@@ -310,6 +327,7 @@ class Container(containers.DeclarativeContainer):
     current_order_stats = providers.Singleton(CurrentOrderStats, order_stats, clock)
     measure_open_orders = providers.Singleton(MeasureOpenOrders, order_queries, clock)
     get_order_history = providers.Singleton(GetOrderHistory, repository, webhook_log)
+    period_stats = providers.Singleton(PeriodOrderStats, order_queries)
 
     # --- the HTTP edge ---
     webhook_verifier = providers.Singleton(

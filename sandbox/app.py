@@ -24,8 +24,19 @@ from litestar.enums import MediaType
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
-from sandbox.config import AFTER_EFFECT, FaultKind, SandboxConfig, SandboxKnobs
-from sandbox.ledger import PENDING, KeyReused, PaymentOrder, Transfer, TransferOrder
+from sandbox.config import AFTER_EFFECT, OUTCOMES, FaultKind, SandboxConfig, SandboxKnobs
+from sandbox.ledger import (
+    EXPIRED,
+    FAILED,
+    PENDING,
+    AboveAmountPaid,
+    KeyReused,
+    NotRefundable,
+    PaymentOrder,
+    Refund,
+    Transfer,
+    TransferOrder,
+)
 from sandbox.nowpayments import CASES, CLOSED, NowPayment, write_object
 from sandbox.pages import after_checkout, checkout_page, index_page
 from sandbox.state import Sandbox
@@ -103,14 +114,38 @@ class TransferOut(msgspec.Struct):
             id=transfer.id,
             status=transfer.status,
             tx_signature=transfer.tx_signature,
-            amount_out=f"{transfer.order.amount:f}",
-            failure_reason=None,
+            amount_out=None if transfer.amount_out is None else f"{transfer.amount_out:f}",
+            failure_reason=transfer.failure_reason,
+        )
+
+
+class RefundIn(msgspec.Struct):
+    amount: str
+    reason: str
+
+
+class RefundOut(msgspec.Struct):
+    id: str
+    payment_id: str
+    status: str
+    amount: str
+    failure_reason: str | None
+
+    @classmethod
+    def of(cls, refund: Refund) -> RefundOut:
+        return cls(
+            id=refund.id,
+            payment_id=refund.payment_id,
+            status=refund.status,
+            amount=f"{refund.amount:f}",
+            failure_reason=refund.failure_reason,
         )
 
 
 _payment_in = msgspec.json.Decoder(PaymentIn)
 _wallet_in = msgspec.json.Decoder(WalletIn)
 _transfer_in = msgspec.json.Decoder(TransferIn)
+_refund_in = msgspec.json.Decoder(RefundIn)
 _knobs_in = msgspec.json.Decoder(SandboxKnobs)
 
 
@@ -200,6 +235,8 @@ def _authorized(config: SandboxConfig, endpoint: str, header: str) -> bool:
     expected = {
         "create_payment": config.payment_api_key,
         "get_payment": config.payment_api_key,
+        "refund_payment": config.payment_api_key,
+        "get_refund": config.payment_api_key,
         "create_wallet": config.wallet_api_key,
         "send_transfer": config.transfer_api_key,
         "get_transfer": config.transfer_api_key,
@@ -221,7 +258,7 @@ async def _contract_gate(request: AnyRequest) -> Response[bytes] | None:
     await sandbox.wait_latency()
     fault = sandbox.draw_fault(cast(Any, endpoint))
     request.state.fault = fault
-    if fault is None or fault in AFTER_EFFECT:
+    if fault is None or fault in AFTER_EFFECT or fault in OUTCOMES:
         return None
     return await _fault_answer(sandbox, fault)
 
@@ -276,15 +313,50 @@ async def get_payment(request: AnyRequest, payment_id: FromPath[str]) -> Respons
     stored = sandbox.gateway.payments.get(payment_id)
     if stored is None:
         return _error(404, "not_found")
-    paid = stored.paid_amount if stored.paid_amount is not None else stored.order.amount
     answer = PaymentStatusOut(
         id=stored.id,
         status=stored.status,
-        amount=f"{paid:f}",
-        currency=stored.order.currency,
+        amount=f"{stored.paid:f}",
+        currency=stored.currency,
         paid_at=stored.paid_at,
     )
     return await _after_effect(request, _json(200, answer))
+
+
+@post("/payments/{payment_id:str}/refunds", opt={"endpoint": "refund_payment"})
+async def refund_payment(request: AnyRequest, payment_id: FromPath[str]) -> Response[bytes]:
+    sandbox = _sandbox(request)
+    try:
+        key = _idempotency_key(request)
+        body: RefundIn = _decode(_refund_in, await request.body())
+        amount = _amount(body.amount, "amount")
+    except BadBody as exc:
+        return _error(400, "invalid_request", detail=str(exc))
+    sandbox.refund_requests[key] += 1
+    payment = sandbox.gateway.payments.get(payment_id)
+    if payment is None:
+        return _error(404, "not_found")
+    try:
+        refund = sandbox.gateway.refund(
+            payment, amount, body.reason, key=key, outcome=sandbox.knobs.refund_outcome
+        )
+    except KeyReused:
+        return _error(409, "idempotency_key_reused")
+    except NotRefundable:
+        return _error(409, "not_refundable")
+    except AboveAmountPaid as exc:
+        return _error(400, "invalid_request", detail=str(exc))
+    replay = refund.id in sandbox.answered_refunds
+    sandbox.answered_refunds.add(refund.id)
+    return await _after_effect(request, _json(200 if replay else 201, RefundOut.of(refund)))
+
+
+@get("/refunds/{refund_id:str}", opt={"endpoint": "get_refund"})
+async def get_refund(request: AnyRequest, refund_id: FromPath[str]) -> Response[bytes]:
+    refund = _sandbox(request).gateway.refund_by_id(refund_id)
+    if refund is None:
+        return _error(404, "not_found")
+    return await _after_effect(request, _json(200, RefundOut.of(refund)))
 
 
 # --- 2. wallet service ---
@@ -331,6 +403,11 @@ async def send_transfer(request: AnyRequest) -> Response[bytes]:
         transfer_order, key=key, confirm=sandbox.knobs.confirm_transfers
     )
     replay = transfer.id in sandbox.answered_transfers
+    outcome = request.state.get("fault")
+    if not replay and outcome == "failed_on_chain":
+        transfer = sandbox.transfers.fail_on_chain(key)
+    elif not replay and outcome == "short_amount":
+        transfer = sandbox.transfers.deliver_short(key)
     sandbox.answered_transfers.add(transfer.id)
     return await _after_effect(request, _json(200 if replay else 201, TransferOut.of(transfer)))
 
@@ -347,7 +424,15 @@ async def get_transfer_by_key(
 
 contract = Router(
     path="/v1",
-    route_handlers=[create_payment, get_payment, create_wallet, send_transfer, get_transfer_by_key],
+    route_handlers=[
+        create_payment,
+        get_payment,
+        refund_payment,
+        get_refund,
+        create_wallet,
+        send_transfer,
+        get_transfer_by_key,
+    ],
     before_request=_contract_gate,
 )
 
@@ -618,6 +703,38 @@ async def list_transfers(request: AnyRequest) -> Response[bytes]:
     )
 
 
+@get("/sandbox/refunds")
+async def list_refunds(request: AnyRequest) -> Response[bytes]:
+    """Every refund made: key, id, payment, status, amount, reason, calls under its key."""
+    sandbox = _sandbox(request)
+    return _json(
+        200,
+        [
+            {
+                "key": key,
+                "id": refund.id,
+                "payment_id": refund.payment_id,
+                "status": refund.status,
+                "amount": f"{refund.amount:f}",
+                "reason": refund.reason,
+                "requests": sandbox.refund_requests[key],
+            }
+            for key, refund in sorted(sandbox.gateway.refunds.items())
+        ],
+    )
+
+
+@post("/sandbox/refunds/settle")
+async def settle_refunds(
+    request: AnyRequest, status: FromQuery[str] = "succeeded"
+) -> Response[bytes]:
+    """Settle every ``pending`` refund to ``?status=succeeded`` (default) or ``failed``."""
+    if status not in ("succeeded", "failed"):
+        return _error(400, "invalid_request", detail="status must be succeeded or failed")
+    _sandbox(request).gateway.settle_refunds(status)
+    return _json(200, {"settled": True})
+
+
 @post("/sandbox/transfers/confirm")
 async def confirm_transfers(request: AnyRequest) -> Response[bytes]:
     """Confirm every ``submitted`` transfer (with the ``confirm_transfers: false`` knob)."""
@@ -665,10 +782,14 @@ async def settle_payment(
     action: FromPath[str],
     amount: FromQuery[str | None] = None,
     webhook: FromQuery[bool] = True,
+    currency: FromQuery[str | None] = None,
+    late: FromQuery[bool] = False,
 ) -> Response[bytes] | Redirect:
-    """``complete`` (``?amount=`` pays another amount), ``fail`` or ``expire`` a pending payment
-    and send its webhook (``?webhook=false``: none, as if it were lost; only a re-check of the
-    payment finds out); ``webhook`` sends the current status again (a duplicate delivery)."""
+    """``complete`` (``?amount=`` / ``?currency=`` pays another amount or currency;
+    ``?late=true`` completes a payment already ``expired`` or ``failed``: the bank settled
+    after the expiry), ``fail`` or ``expire`` a pending payment and send its webhook
+    (``?webhook=false``: none, as if it were lost; only a re-check of the payment finds out);
+    ``webhook`` sends the current status again (a duplicate delivery)."""
     sandbox = _sandbox(request)
     from_form = request.headers.get("content-type", "").startswith(
         "application/x-www-form-urlencoded"
@@ -678,17 +799,22 @@ async def settle_payment(
     if action not in ("complete", "fail", "expire", "webhook"):
         return _error(404, "unknown_action", detail="complete, fail, expire or webhook")
     stored = sandbox.gateway.payments[payment_id]
+    late_completion = action == "complete" and late and stored.status in (PENDING, EXPIRED, FAILED)
     if action == "webhook":
         sandbox.notify(payment_id)
-    elif stored.status != PENDING:
+    elif stored.status != PENDING and not late_completion:
         if not from_form:
             return _error(409, "not_pending", payment_status=stored.status)
     else:
         try:
             paid = None if amount is None else _amount(amount, "amount")
+            if currency is not None and not (len(currency) == 3 and currency.isalpha()):
+                raise BadBody(f"currency must be an ISO 4217 code, got {currency!r}")
         except BadBody as exc:
             return _error(400, "invalid_request", detail=str(exc))
-        sandbox.settle(payment_id, action, paid, notify=webhook)
+        sandbox.settle(
+            payment_id, action, paid, notify=webhook, currency=currency, late=late_completion
+        )
     if from_form:
         return Redirect(after_checkout(stored), status_code=303)
     return _json(200, _payment_view(sandbox, payment_id, _base_url(request)))
@@ -766,6 +892,8 @@ def create_sandbox_app(config: SandboxConfig | None = None) -> Litestar:
             reset,
             list_transfers,
             confirm_transfers,
+            list_refunds,
+            settle_refunds,
             read_payment,
             settle_payment,
             checkout,

@@ -12,6 +12,8 @@ import msgspec
 Endpoint = Literal[
     "create_payment",
     "get_payment",
+    "refund_payment",
+    "get_refund",
     "create_wallet",
     "send_transfer",
     "get_transfer",
@@ -26,6 +28,9 @@ ENDPOINTS: tuple[Endpoint, ...] = get_args(Endpoint)
 #: ``Retry-After``, ``in_progress`` 409, ``bad_request`` 400, ``slippage`` 422.
 #: After the effect: ``effect_then_fail`` 500, ``effect_then_timeout`` hang then 504,
 #: ``malformed`` 200 with a body outside the contract.
+#: Outcomes of ``send_transfer`` (the call succeeds): ``failed_on_chain`` makes the transfer
+#: ``failed`` (final under its key), ``short_amount`` confirms it with ``amount_out`` below
+#: ``min_amount_out``.
 FaultKind = Literal[
     "error",
     "timeout",
@@ -36,10 +41,14 @@ FaultKind = Literal[
     "effect_then_fail",
     "effect_then_timeout",
     "malformed",
+    "failed_on_chain",
+    "short_amount",
 ]
 AFTER_EFFECT: frozenset[FaultKind] = frozenset(
     {"effect_then_fail", "effect_then_timeout", "malformed"}
 )
+#: Kinds that change the outcome of a call that succeeds (see ``FaultKind``).
+OUTCOMES: frozenset[FaultKind] = frozenset({"failed_on_chain", "short_amount"})
 
 
 def _check_non_negative(**values: float) -> None:
@@ -96,6 +105,9 @@ class SandboxKnobs(msgspec.Struct, forbid_unknown_fields=True):
     #: Transfers answer ``confirmed`` at once; False: ``submitted`` until
     #: ``POST /sandbox/transfers/confirm``.
     confirm_transfers: bool = True
+    #: What a new refund answers: ``succeeded`` at once, ``failed``, or ``pending`` until
+    #: ``POST /sandbox/refunds/settle``.
+    refund_outcome: Literal["succeeded", "pending", "failed"] = "succeeded"
     #: Webhook redelivery on a non-2xx answer or no answer: attempts in all, first backoff.
     webhook_max_attempts: int = 8
     webhook_backoff_seconds: float = 1.0

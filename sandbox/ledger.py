@@ -19,6 +19,11 @@ from decimal import Decimal
 PENDING, COMPLETED, FAILED, EXPIRED = "pending", "completed", "failed", "expired"
 #: ``status`` of a transfer, as the contract spells it.
 SUBMITTED, CONFIRMED = "submitted", "confirmed"
+#: ``status`` of a refund, as the contract spells it (``failed`` as for a payment).
+SUCCEEDED = "succeeded"
+#: The failure reasons the sandbox gives.
+DECLINED = "declined by the issuer"
+REVERTED = "reverted on chain"
 #: How long a checkout stays payable.
 PAYMENT_TTL = timedelta(minutes=30)
 
@@ -31,6 +36,14 @@ def now_ms() -> datetime:
 
 class KeyReused(Exception):
     """The idempotency key was used before with another body (the contract's 409)."""
+
+
+class NotRefundable(Exception):
+    """The payment never completed: nothing to refund (the contract's 409 ``not_refundable``)."""
+
+
+class AboveAmountPaid(Exception):
+    """A refund of more than was paid (a 400)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +70,31 @@ class Payment:
     expires_at: datetime
     status: str = PENDING
     paid_amount: Decimal | None = None
+    #: The currency paid in, when not the one asked.
+    paid_currency: str | None = None
     paid_at: datetime | None = None
+
+    @property
+    def paid(self) -> Decimal:
+        """What was paid (or is asked, until paid)."""
+        return self.paid_amount if self.paid_amount is not None else self.order.amount
+
+    @property
+    def currency(self) -> str:
+        return self.paid_currency or self.order.currency
+
+
+@dataclass(slots=True)
+class Refund:
+    """A refund as the gateway keeps it, under the key it was asked with."""
+
+    key: str
+    id: str
+    payment_id: str
+    amount: Decimal
+    reason: str
+    status: str
+    failure_reason: str | None = None
 
 
 class PaymentBook:
@@ -68,6 +105,9 @@ class PaymentBook:
         self._by_key: dict[str, str] = {}
         #: Creates answered with the payment already made under their key.
         self.replays = 0
+        #: Refunds by idempotency key, and their ids.
+        self.refunds: dict[str, Refund] = {}
+        self._refund_ids: dict[str, str] = {}
 
     def create(self, order: PaymentOrder, *, key: str) -> Payment:
         """The payment made under ``key`` (a new one the first time); :class:`KeyReused` when
@@ -92,14 +132,63 @@ class PaymentBook:
         self._by_key[key] = payment.id
         return payment
 
-    def complete(self, payment: Payment, amount: Decimal | None) -> None:
-        """Paid (``amount``: another amount than asked). Too late for an expired checkout."""
-        if payment.status == PENDING and now_ms() > payment.expires_at:
+    def complete(
+        self,
+        payment: Payment,
+        amount: Decimal | None,
+        *,
+        currency: str | None = None,
+        late: bool = False,
+    ) -> None:
+        """Paid (``amount``/``currency``: other than asked). Too late for an expired checkout,
+        unless ``late``: the bank settles after the expiry, even a payment already ``expired``
+        or ``failed``."""
+        if not late and payment.status == PENDING and now_ms() > payment.expires_at:
             payment.status = EXPIRED
-        if payment.status == PENDING:
+        if payment.status == PENDING or (late and payment.status in (EXPIRED, FAILED)):
             payment.status = COMPLETED
             payment.paid_amount = amount
+            payment.paid_currency = currency
             payment.paid_at = now_ms()
+
+    def refund(
+        self, payment: Payment, amount: Decimal, reason: str, *, key: str, outcome: str
+    ) -> Refund:
+        """The refund made under ``key`` (a new one, answering ``outcome``, the first time);
+        :class:`KeyReused` for another payment or amount under the key, :class:`NotRefundable`
+        for a payment not completed, :class:`AboveAmountPaid` beyond what was paid."""
+        known = self.refunds.get(key)
+        if known is not None:
+            if known.payment_id != payment.id or known.amount != amount:
+                raise KeyReused(key)
+            return known
+        if payment.status != COMPLETED:
+            raise NotRefundable(payment.id)
+        if amount > payment.paid:
+            raise AboveAmountPaid(f"{amount} is more than the {payment.paid} paid")
+        refund = Refund(
+            key=key,
+            id=f"rf_{len(self.refunds) + 1:06d}",
+            payment_id=payment.id,
+            amount=amount,
+            reason=reason,
+            status=outcome,
+            failure_reason=DECLINED if outcome == FAILED else None,
+        )
+        self.refunds[key] = refund
+        self._refund_ids[refund.id] = key
+        return refund
+
+    def refund_by_id(self, refund_id: str) -> Refund | None:
+        key = self._refund_ids.get(refund_id)
+        return None if key is None else self.refunds[key]
+
+    def settle_refunds(self, status: str) -> None:
+        """Every ``pending`` refund to ``status`` (``succeeded`` or ``failed``)."""
+        for refund in self.refunds.values():
+            if refund.status == PENDING:
+                refund.status = status
+                refund.failure_reason = DECLINED if status == FAILED else None
 
     @staticmethod
     def close(payment: Payment, status: str) -> None:
@@ -148,6 +237,9 @@ class Transfer:
     order: TransferOrder
     status: str
     tx_signature: str | None
+    #: Tokens received: the amount sent unless it fell short (None when it failed).
+    amount_out: Decimal | None = None
+    failure_reason: str | None = None
 
 
 class TransferBook:
@@ -172,8 +264,26 @@ class TransferBook:
             order=order,
             status=CONFIRMED if confirm else SUBMITTED,
             tx_signature=f"sig_{number:06d}" if confirm else None,
+            amount_out=order.amount,
         )
         self.transfers[key] = transfer
+        return transfer
+
+    def fail_on_chain(self, key: str) -> Transfer:
+        """The transfer under ``key`` failed on chain: final under its key."""
+        transfer = self.transfers[key]
+        transfer.status = FAILED
+        transfer.tx_signature = None
+        transfer.amount_out = None
+        transfer.failure_reason = REVERTED
+        return transfer
+
+    def deliver_short(self, key: str) -> Transfer:
+        """The transfer under ``key`` confirmed with half its ``min_amount_out``."""
+        transfer = self.transfers[key]
+        transfer.status = CONFIRMED
+        transfer.tx_signature = transfer.tx_signature or f"sig_{transfer.id}"
+        transfer.amount_out = transfer.order.min_amount_out / 2
         return transfer
 
     def confirm_all(self) -> None:

@@ -45,6 +45,9 @@ class Sandbox:
         #: Ids already answered once: a later answer with the same id is a replay (200, not 201).
         self.answered_payments: set[str] = set()
         self.answered_transfers: set[str] = set()
+        self.answered_refunds: set[str] = set()
+        #: Refund calls per idempotency key (replays included).
+        self.refund_requests: Counter[str] = Counter()
         self.payment_conflicts = 0
         self.wallets_existing = 0
         self.calls: Counter[str] = Counter()
@@ -98,13 +101,21 @@ class Sandbox:
     # --- the buyer's side ---
 
     def settle(
-        self, payment_id: str, action: str, amount: Decimal | None, *, notify: bool = True
+        self,
+        payment_id: str,
+        action: str,
+        amount: Decimal | None,
+        *,
+        notify: bool = True,
+        currency: str | None = None,
+        late: bool = False,
     ) -> str:
         """Complete, fail or expire a pending payment, then send its webhook (unless not
-        ``notify``: a webhook that never arrives)."""
+        ``notify``: a webhook that never arrives). ``late`` completes one already expired or
+        failed (the bank settled after the expiry)."""
         stored = self.gateway.payments[payment_id]
         if action == "complete":
-            self.gateway.complete(stored, amount)
+            self.gateway.complete(stored, amount, currency=currency, late=late)
         else:
             self.gateway.close(stored, "failed" if action == "fail" else "expired")
         if notify:
@@ -165,6 +176,17 @@ class Sandbox:
             "wallets_existing": self.wallets_existing,
             "transfers": len(self.transfers.transfers),
             "duplicates_refused": self.transfers.duplicates_refused,
+            "refunds": len(self.gateway.refunds),
+            "refunds_by_key": {
+                key: {
+                    "id": refund.id,
+                    "payment_id": refund.payment_id,
+                    "status": refund.status,
+                    "amount": f"{refund.amount:f}",
+                    "requests": self.refund_requests[key],
+                }
+                for key, refund in sorted(self.gateway.refunds.items())
+            },
             "calls": {name: self.calls[name] for name in sorted(self.calls)},
             "faults": {name: self.faults[name] for name in sorted(self.faults)},
             "webhooks": {

@@ -27,8 +27,15 @@ from application.get_order import GetOrder
 from application.handle_payment_notification import HandlePaymentNotification
 from application.policy import OrderRetryPolicy, PipelineTimings
 from application.ports import OrderRepository
+from application.refund_order import RefundOrder
 from application.retry_order_now import RetryOrderNow
-from application.sweepers import PollPendingPayments, ResumeStuckOrders, RetryFailedOrders
+from application.retry_transfer import RetryTransfer
+from application.sweepers import (
+    DriveRefunds,
+    PollPendingPayments,
+    ResumeStuckOrders,
+    RetryFailedOrders,
+)
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +81,10 @@ class InProcessPipeline:
         self.retry_failed = RetryFailedOrders(repo, sched, clock, timings)
         self.poll_pending = PollPendingPayments(repo, sched, clock, timings)
         self.resume_stuck = ResumeStuckOrders(repo, sched, clock, timings)
+        self.drive_refunds = DriveRefunds(repo, sched, clock, timings)
         self.retry_now = RetryOrderNow(repo, sched, clock)
+        self.refund_order = RefundOrder(repo, self.transfers, sched, clock)
+        self.retry_transfer = RetryTransfer(repo, self.transfers, sched, clock)
         self.crashes = 0
 
     def stop_faults(self) -> None:
@@ -99,6 +109,7 @@ class InProcessPipeline:
         await self.retry_failed.execute()
         await self.poll_pending.execute()
         await self.resume_stuck.execute()
+        await self.drive_refunds.execute()
         await self.run_due_jobs()
 
     async def settle(self, *, max_ticks: int = 500, step_seconds: float = 30.0) -> None:
@@ -116,4 +127,5 @@ class InProcessPipeline:
             await self.repository.due_for_retry(now + lease, 1)
             or await self.repository.stuck(now + lease, 1)
             or await self.repository.pending_payments(now + lease, 1)
+            or await self.repository.refunds_due(now + lease, 1)
         )

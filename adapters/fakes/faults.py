@@ -23,6 +23,10 @@ class Fault(StrEnum):
     LOST_ANSWER = "lost_answer"
     #: The effect is applied, then our process dies before it saves anything.
     CRASH_AFTER_EFFECT = "crash_after_effect"
+    #: The transfer service only: the transfer is made and fails on chain (final under the key).
+    FAILED_ON_CHAIN = "failed_on_chain"
+    #: The transfer service only: confirmed with ``amount_out`` below the minimum.
+    SHORT_ON_CHAIN = "short_on_chain"
 
 
 #: Faults that apply the side effect before failing.

@@ -8,8 +8,16 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from adapters.fakes.faults import FaultPlan, raise_after_effect, raise_before_effect
-from application.errors import IdempotencyKeyReused, PermanentDownstreamError
-from application.ports import Clock, CreatedPayment, PaymentRequest, PaymentSnapshot, PaymentState
+from application.errors import IdempotencyKeyReused, NotRefundable, PermanentDownstreamError
+from application.ports import (
+    Clock,
+    CreatedPayment,
+    GatewayRefund,
+    PaymentRequest,
+    PaymentSnapshot,
+    PaymentState,
+    RefundState,
+)
 
 SERVICE = "payment_gateway"
 
@@ -22,9 +30,18 @@ class StoredPayment:
     request: PaymentRequest
     status: PaymentState = PaymentState.PENDING
     paid_amount: Decimal | None = None
+    paid_currency: str | None = None
     paid_at: datetime | None = None
     #: A crypto gateway's under-payment: (sent, its currency, asked).
     sent: tuple[Decimal, str, Decimal] | None = None
+
+
+@dataclasses.dataclass(slots=True)
+class StoredRefund:
+    key: str
+    amount: Decimal
+    reason: str
+    refund: GatewayRefund
 
 
 class FakePaymentGateway:
@@ -48,6 +65,11 @@ class FakePaymentGateway:
         self.create_calls = 0
         self.replays = 0
         self.status_calls = 0
+        #: Refunds by idempotency key; ``refund_outcome`` is the status a new one answers with
+        #: (``pending`` ones settle with :meth:`settle_refunds`).
+        self.refunds: dict[str, StoredRefund] = {}
+        self.refund_outcome = RefundState.SUCCEEDED
+        self.refund_calls = 0
 
     async def create_payment(
         self, request: PaymentRequest, *, idempotency_key: str
@@ -93,26 +115,93 @@ class FakePaymentGateway:
             id=payment_id,
             status=stored.status,
             amount=stored.paid_amount if stored.paid_amount is not None else stored.created.amount,
-            currency=stored.created.currency,
+            currency=stored.paid_currency or stored.created.currency,
             paid_at=stored.paid_at,
             paid_amount=None if stored.sent is None else stored.sent[0],
             paid_currency=None if stored.sent is None else stored.sent[1],
             pay_amount=None if stored.sent is None else stored.sent[2],
         )
 
+    async def refund_payment(
+        self, payment_id: str, amount: Decimal, reason: str, *, idempotency_key: str
+    ) -> GatewayRefund:
+        self.refund_calls += 1
+        await asyncio.sleep(0)  # a yield point, as real I/O has: lets races interleave
+        fault = self.faults.next("refund_payment")
+        raise_before_effect(SERVICE, fault)
+        existing = self.refunds.get(idempotency_key)
+        if existing is not None:
+            if existing.refund.payment_id != payment_id or existing.amount != amount:
+                raise IdempotencyKeyReused(SERVICE, "409 idempotency_key_reused")
+        else:
+            stored = self.payments.get(payment_id)
+            if stored is None:
+                raise PermanentDownstreamError(SERVICE, f"404 payment {payment_id} not found")
+            if stored.status is not PaymentState.COMPLETED:
+                raise NotRefundable(SERVICE, "409 not_refundable")
+            paid = stored.paid_amount if stored.paid_amount is not None else stored.created.amount
+            if amount > paid:
+                raise PermanentDownstreamError(SERVICE, f"400 amount {amount} above paid {paid}")
+            refund = GatewayRefund(
+                id=f"rf_{len(self.refunds) + 1:06d}",
+                payment_id=payment_id,
+                status=self.refund_outcome,
+                amount=amount,
+                failure_reason="declined by the issuer"
+                if self.refund_outcome is RefundState.FAILED
+                else None,
+            )
+            existing = StoredRefund(idempotency_key, amount, reason, refund)
+            self.refunds[idempotency_key] = existing
+        raise_after_effect(SERVICE, fault)
+        return existing.refund
+
+    async def get_refund(self, refund_id: str) -> GatewayRefund:
+        await asyncio.sleep(0)
+        raise_before_effect(SERVICE, self.faults.next("get_refund"))
+        for stored in self.refunds.values():
+            if stored.refund.id == refund_id:
+                return stored.refund
+        raise PermanentDownstreamError(SERVICE, f"404 refund {refund_id} not found")
+
+    def settle_refunds(self, status: RefundState = RefundState.SUCCEEDED) -> None:
+        """Settle every ``pending`` refund to ``status``."""
+        for stored in self.refunds.values():
+            if stored.refund.status is RefundState.PENDING:
+                stored.refund = dataclasses.replace(
+                    stored.refund,
+                    status=status,
+                    failure_reason="declined by the issuer"
+                    if status is RefundState.FAILED
+                    else None,
+                )
+
     # --- the buyer's side, for tests ---
-    def complete(self, payment_id: str, *, amount: Decimal | None = None) -> None:
+    def complete(
+        self,
+        payment_id: str,
+        *,
+        amount: Decimal | None = None,
+        currency: str | None = None,
+        late: bool = False,
+    ) -> None:
+        """The buyer pays (``amount``/``currency``: something else than asked). ``late``: the
+        bank settles after the expiry, even of a payment already ``expired`` or ``failed``."""
         stored = self.payments[payment_id]
         expires_at = stored.created.expires_at
         if (
-            stored.status is PaymentState.PENDING
+            not late
+            and stored.status is PaymentState.PENDING
             and expires_at is not None
             and self._clock.now() > expires_at
         ):
             stored.status = PaymentState.EXPIRED  # too late: an expired checkout takes no money
-        if stored.status is PaymentState.PENDING:
+        if stored.status is PaymentState.PENDING or (
+            late and stored.status in (PaymentState.EXPIRED, PaymentState.FAILED)
+        ):
             stored.status = PaymentState.COMPLETED
             stored.paid_amount = amount
+            stored.paid_currency = currency
             stored.paid_at = self._clock.now()
 
     def underpay(self, payment_id: str, sent: Decimal, currency: str, asked: Decimal) -> None:

@@ -65,6 +65,10 @@ class FakeTokenTransferService:
                 ),
             )
             self.transfers[idempotency_key] = stored
+            if fault is Fault.FAILED_ON_CHAIN:
+                self.fail_on_chain(idempotency_key)
+            elif fault is Fault.SHORT_ON_CHAIN:
+                self.deliver_short(idempotency_key)
         raise_after_effect(SERVICE, fault)
         return stored.transfer
 
@@ -86,3 +90,26 @@ class FakeTokenTransferService:
                     status=TransferState.CONFIRMED,
                     tx_signature=f"sig_{stored.transfer.id}",
                 )
+
+    def fail_on_chain(self, idempotency_key: str, reason: str = "reverted on chain") -> Transfer:
+        """The transfer under this key failed on chain (final under the key)."""
+        stored = self.transfers[idempotency_key]
+        stored.transfer = dataclasses.replace(
+            stored.transfer,
+            status=TransferState.FAILED,
+            tx_signature=None,
+            amount_out=None,
+            failure_reason=reason,
+        )
+        return stored.transfer
+
+    def deliver_short(self, idempotency_key: str) -> Transfer:
+        """The transfer under this key confirmed with ``amount_out`` below its minimum."""
+        stored = self.transfers[idempotency_key]
+        stored.transfer = dataclasses.replace(
+            stored.transfer,
+            status=TransferState.CONFIRMED,
+            tx_signature=stored.transfer.tx_signature or f"sig_{stored.transfer.id}",
+            amount_out=stored.request.min_amount_out / 2,
+        )
+        return stored.transfer

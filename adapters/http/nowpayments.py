@@ -36,7 +36,14 @@ import msgspec
 
 from adapters.http.breakers import Breakers
 from adapters.http.caller import CallRetryPolicy, HttpAdapter
-from application.ports import CreatedPayment, PaymentRequest, PaymentSnapshot, PaymentState
+from application.errors import PermanentDownstreamError
+from application.ports import (
+    CreatedPayment,
+    GatewayRefund,
+    PaymentRequest,
+    PaymentSnapshot,
+    PaymentState,
+)
 from domain import to_milliseconds
 
 log = logging.getLogger("adapters.http.nowpayments")
@@ -271,6 +278,18 @@ class NowPaymentsGateway(HttpAdapter):
 
         query = urlencode({"order_id": request.order_id})
         return await self._calls.call("GET", f"/v1/payment/?{query}", parse)
+
+    async def refund_payment(
+        self, payment_id: str, amount: Decimal, reason: str, *, idempotency_key: str
+    ) -> GatewayRefund:
+        """NOWPayments' public API has no refund call with an idempotency key: refused at
+        once (permanent), so the order's refund parks for a person to refund by hand."""
+        raise PermanentDownstreamError(
+            SERVICE, "refunds are not available through the NOWPayments API: refund by hand"
+        )
+
+    async def get_refund(self, refund_id: str) -> GatewayRefund:
+        raise PermanentDownstreamError(SERVICE, f"no refund {refund_id} at NOWPayments")
 
     async def get_payment(self, payment_id: str) -> PaymentSnapshot:
         def parse(status: int, content: bytes) -> PaymentSnapshot:

@@ -14,9 +14,11 @@ import msgspec
 
 from application.ports import (
     CreatedPayment,
+    GatewayRefund,
     PaymentRequest,
     PaymentSnapshot,
     PaymentState,
+    RefundState,
     Transfer,
     TransferRequest,
     TransferState,
@@ -124,6 +126,32 @@ class PaymentStatusAnswer(msgspec.Struct):
         )
 
 
+class RefundBody(msgspec.Struct):
+    amount: str
+    reason: str
+
+    @classmethod
+    def of(cls, amount: Decimal, reason: str) -> RefundBody:
+        return cls(amount=decimal_text(amount), reason=reason)
+
+
+class RefundAnswer(msgspec.Struct):
+    id: NonEmpty
+    payment_id: NonEmpty
+    status: RefundState
+    amount: str
+    failure_reason: str | None = None
+
+    def to_port(self) -> GatewayRefund:
+        return GatewayRefund(
+            id=self.id,
+            payment_id=self.payment_id,
+            status=self.status,
+            amount=parse_amount(self.amount, "amount"),
+            failure_reason=self.failure_reason,
+        )
+
+
 # --- wallet service ---
 
 
@@ -196,5 +224,6 @@ class TransferAnswer(msgspec.Struct):
 encoder = msgspec.json.Encoder()
 created_payment_decoder = msgspec.json.Decoder(CreatedPaymentAnswer)
 payment_status_decoder = msgspec.json.Decoder(PaymentStatusAnswer)
+refund_decoder = msgspec.json.Decoder(RefundAnswer)
 wallet_decoder = msgspec.json.Decoder(WalletAnswer)
 transfer_decoder = msgspec.json.Decoder(TransferAnswer)

@@ -4,6 +4,7 @@ in behaviour (every exception passes through unchanged)."""
 from __future__ import annotations
 
 import time
+from decimal import Decimal
 
 from adapters.instrumented.metrics import DOWNSTREAM_CALLS, DOWNSTREAM_LATENCY, child
 from application.errors import (
@@ -13,6 +14,7 @@ from application.errors import (
 )
 from application.ports import (
     CreatedPayment,
+    GatewayRefund,
     PaymentGateway,
     PaymentRequest,
     PaymentSnapshot,
@@ -74,6 +76,18 @@ class InstrumentedPaymentGateway:
     async def get_payment(self, payment_id: str) -> PaymentSnapshot:
         async with Observed("payment_gateway", "get_payment"):
             return await self.inner.get_payment(payment_id)
+
+    async def refund_payment(
+        self, payment_id: str, amount: Decimal, reason: str, *, idempotency_key: str
+    ) -> GatewayRefund:
+        async with Observed("payment_gateway", "refund_payment"):
+            return await self.inner.refund_payment(
+                payment_id, amount, reason, idempotency_key=idempotency_key
+            )
+
+    async def get_refund(self, refund_id: str) -> GatewayRefund:
+        async with Observed("payment_gateway", "get_refund"):
+            return await self.inner.get_refund(refund_id)
 
 
 class InstrumentedWalletService:

@@ -67,6 +67,26 @@ OPERATOR_RETRIES = Counter(
     "Retries asked for by an operator (admin API), by result.",
     ["result"],
 )
+OPERATOR_REFUNDS = Counter(
+    "orders_operator_refunds_total",
+    "Refunds of parked orders asked for by an operator (admin API), by result.",
+    ["result"],
+)
+OPERATOR_RESENDS = Counter(
+    "orders_operator_resends_total",
+    "Transfers re-sent under a new key by an operator (admin API), by result.",
+    ["result"],
+)
+REFUNDS = Counter(
+    "orders_refunds_total",
+    "Refunds by what happened to them (requested, pending, succeeded, failed), counted when saved.",
+    ["status"],
+)
+TRANSFERS_SHORT = Counter(
+    "orders_transfers_short_total",
+    "Confirmed transfers that delivered less than min_amount_token_receive (the order parks; "
+    "alert on any increase).",
+)
 PARKED = Gauge("orders_parked", "Orders parked right now (refreshed on every scrape).")
 OLDEST_OPEN_AGE = Gauge(
     "orders_oldest_open_age_seconds",

@@ -6,9 +6,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from adapters.instrumented.metrics import EVENTS, PARKINGS, RETRIES, STATUS_ENTERED, child
+from adapters.instrumented.metrics import (
+    EVENTS,
+    PARKINGS,
+    REFUNDS,
+    RETRIES,
+    STATUS_ENTERED,
+    TRANSFERS_SHORT,
+    child,
+)
 from application.ports import OrderRepository
-from domain import MOVES, EventType, Order, OrderEvent
+from domain import MOVES, REFUND_EVENTS, EventType, Order, OrderEvent
 
 
 def count(events: list[OrderEvent]) -> None:
@@ -21,6 +29,10 @@ def count(events: list[OrderEvent]) -> None:
             child(RETRIES, str(event.data["step"])).inc()
         elif event.type is EventType.PARKED:
             PARKINGS.inc()
+        elif event.type is EventType.TRANSFER_SHORT:
+            TRANSFERS_SHORT.inc()
+        if event.type in REFUND_EVENTS:
+            child(REFUNDS, str(event.data["refund"])).inc()
 
 
 class InstrumentedOrderRepository:
@@ -52,6 +64,9 @@ class InstrumentedOrderRepository:
 
     async def due_for_retry(self, now: datetime, limit: int) -> list[Order]:
         return await self.inner.due_for_retry(now, limit)
+
+    async def refunds_due(self, now: datetime, limit: int) -> list[Order]:
+        return await self.inner.refunds_due(now, limit)
 
     async def pending_payments(self, updated_before: datetime, limit: int) -> list[Order]:
         return await self.inner.pending_payments(updated_before, limit)

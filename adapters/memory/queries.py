@@ -127,6 +127,11 @@ class InMemoryOrderQueries:
     async def parked_count(self) -> int:
         return sum(1 for o in self._repository.all() if o.parked)
 
+    async def active_between(self, start: datetime, end: datetime, limit: int) -> list[Order]:
+        found = [o for o in self._repository.all() if o.created_at < end and o.updated_at >= start]
+        found.sort(key=lambda o: (o.created_at, o.id))
+        return found[:limit]
+
     @staticmethod
     def _oldest(orders: list[Order]) -> dict[OrderStatus, OldestOrder]:
         oldest: dict[OrderStatus, Order] = {}

@@ -90,7 +90,19 @@ class InMemoryOrderRepository:
             lambda o: (
                 o.status in FAIL_STATUSES
                 and not o.parked
+                and o.refund is None
                 and (o.next_attempt_at is None or o.next_attempt_at <= now)
+            ),
+            limit,
+        )
+
+    async def refunds_due(self, now: datetime, limit: int) -> list[Order]:
+        return self._select(
+            lambda o: (
+                o.refund is not None
+                and not o.parked
+                and o.refund.next_attempt_at is not None
+                and o.refund.next_attempt_at <= now
             ),
             limit,
         )

@@ -26,6 +26,9 @@ from domain import (
     OrderStatus,
     Passkey,
     Payment,
+    Refund,
+    RefundCause,
+    RefundStatus,
     StatusChange,
     Step,
     TransferResult,
@@ -36,7 +39,8 @@ Document = dict[str, Any]
 
 #: Bump when the document shape changes in a way a reader must know about.
 #: 2: ``events``, the order's outbox (ADR 0013); a version-1 writer would drop it on save.
-SCHEMA_VERSION = 2
+#: 3: ``refund`` and ``send_generation`` (ADR 0015); a version-2 writer would drop them.
+SCHEMA_VERSION = 3
 
 _DECIMAL128 = create_decimal128_context()
 
@@ -104,6 +108,45 @@ def _opt_time_to_bson(value: datetime | None) -> datetime | None:
 
 def _opt_time_from_bson(value: object) -> datetime | None:
     return None if value is None else time_from_bson(value)
+
+
+def refund_to_document(refund: Refund | None) -> Document | None:
+    if refund is None:
+        return None
+    return {
+        "status": refund.status.value,
+        "amount": money_to_bson(refund.amount),
+        "currency": refund.currency,
+        "cause": refund.cause.value,
+        "reason": refund.reason,
+        "requested_at": time_to_bson(refund.requested_at),
+        "refund_id": refund.refund_id,
+        "failure_reason": refund.failure_reason,
+        "attempts": refund.attempts,
+        "last_error": refund.last_error,
+        "next_attempt_at": _opt_time_to_bson(refund.next_attempt_at),
+    }
+
+
+def refund_from_document(raw: Mapping[str, Any] | None) -> Refund | None:
+    if raw is None:
+        return None
+    attempts = raw["attempts"]
+    if not isinstance(attempts, int) or isinstance(attempts, bool):
+        raise TypeError(f"refund.attempts: expected an integer, found {type(attempts).__name__}")
+    return Refund(
+        status=RefundStatus(raw["status"]),
+        amount=money_from_bson(raw["amount"]),
+        currency=_str(raw, "currency"),
+        cause=RefundCause(raw["cause"]),
+        reason=_str(raw, "reason"),
+        requested_at=time_from_bson(raw["requested_at"]),
+        refund_id=_opt_str(raw, "refund_id"),
+        failure_reason=_opt_str(raw, "failure_reason"),
+        attempts=attempts,
+        last_error=_opt_str(raw, "last_error"),
+        next_attempt_at=_opt_time_from_bson(raw.get("next_attempt_at")),
+    )
 
 
 def order_to_document(order: Order) -> Document:
@@ -197,6 +240,8 @@ def order_to_document(order: Order) -> Document:
             if transfer.amount_out is None
             else money_to_bson(transfer.amount_out),
         },
+        "refund": refund_to_document(order.refund),
+        "send_generation": order.send_generation,
     }
 
 
@@ -320,7 +365,15 @@ def _decode(doc: Mapping[str, Any]) -> Order:
         transfer=transfer,
         events=events,
         stored_events=len(events),
+        refund=refund_from_document(doc.get("refund")),
+        send_generation=_generation(doc.get("send_generation", 1)),
     )
+
+
+def _generation(value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise TypeError(f"send_generation: expected a whole number >= 1, found {value!r}")
+    return value
 
 
 def document_to_order(doc: Mapping[str, Any]) -> Order:

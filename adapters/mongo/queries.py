@@ -8,6 +8,7 @@ docs/operations.md lists which index serves which filter.
 from __future__ import annotations
 
 import inspect
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -41,7 +42,7 @@ from application.ports.order_queries import (
     StatusCounts,
     sort_key_of,
 )
-from domain import OrderStatus
+from domain import Order, OrderStatus
 
 #: The document field of each sort key.
 SORT_FIELDS = {SortField.CREATED_AT: "created_at", SortField.PRICE_FIAT: "request.price_fiat"}
@@ -63,6 +64,8 @@ def filter_query(filters: OrderFilters) -> dict[str, Any]:
         query["request.fiat_currency"] = filters.fiat_currency
     if filters.parked_only:
         query["parked"] = True
+    if filters.refund_status is not None:
+        query["refund.status"] = filters.refund_status.value
     created: dict[str, Any] = {}
     if filters.created_from is not None:
         created["$gte"] = time_to_bson(filters.created_from)
@@ -241,6 +244,17 @@ class MongoOrderQueries:
                     created_at=time_from_bson(document["created_at"]),
                 )
         return oldest
+
+    async def active_between(self, start: datetime, end: datetime, limit: int) -> list[Order]:
+        if limit <= 0:
+            return []
+        query = {
+            "created_at": {"$lt": time_to_bson(end)},
+            "updated_at": {"$gte": time_to_bson(start)},
+        }
+        with translate_errors("find orders of a period"):
+            cursor = self._orders.find(query).sort([("created_at", 1), ("_id", 1)]).limit(limit)
+            return [document_to_order(d) async for d in cursor]
 
     async def parked_count(self) -> int:
         with translate_errors("count parked orders"):

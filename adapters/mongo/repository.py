@@ -128,9 +128,18 @@ class MongoOrderRepository:
         query = {
             "status": {"$in": list(_FAILED)},
             "parked": False,
+            "refund": None,
             "$or": [{"next_attempt_at": None}, {"next_attempt_at": {"$lte": time_to_bson(now)}}],
         }
         return await self._select(query, limit, "find orders due for retry")
+
+    async def refunds_due(self, now: datetime, limit: int) -> list[Order]:
+        # Only open refunds carry a date here: final and parked ones hold null.
+        query = {
+            "parked": False,
+            "refund.next_attempt_at": {"$lte": time_to_bson(now)},
+        }
+        return await self._select(query, limit, "find refunds due")
 
     async def pending_payments(self, updated_before: datetime, limit: int) -> list[Order]:
         query = {

@@ -88,6 +88,13 @@ ORDER_INDEXES: tuple[IndexSpec, ...] = (
         "retry_due",
         partial_filter={"parked": False},
     ),
+    # Worker: DriveRefunds selects open refunds with ``refund.next_attempt_at <= now``.
+    IndexSpec(
+        ORDERS,
+        (("refund.next_attempt_at", ASCENDING),),
+        "refund_due",
+        partial_filter={"parked": False},
+    ),
     # Admin search (adapters/mongo/queries.py): one index per single filter, each ending in the
     # sort key and ``_id``, so a page is read in index order (no in-memory sort) and the cursor's
     # tie-break on ``_id`` is served too. Read backwards for ascending sorts.

@@ -4,10 +4,12 @@ from application.ports.clock import Clock
 from application.ports.payment_intents import PaymentIntent, PaymentIntents
 from application.ports.payments import (
     CreatedPayment,
+    GatewayRefund,
     PaymentGateway,
     PaymentRequest,
     PaymentSnapshot,
     PaymentState,
+    RefundState,
 )
 from application.ports.repository import OrderRepository
 from application.ports.scheduler import JobScheduler
@@ -23,6 +25,7 @@ from application.ports.webhook_log import WebhookEvent, WebhookEventLog
 __all__ = [
     "Clock",
     "CreatedPayment",
+    "GatewayRefund",
     "JobScheduler",
     "OrderRepository",
     "PaymentGateway",
@@ -31,6 +34,7 @@ __all__ = [
     "PaymentRequest",
     "PaymentSnapshot",
     "PaymentState",
+    "RefundState",
     "TokenTransferService",
     "Transfer",
     "TransferRequest",

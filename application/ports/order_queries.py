@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from application.errors import InvalidQuery
-from domain import TERMINAL_STATUSES, Order, OrderStatus
+from domain import TERMINAL_STATUSES, Order, OrderStatus, RefundStatus
 
 #: The largest page an operator may ask for.
 MAX_PAGE_SIZE = 200
@@ -53,6 +53,8 @@ class OrderFilters:
     min_price_fiat: Decimal | None = None
     max_price_fiat: Decimal | None = None
     parked_only: bool = False
+    #: Only orders whose refund is in this status.
+    refund_status: RefundStatus | None = None
 
     def __post_init__(self) -> None:
         for name in ("created_from", "created_to"):
@@ -92,6 +94,10 @@ class OrderFilters:
             and (self.min_price_fiat is None or order.price_fiat >= self.min_price_fiat)
             and (self.max_price_fiat is None or order.price_fiat <= self.max_price_fiat)
             and (not self.parked_only or order.parked)
+            and (
+                self.refund_status is None
+                or (order.refund is not None and order.refund.status is self.refund_status)
+            )
         )
 
 
@@ -238,3 +244,7 @@ class OrderQueries(Protocol):
 
     async def parked_count(self) -> int:
         """How many orders are parked, waiting for a person."""
+
+    async def active_between(self, start: datetime, end: datetime, limit: int) -> list[Order]:
+        """Up to ``limit`` orders that can have a history line in ``[start, end)``: created
+        before ``end`` and last changed at or after ``start``, oldest first."""

@@ -81,6 +81,24 @@ class PaymentSnapshot:
         )
 
 
+class RefundState(StrEnum):
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayRefund:
+    """A refund as the gateway tells it (``POST /v1/payments/{id}/refunds``, ``GET
+    /v1/refunds/{id}``)."""
+
+    id: str
+    payment_id: str
+    status: RefundState
+    amount: Decimal
+    failure_reason: str | None
+
+
 class PaymentGateway(Protocol):
     """Creates payments and tells their real status (a webhook body is only a hint)."""
 
@@ -91,3 +109,12 @@ class PaymentGateway(Protocol):
 
     async def get_payment(self, payment_id: str) -> PaymentSnapshot:
         """The payment's status now; ``PermanentDownstreamError`` if the gateway lacks it."""
+
+    async def refund_payment(
+        self, payment_id: str, amount: Decimal, reason: str, *, idempotency_key: str
+    ) -> GatewayRefund:
+        """Refund (part of) a completed payment, at most once per key: the same key answers
+        the refund already made. ``NotRefundable`` if the payment never completed."""
+
+    async def get_refund(self, refund_id: str) -> GatewayRefund:
+        """The refund now; ``PermanentDownstreamError`` if the gateway lacks it."""

@@ -30,7 +30,12 @@ class OrderRepository(Protocol):
         """
 
     async def due_for_retry(self, now: datetime, limit: int) -> list[Order]:
-        """Orders in a fail status, not parked, whose next attempt is due at ``now``."""
+        """Orders in a fail status, not parked, without a refund, whose next attempt is due
+        at ``now``."""
+
+    async def refunds_due(self, now: datetime, limit: int) -> list[Order]:
+        """Orders whose refund is still open (``requested``/``pending``), not parked, and due
+        to be called or looked up at ``now`` (a crashed call is due again: same key)."""
 
     async def pending_payments(self, updated_before: datetime, limit: int) -> list[Order]:
         """Orders still waiting for their payment, not checked since ``updated_before``

@@ -20,13 +20,14 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException, ValidationException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi.spec import Example
-from litestar.params import FromPath, Parameter, QueryParameter
+from litestar.params import FromPath, JSONBody, Parameter, QueryParameter
 
-from adapters.instrumented.metrics import OPERATOR_RETRIES
-from application.errors import InvalidQuery, OrderFinished, OrderNotFound
+from adapters.instrumented.metrics import OPERATOR_REFUNDS, OPERATOR_RESENDS, OPERATOR_RETRIES
+from application.errors import InvalidQuery, OrderFinished, OrderNotFound, RefundConflict
 from application.get_order import GetOrder
 from application.order_history import GetOrderHistory
 from application.order_stats import CurrentOrderStats, Stats
+from application.period_stats import PeriodOrderStats, PeriodStats
 from application.ports.order_queries import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
@@ -36,10 +37,14 @@ from application.ports.order_queries import (
     SortDirection,
     SortField,
 )
+from application.refund_order import RefundOrder
 from application.retry_order_now import RetryOrderNow
+from application.retry_transfer import RetryTransfer
 from application.search_orders import MAX_CURSOR_LENGTH, SearchOrders
-from domain import Order, OrderStatus, grammar
+from domain import Order, OrderStatus, RefundStatus, grammar
+from entrypoints.api.bodies import BODY_PROBLEMS, JSON_BODY
 from entrypoints.api.dependencies import FromContainer, container_of
+from entrypoints.api.guards import require_json_body
 from entrypoints.api.openapi import ApiOperation
 from entrypoints.api.problems import (
     FieldError,
@@ -52,9 +57,12 @@ from entrypoints.api.schemas import (
     DECIMAL_PATTERN,
     ORDER_ID_EXAMPLE,
     EventView,
+    OperatorReasonBody,
     OrderView,
+    RefundView,
     ms_text,
     ms_text_or_none,
+    operator_reason_problems,
     said,
     when,
 )
@@ -156,6 +164,13 @@ ParkedParam = Annotated[
     bool,
     QueryParameter(description="`true`: only parked orders (retries exhausted).", required=False),
 ]
+RefundParam = Annotated[
+    RefundStatus | None,
+    QueryParameter(
+        description="Only orders whose refund is in this status (docs/refunds.md).",
+        required=False,
+    ),
+]
 SortParam = Annotated[
     SortField, QueryParameter(description="The sort key (default `created_at`).", required=False)
 ]
@@ -192,6 +207,7 @@ LIST_PARAMETERS = frozenset(
         "min_price_fiat",
         "max_price_fiat",
         "parked",
+        "refund",
         "sort",
         "direction",
         "cursor",
@@ -281,6 +297,7 @@ class OrderSummary(msgspec.Struct, frozen=True):
     ]
     created_at: Annotated[str, when("When it was created.", "2026-03-01T12:00:00.000Z")]
     updated_at: Annotated[str, when("When it last changed.", "2026-03-01T12:01:00.000Z")]
+    refund: Annotated[RefundView | None, said("The order's refund, if any.")] = None
 
     @classmethod
     def of(cls, order: Order) -> OrderSummary:
@@ -301,6 +318,7 @@ class OrderSummary(msgspec.Struct, frozen=True):
             next_attempt_at=ms_text_or_none(order.next_attempt_at),
             created_at=ms_text(order.created_at),
             updated_at=ms_text(order.updated_at),
+            refund=RefundView.of_order(order),
         )
 
 
@@ -463,6 +481,7 @@ async def search_orders(
     min_price_fiat: MinPriceParam = None,
     max_price_fiat: MaxPriceParam = None,
     parked: ParkedParam = False,
+    refund: RefundParam = None,
     sort: SortParam = SortField.CREATED_AT,
     direction: DirectionParam = SortDirection.DESC,
     cursor: CursorParam = None,
@@ -481,6 +500,7 @@ async def search_orders(
         min_price_fiat=_amount(min_price_fiat),
         max_price_fiat=_amount(max_price_fiat),
         parked_only=parked,
+        refund_status=refund,
     )
     order = OrderSort(sort, direction)
     result = await search.execute(filters, order, cursor=cursor, limit=limit)
@@ -541,6 +561,93 @@ async def order_stats(stats: NamedDependency[CurrentOrderStats]) -> StatsView:
     return StatsView.of(await stats.execute())
 
 
+class StatusTimesView(msgspec.Struct, frozen=True):
+    """Stays in one status that began in the period and ended: count and percentiles."""
+
+    count: Annotated[int, said("Stays counted.", 40)]
+    p50_seconds: Annotated[str, said("Median length in seconds, a decimal string.", "1.250")]
+    p95_seconds: Annotated[str, said("95th percentile (nearest rank), seconds.", "7.900")]
+
+
+class PeriodStatsView(msgspec.Struct, frozen=True, rename={"from_": "from"}):
+    """The period ``[from, to)`` from the orders' histories (docs/refunds.md, docs/api.md)."""
+
+    from_: Annotated[str, when("Start of the period (included).", "2026-03-01T00:00:00.000Z")]
+    to: Annotated[str, when("End of the period (excluded).", "2026-03-02T00:00:00.000Z")]
+    orders: Annotated[int, said("Orders read: created before `to`, changed since `from`.", 120)]
+    truncated: Annotated[
+        bool, said("True: more orders than one answer reads; narrow the period.", False)
+    ]
+    time_in_status: Annotated[
+        dict[str, StatusTimesView],
+        said("Per status: stays that began in the period and have ended."),
+    ]
+    refunds: Annotated[
+        dict[str, int],
+        said("Refunds requested in the period, by their status now.", {"succeeded": 3}),
+    ]
+    refunded: Annotated[
+        dict[str, str],
+        said("Money refunded (succeeded) per currency, decimal strings.", {"EUR": "39.30"}),
+    ]
+
+    @classmethod
+    def of(cls, stats: PeriodStats) -> PeriodStatsView:
+        def seconds(ms: int) -> str:
+            return f"{Decimal(ms) / 1000:.3f}"
+
+        return cls(
+            from_=ms_text(stats.start),
+            to=ms_text(stats.end),
+            orders=stats.orders,
+            truncated=stats.truncated,
+            time_in_status={
+                s.value: StatusTimesView(t.count, seconds(t.p50_ms), seconds(t.p95_ms))
+                for s, t in stats.time_in_status.items()
+            },
+            refunds={s.value: n for s, n in stats.refunds.items()},
+            refunded={c: f"{v:f}" for c, v in stats.refunded.items()},
+        )
+
+
+PeriodStartParam = Annotated[
+    datetime,
+    QueryParameter(
+        name="from",
+        description="Start of the period, included (ISO 8601 with a time zone).",
+        examples=_TIME_EXAMPLE,
+    ),
+]
+PeriodEndParam = Annotated[
+    datetime,
+    QueryParameter(
+        name="to",
+        description="End of the period, excluded (ISO 8601 with a time zone).",
+        examples=_TIME_EXAMPLE,
+    ),
+]
+
+
+@get(
+    "/stats/period",
+    operation_id="getAdminPeriodStats",
+    operation_class=ApiOperation,
+    summary="Time in each status and refunds over a period",
+    description=(
+        f"{_AUTH} From the orders' histories: per status, how long the stays that began in "
+        "`[from, to)` lasted (p50, p95); the refunds requested in the period by status and "
+        "the money refunded per currency. Not cached: each call reads the period's orders."
+    ),
+    responses=problem_responses(400, 401, 429, 503),
+)
+async def period_stats(
+    period: NamedDependency[PeriodOrderStats],
+    start: PeriodStartParam,
+    end: PeriodEndParam,
+) -> PeriodStatsView:
+    return PeriodStatsView.of(await period.execute(start, end))
+
+
 @post(
     "/orders/{order_id:str}/retry",
     operation_id="retryAdminOrder",
@@ -563,6 +670,71 @@ async def retry_order(
         OPERATOR_RETRIES.labels("refused").inc()
         raise
     OPERATOR_RETRIES.labels("scheduled").inc()
+    bind_order(order.id, order.reference_id)
+    return OrderSummary.of(order)
+
+
+@post(
+    "/orders/{order_id:str}/refund",
+    operation_id="refundAdminOrder",
+    operation_class=ApiOperation,
+    status_code=200,
+    summary="Refund a parked order",
+    description=(
+        f"{_AUTH} Ends a parked order's fulfilment for good and refunds the price paid, under "
+        "the key `<order id>:refund` (docs/refunds.md). Every transfer key of the order is "
+        "looked up first: a transfer that is not `failed` (the tokens moved, or may) is a 409, "
+        "as is an order not parked or already refunded otherwise. The same call again answers "
+        "the order as it is. The worker makes the gateway call."
+    ),
+    before_request=require_json_body,
+    opt={JSON_BODY: OperatorReasonBody, BODY_PROBLEMS: operator_reason_problems},
+    responses=problem_responses(400, 401, 404, 409, 413, 415, 429, 502, 503, 504),
+)
+async def refund_order(
+    order_id: FromPath[OrderId],
+    data: JSONBody[OperatorReasonBody],
+    refunder: NamedDependency[RefundOrder],
+) -> OrderSummary:
+    bind_order(order_id)
+    try:
+        order = await refunder.execute(order_id, data.reason)
+    except (OrderNotFound, RefundConflict):
+        OPERATOR_REFUNDS.labels("refused").inc()
+        raise
+    OPERATOR_REFUNDS.labels("requested").inc()
+    bind_order(order.id, order.reference_id)
+    return OrderSummary.of(order)
+
+
+@post(
+    "/orders/{order_id:str}/retry-transfer",
+    operation_id="retryAdminOrderTransfer",
+    operation_class=ApiOperation,
+    status_code=200,
+    summary="Send a parked order's tokens again, under a new key",
+    description=(
+        f"{_AUTH} Only for an order parked in `send_token_to_smartwallet_fail` whose transfer "
+        "a lookup confirms `failed` (never while it may still land): the tokens go again under "
+        "`<order id>:send_token:<n>`, and the history says why. 409 otherwise (no transfer "
+        "under the key: use `retry`, the same key is safe), and for an order with a refund."
+    ),
+    before_request=require_json_body,
+    opt={JSON_BODY: OperatorReasonBody, BODY_PROBLEMS: operator_reason_problems},
+    responses=problem_responses(400, 401, 404, 409, 413, 415, 429, 502, 503, 504),
+)
+async def retry_transfer(
+    order_id: FromPath[OrderId],
+    data: JSONBody[OperatorReasonBody],
+    resend: NamedDependency[RetryTransfer],
+) -> OrderSummary:
+    bind_order(order_id)
+    try:
+        order = await resend.execute(order_id, data.reason)
+    except (OrderNotFound, RefundConflict):
+        OPERATOR_RESENDS.labels("refused").inc()
+        raise
+    OPERATOR_RESENDS.labels("scheduled").inc()
     bind_order(order.id, order.reference_id)
     return OrderSummary.of(order)
 
@@ -592,11 +764,23 @@ ADMIN_DEPENDENCIES = {
     "stats": FromContainer("current_order_stats", CurrentOrderStats),
     "history": FromContainer("get_order_history", GetOrderHistory),
     "retry": FromContainer("retry_order_now", RetryOrderNow),
+    "refunder": FromContainer("refund_order", RefundOrder),
+    "period": FromContainer("period_stats", PeriodOrderStats),
+    "resend": FromContainer("retry_transfer", RetryTransfer),
 }
 
 admin_router = Router(
     path="/api/admin",
-    route_handlers=[search_orders, order_history, order_events, order_stats, retry_order],
+    route_handlers=[
+        search_orders,
+        order_history,
+        order_events,
+        order_stats,
+        period_stats,
+        retry_order,
+        refund_order,
+        retry_transfer,
+    ],
     guards=[require_admin],
     tags=["admin"],
     exception_handlers={InvalidQuery: invalid_query, ValidationException: invalid_query},

@@ -18,7 +18,17 @@ from typing import Annotated, Any, Literal, cast
 import msgspec
 
 from application.ports import PaymentState, TransferState
-from domain import EventType, Order, OrderEvent, OrderRequest, OrderStatus, Passkey, grammar
+from domain import (
+    EventType,
+    Order,
+    OrderEvent,
+    OrderRequest,
+    OrderStatus,
+    Passkey,
+    RefundCause,
+    RefundStatus,
+    grammar,
+)
 from domain.order import request_problems as order_rule_problems
 from entrypoints.api.bodies import shape_problems
 
@@ -260,6 +270,76 @@ class TransferView(msgspec.Struct, frozen=True):
     ]
 
 
+class RefundView(msgspec.Struct, frozen=True):
+    """The order's one refund (docs/refunds.md): its money goes back to the buyer."""
+
+    status: Annotated[
+        RefundStatus,
+        said(
+            "`requested` (saved before the gateway call), `pending`, `succeeded`, `failed`.",
+            "succeeded",
+        ),
+    ]
+    amount: Annotated[
+        str, said("The amount refunded, a decimal string (all that was paid).", "13.10")
+    ]
+    currency: Annotated[str, said("The currency of `amount`, ISO 4217.", "EUR")]
+    cause: Annotated[
+        RefundCause,
+        said("Why: `late_payment`, `amount_mismatch` or `operator`.", "late_payment"),
+    ]
+    reason: Annotated[
+        str, said("The reason in words.", "payment completed after the order had failed")
+    ]
+    idempotency_key: Annotated[
+        str, said("The key of the gateway call: `<order id>:refund`.", "o-1:refund")
+    ]
+    refund_id: Annotated[
+        str | None, said("The gateway's refund id, once it answered.", "rf_000001")
+    ]
+    failure_reason: Annotated[str | None, said("Why the gateway failed it.", None)]
+    attempts: Annotated[int, said("Calls that failed since the last answer.", 0)]
+    last_error: Annotated[str | None, said("The last failed call.", None)]
+    next_attempt_at: Annotated[
+        str | None, when("When the worker calls or looks again.", "2026-03-01T12:05:00.000Z")
+    ]
+    requested_at: Annotated[str, when("When it was requested.", "2026-03-01T12:01:00.000Z")]
+
+    @classmethod
+    def of_order(cls, order: Order) -> RefundView | None:
+        refund = order.refund
+        if refund is None:
+            return None
+        return cls(
+            status=refund.status,
+            amount=_decimal(refund.amount),
+            currency=refund.currency,
+            cause=refund.cause,
+            reason=refund.reason,
+            idempotency_key=order.refund_key,
+            refund_id=refund.refund_id,
+            failure_reason=refund.failure_reason,
+            attempts=refund.attempts,
+            last_error=refund.last_error,
+            next_attempt_at=ms_text_or_none(refund.next_attempt_at),
+            requested_at=ms_text(refund.requested_at),
+        )
+
+
+class OperatorReasonBody(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """An operator's decision about a parked order, and why (kept in its history)."""
+
+    reason: Annotated[
+        str,
+        _text(grammar.OPERATOR_REASON, "Why, for the order's history.", "buyer asked for it"),
+    ]
+
+
+def operator_reason_problems(value: Any) -> list[tuple[str, str]]:
+    """Every offending field of an operator's body, in the grammar's words."""
+    return shape_problems(OperatorReasonBody, value, rules={"reason": grammar.OPERATOR_REASON})
+
+
 class StatusChangeView(msgspec.Struct, frozen=True):
     """One move of the order's status."""
 
@@ -340,6 +420,10 @@ class OrderView(msgspec.Struct, frozen=True):
     history: Annotated[
         list[StatusChangeView], said("Every status move of the order, oldest first.")
     ]
+    refund: Annotated[
+        RefundView | None,
+        said("The order's refund, if its money goes back (then nothing more is delivered)."),
+    ] = None
 
     @classmethod
     def of(cls, order: Order) -> OrderView:
@@ -395,6 +479,7 @@ class OrderView(msgspec.Struct, frozen=True):
                 StatusChangeView(status=c.status, at=ms_text(c.at), reason=c.reason)
                 for c in order.history
             ],
+            refund=None if order.refund is None else RefundView.of_order(order),
         )
 
 

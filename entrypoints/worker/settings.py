@@ -16,7 +16,12 @@ from saq.types import PartialTimersDict, SettingsDict
 
 from adapters.saq import ADVANCE_ORDER_JOB, DEFAULT_QUEUE_NAME, SaqJobScheduler, make_queue
 from application.advance_order import AdvanceOrder
-from application.sweepers import PollPendingPayments, ResumeStuckOrders, RetryFailedOrders
+from application.sweepers import (
+    DriveRefunds,
+    PollPendingPayments,
+    ResumeStuckOrders,
+    RetryFailedOrders,
+)
 from entrypoints.container import Container, resolve, running
 from entrypoints.log_config import bind_job_context
 from entrypoints.settings import Settings, SettingsError
@@ -54,6 +59,7 @@ class CronIntervals:
     pending_payments: float | None = 30.0
     due_retries: float | None = 5.0
     stuck_orders: float | None = 60.0
+    refunds: float | None = 5.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CronIntervals:
@@ -64,6 +70,9 @@ class CronIntervals:
             due_retries=min(5.0, max(1.0, settings.retry_backoff_base_seconds)),
             # Often enough that a stuck order waits little more than its lease.
             stuck_orders=min(60.0, max(1.0, math.floor(settings.stuck_step_lease_seconds / 4))),
+            # Refunds are scheduled at their time by the job itself too; this is the backstop
+            # (and what resumes a refund call a dead worker left unanswered).
+            refunds=min(5.0, max(1.0, settings.retry_backoff_base_seconds)),
         )
 
 
@@ -101,6 +110,7 @@ def worker_settings(
                     container.poll_pending_payments, PollPendingPayments
                 ),
                 resume_stuck_orders=await resolve(container.resume_stuck_orders, ResumeStuckOrders),
+                drive_refunds=await resolve(container.drive_refunds, DriveRefunds),
                 stack=stack,
             )
         except BaseException:
@@ -122,6 +132,7 @@ def worker_settings(
                 (tasks.recheck_pending_payments, crons.pending_payments),
                 (tasks.retry_due_orders, crons.due_retries),
                 (tasks.resume_stuck_orders, crons.stuck_orders),
+                (tasks.drive_due_refunds, crons.refunds),
             )
             if seconds is not None
         ],

@@ -15,7 +15,12 @@ from saq.types import Context
 from adapters.saq import ADVANCE_ORDER_JOB, PAYLOAD_VERSION, SaqJobScheduler, WorkerQueue
 from application.advance_order import AdvanceOrder
 from application.errors import OrderNotFound
-from application.sweepers import PollPendingPayments, ResumeStuckOrders, RetryFailedOrders
+from application.sweepers import (
+    DriveRefunds,
+    PollPendingPayments,
+    ResumeStuckOrders,
+    RetryFailedOrders,
+)
 from entrypoints.container import Container
 
 log = logging.getLogger(__name__)
@@ -31,6 +36,7 @@ class Services:
     retry_failed_orders: RetryFailedOrders
     poll_pending_payments: PollPendingPayments
     resume_stuck_orders: ResumeStuckOrders
+    drive_refunds: DriveRefunds
     #: Closes the container on shutdown.
     stack: AsyncExitStack
 
@@ -74,6 +80,11 @@ async def recheck_pending_payments(ctx: WorkerContext) -> int:
 async def resume_stuck_orders(ctx: WorkerContext) -> int:
     """Cron: resume orders a dead worker left mid-step, past the lease."""
     return await ctx["services"].resume_stuck_orders.execute()
+
+
+async def drive_due_refunds(ctx: WorkerContext) -> int:
+    """Cron: call, retry or look up every open refund that is due (and resume crashed ones)."""
+    return await ctx["services"].drive_refunds.execute()
 
 
 async def after_process(ctx: WorkerContext) -> None:

@@ -24,6 +24,7 @@ from application.errors import (
 from application.ports import (
     PaymentGateway,
     PaymentState,
+    RefundState,
     TokenTransferService,
     TransferRequest,
     TransferState,
@@ -308,3 +309,43 @@ async def test_lookup_by_key_finds_the_transfer(downstreams: Downstreams) -> Non
     assert await downstreams.transfers.find_by_key(key) == sent
     assert await downstreams.transfers.find_by_key("ord_2:send_token") is None
     assert await downstreams.transfers_made() == 1
+
+
+# --- refunds (the generic gateway; NOWPayments has no refund call) ---
+
+
+def _needs_refunds(payments: Downstreams) -> None:
+    if not payments.idempotent:
+        pytest.skip("NOWPayments' API has no refund call (docs/refunds.md)")
+
+
+async def test_a_refund_is_made_once_per_key_and_looked_up_by_id(payments: Downstreams) -> None:
+    _needs_refunds(payments)
+    paid = await payments.gateway.create_payment(payment_request("a"), idempotency_key="a")
+    await payments.settle(paid.id, "complete")
+    first = await payments.gateway.refund_payment(
+        paid.id, Decimal("12.50"), "late payment", idempotency_key="ord_a:refund"
+    )
+    again = await payments.gateway.refund_payment(
+        paid.id, Decimal("12.50"), "late payment", idempotency_key="ord_a:refund"
+    )
+    assert again == first
+    assert first.payment_id == paid.id
+    assert first.amount == Decimal("12.50")
+    assert first.status in (RefundState.PENDING, RefundState.SUCCEEDED)
+    assert await payments.gateway.get_refund(first.id) == first
+
+
+async def test_a_payment_never_completed_is_not_refundable(payments: Downstreams) -> None:
+    _needs_refunds(payments)
+    pending = await payments.gateway.create_payment(payment_request("a"), idempotency_key="a")
+    with pytest.raises(PermanentDownstreamError, match="not_refundable"):
+        await payments.gateway.refund_payment(
+            pending.id, Decimal("12.50"), "why", idempotency_key="ord_a:refund"
+        )
+
+
+async def test_an_unknown_refund_is_a_permanent_error(payments: Downstreams) -> None:
+    _needs_refunds(payments)
+    with pytest.raises(PermanentDownstreamError):
+        await payments.gateway.get_refund("rf_nobody")

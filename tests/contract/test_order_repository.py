@@ -11,7 +11,15 @@ import pytest
 
 from application.errors import DuplicateOrder, StaleOrder
 from application.ports import OrderRepository
-from domain import Order, OrderStatus, Step, TransferResult, replay_history
+from domain import (
+    Order,
+    OrderStatus,
+    RefundCause,
+    RefundStatus,
+    Step,
+    TransferResult,
+    replay_history,
+)
 from tests.contract.orders import (
     at,
     completed,
@@ -464,3 +472,41 @@ async def test_an_order_read_then_saved_appends_after_its_stored_events(
     final = await repository.get(read.id)
     assert final is not None
     assert [e.id for e in final.events] == [f"{read.id}:{n}" for n in (1, 2, 3)]
+
+
+async def test_a_refund_reads_back_exactly_and_is_selected_when_due(
+    repository: OrderRepository,
+) -> None:
+    """The refund's amount keeps every digit (Decimal128), its times and its place in the
+    sweeps: due when open, never retried as a step, gone from the sweep when final."""
+    late = new_order(1)
+    late.mark_payment_failed(at(1), "expired")
+    late.request_refund(
+        RefundCause.LATE_PAYMENT, Decimal("13.100000001"), "EUR", "paid late", at(10)
+    )
+    parked = wallet_failed(new_order(2), 5, retry_in=None)
+    parked.request_refund(RefundCause.OPERATOR, Decimal("13.10"), "EUR", "buyer asked", at(20))
+    parked.send_generation = 3
+    for order in (late, parked, wallet_failed(new_order(3), 5, retry_in=1)):
+        await repository.add(order)
+
+    stored = await repository.get(late.id)
+    assert stored is not None
+    assert snapshot(stored) == snapshot(late)
+    assert stored.refund == late.refund
+    again = await repository.get(parked.id)
+    assert again is not None
+    assert again.send_generation == 3
+    assert again.refund == parked.refund
+    assert await _ids(await repository.refunds_due(at(30), 10)) == [late.id, parked.id]
+    assert await _ids(await repository.refunds_due(at(15), 10)) == [late.id]
+    # A refunded order is never a step to retry, parked or not.
+    assert parked.id not in await _ids(await repository.due_for_retry(at(100), 10))
+
+    stored.refund_answered("rf_1", RefundStatus.SUCCEEDED, None, at(40), recheck_at=None)
+    await repository.save(stored, expected_version=stored.version)
+    assert await _ids(await repository.refunds_due(at(100), 10)) == [parked.id]
+    final = await repository.get(late.id)
+    assert final is not None
+    assert final.refund == stored.refund
+    assert replay_history(final.events) == final.history

@@ -6,10 +6,11 @@ hands ``order_request()`` to a use-case place the same order. Override any field
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from domain import OrderRequest, Passkey
+from domain import Order, OrderRequest, Passkey, Payment
 
 
 def order_request(reference_id: str = "ref-1", **overrides: Any) -> OrderRequest:
@@ -52,3 +53,18 @@ def e2e_order(reference_id: str, amount: str = "12.500000") -> dict[str, Any]:
     return order_body(
         reference_id, pool_id="pool-e2e", amount_token=amount, min_amount_token_receive="1"
     )
+
+
+def placed_order(*, wallet: str | None = None, at: datetime | None = None) -> Order:
+    """A pending order placed straight in the domain (no use-case, no store): a 10.5 EUR price
+    for 10 tokens, payment ``pay_1``, placed at ``at`` (default 2026-01-01 UTC)."""
+    request = order_request(
+        amount_token=Decimal("10"),
+        min_amount_token_receive=Decimal("9.9"),
+        price_tolerance_percent=Decimal("1"),
+        price_fiat=Decimal("10.5"),
+        passkey=Passkey("cred", "pk"),
+        smart_wallet_address=wallet,
+    )
+    payment = Payment("pay_1", "tok_1", "http://x/checkout", "pending", Decimal("10.5"), "EUR")
+    return Order.place(request, payment, at=at or datetime(2026, 1, 1, tzinfo=UTC))

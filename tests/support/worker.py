@@ -27,8 +27,8 @@ from entrypoints.worker import CronIntervals, GracefulWorker, worker_settings
 from tests.support.orders import order_request
 
 #: Sweeps that never fire during a test: only the path under test can advance an order.
-NO_SWEEPS = CronIntervals(pending_payments=None, due_retries=None, stuck_orders=None)
-FAST_SWEEPS = CronIntervals(pending_payments=1, due_retries=1, stuck_orders=1)
+NO_SWEEPS = CronIntervals(pending_payments=None, due_retries=None, stuck_orders=None, refunds=None)
+FAST_SWEEPS = CronIntervals(pending_payments=1, due_retries=1, stuck_orders=1, refunds=1)
 
 
 class SlowWallets:

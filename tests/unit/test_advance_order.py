@@ -151,7 +151,7 @@ async def test_a_payment_pending_past_its_expiry_fails(world: InProcessPipeline)
     assert (await stored(world, order)).status is OrderStatus.FAILED_PAY
 
 
-async def test_an_underpaid_payment_fails_the_order_and_sends_nothing(
+async def test_an_underpaid_payment_fails_the_order_sends_nothing_and_refunds_it(
     world: InProcessPipeline,
 ) -> None:
     order = (await world.create_order.execute(order_request())).order
@@ -159,8 +159,12 @@ async def test_an_underpaid_payment_fails_the_order_and_sends_nothing(
     await world.advance.execute(order.id)
     failed = await stored(world, order)
     assert failed.status is OrderStatus.FAILED_PAY
-    assert "1.00 EUR paid for 13.10 EUR" in failed.history[-1].reason
+    assert any("1.00 EUR paid for 13.10 EUR" in line.reason for line in failed.history)
     assert world.transfers.transfers == {}
+    assert failed.refund is not None
+    assert failed.refund.status.value == "succeeded"
+    (refund,) = world.gateway.refunds.values()
+    assert (refund.key, refund.amount) == (f"{order.id}:refund", Decimal("1.00"))
 
 
 async def test_a_gateway_outage_during_the_check_reschedules(world: InProcessPipeline) -> None:

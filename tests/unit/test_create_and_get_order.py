@@ -125,12 +125,40 @@ async def test_a_notification_schedules_the_order_now(world: InProcessPipeline) 
     assert world.scheduler.jobs == {order.id: world.clock.now()}
 
 
-async def test_a_notification_for_a_finished_order_schedules_nothing(
+async def test_a_notification_for_a_completed_order_schedules_nothing(
     world: InProcessPipeline,
 ) -> None:
     order = (await world.create_order.execute(order_request())).order
+    world.gateway.complete(order.payment.id)
+    await world.run_due_jobs()
+    await world.advance.execute(order.id)
+    completed = await world.repository.get(order.id)
+    assert completed is not None
+    assert completed.status is OrderStatus.COMPLETED
+    await world.handle_notification.execute(order.payment.id)
+    assert world.scheduler.jobs == {}
+
+
+async def test_a_notification_for_a_failed_order_is_looked_at_once_refunded_never(
+    world: InProcessPipeline,
+) -> None:
+    """failed_pay may hear of a late payment; once its refund exists nothing is scheduled."""
+    order = (await world.create_order.execute(order_request())).order
     world.gateway.fail(order.payment.id)
     await world.advance.execute(order.id)
+    await world.handle_notification.execute(order.payment.id)
+    assert world.scheduler.jobs == {order.id: world.clock.now()}
+    await world.run_due_jobs()  # the payment did not complete: nothing happens
+    looked_at = await world.repository.get(order.id)
+    assert looked_at is not None
+    assert looked_at.refund is None
+    world.gateway.complete(order.payment.id, late=True)
+    await world.handle_notification.execute(order.payment.id)
+    await world.run_due_jobs()
+    refunded = await world.repository.get(order.id)
+    assert refunded is not None
+    assert refunded.refund is not None
+    assert refunded.refund.status.value == "succeeded"
     await world.handle_notification.execute(order.payment.id)
     assert world.scheduler.jobs == {}
 

@@ -37,6 +37,7 @@ GOOD = {
     grammar.WALLET_ADDRESS: "W1",
     grammar.DECIMAL_TEXT: "12.5",
     grammar.RETURN_URL: "http://127.0.0.1:8010/shop",
+    grammar.OPERATOR_REASON: "buyer asked: refund",
 }
 RULES = [v for v in vars(grammar).values() if isinstance(v, grammar.TextRule)]
 

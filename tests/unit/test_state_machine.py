@@ -26,11 +26,22 @@ from adapters.memory import InMemoryOrderRepository
 from application.errors import (
     DownstreamError,
     IdempotencyConflict,
+    OrderFinished,
     PaymentNotFound,
+    RefundConflict,
 )
 from application.policy import OrderRetryPolicy, PipelineTimings
-from application.ports import OrderRepository, PaymentState
-from domain import TRANSITIONS, OrderStatus, Step, event_id, replay_history
+from application.ports import OrderRepository, PaymentState, RefundState, TransferState
+from domain import (
+    REFUND_EVENTS,
+    REFUND_TRANSITIONS,
+    TRANSITIONS,
+    OrderStatus,
+    RefundStatus,
+    Step,
+    event_id,
+    replay_history,
+)
 from testkit.pipeline import InProcessPipeline
 from tests.support.jitter import FixedJitter
 from tests.support.orders import order_request
@@ -45,7 +56,7 @@ FAULTS = [
     Fault.CRASH_AFTER_EFFECT,
 ]
 OPERATIONS = {
-    "gateway": ["create_payment", "get_payment"],
+    "gateway": ["create_payment", "get_payment", "refund_payment", "get_refund"],
     "wallet": ["create_wallet"],
     "transfer": ["send", "find_by_key"],
 }
@@ -197,7 +208,57 @@ class OrderPipeline(RuleBasedStateMachine):
         order = self.run(self.world.repository.get(data.draw(st.sampled_from(self.known()))))
         assert order is not None
         if order.parked:
-            self.run(self.world.retry_now.execute(order_id=order.id))
+            try:
+                self.run(self.world.retry_now.execute(order_id=order.id))
+            except OrderFinished:
+                assert order.refund is not None
+                assert order.refund.is_final
+
+    @precondition(lambda self: self.order_ids)
+    @rule(
+        data=st.data(),
+        amount=st.sampled_from([None, Decimal("1.00"), Decimal("99.00")]),
+        mode=st.sampled_from(["late", "on_time"]),
+    )
+    def the_bank_settles_late_or_with_another_amount(
+        self, data: st.DataObject, amount: Decimal | None, mode: str
+    ) -> None:
+        """A payment completes after the order gave up on it, or with another amount."""
+        order = self.run(self.world.repository.get(data.draw(st.sampled_from(self.known()))))
+        assert order is not None
+        self.world.gateway.complete(order.payment.id, amount=amount, late=mode == "late")
+
+    @precondition(lambda self: self.order_ids)
+    @rule(data=st.data(), outcome=st.sampled_from(list(RefundState)))
+    def the_gateway_answers_refunds(self, data: st.DataObject, outcome: RefundState) -> None:
+        """New refunds answer ``outcome``; pending ones may settle now."""
+        self.world.gateway.refund_outcome = outcome
+        if data.draw(st.booleans()):
+            self.world.gateway.settle_refunds(
+                data.draw(st.sampled_from([RefundState.SUCCEEDED, RefundState.FAILED]))
+            )
+
+    @precondition(lambda self: self.order_ids)
+    @rule(data=st.data(), fault=st.sampled_from([Fault.FAILED_ON_CHAIN, Fault.SHORT_ON_CHAIN]))
+    def a_transfer_fails_or_falls_short_on_chain(self, data: st.DataObject, fault: Fault) -> None:
+        order = self.run(self.world.repository.get(data.draw(st.sampled_from(self.known()))))
+        assert order is not None
+        self.world.gateway.complete(order.payment.id)
+        self.world.transfer_faults.script("send", fault)
+        try:
+            self.run(self.world.advance.execute(order.id))
+        except SimulatedCrash:
+            return
+
+    @precondition(lambda self: self.order_ids)
+    @rule(data=st.data(), action=st.sampled_from(["refund", "resend"]))
+    def operator_refunds_or_resends(self, data: st.DataObject, action: str) -> None:
+        order_id = data.draw(st.sampled_from(self.known()))
+        use_case = self.world.refund_order if action == "refund" else self.world.retry_transfer
+        try:
+            self.run(use_case.execute(order_id, "chosen by the test"))
+        except (RefundConflict, DownstreamError, SimulatedCrash):
+            return
 
     @rule()
     def queue_runs_due_jobs(self) -> None:
@@ -220,18 +281,57 @@ class OrderPipeline(RuleBasedStateMachine):
         assert all(o is not None for o in found)
         return found
 
+    def live_transfers(self, order_id: str) -> list[Any]:
+        """The order's transfers that moved tokens or may still (every one not ``failed``)."""
+        return [
+            stored
+            for key, stored in self.world.transfers.transfers.items()
+            if key.split(":", 1)[0] == order_id
+            and stored.transfer.status is not TransferState.FAILED
+        ]
+
     @invariant()
     def at_most_one_transfer_per_order_and_each_matches_its_order(self) -> None:
         transfers_per_order: dict[str, int] = {}
         for key, stored in self.world.transfers.transfers.items():
-            order_id, step = key.rsplit(":", 1)
+            order_id, step, *generation = key.split(":")
             assert step == Step.SEND_TOKEN.value
-            transfers_per_order[order_id] = transfers_per_order.get(order_id, 0) + 1
             order = self.run(self.world.repository.get(order_id))
             assert order is not None
+            assert key in order.send_token_keys()
             assert stored.request.destination == order.smart_wallet_address
             assert stored.request.amount == order.amount_token
+            if stored.transfer.status is not TransferState.FAILED:
+                transfers_per_order[order_id] = transfers_per_order.get(order_id, 0) + 1
+            else:  # a key is re-sent under a new one only once its transfer failed
+                assert generation or order.send_generation >= 1
         assert all(n == 1 for n in transfers_per_order.values())
+
+    @invariant()
+    def refunded_at_most_once_of_the_paid_amount_and_never_with_tokens(self) -> None:
+        for key, stored in self.world.gateway.refunds.items():
+            order_id, suffix = key.split(":")
+            assert suffix == "refund"
+            order = self.run(self.world.repository.get(order_id))
+            assert order is not None
+            assert order.refund is not None  # the intent was saved before the call
+            payment = self.world.gateway.payments[order.payment.id]
+            paid = (
+                payment.paid_amount if payment.paid_amount is not None else payment.created.amount
+            )
+            assert stored.amount == order.refund.amount == paid
+            assert stored.refund.payment_id == order.payment.id
+            assert self.live_transfers(order_id) == [], "refunded and tokens sent"
+            assert order.status is not OrderStatus.COMPLETED
+        for order in self.orders():
+            if order.refund is not None:
+                assert order.status is not OrderStatus.COMPLETED
+                assert self.live_transfers(order.id) == []
+            kinds = [e.data["refund"] for e in order.events if e.type in REFUND_EVENTS]
+            statuses = [RefundStatus(str(k)) for k in kinds]
+            assert statuses[:1] in ([], [RefundStatus.REQUESTED])
+            for a, b in itertools.pairwise(statuses):
+                assert b in REFUND_TRANSITIONS[a], (order.id, a, b)
 
     @invariant()
     def every_order_moved_only_along_the_table(self) -> None:
@@ -283,23 +383,64 @@ class OrderPipeline(RuleBasedStateMachine):
                 )
 
     # --- the end ---
-    def faults_stop_and_everything_paid_completes(self) -> None:
-        self.world.stop_faults()
-        for order in self.orders():
-            if order.parked:  # an operator looks and retries it
+    def operator_looks_at_every_parked_order(self) -> None:
+        """A failed transfer is refunded or re-sent (in turn); anything else is retried."""
+        for turn, order in enumerate(self.orders()):
+            if not order.parked:
+                continue
+            try:
+                if order.status is OrderStatus.SEND_TOKEN_TO_SMARTWALLET_FAIL and turn % 2:
+                    self.run(self.world.refund_order.execute(order.id, "operator refunds"))
+                elif order.status is OrderStatus.SEND_TOKEN_TO_SMARTWALLET_FAIL:
+                    self.run(self.world.retry_transfer.execute(order.id, "operator re-sends"))
+                else:
+                    self.run(self.world.retry_now.execute(order_id=order.id))
+            except RefundConflict:
                 self.run(self.world.retry_now.execute(order_id=order.id))
+            except OrderFinished:
+                pass
+
+    def faults_stop_and_everything_paid_completes(self) -> None:
+        """Faults stop, the gateway settles refunds, an operator looks at every parked order
+        (a failed transfer: refund or re-send, in turn); then every paid order is completed or
+        refunded, never both, and every late or mismatched payment is refunded."""
+        self.world.stop_faults()
+        self.world.gateway.refund_outcome = RefundState.SUCCEEDED
+        self.world.gateway.settle_refunds()
+        # The gateway redelivers its webhook until it is answered: each completed payment's
+        # news reaches the service at least once.
+        for order in self.orders():
+            if self.world.gateway.payments[order.payment.id].status is PaymentState.COMPLETED:
+                self.run(self.world.handle_notification.execute(order.payment.id))
+        for _ in range(2):  # an operator looks, the worker runs, the operator looks again
+            self.run(self.world.settle(max_ticks=200, step_seconds=30))
+            self.operator_looks_at_every_parked_order()
         self.run(self.world.settle(max_ticks=400, step_seconds=30))
         for order in self.orders():
             payment = self.world.gateway.payments[order.payment.id]
-            if payment.status is PaymentState.COMPLETED and payment.paid_amount is None:
-                assert order.status is OrderStatus.COMPLETED, (
+            refunded = self.world.gateway.refunds.get(f"{order.id}:refund")
+            live = self.live_transfers(order.id)
+            if order.status is OrderStatus.COMPLETED:
+                assert refunded is None
+                assert order.refund is None
+                assert len(live) == 1
+            elif refunded is not None:
+                assert live == []
+                assert order.refund is not None
+                assert order.refund.is_final, order.history
+            elif order.transfer is not None and order.transfer.amount_out is not None:
+                # Confirmed below the minimum: parked for a person, nothing refunded.
+                assert order.parked
+                assert order.status is OrderStatus.SEND_TOKEN_TO_SMARTWALLET_FAIL
+            else:
+                assert order.status is OrderStatus.FAILED_PAY, (
                     order.id,
                     order.status,
                     order.history,
                 )
-            else:
-                assert order.status is OrderStatus.FAILED_PAY, (order.id, order.status)
+                assert payment.status is not PaymentState.COMPLETED, order.history
         self.at_most_one_transfer_per_order_and_each_matches_its_order()
+        self.refunded_at_most_once_of_the_paid_amount_and_never_with_tokens()
         self.the_events_of_each_order_replay_to_exactly_its_history()
 
 

@@ -16,6 +16,7 @@ from adapters.memory.queries import InMemoryOrderQueries
 from adapters.mongo import MongoOrderRepository
 from adapters.mongo.queries import MongoOrderQueries
 from application.order_stats import OrderStats
+from application.period_stats import PeriodOrderStats
 from application.ports import OrderRepository
 from application.ports.order_queries import (
     OrderFilters,
@@ -25,7 +26,7 @@ from application.ports.order_queries import (
     SortField,
 )
 from application.search_orders import SearchOrders
-from domain import OrderStatus, order_id_for
+from domain import OrderStatus, RefundCause, RefundStatus, order_id_for
 from tests.contract.mongo import fresh_database
 from tests.integration.admin.book import NOW, SPECS, T0, Spec, book, build
 
@@ -203,3 +204,38 @@ async def _walk_from(search: SearchOrders, sort: OrderSort, cursor: str | None) 
         seen += [o.id for o in page.orders]
         cursor = page.next_cursor
     return seen
+
+
+async def test_the_refund_filter_and_the_period_read_agree_on_both_stores(
+    store: tuple[OrderRepository, OrderQueries],
+) -> None:
+    repository, queries = store
+    orders = book()
+    for order in orders:
+        if order.reference_id == "ref-14":  # failed_pay: its payment completed late
+            order.request_refund(
+                RefundCause.LATE_PAYMENT, Decimal("15"), "EUR", "late", order.updated_at
+            )
+            order.refund_answered(
+                "rf_1", RefundStatus.SUCCEEDED, None, order.updated_at, recheck_at=None
+            )
+        await repository.add(order)
+    page = await queries.search(
+        OrderFilters(refund_status=RefundStatus.SUCCEEDED), OrderSort(), None, 50
+    )
+    assert [o.reference_id for o in page.orders] == ["ref-14"]
+    none = await queries.search(
+        OrderFilters(refund_status=RefundStatus.PENDING), OrderSort(), None, 50
+    )
+    assert none.orders == []
+
+    everything = await PeriodOrderStats(queries).execute(T0 - timedelta(days=1), NOW)
+    assert everything.orders == len(SPECS)
+    assert everything.refunded == {"EUR": Decimal("15")}
+    assert everything.refunds == {RefundStatus.SUCCEEDED: 1}
+    early = await queries.active_between(T0 - timedelta(days=1), T0 + timedelta(days=1), 100)
+    # Oldest first, ties by id: the same on both stores.
+    assert [o.id for o in early] == sorted(
+        (o.id for o in orders if o.created_at < T0 + timedelta(days=1)),
+        key=lambda i: (next(o.created_at for o in orders if o.id == i), i),
+    )

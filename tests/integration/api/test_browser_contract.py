@@ -254,6 +254,9 @@ def test_operation_ids_are_readable() -> None:
         "receiveNowPaymentsIpn",
         "getAdminStats",
         "retryAdminOrder",
+        "refundAdminOrder",
+        "getAdminPeriodStats",
+        "retryAdminOrderTransfer",
     }
 
 

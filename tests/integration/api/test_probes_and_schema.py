@@ -123,6 +123,10 @@ async def test_the_openapi_document_lists_every_endpoint_and_its_problems(api: A
         ("/api/admin/orders/{order_id}/events", "get"),
         ("/api/admin/stats", "get"),
         ("/api/admin/orders/{order_id}/retry", "post"),
+        # Refunds and re-sends (docs/refunds.md).
+        ("/api/admin/orders/{order_id}/refund", "post"),
+        ("/api/admin/orders/{order_id}/retry-transfer", "post"),
+        ("/api/admin/stats/period", "get"),
     }
     create = paths["/api/orders"]["post"]
     assert set(create["responses"]) >= {"201", "400", "409", "413", "415", "502", "503", "504"}
