@@ -21,6 +21,7 @@ from application.ports.order_queries import (
     SortField,
 )
 from domain import OrderStatus
+from domain.refund import RefundStatus
 
 S = OrderStatus
 #: The values each filter takes in a shape: statuses both as one value (equality) and several
@@ -35,9 +36,10 @@ VALUES: Mapping[str, tuple[object, ...]] = {
     "min_price_fiat": (Decimal("10"),),
     "max_price_fiat": (Decimal("100"),),
     "parked_only": (True,),
+    "refund_status": (RefundStatus.FAILED,),
 }
 #: The endpoint's query parameter of each filter field (the others page and sort).
-PARAMETER_OF = {"statuses": "status", "parked_only": "parked"}
+PARAMETER_OF = {"statuses": "status", "parked_only": "parked", "refund_status": "refund"}
 PAGING = {"sort", "direction", "cursor", "limit"}
 FILTER_FIELDS = [f.name for f in dataclasses.fields(OrderFilters)]
 SORTS = [OrderSort(field, direction) for field in SortField for direction in SortDirection]
@@ -95,21 +97,33 @@ def predicates(query: Query) -> dict[str, str]:
 
 
 def equal_values(query: Query) -> dict[str, Any]:
-    values = {k: v for k, v in query.items() if not k.startswith("$") and not isinstance(v, dict)}
+    """Each field the query matches to one value (plain, or ``$eq``)."""
+    values: dict[str, Any] = {}
+    for field, condition in query.items():
+        if field.startswith("$"):
+            continue
+        if not isinstance(condition, dict):
+            values[field] = condition
+        elif "$eq" in condition:
+            values[field] = condition["$eq"]
     for part in query.get("$and", []):
         values.update(equal_values(part))
     return values
 
 
 def usable(index: IndexSpec, query: Query) -> bool:
-    """A partial index is usable only when the query implies its filter (here: equalities)."""
+    """A partial index is usable only when the query implies its filter: an equal value, or
+    ``$exists: true`` implied by any equality on the field."""
     if index.partial_filter is None:
         return True
     values = equal_values(query)
-    return all(
-        not isinstance(want, dict) and values.get(field, object()) == want
-        for field, want in index.partial_filter.items()
-    )
+    for field, want in index.partial_filter.items():
+        if want == {"$exists": True}:
+            if field not in values:
+                return False
+        elif isinstance(want, dict) or values.get(field, object()) != want:
+            return False
+    return True
 
 
 def sort_position(index: IndexSpec, preds: Mapping[str, str], sort: OrderSort) -> int | None:

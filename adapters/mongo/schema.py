@@ -128,6 +128,14 @@ ORDER_INDEXES: tuple[IndexSpec, ...] = (
         (("request.fiat_currency", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)),
         "admin_currency_created",
     ),
+    # Orders whose refund is in a status (``?refund=failed``: what a person must settle by hand).
+    # Not partial on ``refund.status`` existing: SecantusDB's planner does not see that an
+    # equality implies it, and scans the collection instead.
+    IndexSpec(
+        ORDERS,
+        (("refund.status", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)),
+        "admin_refund_created",
+    ),
     # Amount range and the price sort.
     IndexSpec(ORDERS, (("request.price_fiat", DESCENDING), ("_id", DESCENDING)), "admin_price"),
     # Parked orders only: few, so a partial index holds just them (and counts them for /metrics).

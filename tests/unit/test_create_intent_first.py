@@ -24,7 +24,13 @@ from application.errors import (
     PaymentCreateInProgress,
     TransientDownstreamError,
 )
-from application.ports import CreatedPayment, PaymentRequest, PaymentSnapshot, PaymentState
+from application.ports import (
+    CreatedPayment,
+    GatewayRefund,
+    PaymentRequest,
+    PaymentSnapshot,
+    PaymentState,
+)
 from domain import order_id_for
 from entrypoints.container import resolve, running
 from entrypoints.settings import Settings
@@ -75,6 +81,14 @@ class NoKeyGateway:
         return PaymentSnapshot(
             payment_id, PaymentState.PENDING, created.amount, created.currency, None
         )
+
+    async def refund_payment(
+        self, payment_id: str, amount: Decimal, reason: str, *, idempotency_key: str
+    ) -> GatewayRefund:
+        raise AssertionError("a create never refunds")
+
+    async def get_refund(self, refund_id: str) -> GatewayRefund:
+        raise AssertionError("a create never refunds")
 
     async def called(self, times: int) -> None:
         """Returns once ``times`` creates have reached the gateway."""

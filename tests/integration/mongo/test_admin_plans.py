@@ -25,6 +25,7 @@ from adapters.mongo import MongoOrderRepository
 from adapters.mongo.queries import sort_spec
 from adapters.mongo.schema import ORDER_INDEXES, ORDERS
 from application.ports.order_queries import OrderFilters, OrderSort, SortDirection, SortField
+from domain import RefundStatus
 from tests.contract.mongo import fresh_database
 from tests.index_shapes import S, predicates, query_of, sorting_indexes
 from tests.integration.admin.book import book
@@ -64,6 +65,13 @@ SHAPES: list[tuple[str, OrderFilters, OrderSort, bool, str]] = [
     ("a price range by price", PRICES, BY_PRICE, False, "admin_price"),
     ("a price range, default sort", PRICES, DESC, False, "admin_price"),
     ("parked", OrderFilters(parked_only=True), DESC, False, "admin_parked_created"),
+    (
+        "a refund status",
+        OrderFilters(refund_status=RefundStatus.FAILED),
+        DESC,
+        False,
+        "admin_refund_created",
+    ),
     ("no filter, next page", OrderFilters(), DESC, True, OR_AS_COLLSCAN),
     ("one status, next page", PENDING, DESC, True, OR_AS_COLLSCAN),
 ]
