@@ -23,9 +23,12 @@ def percentile(values: Sequence[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
 
 
-def start_sandbox(latency_ms: float) -> tuple[subprocess.Popen[bytes], str]:
-    """``orders-service sandbox`` on a free port with ``latency_ms`` per call and no webhooks;
-    returns the process and its base URL once it answers."""
+def start_sandbox(
+    latency_ms: float, extra_env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    """``orders-service sandbox`` on a free port with ``latency_ms`` per call and no webhooks
+    (``extra_env`` added to its environment); returns the process and its base URL once it
+    answers."""
     port = free_port()
     env = os.environ | {
         "PAYMENT_GATEWAY_API_KEY": SANDBOX_API_KEY,
@@ -35,6 +38,7 @@ def start_sandbox(latency_ms: float) -> tuple[subprocess.Popen[bytes], str]:
         "LOG_LEVEL": "warning",
         "PAYMENT_WEBHOOK_SECRETS": "",
         "SANDBOX_WEBHOOK_URL": "",
+        **(extra_env or {}),
     }
     command = [sys.executable, "-m", "entrypoints.commands.sandbox", "--port", str(port)]
     command += ["--latency-ms", str(latency_ms)]

@@ -196,6 +196,10 @@ def stack_environment(
             "NOWPAYMENTS_API_KEY": "np_dev_" + secrets.token_hex(12),
             "NOWPAYMENTS_IPN_SECRET": "ipn_dev_" + secrets.token_hex(16),
             "PUBLIC_BASE_URL": f"http://{LOOPBACK}:{api_port}",
+            # Order events go to the sandbox's merchant receiver ({sandbox}/sandbox/merchant/
+            # events shows what arrived), signed with a secret of this run.
+            "ORDER_EVENTS_WEBHOOK_URL": f"{sandbox}/merchant/order-events",
+            "ORDER_EVENTS_WEBHOOK_SECRET": "oesec_dev_" + secrets.token_hex(16),
         }
     )
     if not env.get("NOWPAYMENTS_PAY_CURRENCY", "").strip():

@@ -349,6 +349,9 @@ class Order:
     #: How many of ``events`` are stored; the rest were recorded since the last read or save.
     #: Kept by the repositories, never stored itself.
     stored_events: int = 0
+    #: When the event relay should next look at this order (None: nothing left to look at).
+    #: Kept by the repositories and the relay (ADR 0016); the domain never reads it.
+    relay_due_at: datetime | None = None
     #: The order's one refund, if any. Once there is one, the fulfilment has ended for good.
     refund: Refund | None = None
     #: Which transfer key the send step uses: 1 is ``<order id>:send_token``, n > 1 is
@@ -907,3 +910,83 @@ def replay_history(events: Sequence[OrderEvent]) -> list[StatusChange]:
                 line = f"refund {data['refund_id']} failed: {data['reason']}"
                 lines.append(StatusChange(status, event.at, line))
     return lines
+
+
+_STEP_VALUES = frozenset(step.value for step in Step)
+#: The payment's status before the gateway's verdict is recorded (what every gateway answers a
+#: new payment with).
+_PAYMENT_PENDING = "pending"
+
+
+def order_after(order: Order, sequence: int) -> Order:
+    """The order as it stood right after its event ``sequence`` (1..n): status, wallet, attempts,
+    errors, parking, transfer and history rebuilt from events 1..``sequence``; the request and
+    payment as stored, the payment's status ``pending`` before the verdict event. The last event
+    gives ``order`` itself. Raises ``ValueError`` outside 1..n."""
+    events = order.events
+    if not 1 <= sequence <= len(events):
+        raise ValueError(f"order {order.id} has no event {sequence}")
+    if sequence == len(events):
+        return order
+    kept = events[:sequence]
+    payment = order.payment
+    if not any(e.type in (EventType.PAID, EventType.PAYMENT_FAILED) for e in kept):
+        payment = replace(payment, status=_PAYMENT_PENDING)
+    then = Order(
+        id=order.id,
+        request=order.request,
+        payment=payment,
+        status=OrderStatus.PENDING,
+        created_at=order.created_at,
+        updated_at=order.created_at,
+        smart_wallet_address=order.request.smart_wallet_address,
+        version=order.version,
+        history=replay_history(kept),
+        events=list(kept),
+        stored_events=sequence,
+    )
+    for event in kept:
+        data = event.data
+        then.status = OrderStatus(str(data["status"]))
+        then.updated_at = event.at
+        match event.type:
+            case EventType.STEP_STARTED:
+                then.attempts[Step(str(data["step"]))] = int(str(data["attempt"]))
+                then.next_attempt_at = None
+            case EventType.WALLET_CREATED:
+                then.smart_wallet_address = str(data["address"])
+                then.last_error = None
+                then.attempts[Step.SEND_TOKEN] = then.attempts_of(Step.SEND_TOKEN) + 1
+                then.next_attempt_at = None
+            case EventType.STEP_FAILED:
+                then.last_error = str(data["reason"])
+                retry_at = data["retry_at"]
+                then.next_attempt_at = (
+                    None if retry_at is None else datetime.fromisoformat(str(retry_at))
+                )
+            case EventType.PARKED:
+                then.parked = True
+                then.parked_reason = str(data["reason"])
+                then.next_attempt_at = None
+            case EventType.RETRIED:
+                then.parked = False
+                then.parked_reason = None
+                if data["step"] in _STEP_VALUES:  # not a refund's retry
+                    then.attempts[Step(str(data["step"]))] = 0
+                    then.next_attempt_at = event.at
+                    if "key" in data:  # an operator's re-send under a new key
+                        then.send_generation += 1
+                        then.transfer = None
+            case EventType.REFUND_REQUESTED:
+                # The refund's own progress is not in the events: its latest state is shown.
+                then.refund = order.refund
+            case EventType.TOKENS_SENT:
+                amount_out, signature = data["amount_out"], data["tx_signature"]
+                then.transfer = TransferResult(
+                    transfer_id=str(data["transfer_id"]),
+                    status=str(data["transfer_status"]),
+                    tx_signature=None if signature is None else str(signature),
+                    amount_out=None if amount_out is None else Decimal(str(amount_out)),
+                )
+                then.last_error = None
+    return then

@@ -30,7 +30,7 @@ from dependency_injector import containers, providers
 from adapters import http, mongo
 from adapters.clock import SystemClock
 from adapters.http.nowpayments_signature import IpnVerifier
-from adapters.http.webhook_signature import WebhookVerifier
+from adapters.http.webhook_signature import WebhookVerifier, signature_header
 from adapters.instrumented import (
     InstrumentedOrderRepository,
     InstrumentedPaymentGateway,
@@ -55,6 +55,12 @@ from application.period_stats import PeriodOrderStats
 from application.policy import OrderRetryPolicy, PipelineTimings
 from application.receive_webhook import ReceiveWebhook
 from application.refund_order import RefundOrder
+from application.relay_events import (
+    ReadDeliveries,
+    RedeliverEvents,
+    RelayEvents,
+    RelayPolicy,
+)
 from application.retry_order_now import RetryOrderNow
 from application.retry_transfer import RetryTransfer
 from application.search_orders import SearchOrders
@@ -64,6 +70,8 @@ from application.sweepers import (
     ResumeStuckOrders,
     RetryFailedOrders,
 )
+from application.watch_events import open_event_streams
+from domain import Order, OrderEvent
 from entrypoints.settings import Settings, SettingsError
 
 T = TypeVar("T")
@@ -99,6 +107,72 @@ def _retry_policy(settings: Settings) -> OrderRetryPolicy:
         cap=timedelta(seconds=settings.retry_backoff_max_seconds),
         max_attempts=settings.retry_max_attempts,
     )
+
+
+def _send_seconds(settings: Settings) -> float:
+    return settings.http_connect_timeout_seconds + settings.http_read_timeout_seconds
+
+
+def _relay_policy(settings: Settings) -> RelayPolicy:
+    return RelayPolicy(
+        backoff=OrderRetryPolicy(
+            base=timedelta(seconds=settings.order_events_retry_base_seconds),
+            cap=timedelta(seconds=settings.order_events_retry_max_seconds),
+            max_attempts=1,
+        ),
+        give_up_after=timedelta(seconds=settings.order_events_give_up_seconds),
+        # Longer than one send can take (connect + read), with room: a relay that dies holding
+        # a state leaves it to another after this.
+        lease=timedelta(
+            seconds=max(
+                10.0,
+                3 * (settings.http_connect_timeout_seconds + settings.http_read_timeout_seconds),
+            )
+        ),
+    )
+
+
+async def _webhook_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient | None]:
+    """The merchant webhook's client; None without ``ORDER_EVENTS_WEBHOOK_URL``."""
+    if not settings.order_events_webhook_url:
+        yield None
+        return
+    async for client in http.open_webhook_client(
+        connect_timeout=settings.http_connect_timeout_seconds,
+        read_timeout=settings.http_read_timeout_seconds,
+        max_connections=settings.worker_concurrency,
+    ):
+        yield client
+
+
+#: What the merchant webhook carries: ``(event, the order as it stood after it) -> raw body``.
+EventBody = Callable[[OrderEvent, Order], bytes]
+
+
+def _subscriber_names(settings: Settings) -> list[str]:
+    """The subscribers configured: the merchant webhook when its URL is set."""
+    return [http.MERCHANT_WEBHOOK] if settings.order_events_webhook_url else []
+
+
+def _event_subscribers(
+    settings: Settings,
+    webhook_client: httpx.AsyncClient | None,
+    clock: SystemClock,
+    body: EventBody,
+) -> list[http.EventWebhookSubscriber]:
+    """Where the relay delivers: the merchant webhook when its URL is set; else nowhere."""
+    url, secret = settings.order_events_webhook_url, settings.order_events_webhook_secret
+    if not url or webhook_client is None:
+        return []
+
+    def signature(stamp: int, body: bytes) -> str:
+        return signature_header((secret,), stamp, body)
+
+    return [
+        http.EventWebhookSubscriber(
+            webhook_client, url, body=body, signature=signature, clock=clock
+        )
+    ]
 
 
 #: The kind of each adapter of the production wiring (``/ready`` and the startup line say them);
@@ -190,6 +264,9 @@ class Container(containers.DeclarativeContainer):
     mongo_database = providers.Singleton(_mongo_database, mongo_client, settings)
     repository = providers.Singleton(mongo.MongoOrderRepository, mongo_database)
     webhook_log = providers.Singleton(mongo.MongoWebhookEventLog, mongo_database)
+    #: The event relay's outbox (the orders' ``relay_due_at``) and delivery states (ADR 0016).
+    event_outbox = providers.Singleton(mongo.MongoEventOutbox, mongo_database)
+    delivery_log = providers.Singleton(mongo.MongoDeliveryLog, mongo_database)
     #: The write concern ``/ready`` reports (None with the in-memory store).
     durability_probe = providers.Singleton(mongo.MongoDurabilityProbe, mongo_database)
 
@@ -244,6 +321,15 @@ class Container(containers.DeclarativeContainer):
     transfer_service = providers.Singleton(
         http.HttpTokenTransferService, transfer_client, retry=http_retry, breakers=http_breakers
     )
+
+    webhook_client = providers.Resource(_webhook_client, settings)
+    #: The webhook's body: the order as the API shows it. The API's schema is not the
+    #: container's to import: the worker, which relays, provides it (entrypoints/worker).
+    event_body: providers.Dependency[EventBody] = providers.Dependency()
+    event_subscribers = providers.Singleton(
+        _event_subscribers, settings, webhook_client, clock, event_body
+    )
+    subscriber_names = providers.Callable(_subscriber_names, settings)
 
     # --- metrics: the use-cases get each port wrapped once (adapters/instrumented) ---
     observed_repository = providers.Singleton(InstrumentedOrderRepository, repository)
@@ -308,6 +394,23 @@ class Container(containers.DeclarativeContainer):
         DriveRefunds, observed_repository, scheduler, clock, timings
     )
     retry_order_now = providers.Singleton(RetryOrderNow, observed_repository, scheduler, clock)
+    relay_policy = providers.Singleton(_relay_policy, settings)
+    relay_events = providers.Singleton(
+        RelayEvents,
+        repository,
+        event_outbox,
+        delivery_log,
+        event_subscribers,
+        clock,
+        policy=relay_policy,
+        concurrency=settings.provided.worker_concurrency,
+    )
+    redeliver_events = providers.Singleton(
+        RedeliverEvents, repository, delivery_log, subscriber_names, clock
+    )
+    read_deliveries = providers.Singleton(
+        ReadDeliveries, repository, delivery_log, subscriber_names
+    )
     refund_order = providers.Singleton(
         RefundOrder, observed_repository, observed_transfer_service, scheduler, clock
     )
@@ -337,6 +440,10 @@ class Container(containers.DeclarativeContainer):
         clock,
     )
     ipn_verifier = providers.Singleton(IpnVerifier, settings.provided.nowpayments_ipn_secret)
+    #: The live event streams of this process (text/event-stream), ended at shutdown.
+    event_streams = providers.Resource(
+        open_event_streams, repository, settings.provided.order_events_stream_poll_seconds
+    )
 
 
 async def _ensure_schema_once(database: Any, retention_days: int) -> bool:

@@ -14,6 +14,7 @@ from dependency_injector import providers
 
 from adapters.fakes import FakePaymentGateway, FakeTokenTransferService, FakeWalletService
 from adapters.memory import (
+    InMemoryDeliveryLog,
     InMemoryOrderRepository,
     InMemoryPaymentIntents,
     InMemoryWebhookEventLog,
@@ -35,6 +36,9 @@ def use_stand_ins(container: Container, settings: Settings) -> dict[str, str]:
         kinds["repository"] = "memory"
         container.repository.override(providers.Singleton(InMemoryOrderRepository))
         container.webhook_log.override(providers.Singleton(InMemoryWebhookEventLog))
+        # The in-memory repository is its own outbox.
+        container.event_outbox.override(container.repository)
+        container.delivery_log.override(providers.Singleton(InMemoryDeliveryLog))
         container.durability_probe.override(providers.Object(None))
         container.order_queries.override(
             providers.Singleton(InMemoryOrderQueries, container.repository)

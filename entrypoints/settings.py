@@ -533,6 +533,66 @@ class Settings:
         parse=Choice(("shared", "local")),
         example="shared",
     )
+    # --- order events (docs/events.md) ---
+    order_events_webhook_url: str | None = setting(
+        None,
+        "ORDER_EVENTS_WEBHOOK_URL",
+        "where the worker posts every order event, signed (the merchant's endpoint)",
+        group="order events",
+        parse=HTTP,
+        unset="no merchant webhook: events are stored and streamed only",
+        example="https://merchant.example.com/hooks/orders",
+    )
+    order_events_webhook_secret: str = setting(
+        "",
+        "ORDER_EVENTS_WEBHOOK_SECRET",
+        "HMAC-SHA256 secret the order-event webhooks are signed with; required with "
+        f"ORDER_EVENTS_WEBHOOK_URL; production: at least {MIN_WEBHOOK_SECRET_BYTES} bytes",
+        group="order events",
+        secret=True,
+        example="change-me-order-events-secret-32b",
+    )
+    order_events_retry_base_seconds: float = setting(
+        1.0,
+        "ORDER_EVENTS_RETRY_BASE_SECONDS",
+        "first backoff of a failed event delivery, seconds (doubles per attempt, with jitter)",
+        group="order events",
+        parse=Number(0.001),
+        example="1",
+    )
+    order_events_retry_max_seconds: float = setting(
+        3600.0,
+        "ORDER_EVENTS_RETRY_MAX_SECONDS",
+        "longest backoff of an event delivery, seconds; at least ORDER_EVENTS_RETRY_BASE_SECONDS",
+        group="order events",
+        parse=Number(0.001),
+        example="3600",
+    )
+    order_events_give_up_seconds: float = setting(
+        259_200.0,
+        "ORDER_EVENTS_GIVE_UP_SECONDS",
+        "how long a failing event delivery is retried before the event is dead, seconds "
+        "(the contract's 3 days)",
+        group="order events",
+        parse=Number(1),
+        example="259200",
+    )
+    order_events_stream_heartbeat_seconds: float = setting(
+        15.0,
+        "ORDER_EVENTS_STREAM_HEARTBEAT_SECONDS",
+        "how often an idle live event stream (text/event-stream) sends a comment, seconds",
+        group="order events",
+        parse=Number(0.05),
+        example="15",
+    )
+    order_events_stream_poll_seconds: float = setting(
+        0.5,
+        "ORDER_EVENTS_STREAM_POLL_SECONDS",
+        "how often an API process reads a watched order for new events (its live streams), seconds",
+        group="order events",
+        parse=Number(0.05),
+        example="0.5",
+    )
     # --- pipeline timing ---
     retry_backoff_base_seconds: float = setting(
         5.0,
@@ -741,8 +801,34 @@ class Settings:
         if self.payment_gateway_url and not self.payment_webhook_secrets:
             found.append(Problem("PAYMENT_WEBHOOK_SECRETS", "is required with PAYMENT_GATEWAY_URL"))
         found += self._nowpayments_problems()
+        found += self._order_events_problems()
         if self.mode == Mode.PRODUCTION and runs_pipeline:
             found += self._production_problems({p.name for p in found})
+        return found
+
+    def _order_events_problems(self) -> list[Problem]:
+        found = []
+        if self.order_events_retry_max_seconds < self.order_events_retry_base_seconds:
+            found.append(
+                Problem(
+                    "ORDER_EVENTS_RETRY_MAX_SECONDS",
+                    "must be at least ORDER_EVENTS_RETRY_BASE_SECONDS",
+                )
+            )
+        url, secret = self.order_events_webhook_url, self.order_events_webhook_secret
+        if url and not secret:
+            found.append(
+                Problem("ORDER_EVENTS_WEBHOOK_SECRET", "is required with ORDER_EVENTS_WEBHOOK_URL")
+            )
+        elif (
+            url and self.mode == Mode.PRODUCTION and len(secret.encode()) < MIN_WEBHOOK_SECRET_BYTES
+        ):
+            found.append(
+                Problem(
+                    "ORDER_EVENTS_WEBHOOK_SECRET",
+                    f"must be at least {MIN_WEBHOOK_SECRET_BYTES} bytes in production",
+                )
+            )
         return found
 
     def _nowpayments_problems(self) -> list[Problem]:

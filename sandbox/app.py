@@ -37,6 +37,7 @@ from sandbox.ledger import (
     Transfer,
     TransferOrder,
 )
+from sandbox.merchant import BadSignature, MerchantLog, decode, verify
 from sandbox.nowpayments import CASES, CLOSED, NowPayment, write_object
 from sandbox.pages import after_checkout, checkout_page, index_page
 from sandbox.state import Sandbox
@@ -876,6 +877,61 @@ async def index(request: AnyRequest) -> Response[str]:
     return Response(index_page(payments), media_type=MediaType.HTML)
 
 
+# --- the merchant's receiver of order events ---
+
+
+@post("/merchant/order-events")
+async def receive_order_event(request: AnyRequest) -> Response[bytes]:
+    """Verify, record (deduped by event id) and answer, as the knobs say: a share refused with
+    500 before recording, a share recorded then refused (a lost ack), every answer delayed."""
+    sandbox = _sandbox(request)
+    knobs, log = sandbox.knobs, sandbox.merchant
+    log.counters["received"] += 1
+    if knobs.merchant_delay_ms:
+        await asyncio.sleep(knobs.merchant_delay_ms / 1000)
+    body = await request.body()
+    secret = sandbox.config.merchant_events_secret
+    try:
+        if not secret:
+            raise BadSignature("the receiver has no secret")
+        verify(secret, request.headers.get("x-signature", ""), body)
+        event = decode(body)
+    except BadSignature as exc:
+        log.counters["bad_signature"] += 1
+        return _error(401, "bad_signature", detail=str(exc))
+    except ValueError as exc:
+        log.counters["bad_body"] += 1
+        return _error(400, "invalid_event", detail=str(exc))
+    if request.headers.get("x-event-id") != event.id:
+        log.counters["bad_body"] += 1
+        return _error(400, "invalid_event", detail="X-Event-Id is not the body's id")
+    draw = sandbox.rng.random()
+    if draw < knobs.merchant_fail_rate:
+        log.counters["faulted"] += 1
+        return _error(500, "merchant_fault")
+    fresh = log.record(event)
+    if draw < knobs.merchant_fail_rate + knobs.merchant_fail_after_rate:
+        log.counters["faulted_after_record"] += 1
+        return _error(500, "merchant_fault_after_record")
+    return _json(200, {"received": event.id, "duplicate": not fresh})
+
+
+@get("/sandbox/merchant/events")
+async def merchant_events(request: AnyRequest) -> Response[bytes]:
+    return _json(200, _sandbox(request).merchant.view())
+
+
+@get("/sandbox/merchant/stats")
+async def merchant_stats(request: AnyRequest) -> Response[bytes]:
+    return _json(200, _sandbox(request).merchant.stats())
+
+
+@post("/sandbox/merchant/reset")
+async def merchant_reset(request: AnyRequest) -> Response[bytes]:
+    _sandbox(request).merchant = MerchantLog()
+    return _json(200, {"reset": True})
+
+
 def create_sandbox_app(config: SandboxConfig | None = None) -> Litestar:
     """A fresh sandbox (its own memory) serving the three contracts and its controls."""
     sandbox = Sandbox(config or SandboxConfig())
@@ -892,6 +948,10 @@ def create_sandbox_app(config: SandboxConfig | None = None) -> Litestar:
             reset,
             list_transfers,
             confirm_transfers,
+            receive_order_event,
+            merchant_events,
+            merchant_stats,
+            merchant_reset,
             list_refunds,
             settle_refunds,
             read_payment,

@@ -114,8 +114,21 @@ class SandboxKnobs(msgspec.Struct, forbid_unknown_fields=True):
     #: A NOWPayments create with ``case`` moves to that outcome (and sends its IPN) this long
     #: after the answer.
     nowpayments_case_delay_seconds: float = 0.2
+    #: The merchant receiver of order events (``POST /merchant/order-events``): the share of
+    #: deliveries answered 500 before recording them, the share recorded and then answered 500
+    #: (the ack lost: the service sends the event again), and a delay before every answer.
+    merchant_fail_rate: float = 0.0
+    merchant_fail_after_rate: float = 0.0
+    merchant_delay_ms: float = 0.0
 
     def __post_init__(self) -> None:
+        _check_non_negative(
+            merchant_fail_rate=self.merchant_fail_rate,
+            merchant_fail_after_rate=self.merchant_fail_after_rate,
+            merchant_delay_ms=self.merchant_delay_ms,
+        )
+        if self.merchant_fail_rate + self.merchant_fail_after_rate > 1.0:
+            raise ValueError("merchant_fail_rate + merchant_fail_after_rate must be at most 1")
         _check_non_negative(
             latency_ms=self.latency_ms,
             latency_jitter_ms=self.latency_jitter_ms,
@@ -172,6 +185,9 @@ class SandboxConfig:
     #: key) and the secret IPNs are signed with (None: no IPN is sent).
     nowpayments_api_key: str = ""
     nowpayments_ipn_secret: str | None = None
+    #: The secret order-event webhooks are verified with (ORDER_EVENTS_WEBHOOK_SECRET); None:
+    #: the merchant receiver refuses every delivery (401).
+    merchant_events_secret: str | None = None
     #: Seed of the fault and latency draws (None: unseeded).
     seed: int | None = None
     #: The knobs at start; ``POST /sandbox/reset`` goes back to them.

@@ -14,6 +14,7 @@ import msgspec
 
 from sandbox.config import Endpoint, FaultKind, SandboxConfig, SandboxKnobs
 from sandbox.ledger import PaymentBook, TransferBook, WalletBook
+from sandbox.merchant import MerchantLog
 from sandbox.nowpayments import NowPayment, NowPaymentsLedger, sign_ipn, write_object
 from sandbox.webhooks import Delivery, WebhookSender
 
@@ -54,6 +55,8 @@ class Sandbox:
         self.faults: Counter[str] = Counter()
         self.deliveries: dict[str, list[Delivery]] = {}
         self.nowpayments = NowPaymentsLedger()
+        #: The merchant receiver's record of order events (sandbox/merchant.py).
+        self.merchant = MerchantLog()
         #: Outcomes forced by a NOWPayments ``case``, waiting for their moment.
         self.background: set[asyncio.Task[None]] = set()
         self.webhooks.reset_counters()

@@ -20,6 +20,9 @@ What the composition root (``entrypoints/container.py``) uses:
   ``HttpTokenTransferService``; ``NowPaymentsGateway(client, *, pay_currency, public_base_url,
   retry=None, breakers=None)``, whose create is never retried (no idempotency key on that API).
   ``None``: the default policy, and a breaker of its own.
+- ``EventWebhookSubscriber(client, url, *, body, signature, clock)`` and
+  ``open_webhook_client(...)``: the merchant's order-event webhook (docs/events.md), one attempt
+  per call (the relay retries).
 
 Errors: a permanent answer raises ``PermanentDownstreamError`` at once (``IdempotencyKeyReused``
 for 409 ``idempotency_key_reused``; ``RequestRefused`` for a 400/422 or a request httpx cannot
@@ -41,6 +44,11 @@ from adapters.http.errors import (
     PoolExhausted,
     RateLimited,
 )
+from adapters.http.event_webhook import (
+    MERCHANT_WEBHOOK,
+    EventWebhookSubscriber,
+    open_webhook_client,
+)
 from adapters.http.nowpayments import NowPaymentsGateway
 from adapters.http.payments import HttpPaymentGateway
 from adapters.http.pool import PoolShards
@@ -49,10 +57,12 @@ from adapters.http.wallets import HttpWalletService
 
 __all__ = [
     "BREAKER_KEY_PREFIX",
+    "MERCHANT_WEBHOOK",
     "Breakers",
     "CallRetryPolicy",
     "CircuitOpen",
     "DownstreamInProgress",
+    "EventWebhookSubscriber",
     "HttpPaymentGateway",
     "HttpTokenTransferService",
     "HttpWalletService",
@@ -65,4 +75,5 @@ __all__ = [
     "build_breakers",
     "build_client",
     "open_client",
+    "open_webhook_client",
 ]

@@ -67,6 +67,12 @@ OPERATOR_RETRIES = Counter(
     "Retries asked for by an operator (admin API), by result.",
     ["result"],
 )
+EVENT_DELIVERIES = Counter(
+    "orders_event_deliveries_total",
+    "Order-event delivery attempts by the relay, by subscriber and outcome (delivered, failed, "
+    "gone: refused with 410 and skipped, dead: given up after the retry window).",
+    ["subscriber", "outcome"],
+)
 OPERATOR_REFUNDS = Counter(
     "orders_operator_refunds_total",
     "Refunds of parked orders asked for by an operator (admin API), by result.",

@@ -9,6 +9,7 @@ import operator
 from datetime import datetime
 
 from application.errors import DuplicateOrder, StaleOrder
+from application.ports import relay_cue
 from domain import FAIL_STATUSES, RESUMABLE_STATUSES, Order, OrderStatus
 
 _FIELDS = dataclasses.fields(Order)
@@ -46,6 +47,7 @@ class InMemoryOrderRepository:
                 raise DuplicateOrder("reference_id", order.reference_id)
             if order.payment.id in self._by_payment:
                 raise DuplicateOrder("payment.id", order.payment.id)
+            order.relay_due_at = relay_cue(order)
             stored = _detached(order)
             stored.events_stored()
             self._orders[order.id] = stored
@@ -72,6 +74,8 @@ class InMemoryOrderRepository:
                 raise StaleOrder(order.id, expected_version)
             if stored.reference_id != order.reference_id or stored.payment.id != order.payment.id:
                 raise ValueError(f"order {order.id}: reference id and payment id never change")
+            # The relay's cue (ADR 0016), as the Mongo codec writes it.
+            order.relay_due_at = relay_cue(order)
             saved = _detached(order)
             saved.version = expected_version + 1
             saved.events_stored()  # the order and its new events, in the one write
@@ -122,6 +126,19 @@ class InMemoryOrderRepository:
 
     async def ping(self) -> None:
         return None
+
+    # --- the event relay's outbox (application.ports.EventOutbox) ---
+    async def due(self, now: datetime, limit: int) -> list[Order]:
+        found = [o for o in self._orders.values() if o.relay_due_at and o.relay_due_at <= now]
+        found.sort(key=lambda o: o.relay_due_at or now)
+        return [_detached(o) for o in found[:limit]]
+
+    async def settle(self, order_id: str, version: int, next_look: datetime | None) -> bool:
+        stored = self._orders.get(order_id)
+        if stored is None or stored.version != version:
+            return False
+        stored.relay_due_at = next_look
+        return True
 
     # --- for tests, the simulator and admin views ---
     def all(self) -> list[Order]:

@@ -54,6 +54,7 @@ from adapters.mongo.client import (
 from adapters.mongo.codec import document_to_order, order_to_document
 from adapters.mongo.durability import MongoDurabilityProbe, durability_of
 from adapters.mongo.errors import ConcernRejected, OrderDocumentRejected
+from adapters.mongo.events import MongoDeliveryLog, MongoEventOutbox
 from adapters.mongo.payment_intents import MongoPaymentIntents
 from adapters.mongo.queries import MongoOrderQueries
 from adapters.mongo.repository import MongoOrderRepository
@@ -78,7 +79,9 @@ __all__ = [
     "WEBHOOK_RETENTION_INDEX",
     "ConcernRejected",
     "MongoClient",
+    "MongoDeliveryLog",
     "MongoDurabilityProbe",
+    "MongoEventOutbox",
     "MongoOrderQueries",
     "MongoOrderRepository",
     "MongoPaymentIntents",

@@ -18,6 +18,7 @@ from typing import Any
 from bson.decimal128 import Decimal128, create_decimal128_context
 
 from application.errors import CorruptDocument
+from application.ports import relay_cue
 from domain import (
     EventType,
     Order,
@@ -220,6 +221,8 @@ def order_to_document(order: Order) -> Document:
         "next_attempt_at": _opt_time_to_bson(order.next_attempt_at),
         "parked": order.parked,
         "parked_reason": order.parked_reason,
+        # The relay's cue (ADR 0016): due at once with new events, else carried as read.
+        "relay_due_at": _opt_time_to_bson(relay_cue(order)),
         "events": [
             {
                 "id": e.id,
@@ -365,6 +368,7 @@ def _decode(doc: Mapping[str, Any]) -> Order:
         transfer=transfer,
         events=events,
         stored_events=len(events),
+        relay_due_at=_opt_time_from_bson(doc.get("relay_due_at")),
         refund=refund_from_document(doc.get("refund")),
         send_generation=_generation(doc.get("send_generation", 1)),
     )

@@ -10,7 +10,12 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, WriteError
 
-from adapters.mongo.codec import Document, document_to_order, order_to_document, time_to_bson
+from adapters.mongo.codec import (
+    Document,
+    document_to_order,
+    order_to_document,
+    time_to_bson,
+)
 from adapters.mongo.errors import (
     DOCUMENT_VALIDATION_FAILURE,
     duplicate_key,
@@ -19,6 +24,7 @@ from adapters.mongo.errors import (
 )
 from adapters.mongo.schema import ORDERS
 from application.errors import InfrastructureUnavailable, StaleOrder
+from application.ports import relay_cue
 from domain import FAIL_STATUSES, RESUMABLE_STATUSES, Order, OrderStatus
 
 _RESUMABLE = tuple(sorted(s.value for s in RESUMABLE_STATUSES))
@@ -53,6 +59,7 @@ class MongoOrderRepository:
                 if exc.code == DOCUMENT_VALIDATION_FAILURE:
                     raise rejected(exc, order.id) from exc
                 raise
+        order.relay_due_at = relay_cue(order)
         order.events_stored()
 
     async def _find_one(self, query: dict[str, Any], what: str) -> Order | None:
@@ -95,6 +102,7 @@ class MongoOrderRepository:
             if result.matched_count == 0:
                 await self._explain_miss(order, expected_version)
         order.version = expected_version + 1
+        order.relay_due_at = relay_cue(order)
         order.events_stored()
 
     async def _explain_miss(self, order: Order, expected_version: int) -> None:

@@ -24,6 +24,8 @@ ORDERS = "orders"
 WEBHOOK_EVENTS = "webhook_events"
 #: Creates in progress at a gateway without idempotency keys (``MongoPaymentIntents``).
 PAYMENT_INTENTS = "payment_intents"
+#: Each subscriber's delivery state per order (ADR 0016).
+EVENT_DELIVERIES = "event_deliveries"
 
 Keys = tuple[tuple[str, int | str], ...]
 
@@ -145,6 +147,26 @@ ORDER_INDEXES: tuple[IndexSpec, ...] = (
         "admin_parked_created",
         partial_filter={"parked": True},
     ),
+    # The event relay (ADR 0016): orders whose stored events it has not looked at yet. Partial:
+    # only those orders are in it, however many orders are done.
+    IndexSpec(
+        ORDERS,
+        (("relay_due_at", ASCENDING),),
+        "relay_due",
+        partial_filter={"relay_due_at": {"$type": "date"}},
+    ),
+)
+
+DELIVERY_INDEXES: tuple[IndexSpec, ...] = (
+    # States due for a retry, a redelivery or a lease run out; only those are in it.
+    IndexSpec(
+        EVENT_DELIVERIES,
+        (("due_at", ASCENDING),),
+        "delivery_due",
+        partial_filter={"due_at": {"$type": "date"}},
+    ),
+    # The admin's view of one order's deliveries.
+    IndexSpec(EVENT_DELIVERIES, (("order_id", ASCENDING),), "order_id_1"),
 )
 
 WEBHOOK_INDEXES: tuple[IndexSpec, ...] = (
@@ -168,7 +190,7 @@ INTENT_INDEXES: tuple[IndexSpec, ...] = (
     ),
 )
 
-INDEXES = ORDER_INDEXES + WEBHOOK_INDEXES + INTENT_INDEXES
+INDEXES = ORDER_INDEXES + WEBHOOK_INDEXES + DELIVERY_INDEXES + INTENT_INDEXES
 
 #: ``WEBHOOK_EVENT_RETENTION_DAYS``'s default.
 DEFAULT_WEBHOOK_RETENTION_DAYS = 90
@@ -274,6 +296,7 @@ ORDER_VALIDATOR: dict[str, Any] = {
             "next_attempt_at": _OPT_DATE,
             "parked": {"bsonType": "bool"},
             "parked_reason": _OPT_STRING,
+            "relay_due_at": _OPT_DATE,
             "transfer": {"bsonType": ["object", "null"]},
             # The outbox (ADR 0013): not required, orders stored before it have none.
             "events": {
@@ -489,6 +512,7 @@ async def ensure_schema(
     with translate_errors("ensure schema"):
         await _ensure_orders_collection(db, report)
         await _ensure_plain_collection(db, WEBHOOK_EVENTS, report)
+        await _ensure_plain_collection(db, EVENT_DELIVERIES, report)
         await _ensure_plain_collection(db, PAYMENT_INTENTS, report)
         for spec in specs:
             await _ensure_index(db, spec, report)

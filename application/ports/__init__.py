@@ -1,6 +1,16 @@
 """The ports the use-cases own; adapters implement them."""
 
 from application.ports.clock import Clock
+from application.ports.events import (
+    Attempt,
+    Delivery,
+    DeliveryLog,
+    EventOutbox,
+    EventSubscriber,
+    Outcome,
+    StaleDelivery,
+    relay_cue,
+)
 from application.ports.payment_intents import PaymentIntent, PaymentIntents
 from application.ports.payments import (
     CreatedPayment,
@@ -23,11 +33,17 @@ from application.ports.wallets import Wallet, WalletService
 from application.ports.webhook_log import WebhookEvent, WebhookEventLog
 
 __all__ = [
+    "Attempt",
     "Clock",
     "CreatedPayment",
+    "Delivery",
+    "DeliveryLog",
+    "EventOutbox",
+    "EventSubscriber",
     "GatewayRefund",
     "JobScheduler",
     "OrderRepository",
+    "Outcome",
     "PaymentGateway",
     "PaymentIntent",
     "PaymentIntents",
@@ -35,6 +51,7 @@ __all__ = [
     "PaymentSnapshot",
     "PaymentState",
     "RefundState",
+    "StaleDelivery",
     "TokenTransferService",
     "Transfer",
     "TransferRequest",
@@ -43,4 +60,5 @@ __all__ = [
     "WalletService",
     "WebhookEvent",
     "WebhookEventLog",
+    "relay_cue",
 ]

@@ -24,10 +24,10 @@ from litestar.params import FromPath, JSONBody, Parameter, QueryParameter
 
 from adapters.instrumented.metrics import OPERATOR_REFUNDS, OPERATOR_RESENDS, OPERATOR_RETRIES
 from application.errors import InvalidQuery, OrderFinished, OrderNotFound, RefundConflict
-from application.get_order import GetOrder
 from application.order_history import GetOrderHistory
 from application.order_stats import CurrentOrderStats, Stats
 from application.period_stats import PeriodOrderStats, PeriodStats
+from application.ports import Delivery
 from application.ports.order_queries import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
@@ -38,10 +38,11 @@ from application.ports.order_queries import (
     SortField,
 )
 from application.refund_order import RefundOrder
+from application.relay_events import OrderDeliveries, ReadDeliveries, RedeliverEvents
 from application.retry_order_now import RetryOrderNow
 from application.retry_transfer import RetryTransfer
 from application.search_orders import MAX_CURSOR_LENGTH, SearchOrders
-from domain import Order, OrderStatus, RefundStatus, grammar
+from domain import Order, OrderEvent, OrderStatus, RefundStatus, grammar
 from entrypoints.api.bodies import BODY_PROBLEMS, JSON_BODY
 from entrypoints.api.dependencies import FromContainer, container_of
 from entrypoints.api.guards import require_json_body
@@ -270,6 +271,83 @@ def invalid_query(_: Request[Any, Any, Any], exc: Exception) -> Response[Problem
 
 
 # --- answers -----------------------------------------------------------------------------------
+
+
+DeliveryState = Literal["delivered", "pending", "failing", "gone", "dead"]
+
+
+class DeliveryView(msgspec.Struct, frozen=True):
+    """Where one subscriber is with one event."""
+
+    subscriber: Annotated[str, said("The subscriber.", "merchant_webhook")]
+    state: Annotated[
+        DeliveryState,
+        said(
+            "`delivered` (acknowledged), `pending` (not sent yet: events go in sequence), "
+            "`failing` (tried, to be tried again), `gone` (refused with 410, skipped) or `dead` "
+            "(failed for the whole retry window, given up).",
+            "delivered",
+        ),
+    ]
+    attempts: Annotated[int, said("Failed attempts so far (`failing` only).", 0)]
+    last_error: Annotated[str | None, said("The last failure (`failing` only).", "HTTP 503")]
+    next_attempt_at: Annotated[
+        str | None, when("When it is tried again (`failing` only).", "2026-03-01T12:05:00.000Z")
+    ]
+
+
+class AdminEventView(msgspec.Struct, frozen=True):
+    """One event of an order and its delivery to each subscriber."""
+
+    id: Annotated[str, said("The event id: `<order id>:<sequence>`.", "o-1:2")]
+    type: Annotated[str, said("What happened.", "order.paid")]
+    order_id: Annotated[str, said("The order.", ORDER_ID_EXAMPLE)]
+    sequence: Annotated[int, said("1, 2, 3 … per order, with no gaps.", 2)]
+    created_at: Annotated[str, when("When it happened.", "2026-03-01T12:01:00.123Z")]
+    data: Annotated[
+        dict[str, str | int | bool | None],
+        said("The event's payload (docs/events.md).", {"status": "completed_pay"}),
+    ]
+    deliveries: Annotated[
+        list[DeliveryView], said("Each configured (or past) subscriber's delivery of it.")
+    ]
+
+    @classmethod
+    def of(cls, event: OrderEvent, deliveries: list[Delivery]) -> AdminEventView:
+        base = EventView.of(event)
+        return cls(
+            id=base.id,
+            type=base.type.value,
+            order_id=base.order_id,
+            sequence=base.sequence,
+            created_at=base.created_at,
+            data=base.data,
+            deliveries=[_delivery_of(event.sequence, d) for d in deliveries],
+        )
+
+
+def _delivery_of(sequence: int, state: Delivery) -> DeliveryView:
+    failing = sequence == state.delivered + 1 and state.attempts > 0
+    name: DeliveryState
+    if sequence in state.dead:
+        name = "dead"
+    elif sequence in state.gone:
+        name = "gone"
+    elif sequence <= state.delivered:
+        name = "delivered"
+    else:
+        name = "failing" if failing else "pending"
+    return DeliveryView(
+        subscriber=state.subscriber,
+        state=name,
+        attempts=state.attempts if failing else 0,
+        last_error=state.last_error if failing else None,
+        next_attempt_at=ms_text_or_none(state.due_at) if failing else None,
+    )
+
+
+def _events_view(found: OrderDeliveries) -> list[AdminEventView]:
+    return [AdminEventView.of(e, found.deliveries) for e in found.order.events]
 
 
 class OrderSummary(msgspec.Struct, frozen=True):
@@ -743,16 +821,77 @@ async def retry_transfer(
     "/orders/{order_id:str}/events",
     operation_id="getAdminOrderEvents",
     operation_class=ApiOperation,
-    summary="An order's stored events, oldest first",
+    summary="An order's stored events and their delivery to each subscriber",
     description=_AUTH
-    + " Delivery state per subscriber is not kept yet (no relay); docs/events.md.",
+    + " Oldest first; each with its delivery state per subscriber (docs/events.md).",
     responses=problem_responses(400, 401, 404, 429, 503),
 )
 async def order_events(
-    order_id: FromPath[OrderId], get_order: NamedDependency[GetOrder]
-) -> list[EventView]:
+    order_id: FromPath[OrderId], deliveries: NamedDependency[ReadDeliveries]
+) -> list[AdminEventView]:
     bind_order(order_id)
-    return [EventView.of(e) for e in await get_order.events_of(order_id)]
+    return _events_view(await deliveries.execute(order_id))
+
+
+_REDELIVER = (
+    " The relay then sends the events again, in sequence, from that one on (delivery is at "
+    "least once: subscribers dedupe on the event id). No subscriber configured: 409."
+)
+Subscriber = Annotated[
+    str | None,
+    QueryParameter(
+        min_length=1,
+        max_length=64,
+        description="Only this subscriber (default: every configured one).",
+    ),
+]
+
+
+@post(
+    "/orders/{order_id:str}/events/redeliver",
+    operation_id="redeliverAdminOrderEvents",
+    operation_class=ApiOperation,
+    status_code=200,
+    summary="Deliver an order's events again",
+    description=f"{_AUTH} Resets each subscriber's delivery of the order to `from_sequence`."
+    + _REDELIVER,
+    responses=problem_responses(400, 401, 404, 409, 429, 503),
+)
+async def redeliver_order_events(
+    order_id: FromPath[OrderId],
+    redeliver: NamedDependency[RedeliverEvents],
+    from_sequence: Annotated[
+        int, QueryParameter(ge=1, le=1_000_000, description="The first event sent again.")
+    ] = 1,
+    subscriber: Subscriber = None,
+) -> list[AdminEventView]:
+    bind_order(order_id)
+    found = await redeliver.execute(order_id, from_sequence=from_sequence, subscriber=subscriber)
+    return _events_view(found)
+
+
+@post(
+    "/events/{event_id:str}/redeliver",
+    operation_id="redeliverAdminEvent",
+    operation_class=ApiOperation,
+    status_code=200,
+    summary="Deliver an event (and those after it) again",
+    description=f"{_AUTH} `event_id` is `<order id>:<sequence>`." + _REDELIVER,
+    responses=problem_responses(400, 401, 404, 409, 429, 503),
+)
+async def redeliver_event(
+    event_id: FromPath[
+        Annotated[str, Parameter(min_length=3, max_length=140, description="The event id.")]
+    ],
+    redeliver: NamedDependency[RedeliverEvents],
+    subscriber: Subscriber = None,
+) -> list[AdminEventView]:
+    order_id, _, sequence = event_id.rpartition(":")
+    if not order_id or not (sequence.isascii() and sequence.isdigit()) or len(sequence) > 7:
+        raise InvalidQuery("event_id", "must be <order id>:<sequence>")
+    bind_order(order_id)
+    found = await redeliver.execute(order_id, from_sequence=int(sequence), subscriber=subscriber)
+    return _events_view(found)
 
 
 # --- wiring ------------------------------------------------------------------------------------
@@ -764,6 +903,8 @@ ADMIN_DEPENDENCIES = {
     "stats": FromContainer("current_order_stats", CurrentOrderStats),
     "history": FromContainer("get_order_history", GetOrderHistory),
     "retry": FromContainer("retry_order_now", RetryOrderNow),
+    "deliveries": FromContainer("read_deliveries", ReadDeliveries),
+    "redeliver": FromContainer("redeliver_events", RedeliverEvents),
     "refunder": FromContainer("refund_order", RefundOrder),
     "period": FromContainer("period_stats", PeriodOrderStats),
     "resend": FromContainer("retry_transfer", RetryTransfer),
@@ -775,6 +916,10 @@ admin_router = Router(
         search_orders,
         order_history,
         order_events,
+        redeliver_order_events,
+        redeliver_event,
+        order_stats,
+        retry_order,
         order_stats,
         period_stats,
         retry_order,

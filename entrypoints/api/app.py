@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import signal
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from importlib.util import find_spec
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 from litestar import Litestar
 from litestar.datastructures import CacheControlHeader
@@ -15,6 +20,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 
+from application.watch_events import EventStreams
 from entrypoints.api.admin import ADMIN_DEPENDENCIES, admin_router
 from entrypoints.api.cors import cors_config
 from entrypoints.api.dependencies import DEPENDENCIES, ContainerObjects, keep_objects
@@ -59,6 +65,33 @@ def docs_page_plugin() -> SwaggerRenderPlugin:
     )
 
 
+def end_streams_on_stop(streams: EventStreams) -> Callable[[], None]:
+    """uvicorn waits for every open response to finish before it stops the app, and a live
+    event stream never finishes by itself: on SIGTERM or SIGINT, end every stream first (its
+    client reconnects with ``Last-Event-ID``), then let uvicorn's own handler run. Chained onto
+    the handlers uvicorn installed before the app started; answers the undo. Only the main
+    thread can set handlers: elsewhere, nothing is chained."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    loop = asyncio.get_running_loop()
+    previous: dict[int, Any] = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+
+    def stopping(signum: int, frame: FrameType | None) -> None:
+        loop.call_soon_threadsafe(streams.end_all)
+        handler = previous[signum]
+        if callable(handler):
+            handler(signum, frame)
+
+    for signum in previous:
+        signal.signal(signum, stopping)
+
+    def undo() -> None:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+    return undo
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -81,6 +114,7 @@ def create_app(
         async with running(settings, configure=configure) as container:
             app.state.container = container
             await objects.open(container)
+            undo_stop_hook = end_streams_on_stop(objects.get("event_streams"))
             if shared_limits is not None:
                 await shared_limits.open()
             if freeze_startup_objects:
@@ -91,6 +125,7 @@ def create_app(
             finally:
                 if shared_limits is not None:
                     await shared_limits.close()
+                undo_stop_hook()
                 objects.close()
                 del app.state.container
 

@@ -29,6 +29,7 @@ from application.check_readiness import CheckReadiness
 from application.create_order import CreateOrder
 from application.get_order import GetOrder
 from application.receive_webhook import ReceiveWebhook
+from application.watch_events import EventStreams
 from entrypoints.container import Container, resolve
 from entrypoints.settings import Settings
 
@@ -48,6 +49,7 @@ class FromContainer:
 DEPENDENCIES: dict[str, FromContainer] = {
     "create_order": FromContainer("create_order", CreateOrder),
     "get_order": FromContainer("get_order", GetOrder),
+    "event_streams": FromContainer("event_streams", EventStreams),
     "receive_webhook": FromContainer("receive_webhook", ReceiveWebhook),
     "check_readiness": FromContainer("check_readiness", CheckReadiness),
     "webhook_verifier": FromContainer("webhook_verifier", WebhookVerifier),

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, cast
 
+import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
-from litestar.exceptions import HTTPException
+from litestar.exceptions import HTTPException, ValidationException
 from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
+from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from application.create_order import CreateOrder
 from application.get_order import GetOrder
+from application.watch_events import DROPPED, EventStreams, Watch
+from domain import Order, OrderEvent
 from domain.errors import InvalidOrder
 from entrypoints.api.bodies import BODY_PROBLEMS, JSON_BODY
 from entrypoints.api.dependencies import objects_of
@@ -24,9 +30,11 @@ from entrypoints.settings import Settings, origin_of
 
 REPLAYED_HEADER = "Idempotent-Replayed"
 ORDERS_PATH = "/api/orders"
-#: What ``GET /api/orders/{id}/events`` can answer: the list. The live stream
-#: (``text/event-stream``) is not served yet (docs/events.md).
-EVENT_MEDIA_TYPES = ["application/json"]
+JSON = "application/json"
+EVENT_STREAM = "text/event-stream"
+#: What ``GET /api/orders/{id}/events`` answers: the list (the default), or the live stream.
+EVENT_MEDIA_TYPES = [JSON, EVENT_STREAM]
+LAST_EVENT_ID = "Last-Event-ID"
 
 
 class NotAcceptable(HTTPException):
@@ -35,13 +43,69 @@ class NotAcceptable(HTTPException):
     status_code = 406
 
 
-def check_accept(request: Request[Any, Any, Any]) -> None:
-    """406 unless the caller accepts JSON (no ``Accept`` header accepts anything)."""
-    if "accept" in request.headers and request.accept.best_match(EVENT_MEDIA_TYPES) is None:
-        raise NotAcceptable(
-            f"this answers only {', '.join(EVENT_MEDIA_TYPES)}; the live event stream "
-            "(text/event-stream) is not served yet"
-        )
+def event_media_type(request: Request[Any, Any, Any]) -> str:
+    """JSON unless the caller prefers the live stream; 406 when it accepts neither (no
+    ``Accept`` header accepts anything)."""
+    if "accept" not in request.headers:
+        return JSON
+    best = request.accept.best_match(EVENT_MEDIA_TYPES)
+    if best is None:
+        raise NotAcceptable(f"this answers only {', '.join(EVENT_MEDIA_TYPES)}")
+    return best
+
+
+def last_event_id(request: Request[Any, Any, Any], order: Order) -> int:
+    """The sequence a reconnecting stream resumes after (0: from the first event); 400 naming
+    the header when it is not the sequence of one of the order's events."""
+    raw = request.headers.get(LAST_EVENT_ID)
+    if raw is None or not raw.strip():
+        return 0
+    text = raw.strip()
+    if text.isascii() and text.isdigit() and len(text) <= 9 and 1 <= int(text) <= len(order.events):
+        return int(text)
+    raise ValidationException(
+        detail=f"invalid input: {LAST_EVENT_ID}",
+        extra=[
+            {
+                "key": LAST_EVENT_ID,
+                "message": f"must be the sequence of one of the order's events "
+                f"(1..{len(order.events)})",
+            }
+        ],
+    )
+
+
+async def event_frames(
+    streams: EventStreams, watch: Watch, heartbeat_seconds: float
+) -> AsyncIterator[ServerSentEventMessage]:
+    """The stream's frames: each event (``id:`` its sequence, ``event:`` its type, ``data:`` the
+    event as the JSON list shows it), a comment when idle, the end when the order is finished
+    or the client fell too far behind."""
+    try:
+        while not (watch.closed and watch.queue.empty()):
+            try:
+                item = await asyncio.wait_for(watch.queue.get(), heartbeat_seconds)
+            except TimeoutError:
+                yield ServerSentEventMessage(comment="heartbeat", data=None)
+                continue
+            if isinstance(item, OrderEvent):
+                yield ServerSentEventMessage(
+                    data=_event_json.encode(EventView.of(item)).decode(),
+                    event=item.type.value,
+                    id=str(item.sequence),
+                )
+            elif item is DROPPED:
+                yield ServerSentEventMessage(
+                    comment="too far behind: reconnect with Last-Event-ID", data=None
+                )
+                return
+            else:
+                return
+    finally:
+        streams.unwatch(watch)
+
+
+_event_json = msgspec.json.Encoder()
 
 
 def check_return_url(return_url: str | None, settings: Settings) -> None:
@@ -155,11 +219,16 @@ class OrdersController(Controller):
         "/{order_id:str}/events",
         operation_id="getOrderEvents",
         operation_class=ApiOperation,
-        summary="An order's events, oldest first",
+        summary="An order's events, oldest first, as a list or a live stream",
         description=(
             "Every stored event of the order (`order.created` … `order.completed`), sequence "
-            "1, 2, 3 … with no gaps (docs/events.md). Answers `application/json`; an `Accept` "
-            "that excludes it is a 406 (the live `text/event-stream` is not served yet)."
+            "1, 2, 3 … with no gaps (docs/events.md). `Accept: application/json` (or none): the "
+            "list. `Accept: text/event-stream`: Server-Sent Events, each with `id:` its sequence "
+            "and `event:` its type, first the stored ones (those after `Last-Event-ID` on a "
+            "reconnect), then new ones as they are stored, a comment every "
+            "ORDER_EVENTS_STREAM_HEARTBEAT_SECONDS while idle; the stream ends once the order "
+            "is finished. A `Last-Event-ID` that is not one of the order's sequences: 400. An "
+            "`Accept` that excludes both: 406."
         ),
         responses=problem_responses(400, 404, 406, 429, 503),
     )
@@ -170,6 +239,21 @@ class OrdersController(Controller):
             Annotated[str, PathParameter(min_length=1, max_length=128, description="The order id.")]
         ],
         get_order: NamedDependency[GetOrder],
-    ) -> list[EventView]:
-        check_accept(request)
-        return [EventView.of(e) for e in await get_order.events_of(order_id)]
+    ) -> Response[list[EventView]]:
+        media_type = event_media_type(request)
+        order = await get_order.by_id(order_id)
+        if media_type == JSON:
+            return Response([EventView.of(e) for e in order.events])
+        after = last_event_id(request, order)
+        # Looked up only for a stream (see ``create``: a second dependency costs every call).
+        objects = objects_of(request.app.state)
+        streams: EventStreams = objects.get("event_streams")
+        settings: Settings = objects.get("settings")
+        watch = streams.watch(order, after)
+        stream = ServerSentEvent(
+            event_frames(streams, watch, settings.order_events_stream_heartbeat_seconds),
+            # No proxy may hold the frames back to buffer them.
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+        # A stream is a Response too; the annotation documents the JSON answer.
+        return cast(Response[list[EventView]], stream)

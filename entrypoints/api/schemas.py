@@ -483,6 +483,39 @@ class OrderView(msgspec.Struct, frozen=True):
         )
 
 
+class EventWebhookData(msgspec.Struct, frozen=True):
+    order: OrderView
+
+
+class EventWebhookBody(msgspec.Struct, frozen=True):
+    """The merchant webhook's body (docs/events.md): the event, with ``data.order`` the order as
+    ``GET /api/orders/{id}`` shows it right after the event."""
+
+    id: str
+    type: str
+    created_at: str
+    order_id: str
+    sequence: int
+    data: EventWebhookData
+
+
+_webhook_encoder = msgspec.json.Encoder()
+
+
+def event_webhook_body(event: OrderEvent, order: Order) -> bytes:
+    """The webhook's raw body for ``event``; ``order`` is the order as it stood after it."""
+    return _webhook_encoder.encode(
+        EventWebhookBody(
+            id=event.id,
+            type=event.type.value,
+            created_at=ms_text(event.at),
+            order_id=event.order_id,
+            sequence=event.sequence,
+            data=EventWebhookData(order=OrderView.of(order)),
+        )
+    )
+
+
 def _decimal(value: Decimal) -> str:
     """Plain notation, never an exponent: what the buyer sent comes back as they wrote it.
     ``str()`` already is plain for every amount but the tiniest (it answers ``1E-7`` below

@@ -43,6 +43,18 @@ _KNOBS: dict[str, tuple[str, Callable[[str], float], float, str]] = {
         30.0,
         "how long a hanging call hangs before it answers 504",
     ),
+    "merchant_fail_rate": (
+        "SANDBOX_MERCHANT_FAIL_RATE",
+        float,
+        0.0,
+        "share of order-event deliveries the merchant receiver answers 500",
+    ),
+    "merchant_delay_ms": (
+        "SANDBOX_MERCHANT_DELAY_MS",
+        float,
+        0.0,
+        "delay of every merchant receiver answer, ms",
+    ),
     "retry_after_seconds": (
         "SANDBOX_RETRY_AFTER_SECONDS",
         int,
@@ -109,6 +121,8 @@ def build_config(
         timeout_seconds=values["timeout_seconds"],
         retry_after_seconds=int(values["retry_after_seconds"]),
         confirm_transfers=not args.submitted_transfers,
+        merchant_fail_rate=values["merchant_fail_rate"],
+        merchant_delay_ms=values["merchant_delay_ms"],
         faults=uniform_faults(
             error_rate=values["error_rate"],
             timeout_rate=values["timeout_rate"],
@@ -125,6 +139,7 @@ def build_config(
         webhook_secret=secrets[0] if secrets else None,
         nowpayments_api_key=settings.nowpayments_api_key,
         nowpayments_ipn_secret=settings.nowpayments_ipn_secret or None,
+        merchant_events_secret=settings.order_events_webhook_secret or None,
         public_url=args.public_url,
         seed=args.seed,
         knobs=knobs,

@@ -16,12 +16,14 @@ from saq.types import PartialTimersDict, SettingsDict
 
 from adapters.saq import ADVANCE_ORDER_JOB, DEFAULT_QUEUE_NAME, SaqJobScheduler, make_queue
 from application.advance_order import AdvanceOrder
+from application.relay_events import RelayEvents
 from application.sweepers import (
     DriveRefunds,
     PollPendingPayments,
     ResumeStuckOrders,
     RetryFailedOrders,
 )
+from entrypoints.api.schemas import event_webhook_body
 from entrypoints.container import Container, resolve, running
 from entrypoints.log_config import bind_job_context
 from entrypoints.settings import Settings, SettingsError
@@ -60,6 +62,9 @@ class CronIntervals:
     due_retries: float | None = 5.0
     stuck_orders: float | None = 60.0
     refunds: float | None = 5.0
+    #: The event relay: a pass every second (deliveries are near-live; an idle pass is two
+    #: indexed reads).
+    relay_events: float | None = 1.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CronIntervals:
@@ -92,6 +97,9 @@ def worker_settings(
 
     def configure_container(container: Container) -> None:
         container.saq_queue_name.override(providers.Object(queue_name))
+        # The relay's webhook body: the order as the API shows it (its schema, not the
+        # container's to import).
+        container.event_body.override(providers.Object(event_webhook_body))
         if configure is not None:
             configure(container)
 
@@ -110,6 +118,7 @@ def worker_settings(
                     container.poll_pending_payments, PollPendingPayments
                 ),
                 resume_stuck_orders=await resolve(container.resume_stuck_orders, ResumeStuckOrders),
+                relay_events=await resolve(container.relay_events, RelayEvents),
                 drive_refunds=await resolve(container.drive_refunds, DriveRefunds),
                 stack=stack,
             )
@@ -135,7 +144,14 @@ def worker_settings(
                 (tasks.drive_due_refunds, crons.refunds),
             )
             if seconds is not None
-        ],
+        ]
+        + (
+            []
+            if crons.relay_events is None
+            # Heartbeating: a relay pass left by a killed worker is swept within seconds, not
+            # after the timeout, so the next pass is not held back by its unique cron key.
+            else [_sweep(tasks.relay_events, crons.relay_events, heartbeat=RELAY_HEARTBEAT)]
+        ),
         "startup": startup,
         "shutdown": shutdown,
         # The job key and order id on every log line of the job (entrypoints/log_config.py).
@@ -146,12 +162,23 @@ def worker_settings(
     }
 
 
+#: The relay pass's heartbeat, seconds.
+RELAY_HEARTBEAT = 3
+
+
 def _sweep(
-    function: Callable[[WorkerContext], Awaitable[int]], seconds: float
+    function: Callable[[WorkerContext], Awaitable[int]], seconds: float, *, heartbeat: int = 0
 ) -> CronJob[WorkerContext]:
     # A sweep that overruns its interval is skipped (SAQ's unique cron key), never doubled; a
     # failed one is simply run again at the next tick.
-    return CronJob(function, cron=cron_every(seconds), timeout=120, retries=1, ttl=60)
+    return CronJob(
+        function,
+        cron=cron_every(seconds),
+        timeout=120,
+        heartbeat=heartbeat or None,
+        retries=1,
+        ttl=60,
+    )
 
 
 def settings() -> SettingsDict[WorkerContext]:

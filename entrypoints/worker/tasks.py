@@ -12,9 +12,11 @@ from redis.exceptions import RedisError
 from saq.job import Job
 from saq.types import Context
 
+from adapters.instrumented.metrics import EVENT_DELIVERIES, child
 from adapters.saq import ADVANCE_ORDER_JOB, PAYLOAD_VERSION, SaqJobScheduler, WorkerQueue
 from application.advance_order import AdvanceOrder
 from application.errors import OrderNotFound
+from application.relay_events import RelayEvents
 from application.sweepers import (
     DriveRefunds,
     PollPendingPayments,
@@ -36,6 +38,7 @@ class Services:
     retry_failed_orders: RetryFailedOrders
     poll_pending_payments: PollPendingPayments
     resume_stuck_orders: ResumeStuckOrders
+    relay_events: RelayEvents
     drive_refunds: DriveRefunds
     #: Closes the container on shutdown.
     stack: AsyncExitStack
@@ -80,6 +83,16 @@ async def recheck_pending_payments(ctx: WorkerContext) -> int:
 async def resume_stuck_orders(ctx: WorkerContext) -> int:
     """Cron: resume orders a dead worker left mid-step, past the lease."""
     return await ctx["services"].resume_stuck_orders.execute()
+
+
+async def relay_events(ctx: WorkerContext) -> int:
+    """Cron: deliver stored events to every subscriber, in sequence per order (docs/events.md);
+    returns how many deliveries were acknowledged."""
+    async with _heartbeat(ctx.get("job")):
+        report = await ctx["services"].relay_events.execute()
+    for (subscriber, outcome), n in report.outcomes.items():
+        child(EVENT_DELIVERIES, subscriber, outcome).inc(n)
+    return report.total("delivered")
 
 
 async def drive_due_refunds(ctx: WorkerContext) -> int:

@@ -8,6 +8,7 @@ import contextlib
 import os
 import secrets
 import shutil
+import subprocess
 import sys
 import time
 import uuid
@@ -180,6 +181,17 @@ def running_stack(
         env=env,
     )
     try:
+        # The schema first, by one process: SecantusDB can wedge when two processes create the
+        # same collection at once (the API and the worker both ensure it at startup).
+        subprocess.run(  # noqa: S603 - our own script and arguments
+            [script, "db-init"],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=True,
+            timeout=START_SECONDS,
+        )
         for child in stack.processes:
             child.start()
         _wait_for(f"{stack.sandbox_url}/sandbox/stats", stack)

@@ -30,10 +30,12 @@ def test_intervals_follow_the_settings() -> None:
             pending_recheck_seconds=30, retry_backoff_base_seconds=2, stuck_step_lease_seconds=120
         )
     )
-    assert crons == CronIntervals(pending_payments=30, due_retries=2, stuck_orders=30, refunds=2)
+    assert crons == CronIntervals(
+        pending_payments=30, due_retries=2, stuck_orders=30, refunds=2, relay_events=1
+    )
 
 
-def test_the_worker_settings_need_redis_and_carry_the_four_sweeps() -> None:
+def test_the_worker_settings_need_redis_and_carry_the_sweeps_and_the_relay() -> None:
     with pytest.raises(SettingsError):
         worker_settings(Settings(mode="dev"))
     built = worker_settings(Settings(redis_url="redis://127.0.0.1:6379", worker_concurrency=7))
@@ -41,11 +43,18 @@ def test_the_worker_settings_need_redis_and_carry_the_four_sweeps() -> None:
     assert sorted(c.function.__name__ for c in built["cron_jobs"]) == [
         "drive_due_refunds",
         "recheck_pending_payments",
+        "relay_events",
         "resume_stuck_orders",
         "retry_due_orders",
     ]
     left_out = worker_settings(
         Settings(redis_url="redis://127.0.0.1:6379"),
-        crons=CronIntervals(pending_payments=30, due_retries=None, stuck_orders=None, refunds=None),
+        crons=CronIntervals(
+            pending_payments=30,
+            due_retries=None,
+            stuck_orders=None,
+            refunds=None,
+            relay_events=None,
+        ),
     )
     assert [c.function.__name__ for c in left_out["cron_jobs"]] == ["recheck_pending_payments"]

@@ -14,6 +14,7 @@ import httpx
 
 from devstack import free_port
 from entrypoints.settings import Settings
+from tests.support.orders import order_body
 
 CLI = str(Path(sys.executable).with_name("orders-service"))
 
@@ -187,3 +188,46 @@ def test_trusted_proxies_that_are_not_cidrs_stop_startup_with_exit_code_2_naming
     assert result.returncode == 2
     assert "TRUSTED_PROXIES" in result.stderr
     assert "lb.internal" in result.stderr
+
+
+def test_sigterm_ends_open_event_streams_and_the_api_stops() -> None:
+    """uvicorn waits for every open response before it stops: a live event stream would hold a
+    SIGTERM off for good. The API ends its streams first (clients reconnect elsewhere)."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(  # noqa: S603 - our own console script
+        [CLI, "api", "--host", "127.0.0.1", "--port", str(port)],
+        # No heartbeat within the read timeout: a stream left open fails the read, not hangs.
+        env=_env(
+            PAYMENT_WEBHOOK_SECRETS="s1",
+            LOG_LEVEL="warning",
+            ORDER_EVENTS_STREAM_HEARTBEAT_SECONDS="600",
+        ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                httpx.get(f"{base}/health", timeout=1)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None, "the API exited while starting"
+                assert time.monotonic() < deadline, "the API did not start within 20 s"
+                time.sleep(0.05)
+        order = httpx.post(f"{base}/api/orders", json=order_body("ref-stop")).json()
+        headers = {"accept": "text/event-stream"}
+        url = f"{base}/api/orders/{order['id']}/events"
+        with httpx.stream("GET", url, headers=headers, timeout=10) as stream:
+            lines = stream.iter_lines()
+            assert next(lines) == "id: 1"  # the stream is open, the order pending: it waits
+            process.send_signal(signal.SIGTERM)
+            rest = list(lines)  # ends: the server closed it
+            assert process.wait(timeout=15) in (0, -signal.SIGTERM)
+        assert all(not line.startswith("id:") for line in rest)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()

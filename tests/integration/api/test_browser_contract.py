@@ -251,6 +251,8 @@ def test_operation_ids_are_readable() -> None:
         "getAdminOrderHistory",
         "getOrderEvents",
         "getAdminOrderEvents",
+        "redeliverAdminOrderEvents",
+        "redeliverAdminEvent",
         "receiveNowPaymentsIpn",
         "getAdminStats",
         "retryAdminOrder",

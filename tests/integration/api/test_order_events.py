@@ -76,14 +76,12 @@ async def test_an_unknown_order_is_a_404_problem(api: Api) -> None:
     assert response.json()["code"] == "not_found"
 
 
-async def test_an_accept_without_json_is_a_406_problem(api: Api) -> None:
+async def test_an_accept_of_neither_json_nor_the_stream_is_a_406_problem(api: Api) -> None:
     order = (await api.create(order_body("ref-1"))).json()
 
-    response = await api.client.get(
-        PATH.format(order["id"]), headers={"accept": "text/event-stream"}
-    )
+    response = await api.client.get(PATH.format(order["id"]), headers={"accept": "text/html"})
 
     assert response.status_code == 406
     assert response.headers["content-type"] == PROBLEM
     assert response.json()["code"] == "not_acceptable"
-    assert "text/event-stream" in response.json()["detail"]
+    assert "application/json, text/event-stream" in response.json()["detail"]

@@ -123,6 +123,9 @@ async def test_the_openapi_document_lists_every_endpoint_and_its_problems(api: A
         ("/api/admin/orders/{order_id}/events", "get"),
         ("/api/admin/stats", "get"),
         ("/api/admin/orders/{order_id}/retry", "post"),
+        # Event redelivery (issue 15).
+        ("/api/admin/orders/{order_id}/events/redeliver", "post"),
+        ("/api/admin/events/{event_id}/redeliver", "post"),
         # Refunds and re-sends (docs/refunds.md).
         ("/api/admin/orders/{order_id}/refund", "post"),
         ("/api/admin/orders/{order_id}/retry-transfer", "post"),

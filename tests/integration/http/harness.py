@@ -36,6 +36,7 @@ API_KEY = "sandbox-test-key"
 WEBHOOK_SECRET = "whsec_test_0123456789"
 NOWPAYMENTS_API_KEY = "np-sandbox-test-key"
 NOWPAYMENTS_IPN_SECRET = "np-ipn-secret-0123456789"
+MERCHANT_EVENTS_SECRET = "oesec_test_0123456789"
 
 #: Backoff small enough that retries cost nothing measurable in tests.
 FAST_RETRY = CallRetryPolicy(
@@ -58,6 +59,7 @@ def running_sandbox(
         webhook_secret=WEBHOOK_SECRET,
         nowpayments_api_key=NOWPAYMENTS_API_KEY,
         nowpayments_ipn_secret=NOWPAYMENTS_IPN_SECRET,
+        merchant_events_secret=MERCHANT_EVENTS_SECRET,
         seed=7,
         knobs=knobs or SandboxKnobs(timeout_seconds=HANG_SECONDS),
     )

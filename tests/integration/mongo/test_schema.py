@@ -48,6 +48,11 @@ EXPECTED_ORDER_INDEXES = {
         "key": [("parked", 1), ("created_at", -1), ("_id", -1)],
         "partialFilterExpression": {"parked": True},
     },
+    # The event relay's orders with events not looked at yet (ADR 0016).
+    "relay_due": {
+        "key": [("relay_due_at", 1)],
+        "partialFilterExpression": {"relay_due_at": {"$type": "date"}},
+    },
 }
 
 
@@ -88,7 +93,12 @@ async def _options(db: Db, name: str) -> dict[str, Any]:
 async def test_an_empty_database_gets_the_validator_and_exactly_the_indexes(db: Db) -> None:
     report = await ensure_schema(db)
 
-    assert report.collections_created == ["orders", "webhook_events", "payment_intents"]
+    assert report.collections_created == [
+        "orders",
+        "webhook_events",
+        "event_deliveries",
+        "payment_intents",
+    ]
     assert not report.conflicts
     indexes = await _indexes(db, "orders")
     # The four original ones and the worker's two, with exactly these keys and options...
@@ -100,6 +110,15 @@ async def test_an_empty_database_gets_the_validator_and_exactly_the_indexes(db: 
         "payment_id_1_received_at_1": {"key": [("payment_id", 1), ("received_at", 1)]},
         # Retention: WEBHOOK_EVENT_RETENTION_DAYS (90 by default) after it was received.
         "received_at_ttl": {"key": [("received_at", 1)], "expireAfterSeconds": 90 * 86_400},
+    }
+    assert await _indexes(db, "event_deliveries") == {
+        "_id_": {"key": [("_id", 1)]},
+        # The relay's retries, redeliveries and lapsed leases (ADR 0016); the admin's view.
+        "delivery_due": {
+            "key": [("due_at", 1)],
+            "partialFilterExpression": {"due_at": {"$type": "date"}},
+        },
+        "order_id_1": {"key": [("order_id", 1)]},
     }
     # Intents a crash left behind go a day after their lease (docs/adr/0012).
     assert await _indexes(db, "payment_intents") == {
