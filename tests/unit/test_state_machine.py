@@ -10,6 +10,7 @@ sequence 1..n), and once the faults stop every paid order completes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 from collections.abc import Coroutine
@@ -396,7 +397,10 @@ class OrderPipeline(RuleBasedStateMachine):
                 else:
                     self.run(self.world.retry_now.execute(order_id=order.id))
             except RefundConflict:
-                self.run(self.world.retry_now.execute(order_id=order.id))
+                # A refund was requested: re-send is refused; only a refund that ran out of
+                # attempts can be retried, and a failed one stays parked for a person.
+                with contextlib.suppress(OrderFinished):
+                    self.run(self.world.retry_now.execute(order_id=order.id))
             except OrderFinished:
                 pass
 
