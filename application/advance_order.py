@@ -163,6 +163,10 @@ class AdvanceOrder:
             await self._schedule(order, now + self._timings.payment_recheck)
             return False
         order.record_payment_status(info.status.value)
+        paid, paid_currency = info.paid_amount, info.paid_currency
+        if info.underpaid and paid is not None and paid_currency is not None:
+            # Kept on the order whatever comes next (a top-up, expiry): a refund needs it.
+            order.record_underpayment(paid, paid_currency, info.pay_amount, now)
         if info.status is PaymentState.COMPLETED:
             if info.amount != order.price_fiat or info.currency != order.fiat_currency:
                 reason = (

@@ -93,6 +93,11 @@ class DownstreamTimeout(TransientDownstreamError):
     """The call timed out: the effect may or may not have happened."""
 
 
+class PaymentCreateInProgress(DownstreamTimeout):
+    """Another request holds this order's payment create and did not finish while this one
+    waited: nothing was made by this request; retry with the same body."""
+
+
 class PermanentDownstreamError(DownstreamError):
     """Retrying the same call will not help (a 4xx other than 409 in_progress and 429)."""
 

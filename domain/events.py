@@ -22,6 +22,9 @@ class EventType(StrEnum):
     CREATED = "order.created"
     PAID = "order.paid"
     PAYMENT_FAILED = "order.payment_failed"
+    #: The buyer sent less than asked (crypto gateway): ``paid_amount``, ``paid_currency``,
+    #: ``pay_amount``; the order stays where it is.
+    PAYMENT_UNDERPAID = "order.payment_underpaid"
     #: A step announced (its status saved before the call): ``step``, ``attempt``, ``retry``.
     STEP_STARTED = "order.step_started"
     WALLET_CREATED = "order.wallet_created"

@@ -270,6 +270,16 @@ class Payment:
     pay_address: str | None = None
     pay_amount: Decimal | None = None
     pay_currency: str | None = None
+    #: What the buyer sent when it was less than asked (an under-payment, crypto gateway):
+    #: kept for a refund. None: no under-payment seen.
+    paid_amount: Decimal | None = None
+    paid_currency: str | None = None
+
+
+def underpaid_reason(paid: str, currency: str, asked: str | None) -> str:
+    """The history line of an under-payment (amounts as decimal text)."""
+    of = "" if asked is None else f" of {asked} {currency} asked"
+    return f"underpaid: {paid} {currency} received{of}; not paid"
 
 
 @dataclass(frozen=True, slots=True)
@@ -485,6 +495,32 @@ class Order:
         """Keep the gateway's latest word on the payment (no status move by itself)."""
         if self.payment.status != status:
             self.payment = replace(self.payment, status=status)
+
+    def record_underpayment(
+        self, paid: Decimal, currency: str, asked: Decimal | None, at: datetime
+    ) -> bool:
+        """The buyer sent ``paid`` of ``currency``, less than ``asked``: kept on the payment (a
+        refund needs it), a history line and ``order.payment_underpaid``; the order stays
+        pending. True when recorded; the same amount again records nothing."""
+        if self.status is not OrderStatus.PENDING:
+            raise InvalidTransition(self.id, self.status.value, self.status.value, "not pending")
+        if self.payment.paid_amount == paid and self.payment.paid_currency == currency:
+            return False
+        self.payment = replace(self.payment, paid_amount=paid, paid_currency=currency)
+        self.updated_at = at
+        paid_text = f"{paid:f}"
+        asked_text = None if asked is None else f"{asked:f}"
+        self.history.append(
+            StatusChange(self.status, at, underpaid_reason(paid_text, currency, asked_text))
+        )
+        self._record(
+            EventType.PAYMENT_UNDERPAID,
+            at,
+            paid_amount=paid_text,
+            paid_currency=currency,
+            pay_amount=asked_text,
+        )
+        return True
 
     def payment_still_pending(self, at: datetime) -> None:
         """The gateway was asked and the payment is still pending: note when (the poller checks
@@ -828,6 +864,14 @@ def replay_history(events: Sequence[OrderEvent]) -> list[StatusChange]:
                 lines.append(
                     StatusChange(status, event.at, "gateway reports the payment completed")
                 )
+            case EventType.PAYMENT_UNDERPAID:
+                asked = data["pay_amount"]
+                reason = underpaid_reason(
+                    str(data["paid_amount"]),
+                    str(data["paid_currency"]),
+                    None if asked is None else str(asked),
+                )
+                lines.append(StatusChange(status, event.at, reason))
             case EventType.PAYMENT_FAILED | EventType.STEP_FAILED | EventType.RETRIED:
                 lines.append(StatusChange(status, event.at, str(data["reason"])))
             case EventType.STEP_STARTED:

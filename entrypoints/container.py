@@ -40,7 +40,7 @@ from adapters.instrumented import (
 from adapters.saq import DEFAULT_QUEUE_NAME, SaqJobScheduler, open_queue
 from application.advance_order import AdvanceOrder
 from application.check_readiness import CheckReadiness
-from application.create_order import CreateOrder
+from application.create_order import CreateOrder, IntentTimings
 from application.errors import InfrastructureUnavailable
 from application.get_order import GetOrder
 from application.handle_payment_notification import HandlePaymentNotification
@@ -84,6 +84,17 @@ def _timings(settings: Settings) -> PipelineTimings:
         payment_expiry_grace=timedelta(seconds=settings.payment_expiry_grace_seconds),
         stuck_step_lease=timedelta(seconds=settings.stuck_step_lease_seconds),
     )
+
+
+def _intent_timings(settings: Settings) -> IntentTimings:
+    """The lease of a payment create holding its order's intent (NOWPayments, docs/adr/0012):
+    room for the adapter's look (every attempt of it, timed out, with the retry waits between),
+    the create's one POST, timed out too, and the insert. Derived, so it can never be shorter
+    than the calls it must cover."""
+    call = settings.http_connect_timeout_seconds + settings.http_read_timeout_seconds
+    attempts = settings.http_max_attempts
+    waits = (attempts - 1) * http.CallRetryPolicy().wait_max
+    return IntentTimings(lease=timedelta(seconds=(attempts + 1) * call + waits + 2))
 
 
 def _stats_refresh(settings: Settings) -> timedelta:
@@ -208,6 +219,36 @@ async def _http_client(
         yield client
 
 
+async def _breakers(
+    settings: Settings, queue_name: str = DEFAULT_QUEUE_NAME
+) -> AsyncIterator[http.Breakers]:
+    """The circuit breakers of every downstream: shared in Redis with ``HTTP_BREAKER_SCOPE=shared``
+    (the default) when ``REDIS_URL`` is set, this process's own otherwise (and, with the shared
+    ones, while Redis does not answer). Shared by the processes of one queue: whatever keeps
+    deployments (or tests) apart on one Redis keeps their circuits apart too."""
+    local = http.build_breakers(
+        threshold=settings.http_breaker_threshold,
+        reset_after_seconds=settings.http_breaker_reset_seconds,
+    )
+    if settings.http_breaker_scope != "shared" or not settings.redis_url:
+        yield local
+        return
+    shared = http.SharedBreakers(
+        settings.redis_url,
+        local,
+        threshold=settings.http_breaker_threshold,
+        reset_after_seconds=settings.http_breaker_reset_seconds,
+        # A trial's longest attempt: one that dies mid-call holds the trial no longer.
+        trial_seconds=settings.http_connect_timeout_seconds + settings.http_read_timeout_seconds,
+        key_prefix=f"{http.BREAKER_KEY_PREFIX}{queue_name}:",
+    )
+    await shared.open()
+    try:
+        yield shared
+    finally:
+        await shared.close()
+
+
 class Container(containers.DeclarativeContainer):
     """Every object of the service, built once per process."""
 
@@ -230,14 +271,13 @@ class Container(containers.DeclarativeContainer):
     durability_probe = providers.Singleton(mongo.MongoDurabilityProbe, mongo_database)
 
     # --- downstream services ---
+    #: Overridden by tests (and by anything sharing a Redis) to keep queues apart.
+    saq_queue_name = providers.Object(DEFAULT_QUEUE_NAME)
     http_retry = providers.Singleton(
         http.CallRetryPolicy, attempts=settings.provided.http_max_attempts
     )
-    http_breakers = providers.Singleton(
-        http.build_breakers,
-        threshold=settings.provided.http_breaker_threshold,
-        reset_after_seconds=settings.provided.http_breaker_reset_seconds,
-    )
+    #: One circuit per downstream for every process (Redis), or per process (docs/adr/0017).
+    http_breakers = providers.Resource(_breakers, settings, saq_queue_name)
     gateway_client = providers.Resource(
         _http_client,
         settings.provided.payment_gateway_url,
@@ -300,15 +340,25 @@ class Container(containers.DeclarativeContainer):
     )
 
     # --- queue ---
-    #: Overridden by tests (and by anything sharing a Redis) to keep queues apart.
-    saq_queue_name = providers.Object(DEFAULT_QUEUE_NAME)
     # Yields None without REDIS_URL (dev mode only; the in-process scheduler replaces it then).
     saq_queue = providers.Resource(open_queue, settings.provided.redis_url, saq_queue_name)
     scheduler = providers.Singleton(SaqJobScheduler, saq_queue, clock)
 
     # --- use-cases ---
+    #: Only a gateway without idempotency keys needs a create to hold its order's intent
+    #: (docs/adr/0012); the generic gateway's creates replay under their key (ADR 0001).
+    payment_intents = providers.Selector(
+        settings.provided.payment_provider,
+        gateway=providers.Object(None),
+        nowpayments=providers.Singleton(mongo.MongoPaymentIntents, mongo_database),
+    )
     create_order = providers.Singleton(
-        CreateOrder, observed_repository, observed_payment_gateway, clock
+        CreateOrder,
+        observed_repository,
+        observed_payment_gateway,
+        clock,
+        payment_intents,
+        providers.Singleton(_intent_timings, settings),
     )
     # Reads only: the instrumented repository counts the events a write stores; a read-only
     # use-case needs no wrapper (and the API's hottest route pays for none).

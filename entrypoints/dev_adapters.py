@@ -16,6 +16,7 @@ from adapters.fakes import FakePaymentGateway, FakeTokenTransferService, FakeWal
 from adapters.memory import (
     InMemoryDeliveryLog,
     InMemoryOrderRepository,
+    InMemoryPaymentIntents,
     InMemoryWebhookEventLog,
     InProcessScheduler,
 )
@@ -42,6 +43,8 @@ def use_stand_ins(container: Container, settings: Settings) -> dict[str, str]:
         container.order_queries.override(
             providers.Singleton(InMemoryOrderQueries, container.repository)
         )
+        if settings.payment_provider == NOWPAYMENTS:
+            container.payment_intents.override(providers.Singleton(InMemoryPaymentIntents))
     gateway_url = (
         settings.nowpayments_api_url
         if settings.payment_provider == NOWPAYMENTS

@@ -523,6 +523,16 @@ class Settings:
         parse=Number(0.001),
         example="30",
     )
+    http_breaker_scope: str = setting(
+        "shared",
+        "HTTP_BREAKER_SCOPE",
+        "`shared`: one circuit per downstream for every process, in Redis (`REDIS_URL`; each "
+        "process falls back to its own while Redis does not answer, and says so once); "
+        "`local`: each process its own (docs/adr/0017)",
+        group="outbound HTTP",
+        parse=Choice(("shared", "local")),
+        example="shared",
+    )
     # --- order events (docs/events.md) ---
     order_events_webhook_url: str | None = setting(
         None,

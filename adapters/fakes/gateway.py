@@ -32,6 +32,8 @@ class StoredPayment:
     paid_amount: Decimal | None = None
     paid_currency: str | None = None
     paid_at: datetime | None = None
+    #: A crypto gateway's under-payment: (sent, its currency, asked).
+    sent: tuple[Decimal, str, Decimal] | None = None
 
 
 @dataclasses.dataclass(slots=True)
@@ -115,6 +117,9 @@ class FakePaymentGateway:
             amount=stored.paid_amount if stored.paid_amount is not None else stored.created.amount,
             currency=stored.paid_currency or stored.created.currency,
             paid_at=stored.paid_at,
+            paid_amount=None if stored.sent is None else stored.sent[0],
+            paid_currency=None if stored.sent is None else stored.sent[1],
+            pay_amount=None if stored.sent is None else stored.sent[2],
         )
 
     async def refund_payment(
@@ -198,6 +203,11 @@ class FakePaymentGateway:
             stored.paid_amount = amount
             stored.paid_currency = currency
             stored.paid_at = self._clock.now()
+
+    def underpay(self, payment_id: str, sent: Decimal, currency: str, asked: Decimal) -> None:
+        """The buyer sent ``sent`` of the ``asked`` (a crypto gateway's ``partially_paid``): the
+        payment stays pending."""
+        self.payments[payment_id].sent = (sent, currency, asked)
 
     def fail(self, payment_id: str) -> None:
         stored = self.payments[payment_id]

@@ -12,6 +12,10 @@ What the composition root (``entrypoints/container.py``) uses:
 - ``CallRetryPolicy(attempts=3, ...)``: in-process retries of one call (stamina).
 - ``build_breakers(*, threshold=5, reset_after_seconds=30.0)``: one circuit-breaker factory per
   process; each adapter has its own circuit in it, named after its service.
+- ``SharedBreakers(redis_url, local, *, threshold, reset_after_seconds, trial_seconds,
+  key_prefix)``: the same circuits shared by every process, in Redis (atomic Lua scripts),
+  ``local`` while Redis does not answer; ``await open()`` / ``await close()`` around its use
+  (docs/adr/0017). Either is a ``Breakers``.
 - ``HttpPaymentGateway(client, *, retry=None, breakers=None)``, likewise ``HttpWalletService`` and
   ``HttpTokenTransferService``; ``NowPaymentsGateway(client, *, pay_currency, public_base_url,
   retry=None, breakers=None)``, whose create is never retried (no idempotency key on that API).
@@ -29,6 +33,8 @@ attempts run out the last one is raised: ``DownstreamTimeout``, or a
 ``adapters.http`` logger, never with its headers (they carry the key).
 """
 
+from adapters.http.breakers import KEY_PREFIX as BREAKER_KEY_PREFIX
+from adapters.http.breakers import Breakers, SharedBreakers
 from adapters.http.caller import CallRetryPolicy
 from adapters.http.client import build_breakers, build_client, open_client
 from adapters.http.errors import (
@@ -50,7 +56,9 @@ from adapters.http.transfers import HttpTokenTransferService
 from adapters.http.wallets import HttpWalletService
 
 __all__ = [
+    "BREAKER_KEY_PREFIX",
     "MERCHANT_WEBHOOK",
+    "Breakers",
     "CallRetryPolicy",
     "CircuitOpen",
     "DownstreamInProgress",
@@ -63,6 +71,7 @@ __all__ = [
     "PoolExhausted",
     "PoolShards",
     "RateLimited",
+    "SharedBreakers",
     "build_breakers",
     "build_client",
     "open_client",

@@ -19,10 +19,10 @@ from typing import ClassVar, Generic, TypeVar
 import httpx
 import msgspec
 import stamina
-from purgatory import AsyncCircuitBreakerFactory
 from purgatory.domain.model import OpenedState
 
 from adapters.http.bodies import parse_retry_after, truncated, vendor_reason
+from adapters.http.breakers import Breakers
 from adapters.http.client import build_breakers
 from adapters.http.errors import (
     CircuitOpen,
@@ -110,7 +110,7 @@ class DownstreamCaller:
         *,
         service: str,
         retry: CallRetryPolicy,
-        breakers: AsyncCircuitBreakerFactory,
+        breakers: Breakers,
     ) -> None:
         self._client = client
         self.service = service
@@ -316,7 +316,7 @@ class HttpAdapter:
         client: httpx.AsyncClient,
         *,
         retry: CallRetryPolicy | None = None,
-        breakers: AsyncCircuitBreakerFactory | None = None,
+        breakers: Breakers | None = None,
     ) -> None:
         self._calls = DownstreamCaller(
             client,

@@ -8,8 +8,8 @@ of their text.
 NOWPayments has no idempotency key: two creates make two payments. So a create first looks for
 the order's payment (``GET /v1/payment/?order_id=``): a payment made by an earlier attempt whose
 answer was lost (a timeout, a crash) is answered again instead of making a second one. The POST
-itself is sent once, never retried in-process. Concurrent creates of one order can still each
-make a payment; docs/nowpayments.md and docs/adr/0012 say what holds and what does not.
+itself is sent once, never retried in-process. Concurrent creates of one order are kept to one
+caller by ``CreateOrder``'s payment intent (docs/adr/0012), not here.
 
 Status mapping onto :class:`PaymentState` (only ``finished`` means the merchant has the money):
 
@@ -33,8 +33,8 @@ from urllib.parse import quote, urlencode
 
 import httpx
 import msgspec
-from purgatory import AsyncCircuitBreakerFactory
 
+from adapters.http.breakers import Breakers
 from adapters.http.caller import CallRetryPolicy, HttpAdapter
 from application.errors import PermanentDownstreamError
 from application.ports import (
@@ -153,6 +153,7 @@ class StatusAnswer(msgspec.Struct):
     price_currency: NonEmpty
     pay_amount: Decimal | None = None
     actually_paid: Decimal | None = None
+    pay_currency: str | None = None
     order_id: str | None = None
     updated_at: str | None = None
 
@@ -178,7 +179,7 @@ class NowPaymentsGateway(HttpAdapter):
         pay_currency: str,
         public_base_url: str,
         retry: CallRetryPolicy | None = None,
-        breakers: AsyncCircuitBreakerFactory | None = None,
+        breakers: Breakers | None = None,
     ) -> None:
         super().__init__(client, retry=retry, breakers=breakers)
         self._pay_currency = pay_currency
@@ -310,6 +311,14 @@ class NowPaymentsGateway(HttpAdapter):
                 amount=_amount(answer.price_amount, "price_amount"),
                 currency=answer.price_currency.upper(),
                 paid_at=_time(answer.updated_at) if state is PaymentState.COMPLETED else None,
+                # What the buyer sent so far: the order keeps an under-payment for a refund.
+                paid_amount=None
+                if answer.actually_paid is None
+                else _amount(answer.actually_paid, "actually_paid"),
+                paid_currency=answer.pay_currency,
+                pay_amount=None
+                if answer.pay_amount is None
+                else _amount(answer.pay_amount, "pay_amount"),
             )
 
         return await self._calls.call("GET", f"/v1/payment/{quote(payment_id, safe='')}", parse)

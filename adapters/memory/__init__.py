@@ -4,6 +4,7 @@ in-process scheduler for running without a queue. Dev mode and tests only: nothi
 process."""
 
 from adapters.memory.deliveries import InMemoryDeliveryLog
+from adapters.memory.payment_intents import InMemoryPaymentIntents
 from adapters.memory.repository import InMemoryOrderRepository
 from adapters.memory.scheduler import InProcessScheduler
 from adapters.memory.webhook_log import InMemoryWebhookEventLog
@@ -11,6 +12,7 @@ from adapters.memory.webhook_log import InMemoryWebhookEventLog
 __all__ = [
     "InMemoryDeliveryLog",
     "InMemoryOrderRepository",
+    "InMemoryPaymentIntents",
     "InMemoryWebhookEventLog",
     "InProcessScheduler",
 ]

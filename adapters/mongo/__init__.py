@@ -1,5 +1,5 @@
-"""MongoDB adapters: the order repository, the operator's queries, the webhook log and the
-durability probe, on PyMongo Async or Motor.
+"""MongoDB adapters: the order repository, the operator's queries, the webhook log, the payment
+intents and the durability probe, on PyMongo Async or Motor.
 
 What the composition root (``entrypoints/container.py``) needs, all in this package:
 
@@ -25,6 +25,9 @@ What the composition root (``entrypoints/container.py``) needs, all in this pack
     ``application.ports.OrderQueries``: the operator's searches, read-only, each on an index.
 ``MongoWebhookEventLog(database)``
     ``application.ports.WebhookEventLog`` on ``webhook_events`` (``_id`` = event id).
+``MongoPaymentIntents(database)``
+    ``application.ports.PaymentIntents`` on ``payment_intents`` (``_id`` = order id): who is
+    creating an order's payment at a gateway without idempotency keys (NOWPayments).
 ``MongoDurabilityProbe(database)``
     ``application.ports.durability.DurabilityProbe``: the write concern the deployment can
     acknowledge now, from the driver's view (no round trip).
@@ -52,6 +55,7 @@ from adapters.mongo.codec import document_to_order, order_to_document
 from adapters.mongo.durability import MongoDurabilityProbe, durability_of
 from adapters.mongo.errors import ConcernRejected, OrderDocumentRejected
 from adapters.mongo.events import MongoDeliveryLog, MongoEventOutbox
+from adapters.mongo.payment_intents import MongoPaymentIntents
 from adapters.mongo.queries import MongoOrderQueries
 from adapters.mongo.repository import MongoOrderRepository
 from adapters.mongo.schema import (
@@ -80,6 +84,7 @@ __all__ = [
     "MongoEventOutbox",
     "MongoOrderQueries",
     "MongoOrderRepository",
+    "MongoPaymentIntents",
     "MongoWebhookEventLog",
     "OrderDocumentRejected",
     "SchemaReport",

@@ -201,6 +201,15 @@ def order_to_document(order: Order) -> Document:
                     "pay_currency": payment.pay_currency,
                 }
             ),
+            # An under-payment (crypto gateway), kept for a refund: only when there was one.
+            **(
+                {}
+                if payment.paid_amount is None
+                else {
+                    "paid_amount": money_to_bson(payment.paid_amount),
+                    "paid_currency": payment.paid_currency,
+                }
+            ),
         },
         "smart_wallet_address": order.smart_wallet_address,
         "history": [
@@ -313,6 +322,8 @@ def _decode(doc: Mapping[str, Any]) -> Order:
         pay_address=_opt_str(pay, "pay_address"),
         pay_amount=None if pay.get("pay_amount") is None else money_from_bson(pay["pay_amount"]),
         pay_currency=_opt_str(pay, "pay_currency"),
+        paid_amount=None if pay.get("paid_amount") is None else money_from_bson(pay["paid_amount"]),
+        paid_currency=_opt_str(pay, "paid_currency"),
     )
     raw_transfer = doc.get("transfer")
     transfer = None

@@ -1,5 +1,5 @@
-"""The ``orders`` and ``webhook_events`` collections: validator and indexes, ensured
-idempotently and never destructively.
+"""The ``orders``, ``webhook_events`` and ``payment_intents`` collections: validator and
+indexes, ensured idempotently and never destructively.
 
 ``ensure_schema(db)`` creates what is missing, updates an older ``orders`` validator in place
 with ``collMod`` and reports what it changed; a second run reports "up to date". It never drops a
@@ -22,6 +22,8 @@ from domain import EventType, OrderStatus
 
 ORDERS = "orders"
 WEBHOOK_EVENTS = "webhook_events"
+#: Creates in progress at a gateway without idempotency keys (``MongoPaymentIntents``).
+PAYMENT_INTENTS = "payment_intents"
 #: Each subscriber's delivery state per order (ADR 0016).
 EVENT_DELIVERIES = "event_deliveries"
 
@@ -99,6 +101,15 @@ ORDER_INDEXES: tuple[IndexSpec, ...] = (
     # sort key and ``_id``, so a page is read in index order (no in-memory sort) and the cursor's
     # tie-break on ``_id`` is served too. Read backwards for ascending sorts.
     IndexSpec(ORDERS, (("created_at", DESCENDING), ("_id", DESCENDING)), "admin_created"),
+    # A price range with the default sort: the price after the sort keys (equality-sort-range),
+    # so the range is checked on index keys, no document fetched for an order outside it. On a
+    # mongod ``admin_created`` is its prefix and could go; SecantusDB's planner reads an index
+    # for a sort only when its keys are the sort's, so the dev and test server needs it.
+    IndexSpec(
+        ORDERS,
+        (("created_at", DESCENDING), ("_id", DESCENDING), ("request.price_fiat", DESCENDING)),
+        "admin_created_price",
+    ),
     IndexSpec(
         ORDERS,
         (("status", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)),
@@ -118,6 +129,14 @@ ORDER_INDEXES: tuple[IndexSpec, ...] = (
         ORDERS,
         (("request.fiat_currency", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)),
         "admin_currency_created",
+    ),
+    # Orders whose refund is in a status (``?refund=failed``: what a person must settle by hand).
+    # Not partial on ``refund.status`` existing: SecantusDB's planner does not see that an
+    # equality implies it, and scans the collection instead.
+    IndexSpec(
+        ORDERS,
+        (("refund.status", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)),
+        "admin_refund_created",
     ),
     # Amount range and the price sort.
     IndexSpec(ORDERS, (("request.price_fiat", DESCENDING), ("_id", DESCENDING)), "admin_price"),
@@ -160,7 +179,18 @@ WEBHOOK_INDEXES: tuple[IndexSpec, ...] = (
     ),
 )
 
-INDEXES = ORDER_INDEXES + WEBHOOK_INDEXES + DELIVERY_INDEXES
+#: An intent is removed by the create that took it; one a crash left behind is taken over by
+#: the next create once its lease ends, and removed by MongoDB a day after that.
+INTENT_INDEXES: tuple[IndexSpec, ...] = (
+    IndexSpec(
+        PAYMENT_INTENTS,
+        (("lease_until", ASCENDING),),
+        "lease_until_ttl",
+        expire_after_seconds=86_400,
+    ),
+)
+
+INDEXES = ORDER_INDEXES + WEBHOOK_INDEXES + DELIVERY_INDEXES + INTENT_INDEXES
 
 #: ``WEBHOOK_EVENT_RETENTION_DAYS``'s default.
 DEFAULT_WEBHOOK_RETENTION_DAYS = 90
@@ -483,6 +513,7 @@ async def ensure_schema(
         await _ensure_orders_collection(db, report)
         await _ensure_plain_collection(db, WEBHOOK_EVENTS, report)
         await _ensure_plain_collection(db, EVENT_DELIVERIES, report)
+        await _ensure_plain_collection(db, PAYMENT_INTENTS, report)
         for spec in specs:
             await _ensure_index(db, spec, report)
         await _check_read_concern(db)

@@ -11,6 +11,7 @@ from application.ports.events import (
     StaleDelivery,
     relay_cue,
 )
+from application.ports.payment_intents import PaymentIntent, PaymentIntents
 from application.ports.payments import (
     CreatedPayment,
     GatewayRefund,
@@ -44,6 +45,8 @@ __all__ = [
     "OrderRepository",
     "Outcome",
     "PaymentGateway",
+    "PaymentIntent",
+    "PaymentIntents",
     "PaymentRequest",
     "PaymentSnapshot",
     "PaymentState",

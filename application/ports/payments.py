@@ -56,13 +56,29 @@ class CreatedPayment:
 @dataclass(frozen=True, slots=True)
 class PaymentSnapshot:
     """A payment as the gateway reports it at the time of asking (``paid_at``: when it was paid,
-    if the gateway says)."""
+    if the gateway says). A crypto gateway (NOWPayments) also tells what the buyer has sent so
+    far, ``paid_amount`` of ``paid_currency``, against the ``pay_amount`` asked: more than
+    nothing and less than asked is an under-payment (not paid)."""
 
     id: str
     status: PaymentState
     amount: Decimal
     currency: str
     paid_at: datetime | None
+    paid_amount: Decimal | None = None
+    paid_currency: str | None = None
+    pay_amount: Decimal | None = None
+
+    @property
+    def underpaid(self) -> bool:
+        """Money arrived, less than asked, and the payment is not complete."""
+        return (
+            self.status is not PaymentState.COMPLETED
+            and self.paid_amount is not None
+            and self.paid_currency is not None
+            and self.paid_amount > 0
+            and (self.pay_amount is None or self.paid_amount < self.pay_amount)
+        )
 
 
 class RefundState(StrEnum):

@@ -79,6 +79,14 @@ class ProblemCode(StrEnum):
     TRANSFER_SERVICE_TIMEOUT = "transfer_service_timeout"
     TRANSFER_SERVICE_REJECTED = "transfer_service_rejected"
     TRANSFER_SERVICE_UNAVAILABLE = "transfer_service_unavailable"
+    PAYMENT_GATEWAY_REFUSED_REQUEST = "payment_gateway_refused_request"
+    WALLET_SERVICE_REFUSED_REQUEST = "wallet_service_refused_request"
+    TRANSFER_SERVICE_REFUSED_REQUEST = "transfer_service_refused_request"
+    # NOWPayments, when it is the payment gateway (PAYMENT_PROVIDER=nowpayments)
+    NOWPAYMENTS_TIMEOUT = "nowpayments_timeout"
+    NOWPAYMENTS_REJECTED = "nowpayments_rejected"
+    NOWPAYMENTS_UNAVAILABLE = "nowpayments_unavailable"
+    NOWPAYMENTS_REFUSED_REQUEST = "nowpayments_refused_request"
     # our own store and queue: ``<component>_unavailable``
     MONGODB_UNAVAILABLE = "mongodb_unavailable"
     REPOSITORY_UNAVAILABLE = "repository_unavailable"

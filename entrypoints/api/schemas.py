@@ -234,6 +234,18 @@ class PaymentView(msgspec.Struct, frozen=True):
         str | None,
         said("Crypto gateway only (else null): the currency of `pay_amount`.", "sol"),
     ] = None
+    paid_amount: Annotated[
+        str | None,
+        said(
+            "Crypto gateway only: what the buyer sent when it was less than `pay_amount` (an "
+            "under-payment: the order stays pending), a decimal string; null when none was seen.",
+            "0.00012",
+        ),
+    ] = None
+    paid_currency: Annotated[
+        str | None,
+        said("The currency of `paid_amount` (null with it).", "sol"),
+    ] = None
 
 
 class PasskeyView(msgspec.Struct, frozen=True):
@@ -448,6 +460,8 @@ class OrderView(msgspec.Struct, frozen=True):
                 pay_address=payment.pay_address,
                 pay_amount=None if payment.pay_amount is None else _decimal(payment.pay_amount),
                 pay_currency=payment.pay_currency,
+                paid_amount=None if payment.paid_amount is None else _decimal(payment.paid_amount),
+                paid_currency=payment.paid_currency,
             ),
             transfer=None
             if transfer is None

@@ -10,12 +10,17 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from adapters.memory import InMemoryOrderRepository, InMemoryWebhookEventLog
+from adapters.memory import (
+    InMemoryOrderRepository,
+    InMemoryPaymentIntents,
+    InMemoryWebhookEventLog,
+)
 from adapters.mongo import (
     MongoOrderRepository,
+    MongoPaymentIntents,
     MongoWebhookEventLog,
 )
-from application.ports import OrderRepository, WebhookEventLog
+from application.ports import OrderRepository, PaymentIntents, WebhookEventLog
 from tests.contract.mongo import fresh_database
 
 MONGO = pytest.mark.mongo
@@ -49,3 +54,14 @@ async def webhook_log(request: pytest.FixtureRequest) -> AsyncIterator[WebhookEv
         return
     async for database in fresh_database(mongo_uri(request), request.param, prefix="contract"):
         yield MongoWebhookEventLog(database)
+
+
+@pytest.fixture(
+    params=["memory", pytest.param("pymongo", marks=MONGO), pytest.param("motor", marks=MONGO)]
+)
+async def payment_intents(request: pytest.FixtureRequest) -> AsyncIterator[PaymentIntents]:
+    if request.param == "memory":
+        yield InMemoryPaymentIntents()
+        return
+    async for database in fresh_database(mongo_uri(request), request.param, prefix="contract"):
+        yield MongoPaymentIntents(database)

@@ -87,6 +87,28 @@ async def test_a_crypto_payment_reads_back_with_what_the_buyer_must_send(
     assert found.payment.pay_address == order.payment.pay_address
 
 
+async def test_an_underpayment_is_saved_with_the_order_and_its_event(
+    repository: OrderRepository,
+) -> None:
+    order = new_order(1)
+    order.payment = dataclasses.replace(
+        order.payment, pay_address="addr", pay_amount=Decimal("0.0877"), pay_currency="sol"
+    )
+    await repository.add(order)
+    order.record_underpayment(Decimal("0.040000000"), "sol", Decimal("0.0877"), at(5))
+    await repository.save(order, expected_version=order.version)
+
+    found = await repository.get(order.id)
+
+    assert found is not None
+    assert found.payment == order.payment
+    assert found.payment.paid_amount is not None
+    assert found.payment.paid_amount.as_tuple() == Decimal("0.040000000").as_tuple()
+    assert found.payment.paid_currency == "sol"
+    assert found.history == order.history
+    assert found.events == order.events
+
+
 async def test_unknown_keys_read_none(repository: OrderRepository) -> None:
     await repository.add(new_order(1))
 

@@ -13,7 +13,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -70,7 +70,8 @@ def log_of(child: Child) -> Path:
 
 def isolated_redis(url: str) -> str:
     """The test's Redis with a database index of its own (the queue name is fixed: ``orders``),
-    cleared of SAQ keys left by an earlier run that was killed."""
+    cleared of SAQ keys left by an earlier run that was killed, and of circuit breaker states
+    (shared by every process of a stack: one module's open circuit is not the next one's)."""
     parts = urlsplit(url)
     if parts.path.strip("/"):
         isolated = url
@@ -78,7 +79,10 @@ def isolated_redis(url: str) -> str:
         isolated = urlunsplit(parts._replace(path=f"/{1 + os.getpid() % 15}"))
     client = redis.Redis.from_url(isolated)
     try:
-        keys = list(client.scan_iter(match="saq:*", count=1000))
+        keys = [
+            *client.scan_iter(match="saq:*", count=1000),
+            *client.scan_iter(match="orders-service:breaker:*", count=1000),
+        ]
         if keys:
             client.delete(*keys)
     finally:
@@ -96,6 +100,8 @@ class Stack:
     api_url: str
     sandbox_url: str
     webhook_secret: str
+    #: Every process's environment (the settings they were started with).
+    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def processes(self) -> tuple[Child, ...]:
@@ -172,6 +178,7 @@ def running_stack(
         api_url=f"http://{LOOPBACK}:{api_port}",
         sandbox_url=f"http://{LOOPBACK}:{sandbox_port}",
         webhook_secret=secret,
+        env=env,
     )
     try:
         # The schema first, by one process: SecantusDB can wedge when two processes create the

@@ -20,6 +20,7 @@ from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from adapters.fakes.gateway import SERVICE as GATEWAY
 from adapters.fakes.transfers import SERVICE as TRANSFERS
 from adapters.fakes.wallets import SERVICE as WALLETS
+from adapters.http.nowpayments import SERVICE as NOWPAYMENTS
 from application.errors import (
     Conflict,
     CorruptDocument,
@@ -29,10 +30,14 @@ from application.errors import (
     InfrastructureUnavailable,
     NotFound,
     PermanentDownstreamError,
+    RequestRefused,
 )
 from domain import OrderStatus
 from domain.errors import InvalidOrder, InvalidTransition
 from entrypoints.api.problems import ProblemCode, UnsupportedMediaType, problem, problem_for
+
+#: Every downstream an API answer can name (NOWPayments when it is the payment gateway).
+SERVICES = (GATEWAY, WALLETS, TRANSFERS, NOWPAYMENTS)
 
 
 def _malformed_json() -> ClientException:
@@ -48,9 +53,10 @@ EXCEPTIONS: list[Exception] = [
     IdempotencyConflict("reused"),
     Conflict("conflict"),
     CorruptDocument("o-1", "bad"),
-    *[DownstreamTimeout(s, "slow") for s in (GATEWAY, WALLETS, TRANSFERS)],
-    *[PermanentDownstreamError(s, "400") for s in (GATEWAY, WALLETS, TRANSFERS)],
-    *[DownstreamError(s, "503") for s in (GATEWAY, WALLETS, TRANSFERS)],
+    *[DownstreamTimeout(s, "slow") for s in SERVICES],
+    *[PermanentDownstreamError(s, "404") for s in SERVICES],
+    *[RequestRefused(s, "400") for s in SERVICES],
+    *[DownstreamError(s, "503") for s in SERVICES],
     *[
         InfrastructureUnavailable(c, "down")
         for c in ("mongodb", "repository", "queue", "repository_and_queue")

@@ -6,50 +6,35 @@ from NOWPayments' own status (wallet and transfer: the sandbox's too; in-process
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 
-from entrypoints.api.app import create_app
-from entrypoints.settings import Settings
-from testkit.server import loopback_socket, serve_in_loop, url_of
-from tests.integration.http.harness import (
-    API_KEY,
-    NOWPAYMENTS_API_KEY,
-    NOWPAYMENTS_IPN_SECRET,
-    SandboxControl,
-)
+from tests.integration.http.harness import SandboxControl
+from tests.integration.http.nowpayments_api import nowpayments_api
 from tests.support.orders import order_body
 
 
 @pytest.fixture
 async def api(sandbox: SandboxControl) -> AsyncIterator[httpx.AsyncClient]:
     await sandbox.client.put("/sandbox/config", json={"webhook_backoff_seconds": 0.05})
-    # The port is bound first: PUBLIC_BASE_URL (where IPNs go) must name it.
-    sock = loopback_socket()
-    settings = Settings.from_env(
-        {
-            "ORDERS_MODE": "dev",
-            "PAYMENT_PROVIDER": "nowpayments",
-            "NOWPAYMENTS_API_URL": sandbox.url,
-            "NOWPAYMENTS_API_KEY": NOWPAYMENTS_API_KEY,
-            "NOWPAYMENTS_IPN_SECRET": NOWPAYMENTS_IPN_SECRET,
-            "NOWPAYMENTS_PAY_CURRENCY": "sol",
-            "PUBLIC_BASE_URL": url_of(sock),
-            "WALLET_API_URL": sandbox.url,
-            "WALLET_API_KEY": API_KEY,
-            "TRANSFER_API_URL": sandbox.url,
-            "TRANSFER_API_KEY": API_KEY,
-            "RATE_LIMIT_PER_MINUTE": "1000000",
-        }
-    )
-    async with (
-        serve_in_loop(create_app(settings), sock=sock) as url,
-        httpx.AsyncClient(base_url=url, timeout=10) as client,
-    ):
+    async with nowpayments_api(sandbox.url) as client:
         yield client
+
+
+async def _order_shows(
+    client: httpx.AsyncClient, order_id: str, shows: Callable[[dict[str, Any]], object]
+) -> dict[str, Any]:
+    order: dict[str, Any] = {}
+    for _ in range(500):
+        order = (await client.get(f"/api/orders/{order_id}")).json()
+        if shows(order):
+            return order
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"order {order_id} never showed it: {order}")
 
 
 async def _order_becomes(client: httpx.AsyncClient, order_id: str, status: str) -> dict[str, Any]:
@@ -103,7 +88,16 @@ async def test_an_order_paid_in_crypto_completes_through_the_ipn(
     half = f"{float(payment['pay_amount']) / 2:.9f}"
     await sandbox.client.post(f"/sandbox/nowpayments/{payment['id']}/pay", params={"amount": half})
     await _ipns_delivered(sandbox, payment["id"], 1)
-    assert (await api.get(f"/api/orders/{order['id']}")).json()["status"] == "pending"
+    # Not paid: the order stays pending, and keeps what was sent (for a refund) with a reason.
+    underpaid = await _order_shows(api, order["id"], lambda o: o["payment"]["paid_amount"])
+    assert underpaid["status"] == "pending"
+    assert Decimal(underpaid["payment"]["paid_amount"]) == Decimal(half)
+    assert underpaid["payment"]["paid_currency"] == "sol"
+    assert underpaid["history"][-1]["status"] == "pending"
+    assert underpaid["history"][-1]["reason"] == (
+        f"underpaid: {underpaid['payment']['paid_amount']} sol received of "
+        f"{payment['pay_amount']} sol asked; not paid"
+    )
 
     # The rest arrives: finished, and the order completes; a duplicate IPN changes nothing.
     await sandbox.client.post(

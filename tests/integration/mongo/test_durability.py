@@ -83,7 +83,9 @@ async def _burst(uri: str, cycle: int, acked: Acknowledged, server: SecantusServ
 
 async def _lost(uri: str, acked: Acknowledged) -> list[str]:
     """Every acknowledged write that is not in the database as acknowledged."""
-    client = make_client(uri)
+    # The restarted server accepts connections before it has recovered its journal; on a loaded
+    # machine that can outlast the service's 1 s fail-fast selection, so this reader waits longer.
+    client = make_client(uri, server_selection_timeout_ms=30_000)
     database = get_database(client, DB_NAME)
     repository = MongoOrderRepository(database)
     webhook_log = MongoWebhookEventLog(database)

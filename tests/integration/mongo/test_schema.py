@@ -36,6 +36,7 @@ EXPECTED_ORDER_INDEXES = {
     },
     # The admin search's (docs/operations.md).
     "admin_created": {"key": [("created_at", -1), ("_id", -1)]},
+    "admin_created_price": {"key": [("created_at", -1), ("_id", -1), ("request.price_fiat", -1)]},
     "admin_status_created": {"key": [("status", 1), ("created_at", -1), ("_id", -1)]},
     "admin_pool_created": {"key": [("id_pool", 1), ("created_at", -1), ("_id", -1)]},
     "admin_token_created": {"key": [("request.token_symbol", 1), ("created_at", -1), ("_id", -1)]},
@@ -92,7 +93,12 @@ async def _options(db: Db, name: str) -> dict[str, Any]:
 async def test_an_empty_database_gets_the_validator_and_exactly_the_indexes(db: Db) -> None:
     report = await ensure_schema(db)
 
-    assert report.collections_created == ["orders", "webhook_events", "event_deliveries"]
+    assert report.collections_created == [
+        "orders",
+        "webhook_events",
+        "event_deliveries",
+        "payment_intents",
+    ]
     assert not report.conflicts
     indexes = await _indexes(db, "orders")
     # The four original ones and the worker's two, with exactly these keys and options...
@@ -113,6 +119,11 @@ async def test_an_empty_database_gets_the_validator_and_exactly_the_indexes(db: 
             "partialFilterExpression": {"due_at": {"$type": "date"}},
         },
         "order_id_1": {"key": [("order_id", 1)]},
+    }
+    # Intents a crash left behind go a day after their lease (docs/adr/0012).
+    assert await _indexes(db, "payment_intents") == {
+        "_id_": {"key": [("_id", 1)]},
+        "lease_until_ttl": {"key": [("lease_until", 1)], "expireAfterSeconds": 86_400},
     }
     options = await _options(db, "orders")
     assert _plain(options["validator"]) == _plain(ORDER_VALIDATOR)
