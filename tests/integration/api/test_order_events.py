@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 from tests.support.api import PROBLEM, Api, event_body, signed_headers
 from tests.support.orders import order_body
@@ -23,7 +24,8 @@ async def _completed_order(api: Api) -> str:
     api.gateway.complete(order["payment"]["id"])
     body = event_body("evt-events", order["payment"]["id"])
     assert (await api.post_event(body, signed_headers(body))).status_code == 202
-    for _ in range(200):
+    deadline = time.monotonic() + 30  # a bound against hanging, not a speed expectation
+    while time.monotonic() < deadline:
         found = (await api.client.get(f"/api/orders/{order['id']}")).json()
         if found["status"] == "completed":
             return str(order["id"])
