@@ -28,7 +28,7 @@ from entrypoints.api.health import health, ready
 from entrypoints.api.metrics import metrics
 from entrypoints.api.nowpayments_webhooks import receive_nowpayments_ipn
 from entrypoints.api.observability import ObservabilityMiddleware
-from entrypoints.api.orders import OrdersController
+from entrypoints.api.orders import ORDERS_PATH, OrdersController
 from entrypoints.api.problems import handle_exception
 from entrypoints.api.rate_limit import SharedCounter, install_rate_limits, rate_limit_config
 from entrypoints.api.webhooks import receive_payment_event
@@ -194,5 +194,7 @@ def create_app(
     )
     keep_objects(app.state, objects)
     # Rate limits counted in Redis, shared by every API process, when there is one.
-    shared_limits = install_rate_limits(app.state, settings.redis_url, settings.trusted_proxies)
+    shared_limits = install_rate_limits(
+        app.state, settings.redis_url, settings.trusted_proxies, buyer_paths=[ORDERS_PATH]
+    )
     return app

@@ -45,6 +45,7 @@ from entrypoints.api.admin import (
     utc_of,
 )
 from entrypoints.api.bodies import BODY_PROBLEMS, JSON_BODY
+from entrypoints.api.buyer_identity import buyer_of
 from entrypoints.api.dependencies import objects_of
 from entrypoints.api.guards import require_json_body
 from entrypoints.api.openapi import ApiOperation
@@ -178,8 +179,11 @@ async def authenticate(request: Request[Any, Any, Any]) -> None:
         if value is not None and len(value) > MAX_CLIENT_SECRET_LENGTH:
             raise InvalidQuery(name, f"must be at most {MAX_CLIENT_SECRET_LENGTH} characters")
     secret = from_header or from_query
+    # The rate limiter may have verified the token already (buyer_identity.py): not again.
     request.state[_CALLER] = await authenticator.caller(
-        request.headers.get("authorization"), secret
+        request.headers.get("authorization"),
+        secret,
+        buyer_of=lambda authorization: buyer_of(request.scope, authenticator, authorization),
     )
 
 

@@ -4,8 +4,12 @@ middleware class, with the counting replaced by a fixed window per client counte
 then PEXPIRE on the window's first request), one round trip per request. Without Redis (dev mode)
 or while it does not answer, each process counts in its own memory and says so once in the log.
 
-The client is the real one behind trusted proxies (``TRUSTED_PROXIES``,
-``entrypoints/api/client_address.py``); per IP, as there is no buyer authentication to key on.
+On the buyer's endpoints (``/api/orders``), a request with a valid buyer token counts against
+its buyer (``buyer:<sub>``), wherever it comes from; any other request (a guest, an admin, a
+token that does not verify) against its client address, the real one behind trusted proxies
+(``TRUSTED_PROXIES``, ``entrypoints/api/client_address.py``). A token is never believed unverified:
+it is checked here (cached per token, ``adapters/http/buyer_tokens.py``) and the outcome kept for
+the route's ``authenticate`` (``entrypoints/api/buyer_identity.py``), so it is checked once.
 
 ``OPTIONS`` is never counted (a browser's CORS preflight precedes its real request). The webhook
 (the gateway redelivers whatever we refuse, so a limit there only delays payments),
@@ -35,7 +39,10 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
+from adapters.http.buyer_tokens import BuyerAuthenticator, IdentityUnavailable, InvalidToken
+from entrypoints.api.buyer_identity import buyer_of
 from entrypoints.api.client_address import IPNetwork, client_address, networks_of
+from entrypoints.api.dependencies import objects_of
 from entrypoints.api.problems import problem
 
 log = logging.getLogger(__name__)
@@ -59,6 +66,8 @@ end
 return {n, ttl}
 """
 KEY_PREFIX = "orders-service:rate:"
+#: A buyer's bucket: this and the token's ``sub`` (an address's bucket is the address).
+BUYER_KEY = "buyer:"
 #: A request never waits long for a Redis that hangs: it is counted locally instead.
 REDIS_TIMEOUT_SECONDS = 0.25
 #: After a failure, Redis is tried again only after this long (meanwhile: local counting).
@@ -117,22 +126,42 @@ class SharedCounter:
 @dataclass(slots=True)
 class _Windows:
     """Every client's fixed window of one app: ``key -> (count, reset)``, the Redis counter
-    when there is one, and the trusted proxies."""
+    when there is one, the trusted proxies, and the paths whose buyers have buckets of their own."""
 
     counts: dict[str, tuple[int, int]] = field(default_factory=dict)
     next_prune: int = 0
     shared: SharedCounter | None = None
     trusted: Sequence[IPNetwork] = ()
+    buyer_paths: tuple[str, ...] = ()
+    authenticator: BuyerAuthenticator | None = None
 
 
 def install_rate_limits(
-    state: Any, redis_url: str | None, trusted_proxies: Sequence[str]
+    state: Any,
+    redis_url: str | None,
+    trusted_proxies: Sequence[str],
+    buyer_paths: Sequence[str] = (),
 ) -> SharedCounter | None:
     """Give the app (its ``state``) the windows the middleware counts in: in Redis when
-    ``redis_url`` is set (the returned counter, to open and close with the app), else in memory."""
+    ``redis_url`` is set (the returned counter, to open and close with the app), else in memory.
+    Under ``buyer_paths`` (and their sub-paths), a valid buyer token's buyer has its own bucket."""
     shared = SharedCounter(redis_url, DURATION_VALUES["minute"]) if redis_url else None
-    state[_STATE_KEY] = _Windows(shared=shared, trusted=networks_of(trusted_proxies))
+    state[_STATE_KEY] = _Windows(
+        shared=shared, trusted=networks_of(trusted_proxies), buyer_paths=tuple(buyer_paths)
+    )
     return shared
+
+
+def _under(path: str, prefixes: tuple[str, ...]) -> bool:
+    return any(path == p or path.startswith(p + "/") for p in prefixes)
+
+
+def _authorization(scope: Scope) -> str | None:
+    """The request's first ``Authorization`` header, as Litestar's ``request.headers`` reads it."""
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            return value.decode("latin-1")
+    return None
 
 
 class ProblemRateLimitMiddleware(RateLimitMiddleware):
@@ -168,6 +197,26 @@ class ProblemRateLimitMiddleware(RateLimitMiddleware):
             return False, count, reset
         windows.counts[key] = (count + 1, reset)
         return True, count + 1, reset
+
+    async def _buyer_key(self, scope: Scope, app: Any, windows: _Windows) -> str | None:
+        """The bucket of the request's buyer, if it is on a buyer's path with a token that
+        verifies; None otherwise (counted per address; the route answers a bad token's 401)."""
+        if not windows.buyer_paths or not _under(scope["path"], windows.buyer_paths):
+            return None
+        authorization = _authorization(scope)
+        if not authorization:
+            return None
+        authenticator = windows.authenticator
+        if authenticator is None:
+            try:
+                authenticator = objects_of(app.state).get("buyer_authenticator")
+            except (KeyError, RuntimeError):
+                return None  # an app without the container's objects: per address
+            windows.authenticator = authenticator
+        try:
+            return BUYER_KEY + await buyer_of(scope, authenticator, authorization)
+        except (InvalidToken, IdentityUnavailable):
+            return None
 
     def _client_key(
         self, scope: Scope, request: Request[Any, Any, Any] | None, windows: _Windows
@@ -207,7 +256,8 @@ class ProblemRateLimitMiddleware(RateLimitMiddleware):
                 return
         now = int(time.time())
         windows = self._windows_of(app)
-        key = self._client_key(scope, request, windows)
+        buyer_key = await self._buyer_key(scope, app, windows)
+        key = buyer_key or self._client_key(scope, request, windows)
         shared = await windows.shared.count(key) if windows.shared is not None else None
         if shared is not None:
             count, reset_ms = shared
@@ -230,7 +280,8 @@ class ProblemRateLimitMiddleware(RateLimitMiddleware):
         response = problem(
             429,
             "rate_limited",
-            f"too many requests from this address; retry after {retry_after} s",
+            f"too many requests from this {'buyer' if buyer_key else 'address'}; "
+            f"retry after {retry_after} s",
             headers=headers,
         )
         answer = response.to_asgi_response(app=None, request=request or app.request_class(scope))
@@ -238,7 +289,7 @@ class ProblemRateLimitMiddleware(RateLimitMiddleware):
 
 
 def rate_limit_config(per_minute: int) -> RateLimitConfig:
-    """``RATE_LIMIT_PER_MINUTE`` requests per client IP and minute."""
+    """``RATE_LIMIT_PER_MINUTE`` requests per buyer (or client IP) and minute."""
     return RateLimitConfig(
         rate_limit=("minute", per_minute),
         exclude=list(UNLIMITED_PATHS),
