@@ -735,8 +735,9 @@ class Settings:
     rate_limit_per_minute: int = setting(
         600,
         "RATE_LIMIT_PER_MINUTE",
-        "requests per client IP and minute on the public and admin endpoints (not the webhook, "
-        "probes, `/metrics`), counted in Redis for all API processes together (per process "
+        "requests per client and minute on the public and admin endpoints (not the webhook, "
+        "probes, `/metrics`): per buyer for a valid buyer token on `/api/orders`, else per IP; "
+        "counted in Redis for all API processes together (per process "
         "without Redis)",
         group="operations",
         parse=Integer(1),
