@@ -333,6 +333,38 @@ class RefundView(msgspec.Struct, frozen=True):
         )
 
 
+class BuyerRefundView(msgspec.Struct, frozen=True):
+    """The order's refund as its buyer sees it: what goes back, why and how far it got (the
+    gateway's ids, the operator's reason and the retry state are the admin view's)."""
+
+    status: Annotated[
+        RefundStatus,
+        said("`requested`, `pending`, `succeeded` or `failed`.", "succeeded"),
+    ]
+    amount: Annotated[
+        str, said("The amount refunded, a decimal string (all that was paid).", "13.10")
+    ]
+    currency: Annotated[str, said("The currency of `amount`, ISO 4217.", "EUR")]
+    cause: Annotated[
+        RefundCause,
+        said("Why: `late_payment`, `amount_mismatch` or `operator`.", "late_payment"),
+    ]
+    requested_at: Annotated[str, when("When it was requested.", "2026-03-01T12:01:00.000Z")]
+
+    @classmethod
+    def of_order(cls, order: Order) -> BuyerRefundView | None:
+        refund = order.refund
+        if refund is None:
+            return None
+        return cls(
+            status=refund.status,
+            amount=_decimal(refund.amount),
+            currency=refund.currency,
+            cause=refund.cause,
+            requested_at=ms_text(refund.requested_at),
+        )
+
+
 class OperatorReasonBody(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """An operator's decision about a parked order, and why (kept in its history)."""
 
@@ -421,7 +453,7 @@ class OrderView(msgspec.Struct, frozen=True):
     updated_at: Annotated[str, when("When the order last changed.", "2026-03-01T12:01:00.000Z")]
     history: Annotated[list[HistoryLineView], said("Every status move of the order, oldest first.")]
     refund: Annotated[
-        RefundView | None,
+        BuyerRefundView | None,
         said("The order's refund, if its money goes back (then nothing more is delivered)."),
     ]
     client_secret: Annotated[
@@ -482,7 +514,7 @@ class OrderView(msgspec.Struct, frozen=True):
             created_at=ms_text(order.created_at),
             updated_at=ms_text(order.updated_at),
             history=[HistoryLineView(status=c.status, at=ms_text(c.at)) for c in order.history],
-            refund=None if order.refund is None else RefundView.of_order(order),
+            refund=BuyerRefundView.of_order(order),
             client_secret=client_secret,
         )
 

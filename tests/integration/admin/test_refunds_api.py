@@ -42,6 +42,8 @@ async def test_an_operator_refunds_a_parked_order_once(booked_api: Api) -> None:
         await booked_api.client.get(f"/api/admin/orders/{PARKED_WALLET}/history", headers=AUTH)
     ).json()
     assert view["order"]["refund"]["cause"] == "operator"
+    # The order as its buyer sees it keeps the operator's words and the gateway's ids out.
+    assert set(view["order"]["refund"]) == {"status", "amount", "currency", "cause", "requested_at"}
     assert any("refund of 42.00 EUR requested" in h["reason"] for h in view["history"])
     events = (
         await booked_api.client.get(f"/api/admin/orders/{PARKED_WALLET}/events", headers=AUTH)
