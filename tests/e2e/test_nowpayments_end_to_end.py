@@ -27,6 +27,7 @@ from tests.e2e.test_end_to_end import (
     transfers_of,
     wait_final,
 )
+from tests.support.buyers import auth
 from tests.support.orders import e2e_order as order_body
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis, pytest.mark.mongo]
@@ -112,7 +113,7 @@ async def test_twenty_orders_complete_once_through_lost_creates_and_reordered_ip
     stack: Stack,
 ) -> None:
     run = uuid.uuid4().hex[:8]
-    async with httpx.AsyncClient(timeout=30) as client:
+    async with httpx.AsyncClient(timeout=30, headers=auth()) as client:
         await configure_sandbox(client, stack, KNOBS)
         limit = asyncio.Semaphore(5)
         statuses: list[int] = []

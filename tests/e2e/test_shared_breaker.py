@@ -32,6 +32,7 @@ from tests.e2e.test_end_to_end import (
     sandbox_stats,
     settle,
 )
+from tests.support.buyers import auth
 from tests.support.orders import e2e_order as order_body
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis, pytest.mark.mongo]
@@ -82,7 +83,7 @@ async def test_two_workers_see_one_circuit(stack_and_second_worker: tuple[Stack,
     stack, second = stack_and_second_worker
     workers = (stack.worker, second)
     run = uuid.uuid4().hex[:8]
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=10, headers=auth()) as client:
         await configure_sandbox(
             client,
             stack,
