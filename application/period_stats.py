@@ -8,7 +8,6 @@ period), so every store gives the same numbers for the same orders.
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -55,9 +54,11 @@ def stays(history: Sequence[StatusChange]) -> Iterator[tuple[OrderStatus, dateti
         yield run[0].status, run[0].at, following[0].at
 
 
-def nearest_rank(values: Sequence[int], fraction: float) -> int:
-    """The nearest-rank percentile of sorted ``values`` (not empty)."""
-    return values[max(1, math.ceil(fraction * len(values))) - 1]
+def nearest_rank(values: Sequence[int], percent: int) -> int:
+    """The nearest-rank ``percent``-th percentile (1 to 100) of sorted ``values`` (not empty),
+    in integer arithmetic."""
+    rank = -(-percent * len(values) // 100)  # ceil(percent * n / 100)
+    return values[max(1, rank) - 1]
 
 
 def period_stats(
@@ -83,7 +84,7 @@ def period_stats(
         values = sorted(durations.get(status, []))
         if values:
             times[status] = StatusTimes(
-                len(values), nearest_rank(values, 0.5), nearest_rank(values, 0.95)
+                len(values), nearest_rank(values, 50), nearest_rank(values, 95)
             )
     return PeriodStats(
         start=start,

@@ -16,6 +16,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from application.errors import InfrastructureUnavailable
 from application.ports import OrderRepository
@@ -57,10 +58,10 @@ class EventStreams:
     """Every live stream of this process."""
 
     def __init__(
-        self, repository: OrderRepository, *, poll_seconds: float, queue_size: int = 256
+        self, repository: OrderRepository, *, poll: timedelta, queue_size: int = 256
     ) -> None:
         self._repository = repository
-        self._poll_seconds = poll_seconds
+        self._poll_every = poll
         self._queue_size = queue_size
         self._orders: dict[str, _Order] = {}
         self._stopping = False
@@ -112,7 +113,7 @@ class EventStreams:
         entry = self._orders[order_id]
         try:
             while entry.watches:
-                await asyncio.sleep(self._poll_seconds)
+                await asyncio.sleep(self._poll_every.total_seconds())
                 try:
                     order = await self._repository.get(order_id)
                 except InfrastructureUnavailable as exc:
@@ -156,10 +157,10 @@ class EventStreams:
 
 
 async def open_event_streams(
-    repository: OrderRepository, poll_seconds: float
+    repository: OrderRepository, poll: timedelta
 ) -> AsyncIterator[EventStreams]:
     """The process's streams as a container Resource: every stream ends at shutdown."""
-    streams = EventStreams(repository, poll_seconds=poll_seconds)
+    streams = EventStreams(repository, poll=poll)
     try:
         yield streams
     finally:

@@ -471,7 +471,9 @@ class Container(containers.DeclarativeContainer):
     )
     #: The live event streams of this process (text/event-stream), ended at shutdown.
     event_streams = providers.Resource(
-        open_event_streams, repository, settings.provided.order_events_stream_poll_seconds
+        open_event_streams,
+        repository,
+        providers.Factory(timedelta, seconds=settings.provided.order_events_stream_poll_seconds),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import timedelta
 from decimal import Decimal
 
 from adapters.fakes.clock import FakeClock
@@ -52,7 +53,7 @@ def sequences(items: list[Item]) -> list[int]:
 
 async def test_watchers_of_one_order_share_one_poller_and_end_with_the_order() -> None:
     repository = InMemoryOrderRepository()
-    streams = EventStreams(repository, poll_seconds=0.01)
+    streams = EventStreams(repository, poll=timedelta(milliseconds=10))
     order = await stored(repository)
     first, second = streams.watch(order, 0), streams.watch(order, 1)
     assert streams.watched_orders == 1
@@ -64,7 +65,7 @@ async def test_watchers_of_one_order_share_one_poller_and_end_with_the_order() -
 
 async def test_a_client_a_whole_queue_behind_is_dropped_not_buffered() -> None:
     repository = InMemoryOrderRepository()
-    streams = EventStreams(repository, poll_seconds=0.01, queue_size=3)
+    streams = EventStreams(repository, poll=timedelta(milliseconds=10), queue_size=3)
     order = await stored(repository)
     slow = streams.watch(order, 0)  # reads nothing
     await complete(repository, order)  # five more events: more than the queue holds
@@ -75,7 +76,7 @@ async def test_a_client_a_whole_queue_behind_is_dropped_not_buffered() -> None:
 
 async def test_a_finished_order_s_stream_is_its_events_then_the_end_with_no_poller() -> None:
     repository = InMemoryOrderRepository()
-    streams = EventStreams(repository, poll_seconds=0.01)
+    streams = EventStreams(repository, poll=timedelta(milliseconds=10))
     order = await stored(repository)
     await complete(repository, order)
     watch = streams.watch(order, 4)
@@ -85,7 +86,7 @@ async def test_a_finished_order_s_stream_is_its_events_then_the_end_with_no_poll
 
 async def test_closing_ends_every_stream() -> None:
     repository = InMemoryOrderRepository()
-    streams = EventStreams(repository, poll_seconds=0.01)
+    streams = EventStreams(repository, poll=timedelta(milliseconds=10))
     watch = streams.watch(await stored(repository), 1)
     await streams.aclose()
     assert await drain(watch, END) == [END]

@@ -35,8 +35,8 @@ def test_a_stay_runs_from_its_first_line_to_the_next_status() -> None:
 
 def test_nearest_rank() -> None:
     values = list(range(1, 101))
-    assert (nearest_rank(values, 0.5), nearest_rank(values, 0.95)) == (50, 95)
-    assert nearest_rank([7], 0.95) == 7
+    assert (nearest_rank(values, 50), nearest_rank(values, 95)) == (50, 95)
+    assert nearest_rank([7], 95) == 7
 
 
 def test_the_period_counts_stays_begun_in_it_and_its_refunds() -> None:
