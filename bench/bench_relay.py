@@ -88,8 +88,6 @@ def worker_env(uri: str, db_name: str, sandbox: str, args: argparse.Namespace) -
         "ORDER_EVENTS_WEBHOOK_URL": f"{sandbox}/merchant/order-events",
         "ORDER_EVENTS_WEBHOOK_SECRET": SECRET,
         "WORKER_CONCURRENCY": str(args.concurrency),
-        # The worker's own job lines at INFO would be a cost of the benchmark, not the relay's.
-        "LOG_LEVEL": "warning",
     }
 
 
