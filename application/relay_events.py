@@ -122,12 +122,11 @@ class RelayEvents:
         return report
 
     async def _order(self, order: Order, report: RelayReport) -> None:
-        async with self._limit:
-            looks = await asyncio.gather(
-                *(self._relay(s, order, None, report) for s in self._subscribers.values())
-            )
-            pending = [t for t in looks if t is not None]
-            await self._outbox.settle(order.id, order.version, min(pending, default=None))
+        looks = await asyncio.gather(
+            *(self._relay(s, order, None, report) for s in self._subscribers.values())
+        )
+        pending = [t for t in looks if t is not None]
+        await self._outbox.settle(order.id, order.version, min(pending, default=None))
 
     async def _retry(self, state: Delivery, report: RelayReport) -> None:
         subscriber = self._subscribers.get(state.subscriber)
@@ -135,8 +134,7 @@ class RelayEvents:
             return  # a subscriber no longer configured: its state waits for it
         async with self._limit:
             order = await self._repository.get(state.order_id)
-            if order is None:
-                return
+        if order is not None:
             await self._relay(subscriber, order, state, report)
 
     async def _relay(
@@ -164,14 +162,18 @@ class RelayEvents:
         state: Delivery | None,
         report: RelayReport,
     ) -> datetime | None:
-        if state is None:
-            found = await self._deliveries.get(subscriber.name, order.id)
-            state = found or Delivery(subscriber.name, order.id)
-        claimed = await self._claim(state, len(order.events))
-        if isinstance(claimed, Delivery):
-            await self._run(subscriber, order, claimed, report)
-            return None
-        return claimed
+        # One of ``concurrency`` slots covers the lookup, the lease and the sends; the closing
+        # mark (and the order's settle) are written after it is free for the next run.
+        async with self._limit:
+            if state is None:
+                found = await self._deliveries.get(subscriber.name, order.id)
+                state = found or Delivery(subscriber.name, order.id)
+            claimed = await self._claim(state, len(order.events))
+            if not isinstance(claimed, Delivery):
+                return claimed
+            stored, current, closing = await self._run(subscriber, order, claimed, report)
+        await self._mark(stored, current, **closing)
+        return None
 
     async def _claim(self, state: Delivery, total: int) -> Delivery | datetime | None:
         """``state`` leased to this relay (a relay that dies holding it leaves it due at the
@@ -193,9 +195,11 @@ class RelayEvents:
 
     async def _run(
         self, subscriber: EventSubscriber, order: Order, stored: Delivery, report: RelayReport
-    ) -> None:
+    ) -> tuple[Delivery, Delivery, dict[str, object]]:
         """Send ``order``'s events after ``stored.delivered``, in sequence, until the end or a
-        failure; mark progress at the end, at a failure and every ``mark_every`` events."""
+        failure; mark progress every ``mark_every`` events. Answers the closing mark for the
+        caller to write: the stored state, the state reached and the changes (lease released;
+        at a failure, the retry time)."""
         total = len(order.events)
         current, unmarked = stored, 0
         while current.delivered < total:
@@ -229,16 +233,17 @@ class RelayEvents:
                         attempt.detail,
                         retry_at.isoformat(timespec="milliseconds"),
                     )
-                    await self._mark(
+                    return (
                         stored,
                         current,
-                        attempts=attempts,
-                        failing_since=failing_since,
-                        last_error=attempt.detail[:500],
-                        due_at=retry_at,
-                        lease_until=None,
+                        {
+                            "attempts": attempts,
+                            "failing_since": failing_since,
+                            "last_error": attempt.detail[:500],
+                            "due_at": retry_at,
+                            "lease_until": None,
+                        },
                     )
-                    return
                 log.error(
                     "event %s: %s failed for %s (%s); dead",
                     event.id,
@@ -252,7 +257,7 @@ class RelayEvents:
             if unmarked >= self._policy.mark_every and current.delivered < total:
                 stored = current = await self._mark(stored, current)
                 unmarked = 0
-        await self._mark(stored, current, lease_until=None, due_at=None)
+        return stored, current, {"lease_until": None, "due_at": None}
 
     async def _mark(self, stored: Delivery, current: Delivery, **changes: object) -> Delivery:
         """Write ``current`` (plus ``changes``) over ``stored``, compare-and-set on its version."""

@@ -225,3 +225,39 @@ async def test_two_relays_at_once_never_send_an_event_before_its_predecessor_is_
         mine = [int(i.rsplit(":", 1)[1]) for i in a.ids() if i.startswith(order.id)]
         firsts = list(dict.fromkeys(mine))
         assert firsts == [1, 2, 3, 4, 5, 6]
+
+
+class InFlight:
+    """How many sends are in flight, and the most there ever were."""
+
+    def __init__(self) -> None:
+        self.now = 0
+        self.most = 0
+
+
+class Slow(Recorder):
+    """A subscriber that holds each send for a while, counted in a shared ``InFlight``."""
+
+    def __init__(self, name: str, gauge: InFlight) -> None:
+        super().__init__(name)
+        self.gauge = gauge
+
+    async def deliver(self, event: OrderEvent, order: Order) -> Attempt:
+        self.gauge.now += 1
+        self.gauge.most = max(self.gauge.most, self.gauge.now)
+        await asyncio.sleep(0.001)
+        self.gauge.now -= 1
+        return await super().deliver(event, order)
+
+
+async def test_concurrency_bounds_the_sends_in_flight_across_orders_and_subscribers() -> None:
+    gauge = InFlight()
+    a, b = Slow("a", gauge), Slow("b", gauge)
+    rig = Rig(a, b)  # concurrency=4
+    orders = [await rig.order(f"ref-{n}") for n in range(6)]
+    await rig.passes(1)
+    assert gauge.most == 4  # every slot used, never more
+    for order in orders:  # each order still in sequence, to each subscriber
+        expected = ids(order, *range(1, len(order.events) + 1))
+        assert [i for i in a.ids() if i.startswith(order.id)] == expected
+        assert [i for i in b.ids() if i.startswith(order.id)] == expected
