@@ -252,10 +252,13 @@ def _order(i: int) -> dict[str, object]:
     }
 
 
-def _raw(method: str, path: str, body: bytes = b"", headers: Sequence[str] = ()) -> bytes:
+def _raw(
+    method: str, path: str, body: bytes = b"", headers: Sequence[str] = (), *, token: bool = True
+) -> bytes:
     lines = [f"{method} {path} HTTP/1.1", "host: 127.0.0.1", *headers]
-    if path.startswith("/api/orders"):
-        # Every buyer request carries its token (verified each time: part of what is measured).
+    if path.startswith("/api/orders") and token:
+        # Every buyer request carries its token (checked each time: part of what is measured),
+        # but a guest's create (``--guest``).
         lines.append(f"authorization: Bearer {BUYER_TOKEN}")
     if body or method == "POST":
         lines += ["content-type: application/json", f"content-length: {len(body)}"]
@@ -325,15 +328,17 @@ CLI = str(Path(sys.executable).with_name("orders-service"))
 
 
 def _start(kind: str, logs: Any) -> tuple[subprocess.Popen[bytes], int]:
-    """``ours`` is ``orders-service api`` itself (``quiet``: the same with LOG_LEVEL=warning);
-    its log lines go to ``logs`` (a file)."""
+    """``ours`` is ``orders-service api`` itself (``quiet``: the same with LOG_LEVEL=warning;
+    ``guest``: the same with GUEST_CHECKOUT=true); its log lines go to ``logs`` (a file)."""
     port = free_port()
     env = _env()
     if kind == "quiet":
         env["LOG_LEVEL"] = "warning"
+    if kind == "guest":
+        env["GUEST_CHECKOUT"] = "true"
     command = (
         [CLI, "api", "--port", str(port)]
-        if kind in {"ours", "quiet"}
+        if kind in {"ours", "quiet", "guest"}
         else [sys.executable, "-m", "bench.bench_api", "--serve", kind, "--port", str(port)]
     )
     process = subprocess.Popen(  # noqa: S603 - our own console script or this very module
@@ -489,6 +494,8 @@ async def bench(
         kinds.append("workers2")
     if args.log_cost:
         kinds.append("quiet")
+    if args.guest:
+        kinds.append("guest")
     started = {kind: _start(kind, logs) for kind in kinds}
     servers = {kind: port for kind, (_, port) in started.items()}
     pids = {kind: process.pid for kind, (process, _) in started.items()}
@@ -506,8 +513,14 @@ async def bench(
             _raw("POST", "/api/orders", json.dumps(_order(i)).encode())
             for i in range(args.requests)
         ]
+        # A guest's create carries no token: the same bodies, the token check left out.
+        guest_creates = [
+            _raw("POST", "/api/orders", json.dumps(_order(i)).encode(), token=False)
+            for i in range(args.requests)
+        ]
+        create_bodies = {k: guest_creates if k == "guest" else creates for k in kinds}
         create_runs, create_rates = await _paired(
-            "create order", servers, dict.fromkeys(kinds, creates), args, pids
+            "create order", servers, create_bodies, args, pids
         )
         create_cmp = _compare(
             "create order",
@@ -519,9 +532,11 @@ async def bench(
                 ("floor", "bare", "use-cases answering one order"),
                 ("workers2", "ours", "--workers 2 over 1, >= 1.4x"),
                 ("ours", "quiet", "the request line's cost: LOG_LEVEL=info over warning"),
+                ("ours", "guest", "the token check's cost: a buyer's token over a guest's create"),
             ],
         )
-        readers = {kind: port for kind, port in servers.items() if kind != "workers2"}
+        # Guests read with their client secret: a different request, left out of the reads.
+        readers = {k: port for k, port in servers.items() if k not in {"workers2", "guest"}}
         ids = [order_id for order_id, _ in await _created_ids(servers["ours"], 200, 20_000_000)]
         ours_reads = [_raw("GET", f"/api/orders/{ids[i % len(ids)]}") for i in range(args.requests)]
         twin_reads = [_raw("GET", "/api/orders/x") for _ in range(args.requests)]
@@ -670,6 +685,11 @@ def main(argv: list[str] | None = None) -> int:
         "--log-cost",
         action="store_true",
         help="also serve orders-service api with LOG_LEVEL=warning: what the request line costs",
+    )
+    parser.add_argument(
+        "--guest",
+        action="store_true",
+        help="also serve orders-service api with GUEST_CHECKOUT=true and create without a token",
     )
     parser.add_argument(
         "--serve", choices=("bare", "fastapi", "floor", "workers2"), help=argparse.SUPPRESS

@@ -7,6 +7,9 @@ in-memory one, watched so each completion is timed. The sandbox runs as its own 
 sweeper crons are left out, so an order advances only when its job is enqueued (as the webhook
 handler does once the buyer has paid). Payments are created and settled before timing starts.
 
+The worker logs as shipped: ``configure_logging`` with the default level (INFO) and JSON lines, as a
+deployment sets ``LOG_FORMAT=json``, written to a file (the report counts them).
+
 Two runs: a burst (every order enqueued at once: throughput) and a paced run at half the bound
 (latency of an order that does not wait behind others). The bound is what the worker could do
 if nothing but the downstream latency counted: concurrency / (calls per order x latency).
@@ -19,13 +22,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import sys
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import IO
 
 import httpx
 from dependency_injector import providers
@@ -37,6 +41,7 @@ from application.create_order import CreateOrder
 from bench.common import SANDBOX_API_KEY, percentile, start_sandbox
 from domain import Order, OrderRequest, OrderStatus, Passkey
 from entrypoints.container import Container, resolve
+from entrypoints.log_config import configure_logging
 from entrypoints.settings import Settings
 from entrypoints.worker import CronIntervals, GracefulWorker, worker_settings
 
@@ -162,7 +167,7 @@ async def paced(
 
 
 async def run(
-    args: argparse.Namespace, sandbox_url: str, redis_url: str
+    args: argparse.Namespace, sandbox_url: str, redis_url: str, logs: IO[str]
 ) -> tuple[list[Run], dict[str, int], int]:
     repo = WatchedRepository()
     queue_name = f"bench-{uuid.uuid4().hex[:8]}"
@@ -176,7 +181,9 @@ async def run(
         transfer_api_url=sandbox_url,
         transfer_api_key=API_KEY,
         worker_concurrency=args.concurrency,
+        log_format="json",  # what a deployment sets; the level is the default (INFO)
     )
+    configure_logging(settings, stream=logs)
 
     def configure(container: Container) -> None:
         container.repository.override(providers.Object(repo))
@@ -260,16 +267,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-ms", type=float, default=50.0)
     args = parser.parse_args(argv)
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379")
-    # One log line per job would measure the terminal.
-    logging.basicConfig(level=logging.WARNING)
-    logging.getLogger("saq").setLevel(logging.WARNING)
     process, url = start_sandbox(args.latency_ms)
-    try:
-        runs, calls, transfers = asyncio.run(run(args, url, redis_url))
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with tempfile.TemporaryFile("w+", prefix="bench-worker-", suffix=".log") as logs:
+        try:
+            runs, calls, transfers = asyncio.run(run(args, url, redis_url, logs))
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+        logs.seek(0)
+        lines = sum(1 for _ in logs)
     print(report(runs, calls, args))
+    print(f"log lines the worker wrote (INFO, JSON, to a file): {lines:,}")
     expected = args.concurrency * 2 + args.orders + args.orders // 2
     if transfers != expected:
         print(f"FAILED: {transfers} transfers for {expected} orders", file=sys.stderr)
