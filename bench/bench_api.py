@@ -10,7 +10,7 @@ command), one process each; the load generator is this process, a small keep-ali
 client on uvloop, on loopback only. One run.
 
     python -m bench.bench_api [--requests 6000] [--concurrency 32] [--rounds 5] [--webhooks 2000]
-                              [--floor] [--workers-compare]
+                              [--floor] [--workers-compare] [--log-cost] [--guest]
 
 All servers are started before the first request (only the one being driven is busy); each
 row's requests are sent in ``--rounds`` batches alternating between the servers, so that a shared
