@@ -9,6 +9,7 @@ import re
 import shutil
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,6 +106,19 @@ def dev(tmp_path: Path) -> Iterator[DevRun]:
         process.wait()
 
 
+def lines_once_settled(dev: DevRun, *, quiet_for: float = 2.0, within: float = 30) -> list[str]:
+    """The output's lines once it has not grown for ``quiet_for`` seconds."""
+    deadline = time.monotonic() + within
+    lines, since = dev.text().splitlines(), time.monotonic()
+    while time.monotonic() - since < quiet_for:
+        assert time.monotonic() < deadline, "dev kept logging:\n" + "\n".join(lines[-20:])
+        time.sleep(0.2)
+        now = dev.text().splitlines()
+        if len(now) != len(lines):
+            lines, since = now, time.monotonic()
+    return lines
+
+
 def test_dev_runs_the_printed_session_and_ctrl_c_stops_everything(dev: DevRun) -> None:
     def banner_printed() -> bool:
         if dev.process.poll() is not None:
@@ -147,6 +161,13 @@ def test_dev_runs_the_printed_session_and_ctrl_c_stops_everything(dev: DevRun) -
     )
     assert preflight.status_code == 204
     assert preflight.headers["access-control-allow-origin"] == sandbox
+
+    # Idle, the stack writes nothing (issue 21): no line per cron pass, poll or heartbeat. Once
+    # the order's last lines are out (a relay pass, a webhook), five seconds stay silent.
+    settled = lines_once_settled(dev)
+    time.sleep(5)
+    idle = dev.text().splitlines()[len(settled) :]
+    assert idle == [], "an idle dev stack logged:\n" + "\n".join(idle[:20])
 
     # Ctrl-C: SIGINT to the foreground group (dev and the embedded valkey).
     os.killpg(dev.process.pid, signal.SIGINT)
