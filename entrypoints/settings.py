@@ -664,7 +664,8 @@ class Settings:
     worker_concurrency: int = setting(
         20,
         "WORKER_CONCURRENCY",
-        "jobs a worker runs at once",
+        "jobs a worker runs at once; also the event relay's deliveries in flight (one "
+        "subscriber, one order each)",
         group="pipeline timing",
         parse=Integer(1),
         example="20",
