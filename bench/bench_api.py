@@ -11,6 +11,7 @@ client on uvloop, on loopback only. One run.
 
     python -m bench.bench_api [--requests 6000] [--concurrency 32] [--rounds 5] [--webhooks 2000]
                               [--floor] [--workers-compare] [--log-cost] [--guest]
+                              [--raw-experiment]
 
 All servers are started before the first request (only the one being driven is busy); each
 row's requests are sent in ``--rounds`` batches alternating between the servers, so that a shared
@@ -215,12 +216,16 @@ def _serve(kind: str, port: int) -> None:
         serve(settings, host="127.0.0.1", port=port, workers=2)
         return
     app: Any
-    if kind == "floor":
+    if kind in {"floor", "raw"}:
+        from bench.bench_api_layers import RawRoutes  # noqa: PLC0415
         from entrypoints.api.app import create_app  # noqa: PLC0415
         from entrypoints.log_config import configure_logging  # noqa: PLC0415
 
         configure_logging(settings)
-        app = create_app(settings, configure=_answer_one_order, freeze_startup_objects=True)
+        if kind == "floor":
+            app = create_app(settings, configure=_answer_one_order, freeze_startup_objects=True)
+        else:  # ADR 0007's option 1, an experiment (bench/bench_api_layers.py): not the service
+            app = RawRoutes(create_app(settings, freeze_startup_objects=True))
     elif kind == "fastapi":
         from bench.fastapi_twin import create_app as fastapi_app  # noqa: PLC0415
 
@@ -482,20 +487,24 @@ async def paced(port: int, requests: list[bytes], rate: float, concurrency: int)
     )
 
 
+#: The servers the options add: kind -> the option's attribute.
+OPTIONAL_SERVERS = {
+    "floor": "floor",
+    "workers2": "workers_compare",
+    "quiet": "log_cost",
+    "guest": "guest",
+    "raw": "raw_experiment",
+}
+
+
 async def bench(
     args: argparse.Namespace, logs: Any
 ) -> tuple[list[Run], list[Comparison], dict[str, float]]:
     from adapters.http.webhook_signature import signature_header  # noqa: PLC0415
 
-    kinds = ["bare", "fastapi", "ours"]
-    if args.floor:
-        kinds.append("floor")
-    if args.workers_compare:
-        kinds.append("workers2")
-    if args.log_cost:
-        kinds.append("quiet")
-    if args.guest:
-        kinds.append("guest")
+    kinds = ["bare", "fastapi", "ours"] + [
+        kind for kind, option in OPTIONAL_SERVERS.items() if getattr(args, option)
+    ]
     started = {kind: _start(kind, logs) for kind in kinds}
     servers = {kind: port for kind, (_, port) in started.items()}
     pids = {kind: process.pid for kind, (process, _) in started.items()}
@@ -533,6 +542,8 @@ async def bench(
                 ("workers2", "ours", "--workers 2 over 1, >= 1.4x"),
                 ("ours", "quiet", "the request line's cost: LOG_LEVEL=info over warning"),
                 ("ours", "guest", "the token check's cost: a buyer's token over a guest's create"),
+                ("raw", "fastapi", "experiment: ADR 0007 option 1"),
+                ("raw", "bare", "experiment: ADR 0007 option 1"),
             ],
         )
         # Guests read with their client secret: a different request, left out of the reads.
@@ -540,10 +551,11 @@ async def bench(
         ids = [order_id for order_id, _ in await _created_ids(servers["ours"], 200, 20_000_000)]
         ours_reads = [_raw("GET", f"/api/orders/{ids[i % len(ids)]}") for i in range(args.requests)]
         twin_reads = [_raw("GET", "/api/orders/x") for _ in range(args.requests)]
-        if "quiet" in servers:  # the same orders there (order ids derive from reference ids)
-            await _created_ids(servers["quiet"], 200, 20_000_000)
+        for same in ("quiet", "raw"):  # the same orders there (ids derive from reference ids)
+            if same in servers:
+                await _created_ids(servers[same], 200, 20_000_000)
         reads = {
-            kind: ours_reads if kind in {"ours", "floor", "quiet"} else twin_reads
+            kind: ours_reads if kind in {"ours", "floor", "quiet", "raw"} else twin_reads
             for kind in readers
         }
         get_runs, get_rates = await _paired("get order", readers, reads, args, pids)
@@ -556,6 +568,7 @@ async def bench(
                 ("fastapi", "bare", ""),
                 ("floor", "bare", "use-cases answering one order"),
                 ("ours", "quiet", "the request line's cost: LOG_LEVEL=info over warning"),
+                ("raw", "bare", "experiment: ADR 0007 option 1"),
             ],
         )
         ours_create = next(r for r in create_runs if r.name == "create order (ours)")
@@ -692,7 +705,12 @@ def main(argv: list[str] | None = None) -> int:
         help="also serve orders-service api with GUEST_CHECKOUT=true and create without a token",
     )
     parser.add_argument(
-        "--serve", choices=("bare", "fastapi", "floor", "workers2"), help=argparse.SUPPRESS
+        "--raw-experiment",
+        action="store_true",
+        help="also serve ADR 0007's option 1 sketched (bench_api_layers.RawRoutes), an experiment",
+    )
+    parser.add_argument(
+        "--serve", choices=("bare", "fastapi", "floor", "workers2", "raw"), help=argparse.SUPPRESS
     )
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

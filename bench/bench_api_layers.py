@@ -13,7 +13,12 @@ through its ASGI callable directly, so each variant's cost is the app's alone. V
   middleware``: without either, Litestar's handler machinery, the buyer's token, the use-case,
   the view;
 - ``floor``: the use-cases answer one order made at startup (``bench_api --floor``); ``floor, no
-  middleware``: that without both middlewares, i.e. Litestar's machinery and our handler code.
+  middleware``: that without both middlewares, i.e. Litestar's machinery and our handler code;
+- ``raw route (experiment)``: ADR 0007's option 1 sketched, to measure what it would allow: a
+  plain ASGI callable in front of the app that answers the two routes' *happy path* itself
+  (request id, log context, a rate-limit count, the buyer's token, the same use-case, the same
+  view, the same metrics and request line) and hands everything else to the app. It is not the
+  service and has none of the edge's error answers, limits or checks of a bad body.
 
 Taking a middleware away is done for this experiment only, by replacing it in the app factory's
 module before the app is built; the service never runs so. Each variant runs in its own process
@@ -49,6 +54,7 @@ VARIANTS: dict[str, tuple[str, dict[str, str]]] = {
     "ours, no middleware": ("ours", {"ABLATE": "observability,rate_limit"}),
     "floor": ("floor", {}),
     "floor, no middleware": ("floor", {"ABLATE": "observability,rate_limit"}),
+    "raw route (experiment)": ("raw", {}),
 }
 
 Message = MutableMapping[str, Any]
@@ -124,6 +130,102 @@ async def _start(app: ASGI) -> None:
     await started.wait()
 
 
+class RawRoutes:
+    """The experiment of ADR 0007's option 1: ``POST /api/orders`` and ``GET /api/orders/{id}``
+    answered outside Litestar's per-request machinery, with the same per-request work as the
+    shipped edge on the happy path (see the module's docstring); anything else to ``app``."""
+
+    PREFIX = "/api/orders/"
+
+    def __init__(self, app: Any) -> None:
+        import msgspec  # noqa: PLC0415
+
+        from entrypoints.api.schemas import CreateOrderBody  # noqa: PLC0415
+
+        self.app = app
+        self.decode = msgspec.json.Decoder(CreateOrderBody).decode
+        self.encode = msgspec.json.Encoder().encode
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        from structlog.contextvars import clear_contextvars  # noqa: PLC0415
+
+        from adapters.instrumented.metrics import HTTP_LATENCY, HTTP_REQUESTS, child  # noqa: PLC0415
+        from entrypoints import log_config as logs  # noqa: PLC0415
+        from entrypoints.api.dependencies import objects_of  # noqa: PLC0415
+        from entrypoints.api.observability import request_id_of  # noqa: PLC0415
+        from entrypoints.api.schemas import OrderView  # noqa: PLC0415
+
+        method, path = scope.get("method"), scope.get("path", "")
+        tail = path[len(self.PREFIX) :]
+        if scope["type"] == "http" and method == "POST" and path == "/api/orders":
+            route, order_id = "/api/orders", None
+        elif (
+            scope["type"] == "http"
+            and method == "GET"
+            and path.startswith(self.PREFIX)
+            and (tail and "/" not in tail)
+        ):
+            route, order_id = "/api/orders/{order_id}", tail
+        else:
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = request_id_of(scope)
+        clear_contextvars()
+        logs.bind_request(request_id, order_id=order_id)
+        authorization = next(
+            (v.decode("latin-1") for k, v in scope["headers"] if k == b"authorization"), None
+        )
+        objects = objects_of(self.app.state)
+        caller = await objects.get("buyer_authenticator").caller(authorization)
+        windows = self.app.state["rate_limit_windows"]
+        key = f"buyer:{caller.buyer_id}"
+        count, reset = windows.counts.get(key, (0, 0))
+        windows.counts[key] = (count + 1, reset)
+        extra: list[tuple[bytes, bytes]] = []
+        if order_id is not None:
+            order = await objects.get("read_own_order").by_id(order_id, caller)
+            body, status = self.encode(OrderView.of(order)), 200
+        else:
+            chunks = []
+            while True:
+                message = await receive()
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body"):
+                    break
+            data = self.decode(b"".join(chunks))
+            logs.bind_order(reference_id=data.reference_id)
+            result = await objects.get("create_order").execute(data.to_order_request(), caller)
+            logs.bind_order(order_id=result.order.id)
+            view = OrderView.of(result.order, client_secret=result.client_secret)
+            body, status = self.encode(view), 201
+            extra.append((b"location", f"/api/orders/{result.order.id}".encode()))
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    *extra,
+                    (b"x-request-id", request_id.encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+        elapsed = time.perf_counter() - started
+        child(HTTP_REQUESTS, method, route, status).inc()
+        child(HTTP_LATENCY, method, route).observe(elapsed)
+        logs.http_log.info(
+            "request",
+            method=method,
+            path=path,
+            route=route,
+            status=status,
+            duration_ms=round(elapsed * 1000, 2),
+        )
+
+
 def _build(kind: str) -> ASGI:
     from bench import bench_api  # noqa: PLC0415
 
@@ -145,6 +247,9 @@ def _build(kind: str) -> ASGI:
     configure_logging(settings)
     configure = bench_api._answer_one_order if kind == "floor" else None
     built: ASGI = factory.create_app(settings, configure=configure)
+    if kind == "raw":
+        raw: ASGI = RawRoutes(built)
+        return raw
     return built
 
 
