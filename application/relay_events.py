@@ -116,14 +116,25 @@ class RelayEvents:
         now = self._clock.now()
         orders = await self._outbox.due(now, self._policy.batch_size)
         report.orders = len(orders)
-        await asyncio.gather(*(self._order(order, report) for order in orders))
+        # Every due order's states in one read: a run's slot then holds only its lease and sends.
+        known = {
+            (d.subscriber, d.order_id): d
+            for d in (await self._deliveries.of_orders([o.id for o in orders]) if orders else [])
+        }
+        await asyncio.gather(*(self._order(order, known, report) for order in orders))
         states = await self._deliveries.due(now, self._policy.batch_size)
         await asyncio.gather(*(self._retry(state, report) for state in states))
         return report
 
-    async def _order(self, order: Order, report: RelayReport) -> None:
+    async def _order(
+        self, order: Order, known: dict[tuple[str, str], Delivery], report: RelayReport
+    ) -> None:
+        states = [known.get((n, order.id)) or Delivery(n, order.id) for n in self._subscribers]
         looks = await asyncio.gather(
-            *(self._relay(s, order, None, report) for s in self._subscribers.values())
+            *(
+                self._relay(subscriber, order, state, report)
+                for subscriber, state in zip(self._subscribers.values(), states, strict=True)
+            )
         )
         pending = [t for t in looks if t is not None]
         await self._outbox.settle(order.id, order.version, min(pending, default=None))
@@ -141,7 +152,7 @@ class RelayEvents:
         self,
         subscriber: EventSubscriber,
         order: Order,
-        state: Delivery | None,
+        state: Delivery,
         report: RelayReport,
     ) -> datetime | None:
         """Deliver what ``subscriber`` has not had of ``order``. Answers when the *order* must be
@@ -159,15 +170,14 @@ class RelayEvents:
         self,
         subscriber: EventSubscriber,
         order: Order,
-        state: Delivery | None,
+        state: Delivery,
         report: RelayReport,
     ) -> datetime | None:
-        # One of ``concurrency`` slots covers the lookup, the lease and the sends; the closing
-        # mark (and the order's settle) are written after it is free for the next run.
+        # One of ``concurrency`` slots covers the lease and the sends; the state was read before
+        # (with the pass's other orders': a stale one loses the lease's compare-and-set and the
+        # order is looked at again), the closing mark and the order's settle are written after
+        # the slot is free for the next run.
         async with self._limit:
-            if state is None:
-                found = await self._deliveries.get(subscriber.name, order.id)
-                state = found or Delivery(subscriber.name, order.id)
             claimed = await self._claim(state, len(order.events))
             if not isinstance(claimed, Delivery):
                 return claimed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -36,3 +37,7 @@ class InMemoryDeliveryLog:
             (d for d in self._states.values() if d.order_id == order_id),
             key=lambda d: d.subscriber,
         )
+
+    async def of_orders(self, order_ids: Sequence[str]) -> list[Delivery]:
+        wanted = set(order_ids)
+        return [d for d in self._states.values() if d.order_id in wanted]

@@ -4,7 +4,7 @@ Every write is conditional (compare-and-set) and uses the database's durable wri
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -148,4 +148,11 @@ class MongoDeliveryLog:
     async def of_order(self, order_id: str) -> list[Delivery]:
         with translate_errors(f"read deliveries of {order_id}"):
             cursor = self._states.find({"order_id": order_id}).sort("subscriber", 1)
+            return [_delivery(d) async for d in cursor]
+
+    async def of_orders(self, order_ids: Sequence[str]) -> list[Delivery]:
+        if not order_ids:
+            return []
+        with translate_errors(f"read deliveries of {len(order_ids)} orders"):
+            cursor = self._states.find({"order_id": {"$in": list(order_ids)}})
             return [_delivery(d) async for d in cursor]

@@ -3,6 +3,7 @@ and the subscribers themselves (docs/events.md, ADR 0016)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -79,6 +80,9 @@ class DeliveryLog(Protocol):
 
     async def of_order(self, order_id: str) -> list[Delivery]:
         """Every subscriber's state for the order."""
+
+    async def of_orders(self, order_ids: Sequence[str]) -> list[Delivery]:
+        """Every subscriber's state for each of the orders, in one read (a relay pass)."""
 
 
 class Outcome(StrEnum):

@@ -92,4 +92,11 @@ async def test_delivery_states_are_written_with_compare_and_set(stores: Stores) 
     await stores.log.put(Delivery("other", "o-1", due_at=T0), expected_version=0)
     await stores.log.put(Delivery("hook", "o-2", due_at=T0 + timedelta(1)), expected_version=0)
     assert [d.subscriber for d in await stores.log.of_order("o-1")] == ["hook", "other"]
+    found = await stores.log.of_orders(["o-1", "o-2", "o-3"])
+    assert sorted((d.subscriber, d.order_id, d.version) for d in found) == [
+        ("hook", "o-1", 2),
+        ("hook", "o-2", 1),
+        ("other", "o-1", 1),
+    ]
+    assert await stores.log.of_orders(["o-3"]) == await stores.log.of_orders([]) == []
     assert [(d.subscriber, d.order_id) for d in await stores.log.due(T0, 10)] == [("other", "o-1")]

@@ -4,6 +4,7 @@ subscriber, 410 skipped, dead after the window, a crash between send and mark re
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
@@ -261,3 +262,37 @@ async def test_concurrency_bounds_the_sends_in_flight_across_orders_and_subscrib
         expected = ids(order, *range(1, len(order.events) + 1))
         assert [i for i in a.ids() if i.startswith(order.id)] == expected
         assert [i for i in b.ids() if i.startswith(order.id)] == expected
+
+
+class RacingLog(InMemoryDeliveryLog):
+    """A delivery log where, once ``race`` is set, another writer changes every state right
+    after the pass read it: the states the pass holds are stale."""
+
+    race = False
+
+    async def of_orders(self, order_ids: Sequence[str]) -> list[Delivery]:
+        found = await super().of_orders(order_ids)
+        if self.race:
+            for state in found:
+                await self.put(replace(state, last_error="moved"), expected_version=state.version)
+        return found
+
+
+async def test_a_state_changed_after_the_pass_read_it_is_sent_once_at_the_next_look() -> None:
+    log = RacingLog()
+    a = Recorder("a")
+    rig = Rig(a, log=log)
+    order = await rig.order(complete=False)
+    await rig.passes(1)
+    assert a.ids() == ids(order, 1)
+    await rig.advance(order)
+    log.race = True
+    await rig.passes(1)  # its lease loses the compare-and-set: nothing sent, the order stays due
+    assert a.ids() == ids(order, 1)
+    stored = await rig.repository.get(order.id)
+    assert stored is not None
+    assert stored.relay_due_at == rig.clock.now() + timedelta(seconds=1)
+    log.race = False
+    rig.clock.advance(1)
+    await rig.passes(1)
+    assert a.ids() == ids(order, 1, 2, 3, 4, 5, 6)
