@@ -119,7 +119,7 @@ class RelayEvents:
         # Every due order's states in one read: a run's slot then holds only its lease and sends.
         known = {
             (d.subscriber, d.order_id): d
-            for d in (await self._deliveries.of_orders([o.id for o in orders]) if orders else [])
+            for d in await self._deliveries.of_orders([o.id for o in orders])
         }
         await asyncio.gather(*(self._order(order, known, report) for order in orders))
         states = await self._deliveries.due(now, self._policy.batch_size)
