@@ -217,7 +217,6 @@ def _serve(kind: str, port: int) -> None:
         return
     app: Any
     if kind in {"floor", "raw"}:
-        from bench.bench_api_layers import RawRoutes  # noqa: PLC0415
         from entrypoints.api.app import create_app  # noqa: PLC0415
         from entrypoints.log_config import configure_logging  # noqa: PLC0415
 
@@ -225,6 +224,8 @@ def _serve(kind: str, port: int) -> None:
         if kind == "floor":
             app = create_app(settings, configure=_answer_one_order, freeze_startup_objects=True)
         else:  # ADR 0007's option 1, an experiment (bench/bench_api_layers.py): not the service
+            from bench.bench_api_layers import RawRoutes  # noqa: PLC0415
+
             app = RawRoutes(create_app(settings, freeze_startup_objects=True))
     elif kind == "fastapi":
         from bench.fastapi_twin import create_app as fastapi_app  # noqa: PLC0415

@@ -153,6 +153,7 @@ class RawRoutes:
         from entrypoints import log_config as logs  # noqa: PLC0415
         from entrypoints.api.dependencies import objects_of  # noqa: PLC0415
         from entrypoints.api.observability import request_id_of  # noqa: PLC0415
+        from entrypoints.api.rate_limit import _STATE_KEY, _authorization  # noqa: PLC0415
         from entrypoints.api.schemas import OrderView  # noqa: PLC0415
 
         method, path = scope.get("method"), scope.get("path", "")
@@ -173,12 +174,10 @@ class RawRoutes:
         request_id = request_id_of(scope)
         clear_contextvars()
         logs.bind_request(request_id, order_id=order_id)
-        authorization = next(
-            (v.decode("latin-1") for k, v in scope["headers"] if k == b"authorization"), None
-        )
+        authorization = _authorization(scope)
         objects = objects_of(self.app.state)
         caller = await objects.get("buyer_authenticator").caller(authorization)
-        windows = self.app.state["rate_limit_windows"]
+        windows = self.app.state[_STATE_KEY]
         key = f"buyer:{caller.buyer_id}"
         count, reset = windows.counts.get(key, (0, 0))
         windows.counts[key] = (count + 1, reset)
